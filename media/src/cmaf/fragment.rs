@@ -1,0 +1,92 @@
+//! CMAF fragments: one moof (mfhd, then per track tfhd, tfdt, trun) followed
+//! by one mdat holding every track's samples in order.
+
+use mp4_atom::{Encode, Mfhd, Moof, Tfdt, Tfhd, Traf, Trun, TrunEntry, TrunSamples};
+
+use super::{mux_error, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS};
+use crate::error::{MediaError, Result};
+
+/// One sample of a fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentSample<'a> {
+    /// Decode duration in the track timescale.
+    pub duration: u32,
+    /// Presentation minus decode time (signed: trun version 1).
+    pub composition_offset: i32,
+    /// Sync sample.
+    pub is_sync: bool,
+    /// Sample bytes.
+    pub data: &'a [u8],
+}
+
+/// The samples of one track in a fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRun<'a> {
+    /// Track id from the init segment.
+    pub track_id: u32,
+    /// Decode time of the first sample (tfdt), track timescale.
+    pub base_decode_time: u64,
+    /// Samples in decode order.
+    pub samples: Vec<FragmentSample<'a>>,
+}
+
+fn build_moof(sequence_number: u32, runs: &[TrackRun<'_>], offsets: &[i32]) -> Moof {
+    Moof {
+        mfhd: Mfhd { sequence_number },
+        traf: runs
+            .iter()
+            .zip(offsets)
+            .map(|(run, &offset)| Traf {
+                tfhd: Tfhd { track_id: run.track_id, default_base_is_moof: true, ..Default::default() },
+                tfdt: Some(Tfdt { base_media_decode_time: run.base_decode_time }),
+                trun: vec![Trun {
+                    data_offset: Some(offset),
+                    samples: TrunSamples::Explicit(
+                        run.samples
+                            .iter()
+                            .map(|s| TrunEntry {
+                                duration: Some(s.duration),
+                                size: Some(s.data.len() as u32),
+                                flags: Some(if s.is_sync { SYNC_SAMPLE_FLAGS } else { NON_SYNC_SAMPLE_FLAGS }),
+                                cts: Some(i64::from(s.composition_offset)),
+                            })
+                            .collect(),
+                    ),
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// Serializes one fragment: moof + mdat.
+pub fn media_segment(sequence_number: u32, runs: &[TrackRun<'_>]) -> Result<Vec<u8>> {
+    if runs.is_empty() || runs.iter().any(|r| r.samples.is_empty()) {
+        return Err(MediaError::Mux { kind: "moof", reason: "every track run needs at least one sample".into() });
+    }
+    let payload: usize = runs.iter().flat_map(|r| &r.samples).map(|s| s.data.len()).sum();
+    let mdat_size = u32::try_from(payload + 8)
+        .map_err(|_| MediaError::Mux { kind: "mdat", reason: format!("{payload} bytes do not fit one fragment") })?;
+
+    // The moof's size does not depend on the offset values, so size it first.
+    let mut probe = Vec::new();
+    build_moof(sequence_number, runs, &vec![0; runs.len()])
+        .encode(&mut probe)
+        .map_err(|e| mux_error("moof", e))?;
+    let mut offsets = Vec::with_capacity(runs.len());
+    let mut pos = probe.len() + 8;
+    for run in runs {
+        offsets.push(i32::try_from(pos).map_err(|_| MediaError::Mux { kind: "trun", reason: "data offset overflow".into() })?);
+        pos += run.samples.iter().map(|s| s.data.len()).sum::<usize>();
+    }
+
+    let mut out = Vec::with_capacity(pos);
+    build_moof(sequence_number, runs, &offsets).encode(&mut out).map_err(|e| mux_error("moof", e))?;
+    debug_assert_eq!(out.len(), probe.len());
+    out.extend_from_slice(&mdat_size.to_be_bytes());
+    out.extend_from_slice(b"mdat");
+    for sample in runs.iter().flat_map(|r| &r.samples) {
+        out.extend_from_slice(sample.data);
+    }
+    Ok(out)
+}

@@ -1,0 +1,221 @@
+//! Rendition encoding: the settings a rung gives, the samples that come out,
+//! and [`encode_segment`], which runs one segment's frames through a fresh
+//! encoder so the first frame is a keyframe and the output is deterministic.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::av1::{Av1Config, Av1Encoder};
+use crate::error::{MediaError, Result};
+use crate::frame::YuvFrame;
+use crate::h264::{AvcConfig, H264Encoder};
+
+/// Output video codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VideoCodec {
+    /// H.264 Constrained Baseline (openh264).
+    H264,
+    /// AV1 Main profile, 8-bit 4:2:0 (rav1e).
+    Av1,
+}
+
+impl VideoCodec {
+    /// Lower-case name used in rendition names and task subjects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "h264",
+            VideoCodec::Av1 => "av1",
+        }
+    }
+}
+
+impl fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VideoCodec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "h264" | "avc" | "avc1" => Ok(VideoCodec::H264),
+            "av1" | "av01" => Ok(VideoCodec::Av1),
+            other => Err(format!("unknown video codec '{other}': expected h264 or av1")),
+        }
+    }
+}
+
+/// Speed/quality trade-off, mapped onto each encoder's own knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum SpeedPreset {
+    /// openh264 low complexity, rav1e speed 10.
+    #[default]
+    Veryfast,
+    /// openh264 medium complexity, rav1e speed 9.
+    Fast,
+    /// openh264 high complexity, rav1e speed 7.
+    Medium,
+    /// openh264 high complexity, rav1e speed 5.
+    Slow,
+}
+
+impl SpeedPreset {
+    /// rav1e speed level (0 slowest .. 10 fastest).
+    pub fn rav1e_speed(self) -> u8 {
+        match self {
+            SpeedPreset::Veryfast => 10,
+            SpeedPreset::Fast => 9,
+            SpeedPreset::Medium => 7,
+            SpeedPreset::Slow => 5,
+        }
+    }
+
+    /// Name as accepted by [`FromStr`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeedPreset::Veryfast => "veryfast",
+            SpeedPreset::Fast => "fast",
+            SpeedPreset::Medium => "medium",
+            SpeedPreset::Slow => "slow",
+        }
+    }
+}
+
+impl FromStr for SpeedPreset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "veryfast" => Ok(SpeedPreset::Veryfast),
+            "fast" => Ok(SpeedPreset::Fast),
+            "medium" => Ok(SpeedPreset::Medium),
+            "slow" => Ok(SpeedPreset::Slow),
+            other => Err(format!("unknown speed preset '{other}': expected veryfast, fast, medium or slow")),
+        }
+    }
+}
+
+/// Everything an encoder needs for one rendition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSettings {
+    /// Output codec.
+    pub codec: VideoCodec,
+    /// Output width (even).
+    pub width: u32,
+    /// Output height (even).
+    pub height: u32,
+    /// Target bitrate in kbit/s.
+    pub bitrate_kbps: u32,
+    /// Nominal frame rate (frames per second) for rate control and levels.
+    pub frame_rate: f64,
+    /// Speed preset.
+    pub speed: SpeedPreset,
+    /// Encoder threads; 1 keeps the output byte-identical run to run.
+    pub threads: usize,
+}
+
+impl EncoderSettings {
+    /// Checks the settings before an encoder is built.
+    pub fn validate(&self) -> Result<()> {
+        let codec = self.codec.as_str();
+        if self.width < 16 || self.height < 16 || self.width % 2 != 0 || self.height % 2 != 0 {
+            return Err(MediaError::Encode {
+                codec,
+                reason: format!("{}x{} is not an even size of at least 16x16", self.width, self.height),
+            });
+        }
+        if self.bitrate_kbps == 0 {
+            return Err(MediaError::Encode { codec, reason: "bitrate must be above 0".into() });
+        }
+        if !(self.frame_rate.is_finite() && self.frame_rate > 0.0 && self.frame_rate <= 240.0) {
+            return Err(MediaError::Encode { codec, reason: format!("frame rate {} is not in (0, 240]", self.frame_rate) });
+        }
+        Ok(())
+    }
+}
+
+/// One coded access unit ready for a fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedSample {
+    /// Presentation timestamp (same timescale as the input frames).
+    pub pts: i64,
+    /// Duration in the input timescale.
+    pub duration: u32,
+    /// True for a keyframe (IDR / AV1 key frame).
+    pub is_sync: bool,
+    /// The sample as stored in MP4 (length-prefixed NALs, or AV1 OBUs).
+    pub data: Vec<u8>,
+}
+
+/// Out-of-band decoder configuration of an encoded rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecConfig {
+    /// H.264: SPS/PPS for avcC.
+    Avc(AvcConfig),
+    /// AV1: av1C fields and the sequence header OBU.
+    Av1(Av1Config),
+}
+
+impl CodecConfig {
+    /// RFC 6381 codec string.
+    pub fn codec_string(&self) -> Result<String> {
+        match self {
+            CodecConfig::Avc(c) => c.codec_string(),
+            CodecConfig::Av1(c) => Ok(c.codec_string()),
+        }
+    }
+}
+
+/// A segment encoded for one rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedSegment {
+    /// Samples in decode order (which is presentation order for our encoders).
+    pub samples: Vec<EncodedSample>,
+    /// Decoder configuration for the init segment.
+    pub config: CodecConfig,
+}
+
+/// Encodes one segment's frames (presentation order) with a fresh encoder:
+/// the first frame is a keyframe and no frame references another segment.
+pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result<EncodedSegment> {
+    settings.validate()?;
+    if frames.is_empty() {
+        return Err(MediaError::Encode { codec: settings.codec.as_str(), reason: "no frames to encode".into() });
+    }
+    match settings.codec {
+        VideoCodec::H264 => {
+            let mut encoder = H264Encoder::new(settings)?;
+            let samples = frames.iter().map(|f| encoder.encode(f)).collect::<Result<Vec<_>>>()?;
+            let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
+                codec: "h264",
+                reason: "the encoder emitted no SPS/PPS".into(),
+            })?;
+            Ok(EncodedSegment { samples, config: CodecConfig::Avc(config) })
+        }
+        VideoCodec::Av1 => {
+            let mut encoder = Av1Encoder::new(settings)?;
+            let mut samples = Vec::with_capacity(frames.len());
+            for frame in frames {
+                encoder.send_frame(frame)?;
+                while let Some(sample) = encoder.receive()? {
+                    samples.push(sample);
+                }
+            }
+            encoder.flush();
+            while let Some(sample) = encoder.receive()? {
+                samples.push(sample);
+            }
+            if samples.len() != frames.len() {
+                return Err(MediaError::Encode {
+                    codec: "av1",
+                    reason: format!("{} frames in, {} packets out", frames.len(), samples.len()),
+                });
+            }
+            let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
+                codec: "av1",
+                reason: "no sequence header in the first keyframe".into(),
+            })?;
+            Ok(EncodedSegment { samples, config: CodecConfig::Av1(config) })
+        }
+    }
+}

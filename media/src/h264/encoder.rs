@@ -1,0 +1,111 @@
+//! H.264 encoding with openh264 (Constrained Baseline: no B-frames, so decode
+//! order is presentation order and every sample has a zero composition offset).
+
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+};
+use openh264::formats::YUVSource;
+use openh264::{OpenH264API, Timestamp};
+
+use super::config::AvcConfig;
+use super::nal::{nal_type, split_annexb, write_length_prefixed, NAL_AUD, NAL_PPS, NAL_SPS};
+use crate::encode::{EncodedSample, EncoderSettings, SpeedPreset};
+use crate::error::{MediaError, Result};
+use crate::frame::YuvFrame;
+
+impl YUVSource for YuvFrame {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width as usize, self.height as usize)
+    }
+    fn strides(&self) -> (usize, usize, usize) {
+        let w = self.width as usize;
+        (w, w / 2, w / 2)
+    }
+    fn y(&self) -> &[u8] {
+        &self.y
+    }
+    fn u(&self) -> &[u8] {
+        &self.u
+    }
+    fn v(&self) -> &[u8] {
+        &self.v
+    }
+}
+
+/// One frame in, one access unit out; the first is an IDR.
+pub struct H264Encoder {
+    encoder: Encoder,
+    width: u32,
+    height: u32,
+    config: Option<AvcConfig>,
+    frames: u64,
+    frame_rate: f64,
+}
+
+fn encode_error(reason: impl ToString) -> MediaError {
+    MediaError::Encode { codec: "h264", reason: reason.to_string() }
+}
+
+impl H264Encoder {
+    /// Builds an encoder for one segment of a rendition.
+    pub fn new(settings: &EncoderSettings) -> Result<Self> {
+        settings.validate()?;
+        let complexity = match settings.speed {
+            SpeedPreset::Veryfast => Complexity::Low,
+            SpeedPreset::Fast => Complexity::Medium,
+            SpeedPreset::Medium | SpeedPreset::Slow => Complexity::High,
+        };
+        let threads = u16::try_from(settings.threads.max(1)).unwrap_or(u16::MAX);
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(settings.bitrate_kbps.saturating_mul(1000)))
+            .max_frame_rate(FrameRate::from_hz(settings.frame_rate as f32))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .skip_frames(false)
+            .complexity(complexity)
+            .scene_change_detect(false)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+            .num_threads(threads);
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
+        Ok(Self {
+            encoder,
+            width: settings.width,
+            height: settings.height,
+            config: None,
+            frames: 0,
+            frame_rate: settings.frame_rate,
+        })
+    }
+
+    /// Encodes one frame (frames must arrive in presentation order).
+    pub fn encode(&mut self, frame: &YuvFrame) -> Result<EncodedSample> {
+        if frame.width != self.width || frame.height != self.height {
+            return Err(MediaError::Geometry(format!(
+                "frame is {}x{}, encoder expects {}x{}",
+                frame.width, frame.height, self.width, self.height
+            )));
+        }
+        // openh264's rate control wants wall-clock milliseconds; derive them from the frame count.
+        let millis = (self.frames as f64 * 1000.0 / self.frame_rate).round() as u64;
+        self.frames += 1;
+        let bitstream = self.encoder.encode_at(frame, Timestamp::from_millis(millis)).map_err(encode_error)?;
+        let frame_type = bitstream.frame_type();
+        if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
+            return Err(encode_error(format!("frame at pts {} was not coded ({frame_type:?})", frame.pts)));
+        }
+        let annexb = bitstream.to_vec();
+        let nals = split_annexb(&annexb);
+        if self.config.is_none() {
+            let ps = nals.iter().copied().filter(|n| matches!(nal_type(n), NAL_SPS | NAL_PPS));
+            self.config = Some(AvcConfig::from_parameter_sets(ps)?);
+        }
+        let mut data = Vec::with_capacity(annexb.len());
+        let slices = nals.into_iter().filter(|n| !matches!(nal_type(n), NAL_SPS | NAL_PPS | NAL_AUD));
+        write_length_prefixed(slices, &mut data);
+        Ok(EncodedSample { pts: frame.pts, duration: frame.duration, is_sync: frame_type == FrameType::IDR, data })
+    }
+
+    /// The SPS/PPS, known once the first frame is encoded.
+    pub fn config(&self) -> Option<&AvcConfig> {
+        self.config.as_ref()
+    }
+}

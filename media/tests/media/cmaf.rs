@@ -1,0 +1,84 @@
+//! CMAF: init + fragments read back by ffprobe with the right codec,
+//! timescale, duration and continuous timestamps.
+
+use tessera_media::cmaf::{init_segment, media_segment, FragmentSample, SampleEntry, TrackRun, TrackSpec};
+use tessera_media::VideoCodec;
+
+use crate::codec::{encode, scaled_source_frames, write_video_track};
+use crate::fixtures::{self, ffprobe_json, scratch};
+use crate::open;
+
+fn packet_pts(path: &std::path::Path) -> Vec<i64> {
+    let v = ffprobe_json(&["-show_entries", "packet=pts", path.to_str().unwrap()]);
+    v["packets"].as_array().unwrap().iter().map(|p| p["pts"].as_i64().unwrap()).collect()
+}
+
+/// ffprobe sees one packet per sample, each starting where the previous one ended.
+fn assert_continuous(path: &std::path::Path, durations: &[i64]) {
+    let pts = packet_pts(path);
+    assert_eq!(pts.len(), durations.len());
+    for (i, w) in pts.windows(2).enumerate() {
+        assert_eq!(w[1] - w[0], durations[i], "gap or overlap after packet {i} in {}", path.display());
+    }
+}
+
+fn stream(path: &std::path::Path) -> serde_json::Value {
+    let v = ffprobe_json(&["-show_entries", "stream=codec_name,codec_tag_string,time_base,duration_ts", path.to_str().unwrap()]);
+    v["streams"][0].clone()
+}
+
+fn check_two_video_fragments(codec: VideoCodec, tag: &str) {
+    let frames = scaled_source_frames(60);
+    let segments = vec![encode(codec, &frames[..30]), encode(codec, &frames[30..])];
+    let path = write_video_track(&format!("cmaf-{codec}.mp4"), 15360, &segments);
+    let s = stream(&path);
+    assert_eq!(s["codec_tag_string"], tag);
+    assert_eq!(s["time_base"], "1/15360");
+    let durations: Vec<i64> = frames.iter().map(|f| i64::from(f.duration)).collect();
+    assert_continuous(&path, &durations);
+    let pts = packet_pts(&path);
+    assert_eq!(pts[0], frames[0].pts, "first fragment starts at its tfdt");
+    assert_eq!(pts[30], frames[30].pts, "second fragment starts at its tfdt");
+    assert_eq!(pts[59] + durations[59] - pts[0], 2 * 15360, "2 s in total");
+}
+
+#[test]
+fn avc1_fragments_are_continuous() {
+    check_two_video_fragments(VideoCodec::H264, "avc1");
+}
+
+#[test]
+fn av01_fragments_are_continuous() {
+    check_two_video_fragments(VideoCodec::Av1, "av01");
+}
+
+#[test]
+fn mp4a_fragments_are_continuous() {
+    let (source, mut file) = open(&fixtures::faststart()).unwrap();
+    let audio = source.audio.as_ref().unwrap();
+    let spec = TrackSpec { track_id: 1, timescale: audio.timescale, width: 0, height: 0, entry: SampleEntry::Aac(audio.config.clone()) };
+    let mut bytes = init_segment(&[spec]).unwrap();
+    let data: Vec<Vec<u8>> = audio.samples.iter().map(|s| source.read_sample(&mut file, s).unwrap()).collect();
+    let half = audio.samples.len() / 2;
+    for (seq, range) in [(1, 0..half), (2, half..audio.samples.len())] {
+        let first = &audio.samples[range.start];
+        let run = TrackRun {
+            track_id: 1,
+            base_decode_time: (first.dts + audio.decode_offset) as u64,
+            samples: range
+                .clone()
+                .map(|i| FragmentSample { duration: audio.samples[i].duration, composition_offset: 0, is_sync: true, data: &data[i] })
+                .collect(),
+        };
+        bytes.extend(media_segment(seq, &[run]).unwrap());
+    }
+    let path = scratch("cmaf-aac.mp4");
+    std::fs::write(&path, bytes).unwrap();
+    let s = stream(&path);
+    assert_eq!(s["codec_name"], "aac");
+    assert_eq!(s["time_base"], "1/48000");
+    let durations: Vec<i64> = audio.samples.iter().map(|s| i64::from(s.duration)).collect();
+    assert_continuous(&path, &durations);
+    let pts = packet_pts(&path);
+    assert_eq!(pts[half], pts[0] + durations[..half].iter().sum::<i64>(), "second fragment follows the first");
+}
