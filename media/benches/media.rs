@@ -99,7 +99,12 @@ fn benches(c: &mut Criterion) {
                 samples: encoded
                     .samples
                     .iter()
-                    .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
+                    .map(|s| FragmentSample {
+                        duration: s.duration,
+                        composition_offset: 0,
+                        is_sync: s.is_sync,
+                        data: &s.data,
+                    })
                     .collect(),
             };
             media_segment(1, &[run]).expect("fragment")

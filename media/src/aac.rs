@@ -16,7 +16,8 @@ pub struct AacConfig {
     pub channels: u16,
 }
 
-const SAMPLE_RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+const SAMPLE_RATES: [u32; 13] =
+    [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 impl AacConfig {
     /// Parses the fixed prefix of an AudioSpecificConfig.
@@ -39,7 +40,10 @@ impl AacConfig {
                     reason: "explicit sampling rate is cut short".into(),
                 });
             }
-            (u32::from(asc[1] & 0x7f) << 17) | (u32::from(asc[2]) << 9) | (u32::from(asc[3]) << 1) | u32::from(asc[4] >> 7)
+            (u32::from(asc[1] & 0x7f) << 17)
+                | (u32::from(asc[2]) << 9)
+                | (u32::from(asc[3]) << 1)
+                | u32::from(asc[4] >> 7)
         } else {
             *SAMPLE_RATES.get(usize::from(freq_index)).ok_or_else(|| MediaError::Malformed {
                 kind: "esds".into(),

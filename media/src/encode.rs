@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use crate::av1::{Av1Config, Av1Encoder};
 use crate::error::{MediaError, Result};
-use crate::frame::YuvFrame;
+use crate::frame::{is_even_size, YuvFrame};
 use crate::h264::{AvcConfig, H264Encoder};
 
 /// Output video codecs.
@@ -118,7 +118,7 @@ impl EncoderSettings {
     /// Checks the settings before an encoder is built.
     pub fn validate(&self) -> Result<()> {
         let codec = self.codec.as_str();
-        if self.width < 16 || self.height < 16 || self.width % 2 != 0 || self.height % 2 != 0 {
+        if self.width < 16 || self.height < 16 || !is_even_size(self.width, self.height) {
             return Err(MediaError::Encode {
                 codec,
                 reason: format!("{}x{} is not an even size of at least 16x16", self.width, self.height),
@@ -128,7 +128,10 @@ impl EncoderSettings {
             return Err(MediaError::Encode { codec, reason: "bitrate must be above 0".into() });
         }
         if !(self.frame_rate.is_finite() && self.frame_rate > 0.0 && self.frame_rate <= 240.0) {
-            return Err(MediaError::Encode { codec, reason: format!("frame rate {} is not in (0, 240]", self.frame_rate) });
+            return Err(MediaError::Encode {
+                codec,
+                reason: format!("frame rate {} is not in (0, 240]", self.frame_rate),
+            });
         }
         Ok(())
     }
@@ -186,10 +189,10 @@ pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result
         VideoCodec::H264 => {
             let mut encoder = H264Encoder::new(settings)?;
             let samples = frames.iter().map(|f| encoder.encode(f)).collect::<Result<Vec<_>>>()?;
-            let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
-                codec: "h264",
-                reason: "the encoder emitted no SPS/PPS".into(),
-            })?;
+            let config = encoder
+                .config()
+                .cloned()
+                .ok_or_else(|| MediaError::Encode { codec: "h264", reason: "the encoder emitted no SPS/PPS".into() })?;
             Ok(EncodedSegment { samples, config: CodecConfig::Avc(config) })
         }
         VideoCodec::Av1 => {

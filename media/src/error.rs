@@ -166,11 +166,8 @@ pub struct FirstBytes(pub Vec<u8>);
 impl fmt::Display for FirstBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hex: Vec<String> = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        let ascii: String = self
-            .0
-            .iter()
-            .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
-            .collect();
+        let ascii: String =
+            self.0.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
         write!(f, "{} (\"{}\")", hex.join(" "), ascii)
     }
 }

@@ -27,6 +27,11 @@ impl std::fmt::Debug for YuvFrame {
     }
 }
 
+/// True when both dimensions are non-zero and even, as 4:2:0 requires.
+pub fn is_even_size(width: u32, height: u32) -> bool {
+    width > 0 && height > 0 && width.is_multiple_of(2) && height.is_multiple_of(2)
+}
+
 impl YuvFrame {
     /// Builds a frame from packed planes, checking their sizes.
     pub fn new(width: u32, height: u32, y: Vec<u8>, u: Vec<u8>, v: Vec<u8>, pts: i64, duration: u32) -> Result<Self> {
@@ -72,11 +77,8 @@ impl YuvFrame {
 
     /// Checks that the dimensions are even and the planes have the right sizes.
     pub fn validate(&self) -> Result<()> {
-        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
-            return Err(MediaError::Geometry(format!(
-                "{}x{} is not a non-zero even size",
-                self.width, self.height
-            )));
+        if !is_even_size(self.width, self.height) {
+            return Err(MediaError::Geometry(format!("{}x{} is not a non-zero even size", self.width, self.height)));
         }
         let luma = self.width as usize * self.height as usize;
         if self.y.len() != luma || self.u.len() != luma / 4 || self.v.len() != luma / 4 {

@@ -25,7 +25,9 @@ pub mod segmenter;
 pub mod source_segment;
 
 pub use demux::{AudioTrack, Mp4Source, Sample, VideoTrack};
-pub use encode::{encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SpeedPreset, VideoCodec};
+pub use encode::{
+    encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SpeedPreset, VideoCodec,
+};
 pub use error::{MediaError, Result};
 pub use frame::YuvFrame;
 pub use limits::Limits;

@@ -19,12 +19,7 @@ pub struct Limits {
 impl Default for Limits {
     /// 8K, one million frames, six hours.
     fn default() -> Self {
-        Self {
-            max_width: 7680,
-            max_height: 4320,
-            max_frames: 1_000_000,
-            max_duration_secs: 6 * 3600,
-        }
+        Self { max_width: 7680, max_height: 4320, max_frames: 1_000_000, max_duration_secs: 6 * 3600 }
     }
 }
 

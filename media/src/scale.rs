@@ -5,7 +5,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use crate::error::{MediaError, Result};
-use crate::frame::YuvFrame;
+use crate::frame::{is_even_size, YuvFrame};
 
 /// Output size for a rung of `target_height` lines from a `src_w` x `src_h`
 /// source: aspect ratio kept, both dimensions even, never larger than the source.
@@ -44,7 +44,7 @@ impl Scaler {
     /// Scales `frame` to `width` x `height` (even); a same-size request copies.
     pub fn scale(&mut self, frame: &YuvFrame, width: u32, height: u32) -> Result<YuvFrame> {
         frame.validate()?;
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if !is_even_size(width, height) {
             return Err(MediaError::Geometry(format!("cannot scale to {width}x{height}: not an even size")));
         }
         if (width, height) == (frame.width, frame.height) {
@@ -60,9 +60,7 @@ impl Scaler {
     fn plane(&mut self, src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32) -> Result<Vec<u8>> {
         let src = ImageRef::new(sw, sh, src, PixelType::U8).map_err(|e| MediaError::Geometry(e.to_string()))?;
         let mut dst = Image::new(dw, dh, PixelType::U8);
-        self.resizer
-            .resize(&src, &mut dst, &self.options)
-            .map_err(|e| MediaError::Geometry(e.to_string()))?;
+        self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| MediaError::Geometry(e.to_string()))?;
         Ok(dst.into_vec())
     }
 }

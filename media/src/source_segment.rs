@@ -42,7 +42,12 @@ fn run<'a>(track_id: u32, shift: i64, samples: &[Sample], data: &'a [Vec<u8>]) -
 
 /// Writes one source segment. `video` and `audio` hold the bytes of the
 /// plan's video and audio samples, in order.
-pub fn write_source_segment(source: &Mp4Source, plan: &SegmentPlan, video: &[Vec<u8>], audio: &[Vec<u8>]) -> Result<Vec<u8>> {
+pub fn write_source_segment(
+    source: &Mp4Source,
+    plan: &SegmentPlan,
+    video: &[Vec<u8>],
+    audio: &[Vec<u8>],
+) -> Result<Vec<u8>> {
     let v = &source.video;
     let mut tracks = vec![TrackSpec {
         track_id: VIDEO_TRACK_ID,

@@ -60,7 +60,9 @@ pub fn level_for(width: u32, height: u32, frame_rate: f64) -> u8 {
     let rate = (pic as f64 * frame_rate).ceil() as u64;
     LEVELS
         .iter()
-        .find(|&&(_, max_pic, max_w, max_h, max_rate)| pic <= max_pic && width <= max_w && height <= max_h && rate <= max_rate)
+        .find(|&&(_, max_pic, max_w, max_h, max_rate)| {
+            pic <= max_pic && width <= max_w && height <= max_h && rate <= max_rate
+        })
         .map_or(31, |&(idx, ..)| idx)
 }
 

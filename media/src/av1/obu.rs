@@ -52,7 +52,10 @@ pub fn split_obus(data: &[u8]) -> Result<Vec<Obu<'_>>> {
             .ok()
             .and_then(|s| (pos + header_len + leb_len).checked_add(s))
             .filter(|&end| end <= data.len())
-            .ok_or_else(|| MediaError::Encode { codec: "av1", reason: format!("OBU at byte {pos} overruns the packet") })?;
+            .ok_or_else(|| MediaError::Encode {
+                codec: "av1",
+                reason: format!("OBU at byte {pos} overruns the packet"),
+            })?;
         obus.push(Obu { kind, bytes: &data[pos..end] });
         pos = end;
     }

@@ -70,13 +70,13 @@ pub fn media_segment(sequence_number: u32, runs: &[TrackRun<'_>]) -> Result<Vec<
 
     // The moof's size does not depend on the offset values, so size it first.
     let mut probe = Vec::new();
-    build_moof(sequence_number, runs, &vec![0; runs.len()])
-        .encode(&mut probe)
-        .map_err(|e| mux_error("moof", e))?;
+    build_moof(sequence_number, runs, &vec![0; runs.len()]).encode(&mut probe).map_err(|e| mux_error("moof", e))?;
     let mut offsets = Vec::with_capacity(runs.len());
     let mut pos = probe.len() + 8;
     for run in runs {
-        offsets.push(i32::try_from(pos).map_err(|_| MediaError::Mux { kind: "trun", reason: "data offset overflow".into() })?);
+        offsets.push(
+            i32::try_from(pos).map_err(|_| MediaError::Mux { kind: "trun", reason: "data offset overflow".into() })?,
+        );
         pos += run.samples.iter().map(|s| s.data.len()).sum::<usize>();
     }
 

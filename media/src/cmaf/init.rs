@@ -2,8 +2,8 @@
 //! an mvex announcing that samples come in fragments.
 
 use mp4_atom::{
-    Audio, Av01, Avc1, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd,
-    Smhd, Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
+    Audio, Av01, Avc1, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd,
+    Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
 };
 
 use super::mux_error;
@@ -39,8 +39,10 @@ pub struct TrackSpec {
 }
 
 fn visual(width: u32, height: u32) -> Result<Visual> {
-    let w = u16::try_from(width).map_err(|_| MediaError::Geometry(format!("width {width} does not fit a sample entry")))?;
-    let h = u16::try_from(height).map_err(|_| MediaError::Geometry(format!("height {height} does not fit a sample entry")))?;
+    let w =
+        u16::try_from(width).map_err(|_| MediaError::Geometry(format!("width {width} does not fit a sample entry")))?;
+    let h = u16::try_from(height)
+        .map_err(|_| MediaError::Geometry(format!("height {height} does not fit a sample entry")))?;
     Ok(Visual {
         data_reference_index: 1,
         width: w,
@@ -137,11 +139,7 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
                 vmhd: is_video.then(Vmhd::default),
                 smhd: (!is_video).then(Smhd::default),
                 dinf: Dinf { dref: Dref { entries: vec![Url { location: String::new() }.into()] } },
-                stbl: Stbl {
-                    stsd: Stsd { codecs: vec![codec] },
-                    stco: Some(Default::default()),
-                    ..Default::default()
-                },
+                stbl: Stbl { stsd: Stsd { codecs: vec![codec] }, stco: Some(Default::default()), ..Default::default() },
                 ..Default::default()
             },
         },

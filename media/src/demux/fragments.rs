@@ -12,6 +12,9 @@ use crate::error::{MediaError, Result};
 
 const NON_SYNC_FLAG: u32 = 0x0001_0000;
 
+/// A trun entry with its optional fields: duration, size, flags, composition offset.
+type TrunFields = (Option<u32>, Option<u32>, Option<u32>, i64);
+
 /// A track to which fragment samples are appended.
 pub struct FragmentTarget<'a> {
     /// Track id.
@@ -49,19 +52,24 @@ pub fn append_fragments<R: Read + Seek>(
             let mut pos = base;
             for trun in &traf.trun {
                 if let Some(offset) = trun.data_offset {
-                    pos = base.checked_add_signed(i64::from(offset)).ok_or_else(|| malformed("negative data offset".into()))?;
+                    pos = base
+                        .checked_add_signed(i64::from(offset))
+                        .ok_or_else(|| malformed("negative data offset".into()))?;
                 }
-                let entries: Vec<(Option<u32>, Option<u32>, Option<u32>, i64)> = match &trun.samples {
-                    TrunSamples::Inherited { count, first_flags } => (0..*count)
-                        .map(|i| (None, None, if i == 0 { *first_flags } else { None }, 0))
-                        .collect(),
+                let entries: Vec<TrunFields> = match &trun.samples {
+                    TrunSamples::Inherited { count, first_flags } => {
+                        (0..*count).map(|i| (None, None, if i == 0 { *first_flags } else { None }, 0)).collect()
+                    }
                     TrunSamples::Explicit(entries) => {
                         entries.iter().map(|e| (e.duration, e.size, e.flags, e.cts.unwrap_or(0))).collect()
                     }
                 };
                 for (duration, size, flags, cts) in entries {
-                    let duration = duration.or(default_duration).ok_or_else(|| malformed(format!("track {id}: sample without a duration")))?;
-                    let size = size.or(default_size).ok_or_else(|| malformed(format!("track {id}: sample without a size")))?;
+                    let duration = duration
+                        .or(default_duration)
+                        .ok_or_else(|| malformed(format!("track {id}: sample without a duration")))?;
+                    let size =
+                        size.or(default_size).ok_or_else(|| malformed(format!("track {id}: sample without a size")))?;
                     let flags = flags.or(default_flags).unwrap_or(0);
                     target.samples.push(Sample {
                         dts: decode_time - target.shift,

@@ -84,7 +84,7 @@ fn codec_name(codec: &Codec) -> (&'static str, String) {
             0x69 | 0x6B => ("mp3", "mp4a"),
             0xA5 => ("ac-3", "mp4a"),
             0xA6 => ("e-ac-3", "mp4a"),
-            0xA9 | 0xAA..=0xAC => ("dts", "mp4a"),
+            0xA9..=0xAC => ("dts", "mp4a"),
             0xAD => ("opus", "mp4a"),
             _ => ("mpeg-4 audio (not aac)", "mp4a"),
         },
@@ -193,11 +193,8 @@ impl Mp4Source {
                     reason: format!("track {track_id} has a timescale of 0"),
                 });
             }
-            let shift = sample_table::edit_shift(
-                trak.edts.as_ref().and_then(|e| e.elst.as_ref()),
-                movie_timescale,
-                timescale,
-            );
+            let shift =
+                sample_table::edit_shift(trak.edts.as_ref().and_then(|e| e.elst.as_ref()), movie_timescale, timescale);
             match kind.as_str() {
                 "vide" if video.is_none() => {
                     let avcc = match codec {
@@ -223,7 +220,9 @@ impl Mp4Source {
                 }
                 "soun" if audio.is_none() => {
                     let aac = match codec {
-                        Codec::Mp4a(mp4a) if matches!(mp4a.esds.es_desc.dec_config.object_type_indication, 0x40 | 0x66..=0x68) => {
+                        Codec::Mp4a(mp4a)
+                            if matches!(mp4a.esds.es_desc.dec_config.object_type_indication, 0x40 | 0x66..=0x68) =>
+                        {
                             mp4a.esds.es_desc.dec_config.dec_specific.as_ref()
                         }
                         _ => None,

@@ -90,7 +90,12 @@ pub fn scan<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<Vec<BoxHeader>> 
             });
         }
         if size > remaining {
-            return Err(MediaError::Truncated { kind: header.kind_str(), offset, declared: size, available: remaining });
+            return Err(MediaError::Truncated {
+                kind: header.kind_str(),
+                offset,
+                declared: size,
+                available: remaining,
+            });
         }
         boxes.push(header);
         offset += size;
@@ -104,7 +109,8 @@ fn looks_like_box(head: &[u8], remaining: u64) -> bool {
     }
     let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
     let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    TOP_LEVEL.iter().any(|k| **k == kind) && (size == 0 || size == 1 || (size >= 8 && u64::from(size) <= remaining.max(8) * 2))
+    TOP_LEVEL.iter().any(|k| **k == kind)
+        && (size == 0 || size == 1 || (size >= 8 && u64::from(size) <= remaining.max(8) * 2))
 }
 
 /// Reads the body of a box (everything after its header) into memory.

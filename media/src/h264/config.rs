@@ -90,10 +90,7 @@ impl AvcConfig {
     }
 
     fn parse_first_sps(&self) -> Result<(&[u8], SeqParameterSet)> {
-        let sps = self
-            .sps
-            .first()
-            .ok_or_else(|| MediaError::InvalidH264("no sequence parameter set".into()))?;
+        let sps = self.sps.first().ok_or_else(|| MediaError::InvalidH264("no sequence parameter set".into()))?;
         if sps.len() < 4 {
             return Err(MediaError::InvalidH264(format!("SPS of {} bytes is too short", sps.len())));
         }
@@ -106,17 +103,9 @@ impl AvcConfig {
     /// Parses the first SPS.
     pub fn sps_info(&self) -> Result<SpsInfo> {
         let (raw, sps) = self.parse_first_sps()?;
-        let (width, height) = sps
-            .pixel_dimensions()
-            .map_err(|e| MediaError::InvalidH264(format!("SPS dimensions: {e:?}")))?;
-        Ok(SpsInfo {
-            profile_idc: raw[1],
-            constraints: raw[2],
-            level_idc: raw[3],
-            width,
-            height,
-            fps: sps.fps(),
-        })
+        let (width, height) =
+            sps.pixel_dimensions().map_err(|e| MediaError::InvalidH264(format!("SPS dimensions: {e:?}")))?;
+        Ok(SpsInfo { profile_idc: raw[1], constraints: raw[2], level_idc: raw[3], width, height, fps: sps.fps() })
     }
 
     /// Rejects anything but 8-bit 4:2:0 progressive video, naming what was found.

@@ -57,14 +57,15 @@ impl H264Decoder {
             write_annexb(ps, &mut self.annexb);
             self.sent_parameter_sets = true;
         }
-        let nals = split_length_prefixed(sample, self.config.nal_length_size)
-            .map_err(|e| MediaError::Decode { index, pts, reason: e.to_string() })?;
+        let nals = split_length_prefixed(sample, self.config.nal_length_size).map_err(|e| MediaError::Decode {
+            index,
+            pts,
+            reason: e.to_string(),
+        })?;
         write_annexb(nals, &mut self.annexb);
         self.pending.push(Reverse((pts, duration)));
-        let decoded = self
-            .decoder
-            .decode(&self.annexb)
-            .map_err(|e| MediaError::Decode { index, pts, reason: e.to_string() })?;
+        let decoded =
+            self.decoder.decode(&self.annexb).map_err(|e| MediaError::Decode { index, pts, reason: e.to_string() })?;
         match decoded {
             Some(yuv) => {
                 let Reverse((pts, duration)) = self.pending.pop().ok_or_else(|| MediaError::Decode {
@@ -81,10 +82,11 @@ impl H264Decoder {
     /// Drains the frames the decoder still holds, in presentation order.
     pub fn flush(&mut self) -> Result<Vec<YuvFrame>> {
         let sent = self.sent;
-        let remaining = self
-            .decoder
-            .flush_remaining()
-            .map_err(|e| MediaError::Decode { index: sent, pts: 0, reason: e.to_string() })?;
+        let remaining = self.decoder.flush_remaining().map_err(|e| MediaError::Decode {
+            index: sent,
+            pts: 0,
+            reason: e.to_string(),
+        })?;
         let mut frames = Vec::with_capacity(remaining.len());
         for yuv in &remaining {
             let Some(Reverse((pts, duration))) = self.pending.pop() else {

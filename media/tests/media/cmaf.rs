@@ -23,7 +23,11 @@ fn assert_continuous(path: &std::path::Path, durations: &[i64]) {
 }
 
 fn stream(path: &std::path::Path) -> serde_json::Value {
-    let v = ffprobe_json(&["-show_entries", "stream=codec_name,codec_tag_string,time_base,duration_ts", path.to_str().unwrap()]);
+    let v = ffprobe_json(&[
+        "-show_entries",
+        "stream=codec_name,codec_tag_string,time_base,duration_ts",
+        path.to_str().unwrap(),
+    ]);
     v["streams"][0].clone()
 }
 
@@ -56,7 +60,13 @@ fn av01_fragments_are_continuous() {
 fn mp4a_fragments_are_continuous() {
     let (source, mut file) = open(&fixtures::faststart()).unwrap();
     let audio = source.audio.as_ref().unwrap();
-    let spec = TrackSpec { track_id: 1, timescale: audio.timescale, width: 0, height: 0, entry: SampleEntry::Aac(audio.config.clone()) };
+    let spec = TrackSpec {
+        track_id: 1,
+        timescale: audio.timescale,
+        width: 0,
+        height: 0,
+        entry: SampleEntry::Aac(audio.config.clone()),
+    };
     let mut bytes = init_segment(&[spec]).unwrap();
     let data: Vec<Vec<u8>> = audio.samples.iter().map(|s| source.read_sample(&mut file, s).unwrap()).collect();
     let half = audio.samples.len() / 2;
@@ -67,7 +77,12 @@ fn mp4a_fragments_are_continuous() {
             base_decode_time: (first.dts + audio.decode_offset) as u64,
             samples: range
                 .clone()
-                .map(|i| FragmentSample { duration: audio.samples[i].duration, composition_offset: 0, is_sync: true, data: &data[i] })
+                .map(|i| FragmentSample {
+                    duration: audio.samples[i].duration,
+                    composition_offset: 0,
+                    is_sync: true,
+                    data: &data[i],
+                })
                 .collect(),
         };
         bytes.extend(media_segment(seq, &[run]).unwrap());

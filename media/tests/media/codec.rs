@@ -54,7 +54,12 @@ pub fn write_video_track(name: &str, timescale: u32, segments: &[EncodedSegment]
             samples: seg
                 .samples
                 .iter()
-                .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
+                .map(|s| FragmentSample {
+                    duration: s.duration,
+                    composition_offset: 0,
+                    is_sync: s.is_sync,
+                    data: &s.data,
+                })
                 .collect(),
         };
         bytes.extend(media_segment(i as u32 + 1, &[run]).unwrap());
@@ -96,7 +101,10 @@ fn check_encode(codec: VideoCodec, floor: f64, ffprobe_name: &str) {
 
     let decoded = raw_frames(&ffmpeg_decode_raw(&path, None), RUNG.0, RUNG.1);
     let quality = mean_psnr(&decoded, &frames).unwrap();
-    eprintln!("{codec} 256x144 @ 300 kbit/s: {quality:.2} dB, {} bytes", encoded.samples.iter().map(|s| s.data.len()).sum::<usize>());
+    eprintln!(
+        "{codec} 256x144 @ 300 kbit/s: {quality:.2} dB, {} bytes",
+        encoded.samples.iter().map(|s| s.data.len()).sum::<usize>()
+    );
     assert!(quality > floor, "{codec}: PSNR {quality:.2} dB is below the {floor} dB floor");
 }
 

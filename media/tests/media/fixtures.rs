@@ -7,10 +7,24 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// Folder holding the generated fixtures for this test process.
+/// Folder holding the generated fixtures, shared by test processes (nextest
+/// runs each test in its own) and kept between runs under the target folder.
 fn dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("media-fixtures-v1");
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        dir
+    })
+}
+
+/// This process's scratch folder for outputs under test.
+fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::Builder::new().prefix("tessera-fixtures").tempdir().expect("temp dir")).path()
+    DIR.get_or_init(|| {
+        tempfile::Builder::new().prefix("scratch").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch dir")
+    })
+    .path()
 }
 
 fn require(tool: &str) {
@@ -21,7 +35,11 @@ fn require(tool: &str) {
 /// Runs ffmpeg with these arguments and panics with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
     require("ffmpeg");
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().expect("ffmpeg runs");
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
     assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -39,7 +57,8 @@ const AUDIO_SRC: &str = "sine=frequency=440:sample_rate=48000:duration=3";
 fn make(name: &str, build: impl FnOnce(&str)) -> PathBuf {
     let path = dir().join(name);
     if !path.exists() {
-        let tmp = dir().join(format!("tmp-{name}"));
+        // Parallel test processes may race to make the same fixture: write aside, then rename.
+        let tmp = dir().join(format!("tmp-{}-{name}", std::process::id()));
         build(tmp.to_str().expect("utf-8 path"));
         std::fs::rename(&tmp, &path).expect("rename fixture");
     }
@@ -133,7 +152,7 @@ fixture!(
 
 /// A scratch file path in the fixture folder.
 pub fn scratch(name: &str) -> PathBuf {
-    dir().join(name)
+    scratch_dir().join(name)
 }
 
 /// Decodes the first video stream of `path` to raw yuv420p frames with ffmpeg
@@ -152,6 +171,13 @@ pub fn ffmpeg_decode_raw(path: &Path, scale: Option<(u32, u32)>) -> Vec<u8> {
 
 /// Counts decoded video frames with ffmpeg (decoding fully, failing on errors).
 pub fn ffmpeg_frame_count(path: &Path) -> u64 {
-    let v = ffprobe_json(&["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", path.to_str().expect("utf-8")]);
+    let v = ffprobe_json(&[
+        "-count_frames",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=nb_read_frames",
+        path.to_str().expect("utf-8"),
+    ]);
     v["streams"][0]["nb_read_frames"].as_str().and_then(|s| s.parse().ok()).expect("nb_read_frames")
 }

@@ -28,15 +28,24 @@ pub fn raw_frames(raw: &[u8], width: u32, height: u32) -> Vec<YuvFrame> {
     raw.chunks(size)
         .enumerate()
         .map(|(i, f)| {
-            YuvFrame::new(width, height, f[..luma].to_vec(), f[luma..luma * 5 / 4].to_vec(), f[luma * 5 / 4..].to_vec(), i as i64, 1)
-                .expect("frame")
+            YuvFrame::new(
+                width,
+                height,
+                f[..luma].to_vec(),
+                f[luma..luma * 5 / 4].to_vec(),
+                f[luma * 5 / 4..].to_vec(),
+                i as i64,
+                1,
+            )
+            .expect("frame")
         })
         .collect()
 }
 
 /// Decodes every video sample of a source with our decoder.
 pub fn decode_source(source: &Mp4Source, file: &mut File) -> Vec<YuvFrame> {
-    let data: Vec<Vec<u8>> = source.video.samples.iter().map(|s| source.read_sample(file, s).expect("sample")).collect();
+    let data: Vec<Vec<u8>> =
+        source.video.samples.iter().map(|s| source.read_sample(file, s).expect("sample")).collect();
     let samples = source.video.samples.iter().zip(&data).map(|(s, d)| (d.as_slice(), s.pts, s.duration));
     tessera_media::h264::decoder::decode_all(&source.video.config, samples).expect("decode")
 }

@@ -8,7 +8,11 @@ use tessera_media::{plan_segments, Mp4Source};
 use crate::fixtures::{self, ffmpeg, ffmpeg_frame_count, ffprobe_json, scratch};
 use crate::open;
 
-fn write_segments(path: &std::path::Path, target: Duration, tag: &str) -> (Mp4Source, Vec<(tessera_media::SegmentPlan, std::path::PathBuf)>) {
+fn write_segments(
+    path: &std::path::Path,
+    target: Duration,
+    tag: &str,
+) -> (Mp4Source, Vec<(tessera_media::SegmentPlan, std::path::PathBuf)>) {
     let (source, mut file) = open(path).expect("demux");
     let plans = plan_segments(&source.video, source.audio.as_ref(), target).expect("plan");
     let mut out = Vec::new();
@@ -67,7 +71,15 @@ fn source_segment_keeps_timestamps_and_audio_tiles() {
         assert_eq!(seg.audio.as_ref().unwrap().samples.len(), plan.audio.len());
         // ffmpeg shifts presentation by the decode delay when it meets negative composition
         // offsets; the shift is the same in every segment, so the timeline stays continuous.
-        let v = ffprobe_json(&["-select_streams", "v:0", "-show_entries", "packet=pts", "-read_intervals", "%+#1", path.to_str().unwrap()]);
+        let v = ffprobe_json(&[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts",
+            "-read_intervals",
+            "%+#1",
+            path.to_str().unwrap(),
+        ]);
         let shift = v["packets"][0]["pts"].as_i64().unwrap() - plan.span.start_pts;
         assert_eq!(*ffmpeg_shift.get_or_insert(shift), shift, "segment {} is off the common timeline", plan.span.seq);
         assert!((0..=3 * 512).contains(&shift), "shift {shift} exceeds the 3-B-frame decode delay");

@@ -1,0 +1,207 @@
+//! The encoding ladder: which renditions a job produces. The default ladder
+//! follows docs/architecture.md; rungs above the source height are dropped.
+
+use serde::{Deserialize, Serialize};
+use tessera_media::{SpeedPreset, VideoCodec};
+
+use crate::error::CoreError;
+
+/// One rendition of a ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    /// Output codec.
+    #[serde(with = "codec_name")]
+    pub codec: VideoCodec,
+    /// Output height in lines; the width follows the source's aspect ratio.
+    pub height: u32,
+    /// Target bitrate in kbit/s.
+    pub bitrate_kbps: u32,
+    /// Optional frame-rate cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_frame_rate: Option<f64>,
+    /// Optional encoder speed preset (veryfast, fast, medium, slow).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "speed_name")]
+    pub speed: Option<SpeedPreset>,
+}
+
+impl Rung {
+    /// Rendition name, e.g. `h264-720p`.
+    pub fn name(&self) -> String {
+        format!("{}-{}p", self.codec, self.height)
+    }
+
+    fn validate(&self) -> Result<(), CoreError> {
+        let invalid = |reason: &str| CoreError::InvalidRung { rung: self.name(), reason: reason.into() };
+        if !(16..=4320).contains(&self.height) || !self.height.is_multiple_of(2) {
+            return Err(invalid("height must be even and within 16..=4320"));
+        }
+        if !(16..=100_000).contains(&self.bitrate_kbps) {
+            return Err(invalid("bitrate must be within 16..=100000 kbit/s"));
+        }
+        if self.max_frame_rate.is_some_and(|f| !(f > 0.0 && f <= 240.0)) {
+            return Err(invalid("max_frame_rate must be within (0, 240]"));
+        }
+        Ok(())
+    }
+}
+
+/// An ordered set of rungs (highest first within each codec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ladder {
+    /// The rungs.
+    pub rungs: Vec<Rung>,
+}
+
+const DEFAULT: [(u32, u32, Option<u32>); 5] = [
+    (1080, 4500, Some(2800)),
+    (720, 2500, Some(1600)),
+    (480, 1200, Some(800)),
+    (360, 700, Some(450)),
+    (240, 400, None),
+];
+
+impl Ladder {
+    /// The default ladder for these codecs (see docs/architecture.md).
+    pub fn default_for(codecs: &[VideoCodec]) -> Self {
+        let mut rungs = Vec::new();
+        for &codec in codecs {
+            for &(height, h264, av1) in &DEFAULT {
+                let bitrate = match codec {
+                    VideoCodec::H264 => Some(h264),
+                    VideoCodec::Av1 => av1,
+                };
+                if let Some(bitrate_kbps) = bitrate {
+                    rungs.push(Rung { codec, height, bitrate_kbps, max_frame_rate: None, speed: None });
+                }
+            }
+        }
+        Self { rungs }
+    }
+
+    /// Parses and validates a ladder from JSON (`{"rungs": [...]}`).
+    pub fn from_json(text: &str) -> Result<Self, CoreError> {
+        let ladder: Ladder = serde_json::from_str(text)?;
+        ladder.validate()?;
+        Ok(ladder)
+    }
+
+    /// Checks every rung and that no rendition name repeats.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let mut names = std::collections::HashSet::new();
+        for rung in &self.rungs {
+            rung.validate()?;
+            if !names.insert(rung.name()) {
+                return Err(CoreError::InvalidRung { rung: rung.name(), reason: "appears twice".into() });
+            }
+        }
+        Ok(())
+    }
+
+    /// The rungs to encode for a source of `source_height` lines: rungs above
+    /// it are dropped; a codec left with none keeps its lowest rung, brought
+    /// down to the source height.
+    pub fn for_source(&self, source_height: u32) -> Result<Vec<Rung>, CoreError> {
+        let source_height = source_height & !1;
+        let mut kept: Vec<Rung> = Vec::new();
+        let mut codecs: Vec<VideoCodec> = self.rungs.iter().map(|r| r.codec).collect();
+        codecs.dedup();
+        for codec in codecs {
+            let of_codec = self.rungs.iter().filter(|r| r.codec == codec);
+            let fitting: Vec<Rung> = of_codec.clone().filter(|r| r.height <= source_height).cloned().collect();
+            if fitting.is_empty() {
+                if let Some(lowest) = of_codec.min_by_key(|r| r.height) {
+                    kept.push(Rung { height: source_height, ..lowest.clone() });
+                }
+            } else {
+                kept.extend(fitting);
+            }
+        }
+        if kept.is_empty() {
+            return Err(CoreError::Empty("any codec".into()));
+        }
+        Ok(kept)
+    }
+}
+
+mod codec_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tessera_media::VideoCodec;
+
+    pub fn serialize<S: Serializer>(codec: &VideoCodec, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(codec.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VideoCodec, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod speed_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tessera_media::SpeedPreset;
+
+    pub fn serialize<S: Serializer>(speed: &Option<SpeedPreset>, s: S) -> Result<S::Ok, S::Error> {
+        match speed {
+            Some(p) => s.serialize_str(p.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpeedPreset>, D::Error> {
+        Option::<String>::deserialize(d)?.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ladder_matches_the_architecture_table() {
+        let l = Ladder::default_for(&[VideoCodec::H264, VideoCodec::Av1]);
+        let names: Vec<String> = l.rungs.iter().map(Rung::name).collect();
+        assert_eq!(
+            names,
+            [
+                "h264-1080p",
+                "h264-720p",
+                "h264-480p",
+                "h264-360p",
+                "h264-240p",
+                "av1-1080p",
+                "av1-720p",
+                "av1-480p",
+                "av1-360p"
+            ]
+        );
+        assert_eq!(l.rungs[1].bitrate_kbps, 2500);
+        assert_eq!(l.rungs[6].bitrate_kbps, 1600);
+    }
+
+    #[test]
+    fn rungs_above_the_source_are_dropped() {
+        let l = Ladder::default_for(&[VideoCodec::H264]);
+        let kept: Vec<u32> = l.for_source(720).unwrap().iter().map(|r| r.height).collect();
+        assert_eq!(kept, [720, 480, 360, 240]);
+        // A 180p source keeps one rung per codec at its own height.
+        let l = Ladder::default_for(&[VideoCodec::H264, VideoCodec::Av1]);
+        let kept: Vec<String> = l.for_source(180).unwrap().iter().map(Rung::name).collect();
+        assert_eq!(kept, ["h264-180p", "av1-180p"]);
+    }
+
+    #[test]
+    fn ladder_json_round_trips_and_rejects_typos() {
+        let l =
+            Ladder::from_json(r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"speed":"fast"}]}"#).unwrap();
+        assert_eq!(l.rungs[0].speed, Some(SpeedPreset::Fast));
+        assert_eq!(Ladder::from_json(&serde_json::to_string(&l).unwrap()).unwrap(), l);
+        let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate":450}]}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `bitrate`"), "{err}");
+        let err = Ladder::from_json(r#"{"rungs":[{"codec":"vp9","height":360,"bitrate_kbps":450}]}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown video codec 'vp9'"), "{err}");
+        let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":361,"bitrate_kbps":450}]}"#).unwrap_err();
+        assert!(err.to_string().contains("h264-361p"), "{err}");
+    }
+}

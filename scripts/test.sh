@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests need (ffmpeg to make and check media, nasm for the
+# codecs' assembly) and runs the whole check: rustfmt, clippy, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v nasm >/dev/null || need+=(nasm)
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Reuse one target folder across clones: rav1e and openh264 take minutes to build on 2 cores.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
+
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo nextest run --workspace --no-fail-fast

@@ -1,0 +1,93 @@
+//! One task's work: source segment bytes in, a rendition fragment out.
+
+use std::io::Cursor;
+
+use tessera_core::Rung;
+use tessera_media::cmaf::{media_segment, FragmentSample, TrackRun};
+use tessera_media::h264::decoder::decode_all;
+use tessera_media::scale::{rung_dimensions, Scaler};
+use tessera_media::{encode_segment, CodecConfig, EncoderSettings, Limits, Mp4Source, SpeedPreset};
+
+use crate::error::WorkerError;
+
+/// A finished rendition segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionSegment {
+    /// The CMAF fragment (moof + mdat), `tfdt` = the segment's presentation start.
+    pub fragment: Vec<u8>,
+    /// Decoder configuration for the rendition's init segment.
+    pub config: CodecConfig,
+    /// RFC 6381 codec string.
+    pub codec_string: String,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Timescale of the fragment (the source's video timescale).
+    pub timescale: u32,
+    /// Presentation start in the timescale.
+    pub start: u64,
+    /// Duration in the timescale.
+    pub duration: u64,
+    /// Number of frames.
+    pub frames: usize,
+}
+
+/// Transcodes one source segment (as written by the segmenter) to one rung.
+/// `seq` becomes the fragment's sequence number (plus one).
+pub fn transcode_segment(
+    source_segment: &[u8],
+    seq: u32,
+    rung: &Rung,
+    default_speed: SpeedPreset,
+) -> Result<RenditionSegment, WorkerError> {
+    let bad = |reason: String| WorkerError::BadSourceSegment { seq, reason };
+    let mut reader = Cursor::new(source_segment);
+    let source = Mp4Source::open(&mut reader, &Limits::default())?;
+    let video = &source.video;
+    let data = video.samples.iter().map(|s| source.read_sample(&mut reader, s)).collect::<Result<Vec<_>, _>>()?;
+    let samples = video.samples.iter().zip(&data).map(|(s, d)| (d.as_slice(), s.pts, s.duration));
+    let decoded = decode_all(&video.config, samples)?;
+    let first = decoded.first().ok_or_else(|| bad("no frames".into()))?;
+    let start = u64::try_from(first.pts).map_err(|_| bad(format!("negative start time {}", first.pts)))?;
+
+    let (width, height) = rung_dimensions(video.width, video.height, rung.height);
+    let mut scaler = Scaler::new();
+    let frames = decoded.iter().map(|f| scaler.scale(f, width, height)).collect::<Result<Vec<_>, _>>()?;
+    let frame_rate = match (video.frame_rate(), rung.max_frame_rate) {
+        (f, Some(cap)) if f > cap => cap,
+        (f, _) if f > 0.0 => f,
+        _ => 30.0,
+    };
+    let settings = EncoderSettings {
+        codec: rung.codec,
+        width,
+        height,
+        bitrate_kbps: rung.bitrate_kbps,
+        frame_rate,
+        speed: rung.speed.unwrap_or(default_speed),
+        threads: 1,
+    };
+    let encoded = encode_segment(&settings, &frames)?;
+    let run = TrackRun {
+        track_id: 1,
+        base_decode_time: start,
+        samples: encoded
+            .samples
+            .iter()
+            .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
+            .collect(),
+    };
+    let fragment = media_segment(seq + 1, &[run])?;
+    Ok(RenditionSegment {
+        fragment,
+        codec_string: encoded.config.codec_string()?,
+        config: encoded.config,
+        width,
+        height,
+        timescale: video.timescale,
+        start,
+        duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
+        frames: encoded.samples.len(),
+    })
+}
