@@ -7,7 +7,6 @@ use std::fs::File;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tessera_media::cmaf::{media_segment, FragmentSample, TrackRun};
 use tessera_media::h264::decoder::decode_all;
 use tessera_media::scale::Scaler;
 use tessera_media::{encode_segment, EncoderSettings, Limits, Mp4Source, SpeedPreset, VideoCodec, YuvFrame};
@@ -91,25 +90,7 @@ fn benches(c: &mut Criterion) {
     let bytes: usize = encoded.samples.iter().map(|s| s.data.len()).sum();
     let mut g = c.benchmark_group("cmaf");
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("write_fragment_720p", |b| {
-        b.iter(|| {
-            let run = TrackRun {
-                track_id: 1,
-                base_decode_time: 0,
-                samples: encoded
-                    .samples
-                    .iter()
-                    .map(|s| FragmentSample {
-                        duration: s.duration,
-                        composition_offset: 0,
-                        is_sync: s.is_sync,
-                        data: &s.data,
-                    })
-                    .collect(),
-            };
-            media_segment(1, &[run]).expect("fragment")
-        })
-    });
+    g.bench_function("write_fragment_720p", |b| b.iter(|| encoded.to_fragment(1, 1, 0).expect("fragment")));
     g.finish();
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::av1::{Av1Config, Av1Encoder};
+use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
 use crate::h264::{AvcConfig, H264Encoder};
@@ -176,6 +177,19 @@ pub struct EncodedSegment {
     pub samples: Vec<EncodedSample>,
     /// Decoder configuration for the init segment.
     pub config: CodecConfig,
+}
+
+impl EncodedSegment {
+    /// The segment as one CMAF fragment of a single-track rendition, starting
+    /// at `base_decode_time` (our encoders never reorder, so offsets are 0).
+    pub fn to_fragment(&self, sequence_number: u32, track_id: u32, base_decode_time: u64) -> Result<Vec<u8>> {
+        let samples = self
+            .samples
+            .iter()
+            .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
+            .collect();
+        media_segment(sequence_number, &[TrackRun { track_id, base_decode_time, samples }])
+    }
 }
 
 /// Encodes one segment's frames (presentation order) with a fresh encoder:

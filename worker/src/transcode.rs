@@ -3,7 +3,6 @@
 use std::io::Cursor;
 
 use tessera_core::Rung;
-use tessera_media::cmaf::{media_segment, FragmentSample, TrackRun};
 use tessera_media::h264::decoder::decode_all;
 use tessera_media::scale::{rung_dimensions, Scaler};
 use tessera_media::{encode_segment, CodecConfig, EncoderSettings, Limits, Mp4Source, SpeedPreset};
@@ -69,16 +68,7 @@ pub fn transcode_segment(
         threads: 1,
     };
     let encoded = encode_segment(&settings, &frames)?;
-    let run = TrackRun {
-        track_id: 1,
-        base_decode_time: start,
-        samples: encoded
-            .samples
-            .iter()
-            .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
-            .collect(),
-    };
-    let fragment = media_segment(seq + 1, &[run])?;
+    let fragment = encoded.to_fragment(seq + 1, 1, start)?;
     Ok(RenditionSegment {
         fragment,
         codec_string: encoded.config.codec_string()?,

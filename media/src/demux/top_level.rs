@@ -44,7 +44,7 @@ pub fn scan<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<Vec<BoxHeader>> 
         let mut head = [0u8; 16];
         let n = remaining.min(16) as usize;
         r.read_exact(&mut head[..n])?;
-        if boxes.is_empty() && !looks_like_box(&head[..n], remaining) {
+        if boxes.is_empty() && !looks_like_box(&head[..n]) {
             return Err(MediaError::NotMp4(FirstBytes(head[..n].to_vec())));
         }
         if remaining < 8 {
@@ -103,14 +103,14 @@ pub fn scan<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<Vec<BoxHeader>> 
     Ok(boxes)
 }
 
-fn looks_like_box(head: &[u8], remaining: u64) -> bool {
+fn looks_like_box(head: &[u8]) -> bool {
     if head.len() < 8 {
         return false;
     }
     let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
     let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    TOP_LEVEL.iter().any(|k| **k == kind)
-        && (size == 0 || size == 1 || (size >= 8 && u64::from(size) <= remaining.max(8) * 2))
+    // A size beyond the file is reported later as truncation, not as "not an MP4".
+    TOP_LEVEL.iter().any(|k| **k == kind) && (size == 0 || size == 1 || size >= 8)
 }
 
 /// Reads the body of a box (everything after its header) into memory.

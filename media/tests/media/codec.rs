@@ -1,6 +1,6 @@
 //! Decode, scale and encode against ffmpeg's view of the same frames.
 
-use tessera_media::cmaf::{init_segment, media_segment, FragmentSample, SampleEntry, TrackRun, TrackSpec};
+use tessera_media::cmaf::{init_segment, SampleEntry, TrackSpec};
 use tessera_media::quality::{mean_psnr, psnr};
 use tessera_media::scale::Scaler;
 use tessera_media::{encode_segment, CodecConfig, EncodedSegment, EncoderSettings, SpeedPreset, VideoCodec, YuvFrame};
@@ -48,21 +48,7 @@ pub fn write_video_track(name: &str, timescale: u32, segments: &[EncodedSegment]
     let mut bytes = init_segment(&[spec]).unwrap();
     for (i, seg) in segments.iter().enumerate() {
         assert_eq!(seg.config, segments[0].config, "every segment reports the same configuration");
-        let run = TrackRun {
-            track_id: 1,
-            base_decode_time: seg.samples[0].pts as u64,
-            samples: seg
-                .samples
-                .iter()
-                .map(|s| FragmentSample {
-                    duration: s.duration,
-                    composition_offset: 0,
-                    is_sync: s.is_sync,
-                    data: &s.data,
-                })
-                .collect(),
-        };
-        bytes.extend(media_segment(i as u32 + 1, &[run]).unwrap());
+        bytes.extend(seg.to_fragment(i as u32 + 1, 1, seg.samples[0].pts as u64).unwrap());
     }
     let path = scratch(name);
     std::fs::write(&path, bytes).unwrap();
@@ -71,10 +57,16 @@ pub fn write_video_track(name: &str, timescale: u32, segments: &[EncodedSegment]
 
 #[test]
 fn decode_matches_ffmpeg_in_presentation_order() {
-    let path = fixtures::high_bframes();
-    let (source, mut file) = open(&path).unwrap();
+    // High with B-frames, Main, and Baseline: every frame, in order, equal to ffmpeg's.
+    for path in [fixtures::high_bframes(), fixtures::two_gops(), fixtures::baseline()] {
+        assert_decode_matches_ffmpeg(&path);
+    }
+}
+
+fn assert_decode_matches_ffmpeg(path: &std::path::Path) {
+    let (source, mut file) = open(path).unwrap();
     let ours = decode_source(&source, &mut file);
-    let theirs = raw_frames(&ffmpeg_decode_raw(&path, None), 320, 180);
+    let theirs = raw_frames(&ffmpeg_decode_raw(path, None), 320, 180);
     assert_eq!(ours.len(), 90);
     assert_eq!(theirs.len(), 90);
     let mut expected_pts: Vec<i64> = source.video.samples.iter().map(|s| s.pts).collect();
@@ -82,7 +74,7 @@ fn decode_matches_ffmpeg_in_presentation_order() {
     assert_eq!(ours.iter().map(|f| f.pts).collect::<Vec<_>>(), expected_pts, "presentation order");
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         let p = psnr(a, b).unwrap();
-        assert!(p > 50.0, "frame {i}: PSNR {p:.2} dB against ffmpeg's decode");
+        assert!(p > 50.0, "{}: frame {i}: PSNR {p:.2} dB against ffmpeg's decode", path.display());
     }
 }
 

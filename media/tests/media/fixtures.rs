@@ -101,6 +101,12 @@ fixture!(
     |out| x264(out, &["-c:v", "libx264", "-profile:v", "main", "-g", "1000", "-sc_threshold", "0", "-force_key_frames", "0,1.3", "-pix_fmt", "yuv420p"])
 );
 fixture!(
+    /// Constrained Baseline (no B-frames), no audio.
+    baseline,
+    "baseline.mp4",
+    |out| ffmpeg(&["-f", "lavfi", "-i", VIDEO_SRC, "-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-pix_fmt", "yuv420p", "-f", "mp4", out])
+);
+fixture!(
     /// Audio only (AAC).
     audio_only,
     "audio_only.mp4",
