@@ -72,12 +72,20 @@ fn x264(out: &str, extra: &[&str]) {
     ffmpeg(&args);
 }
 
+fn recipe_hash(recipe: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    recipe.hash(&mut h);
+    h.finish()
+}
+
 macro_rules! fixture {
     ($(#[$doc:meta])* $name:ident, $file:literal, $build:expr) => {
         $(#[$doc])*
         pub fn $name() -> PathBuf {
             static ONCE: OnceLock<PathBuf> = OnceLock::new();
-            ONCE.get_or_init(|| make($file, $build)).clone()
+            // The recipe's text is part of the name, so a changed recipe never reuses a stale file.
+            ONCE.get_or_init(|| make(&format!("{:016x}-{}", recipe_hash(stringify!($build)), $file), $build)).clone()
         }
     };
 }
