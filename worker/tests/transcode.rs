@@ -1,26 +1,11 @@
 //! Coordinator segmenter -> worker -> packager init, checked by ffmpeg.
 
-use std::process::Command;
 use std::time::Duration;
 
 use tessera_core::Rung;
 use tessera_media::{Limits, SpeedPreset, VideoCodec};
+use tessera_testkit::{ffmpeg, ffprobe_json as ffprobe};
 use tessera_worker::transcode_segment;
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg (run scripts/test.sh)");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn ffprobe(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).output().expect("ffprobe");
-    assert!(out.status.success(), "ffprobe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("json")
-}
 
 fn rendition(codec: VideoCodec, dir: &std::path::Path, input: &std::path::Path) -> Vec<u8> {
     let rung = Rung { codec, height: 144, bitrate_kbps: 250, max_frame_rate: None, speed: None };

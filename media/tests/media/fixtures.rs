@@ -2,10 +2,7 @@
 //! that ask ffprobe/ffmpeg what they see in our output.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-
-use serde_json::Value;
 
 /// Folder holding the generated fixtures, shared by test processes (nextest
 /// runs each test in its own) and kept between runs under the target folder.
@@ -27,29 +24,7 @@ fn scratch_dir() -> &'static Path {
     .path()
 }
 
-fn require(tool: &str) {
-    let ok = Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false);
-    assert!(ok, "{tool} is not installed: run the README's test command (scripts/test.sh), which installs it");
-}
-
-/// Runs ffmpeg with these arguments and panics with its stderr on failure.
-pub fn ffmpeg(args: &[&str]) {
-    require("ffmpeg");
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Runs ffprobe and parses its JSON output.
-pub fn ffprobe_json(args: &[&str]) -> Value {
-    require("ffprobe");
-    let out = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).output().expect("ffprobe runs");
-    assert!(out.status.success(), "ffprobe {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
-}
+pub use tessera_testkit::{ffmpeg, ffprobe_json};
 
 const VIDEO_SRC: &str = "testsrc2=size=320x180:rate=30:duration=3";
 const AUDIO_SRC: &str = "sine=frequency=440:sample_rate=48000:duration=3";
