@@ -4,8 +4,8 @@
 use std::io::{Read, Seek};
 use std::time::Duration;
 
-use tessera_media::source_segment::write_source_segment;
-use tessera_media::{plan_segments, Limits, MediaError, Mp4Source, Sample};
+use tessera_media::source_segment::cut_source_segment;
+use tessera_media::{plan_segments, Limits, MediaError, Mp4Source};
 
 /// One source segment ready to store as `sources/{job}/{seq:06}.mp4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,16 +39,8 @@ where
 {
     let source = Mp4Source::open(reader, limits)?;
     let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
-    let read = |reader: &mut R, samples: &[Sample]| -> Result<Vec<Vec<u8>>, MediaError> {
-        samples.iter().map(|s| source.read_sample(reader, s)).collect()
-    };
     for plan in &plans {
-        let video = read(reader, &source.video.samples[plan.span.video.clone()])?;
-        let audio = match &source.audio {
-            Some(a) => read(reader, &a.samples[plan.audio.clone()])?,
-            None => Vec::new(),
-        };
-        let bytes = write_source_segment(&source, plan, &video, &audio)?;
+        let bytes = cut_source_segment(reader, &source, plan)?;
         sink(SourceSegment {
             seq: plan.span.seq,
             start: plan.span.start_pts,

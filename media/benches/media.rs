@@ -7,7 +7,7 @@ use std::fs::File;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tessera_media::h264::decoder::decode_all;
+use tessera_media::h264::decoder::decode_track;
 use tessera_media::scale::Scaler;
 use tessera_media::{encode_segment, EncoderSettings, Limits, Mp4Source, SpeedPreset, VideoCodec, YuvFrame};
 
@@ -27,13 +27,12 @@ fn source() -> (Mp4Source, Vec<Vec<u8>>) {
     }
     let mut file = File::open(&path).expect("open bench input");
     let source = Mp4Source::open(&mut file, &Limits::default()).expect("demux bench input");
-    let data = source.video.samples.iter().map(|s| source.read_sample(&mut file, s).expect("sample")).collect();
+    let data = source.read_samples(&mut file, &source.video.samples).expect("samples");
     (source, data)
 }
 
 fn decode(source: &Mp4Source, data: &[Vec<u8>]) -> Vec<YuvFrame> {
-    let samples = source.video.samples.iter().zip(data).map(|(s, d)| (d.as_slice(), s.pts, s.duration));
-    decode_all(&source.video.config, samples).expect("decode")
+    decode_track(&source.video, &source.video.samples, data).expect("decode")
 }
 
 fn benches(c: &mut Criterion) {

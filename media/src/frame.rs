@@ -41,7 +41,6 @@ impl YuvFrame {
     }
 
     /// Copies a frame out of strided planes (as decoders hand them out).
-    #[allow(clippy::too_many_arguments)]
     pub fn from_strided(
         width: u32,
         height: u32,

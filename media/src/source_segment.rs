@@ -6,6 +6,8 @@
 //! signed composition offsets (trun v1) carry the edit-list shift. Audio keeps
 //! its raw media timeline (encoder priming included).
 
+use std::io::{Read, Seek};
+
 use crate::cmaf::{init_segment, media_segment, FragmentSample, SampleEntry, TrackRun, TrackSpec};
 use crate::demux::{Mp4Source, Sample};
 use crate::error::{MediaError, Result};
@@ -38,6 +40,16 @@ fn run<'a>(track_id: u32, shift: i64, samples: &[Sample], data: &'a [Vec<u8>]) -
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(TrackRun { track_id, base_decode_time: base, samples })
+}
+
+/// Reads a plan's samples from the source file and writes its source segment.
+pub fn cut_source_segment<R: Read + Seek>(r: &mut R, source: &Mp4Source, plan: &SegmentPlan) -> Result<Vec<u8>> {
+    let video = source.read_samples(r, source.video.samples.get(plan.span.video.clone()).unwrap_or_default())?;
+    let audio = match &source.audio {
+        Some(a) => source.read_samples(r, a.samples.get(plan.audio.clone()).unwrap_or_default())?,
+        None => Vec::new(),
+    };
+    write_source_segment(source, plan, &video, &audio)
 }
 
 /// Writes one source segment. `video` and `audio` hold the bytes of the

@@ -15,3 +15,13 @@ pub enum WorkerError {
         reason: String,
     },
 }
+
+impl WorkerError {
+    /// True when the input is at fault (fail the job, do not retry).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            WorkerError::Media(e) => e.is_bad_input(),
+            WorkerError::BadSourceSegment { .. } => true,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use tessera_core::Rung;
-use tessera_media::h264::decoder::decode_all;
+use tessera_media::h264::decoder::decode_track;
 use tessera_media::scale::{rung_dimensions, Scaler};
 use tessera_media::{encode_segment, CodecConfig, EncoderSettings, Limits, Mp4Source, SpeedPreset};
 
@@ -44,9 +44,8 @@ pub fn transcode_segment(
     let mut reader = Cursor::new(source_segment);
     let source = Mp4Source::open(&mut reader, &Limits::default())?;
     let video = &source.video;
-    let data = video.samples.iter().map(|s| source.read_sample(&mut reader, s)).collect::<Result<Vec<_>, _>>()?;
-    let samples = video.samples.iter().zip(&data).map(|(s, d)| (d.as_slice(), s.pts, s.duration));
-    let decoded = decode_all(&video.config, samples)?;
+    let data = source.read_samples(&mut reader, &video.samples)?;
+    let decoded = decode_track(video, &video.samples, &data)?;
     let first = decoded.first().ok_or_else(|| bad("no frames".into()))?;
     let start = u64::try_from(first.pts).map_err(|_| bad(format!("negative start time {}", first.pts)))?;
 

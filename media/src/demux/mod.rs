@@ -279,6 +279,11 @@ impl Mp4Source {
         Ok(buf)
     }
 
+    /// Reads the bytes of several samples, in order.
+    pub fn read_samples<R: Read + Seek>(&self, r: &mut R, samples: &[Sample]) -> Result<Vec<Vec<u8>>> {
+        samples.iter().map(|s| self.read_sample(r, s)).collect()
+    }
+
     /// Video duration in seconds (end of the last frame's presentation).
     pub fn duration_secs(&self) -> f64 {
         self.video.duration_ticks() as f64 / f64::from(self.video.timescale)

@@ -15,6 +15,7 @@ use openh264::OpenH264API;
 
 use super::config::AvcConfig;
 use super::nal::{split_length_prefixed, write_annexb};
+use crate::demux::{Sample, VideoTrack};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 
@@ -68,11 +69,7 @@ impl H264Decoder {
             self.decoder.decode(&self.annexb).map_err(|e| MediaError::Decode { index, pts, reason: e.to_string() })?;
         match decoded {
             Some(yuv) => {
-                let Reverse((pts, duration)) = self.pending.pop().ok_or_else(|| MediaError::Decode {
-                    index,
-                    pts,
-                    reason: "decoder produced more frames than it was given".into(),
-                })?;
+                let Reverse((pts, duration)) = self.pending.pop().ok_or_else(|| too_many_frames(index, pts))?;
                 Ok(Some(copy_frame(&yuv, pts, duration)?))
             }
             None => Ok(None),
@@ -90,11 +87,7 @@ impl H264Decoder {
         let mut frames = Vec::with_capacity(remaining.len());
         for yuv in &remaining {
             let Some(Reverse((pts, duration))) = self.pending.pop() else {
-                return Err(MediaError::Decode {
-                    index: sent,
-                    pts: 0,
-                    reason: "decoder produced more frames than it was given".into(),
-                });
+                return Err(too_many_frames(sent, 0));
             };
             frames.push(copy_frame(yuv, pts, duration)?);
         }
@@ -107,10 +100,27 @@ impl H264Decoder {
     }
 }
 
+fn too_many_frames(index: usize, pts: i64) -> MediaError {
+    MediaError::Decode { index, pts, reason: "decoder produced more frames than it was given".into() }
+}
+
 fn copy_frame(yuv: &DecodedYUV<'_>, pts: i64, duration: u32) -> Result<YuvFrame> {
     let (w, h) = yuv.dimensions();
     let (sy, su, sv) = yuv.strides();
     YuvFrame::from_strided(w as u32, h as u32, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv], pts, duration)
+}
+
+/// Decodes a whole video track (or a run of it starting at an IDR) whose
+/// sample bytes are `data`, in the same order as `samples`.
+pub fn decode_track(track: &VideoTrack, samples: &[Sample], data: &[Vec<u8>]) -> Result<Vec<YuvFrame>> {
+    if samples.len() != data.len() {
+        return Err(MediaError::Decode {
+            index: 0,
+            pts: 0,
+            reason: format!("{} samples but {} payloads", samples.len(), data.len()),
+        });
+    }
+    decode_all(&track.config, samples.iter().zip(data).map(|(s, d)| (d.as_slice(), s.pts, s.duration)))
 }
 
 /// Decodes a run of samples `(bytes, pts, duration)` given in decode order

@@ -68,7 +68,7 @@ fn mp4a_fragments_are_continuous() {
         entry: SampleEntry::Aac(audio.config.clone()),
     };
     let mut bytes = init_segment(&[spec]).unwrap();
-    let data: Vec<Vec<u8>> = audio.samples.iter().map(|s| source.read_sample(&mut file, s).unwrap()).collect();
+    let data = source.read_samples(&mut file, &audio.samples).unwrap();
     let half = audio.samples.len() / 2;
     for (seq, range) in [(1, 0..half), (2, half..audio.samples.len())] {
         let first = &audio.samples[range.start];

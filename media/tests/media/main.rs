@@ -44,8 +44,6 @@ pub fn raw_frames(raw: &[u8], width: u32, height: u32) -> Vec<YuvFrame> {
 
 /// Decodes every video sample of a source with our decoder.
 pub fn decode_source(source: &Mp4Source, file: &mut File) -> Vec<YuvFrame> {
-    let data: Vec<Vec<u8>> =
-        source.video.samples.iter().map(|s| source.read_sample(file, s).expect("sample")).collect();
-    let samples = source.video.samples.iter().zip(&data).map(|(s, d)| (d.as_slice(), s.pts, s.duration));
-    tessera_media::h264::decoder::decode_all(&source.video.config, samples).expect("decode")
+    let data = source.read_samples(file, &source.video.samples).expect("samples");
+    tessera_media::h264::decoder::decode_track(&source.video, &source.video.samples, &data).expect("decode")
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tessera_media::source_segment::write_source_segment;
+use tessera_media::source_segment::cut_source_segment;
 use tessera_media::{plan_segments, Mp4Source};
 
 use crate::fixtures::{self, ffmpeg, ffmpeg_frame_count, ffprobe_json, scratch};
@@ -17,12 +17,7 @@ fn write_segments(
     let plans = plan_segments(&source.video, source.audio.as_ref(), target).expect("plan");
     let mut out = Vec::new();
     for plan in plans {
-        let read = |samples: &[tessera_media::Sample], file: &mut std::fs::File| -> Vec<Vec<u8>> {
-            samples.iter().map(|s| source.read_sample(file, s).unwrap()).collect()
-        };
-        let video = read(&source.video.samples[plan.span.video.clone()], &mut file);
-        let audio = source.audio.as_ref().map(|a| read(&a.samples[plan.audio.clone()], &mut file)).unwrap_or_default();
-        let bytes = write_source_segment(&source, &plan, &video, &audio).expect("write segment");
+        let bytes = cut_source_segment(&mut file, &source, &plan).expect("write segment");
         let seg_path = scratch(&format!("{tag}-{:06}.mp4", plan.span.seq));
         std::fs::write(&seg_path, bytes).unwrap();
         out.push((plan, seg_path));

@@ -78,10 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|cause| {
         cause.downcast_ref::<MediaError>().is_some_and(MediaError::is_bad_input)
-            || cause.downcast_ref::<WorkerError>().is_some_and(|e| match e {
-                WorkerError::Media(m) => m.is_bad_input(),
-                WorkerError::BadSourceSegment { .. } => true,
-            })
+            || cause.downcast_ref::<WorkerError>().is_some_and(WorkerError::is_bad_input)
     });
     if bad_input {
         2
