@@ -105,8 +105,13 @@ impl Ladder {
     pub fn for_source(&self, source_height: u32) -> Result<Vec<Rung>, CoreError> {
         let source_height = source_height & !1;
         let mut kept: Vec<Rung> = Vec::new();
-        let mut codecs: Vec<VideoCodec> = self.rungs.iter().map(|r| r.codec).collect();
-        codecs.dedup();
+        // Codecs in order of first appearance (rungs of different codecs may interleave).
+        let mut codecs: Vec<VideoCodec> = Vec::new();
+        for rung in &self.rungs {
+            if !codecs.contains(&rung.codec) {
+                codecs.push(rung.codec);
+            }
+        }
         for codec in codecs {
             let of_codec = self.rungs.iter().filter(|r| r.codec == codec);
             let fitting: Vec<Rung> = of_codec.clone().filter(|r| r.height <= source_height).cloned().collect();
@@ -189,6 +194,13 @@ mod tests {
         let l = Ladder::default_for(&[VideoCodec::H264, VideoCodec::Av1]);
         let kept: Vec<String> = l.for_source(180).unwrap().iter().map(Rung::name).collect();
         assert_eq!(kept, ["h264-180p", "av1-180p"]);
+        // Interleaved codecs: each rung kept once.
+        let interleaved = Ladder::from_json(
+            r#"{"rungs":[{"codec":"h264","height":720,"bitrate_kbps":2500},{"codec":"av1","height":360,"bitrate_kbps":450},{"codec":"h264","height":360,"bitrate_kbps":700}]}"#,
+        )
+        .unwrap();
+        let kept: Vec<String> = interleaved.for_source(720).unwrap().iter().map(Rung::name).collect();
+        assert_eq!(kept, ["h264-720p", "h264-360p", "av1-360p"]);
     }
 
     #[test]

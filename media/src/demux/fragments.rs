@@ -80,7 +80,7 @@ pub fn append_fragments<R: Read + Seek>(
                         is_sync: flags & NON_SYNC_FLAG == 0,
                     });
                     decode_time += i64::from(duration);
-                    pos += u64::from(size);
+                    pos = pos.saturating_add(u64::from(size));
                 }
             }
         }

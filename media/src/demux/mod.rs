@@ -12,6 +12,7 @@ use std::io::{Read, Seek, SeekFrom};
 use mp4_atom::{Codec, Decode, Moov, Trak};
 
 pub use sample_table::Sample;
+use sample_table::SampleLimit;
 
 use crate::aac::AacConfig;
 use crate::error::{MediaError, Result};
@@ -207,7 +208,8 @@ impl Mp4Source {
                     let info = config.sps_info()?;
                     Limits::check("video width", u64::from(info.width), u64::from(limits.max_width))?;
                     Limits::check("video height", u64::from(info.height), u64::from(limits.max_height))?;
-                    let samples = sample_table::flatten(stbl, shift)?;
+                    let limit = SampleLimit { what: "video frame count", max: limits.max_frames };
+                    let samples = sample_table::flatten(stbl, shift, limit)?;
                     video = Some(VideoTrack {
                         track_id,
                         timescale,
@@ -219,6 +221,9 @@ impl Mp4Source {
                     });
                 }
                 "soun" if audio.is_none() => {
+                    // AAC has at most ~94 frames a second (96 kHz / 1024).
+                    let audio_limit =
+                        SampleLimit { what: "audio frame count", max: limits.max_duration_secs.saturating_mul(100) };
                     let aac = match codec {
                         Codec::Mp4a(mp4a)
                             if matches!(mp4a.esds.es_desc.dec_config.object_type_indication, 0x40 | 0x66..=0x68) =>
@@ -237,7 +242,7 @@ impl Mp4Source {
                         timescale,
                         config,
                         decode_offset: shift,
-                        samples: sample_table::flatten(stbl, shift)?,
+                        samples: sample_table::flatten(stbl, shift, audio_limit)?,
                     });
                 }
                 "vide" | "soun" => warnings.push(format!("extra {kind} track {track_id} ({name}) ignored")),
@@ -257,7 +262,7 @@ impl Mp4Source {
             .chain(self.audio.iter().map(|a| (a.track_id, &a.samples)));
         for (track, samples) in tracks {
             for (index, s) in samples.iter().enumerate() {
-                if s.offset + u64::from(s.size) > self.file_len {
+                if s.offset.saturating_add(u64::from(s.size)) > self.file_len {
                     return Err(MediaError::SampleOutOfRange {
                         track,
                         index,

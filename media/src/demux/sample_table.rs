@@ -4,6 +4,7 @@
 use mp4_atom::{Elst, Stbl, StszSamples};
 
 use crate::error::{MediaError, Result};
+use crate::limits::Limits;
 
 /// One sample (access unit or audio frame) of a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,23 @@ pub fn edit_shift(elst: Option<&Elst>, movie_timescale: u32, media_timescale: u3
     -empty
 }
 
+/// A bound on a track's sample count, checked before anything is allocated
+/// (an stsz box of a few bytes can claim four billion samples).
+#[derive(Debug, Clone, Copy)]
+pub struct SampleLimit {
+    /// What is counted, for the error message (e.g. "video frame count").
+    pub what: &'static str,
+    /// The largest accepted count.
+    pub max: u64,
+}
+
 /// Expands the sample table into per-sample records.
-pub fn flatten(stbl: &Stbl, shift: i64) -> Result<Vec<Sample>> {
+pub fn flatten(stbl: &Stbl, shift: i64, limit: SampleLimit) -> Result<Vec<Sample>> {
+    let claimed = match &stbl.stsz.samples {
+        StszSamples::Identical { count, .. } => u64::from(*count),
+        StszSamples::Different { sizes } => sizes.len() as u64,
+    };
+    Limits::check(limit.what, claimed, limit.max)?;
     let sizes: Vec<u32> = match &stbl.stsz.samples {
         StszSamples::Identical { count, size } => vec![*size; *count as usize],
         StszSamples::Different { sizes } => sizes.clone(),
@@ -77,7 +93,7 @@ pub fn flatten(stbl: &Stbl, shift: i64) -> Result<Vec<Sample>> {
             for _ in 0..entry.samples_per_chunk {
                 let Some(&size) = sizes.get(offsets.len()) else { break };
                 offsets.push(pos);
-                pos += u64::from(size);
+                pos = pos.saturating_add(u64::from(size));
             }
         }
     }
@@ -132,4 +148,17 @@ pub fn flatten(stbl: &Stbl, shift: i64) -> Result<Vec<Sample>> {
         raw_dts += i64::from(durations[i]);
     }
     Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_sample_count_is_refused_before_allocating() {
+        let mut stbl = Stbl::default();
+        stbl.stsz.samples = StszSamples::Identical { count: u32::MAX, size: 1 };
+        let err = flatten(&stbl, 0, SampleLimit { what: "video frame count", max: 1000 }).unwrap_err();
+        assert_eq!(err.to_string(), "video frame count 4294967295 exceeds the limit of 1000");
+    }
 }
