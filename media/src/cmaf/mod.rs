@@ -18,7 +18,9 @@ pub(crate) fn mux_error(kind: &'static str, e: mp4_atom::Error) -> MediaError {
     MediaError::Mux { kind, reason: e.to_string() }
 }
 
+/// The `sample_is_non_sync_sample` bit of ISO-BMFF sample flags.
+pub const SAMPLE_IS_NON_SYNC: u32 = 0x0001_0000;
 /// trun/trex sample flags of a sync sample: depends on no other sample.
 pub const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
 /// Sample flags of a non-sync sample: depends on others, is a non-sync sample.
-pub const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0101_0000;
+pub const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0100_0000 | SAMPLE_IS_NON_SYNC;

@@ -8,9 +8,8 @@ use mp4_atom::{Decode, Moof, Trex, TrunSamples};
 
 use super::sample_table::Sample;
 use super::top_level::{read_box, BoxHeader};
+use crate::cmaf::SAMPLE_IS_NON_SYNC;
 use crate::error::{MediaError, Result};
-
-const NON_SYNC_FLAG: u32 = 0x0001_0000;
 
 /// A trun entry with its optional fields: duration, size, flags, composition offset.
 type TrunFields = (Option<u32>, Option<u32>, Option<u32>, i64);
@@ -77,7 +76,7 @@ pub fn append_fragments<R: Read + Seek>(
                         duration,
                         offset: pos,
                         size,
-                        is_sync: flags & NON_SYNC_FLAG == 0,
+                        is_sync: flags & SAMPLE_IS_NON_SYNC == 0,
                     });
                     decode_time += i64::from(duration);
                     pos = pos.saturating_add(u64::from(size));

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cmaf;
 mod codec;
+mod corrupt;
 mod demux;
 mod fixtures;
 mod segment;
