@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need (ffmpeg to make and check media, nasm for the
-# codecs' assembly) and runs the whole check: rustfmt, clippy, every test.
+# codecs' assembly, Chromium + Node.js + the players for the browser tests)
+# and runs the whole check: rustfmt, clippy, every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v nasm >/dev/null || need+=(nasm)
+command -v chromium >/dev/null || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -18,6 +21,11 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
 
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+# hls.js, dash.js and playwright-core at the versions in tests/browser/package-lock.json.
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -87,6 +87,22 @@ impl Ladder {
         Ok(ladder)
     }
 
+    /// Parses and validates a ladder from TOML (`[[rungs]]` tables).
+    pub fn from_toml(text: &str) -> Result<Self, CoreError> {
+        let ladder: Ladder = toml::from_str(text)?;
+        ladder.validate()?;
+        Ok(ladder)
+    }
+
+    /// Parses a ladder file by its extension: `.toml` is TOML, anything else JSON.
+    pub fn from_file_text(file_name: &str, text: &str) -> Result<Self, CoreError> {
+        if file_name.to_ascii_lowercase().ends_with(".toml") {
+            Self::from_toml(text)
+        } else {
+            Self::from_json(text)
+        }
+    }
+
     /// Checks every rung and that no rendition name repeats.
     pub fn validate(&self) -> Result<(), CoreError> {
         let mut names = std::collections::HashSet::new();
@@ -215,5 +231,18 @@ mod tests {
         assert!(err.to_string().contains("unknown video codec 'vp9'"), "{err}");
         let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":361,"bitrate_kbps":450}]}"#).unwrap_err();
         assert!(err.to_string().contains("h264-361p"), "{err}");
+    }
+
+    #[test]
+    fn ladder_toml_parses_like_json() {
+        let text = "[[rungs]]\ncodec = \"av1\"\nheight = 360\nbitrate_kbps = 450\nspeed = \"fast\"\n";
+        let l = Ladder::from_file_text("ladder.toml", text).unwrap();
+        assert_eq!(
+            l,
+            Ladder::from_json(r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"speed":"fast"}]}"#).unwrap()
+        );
+        let err =
+            Ladder::from_file_text("l.TOML", "[[rungs]]\ncodec = \"h264\"\nheight = 360\nbitrate = 1\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `bitrate`"), "{err}");
     }
 }

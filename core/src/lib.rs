@@ -1,10 +1,19 @@
-//! Tessera's shared contract crate: what every service agrees on. Today that
-//! is the encoding ladder (rungs, the default ladder, rendition names); the
-//! task/event wire types, bus and store join it with the services.
+//! Tessera's shared contract crate: what every service agrees on.
+//!
+//! - [`ladder`]: rungs, the default ladder, rendition names.
+//! - [`wire`]: tasks and job events (JSON, versioned), subjects, stream names, keys.
+//! - [`bus`]: the JetStream-shaped bus contract and its in-process implementation.
+//! - [`store`]: object storage by URL.
+//! - [`topology`]: the streams and consumers services create at start-up.
 #![deny(missing_docs)]
 
+pub mod bus;
 pub mod error;
 pub mod ladder;
+pub mod store;
+pub mod topology;
+pub mod wire;
 
 pub use error::CoreError;
 pub use ladder::{Ladder, Rung};
+pub use store::{Store, StoreError};

@@ -9,7 +9,9 @@ use crate::av1::{Av1Config, Av1Encoder};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
+use crate::h264::decoder::decode_all;
 use crate::h264::{AvcConfig, H264Encoder};
+use crate::quality::mean_psnr;
 
 /// Output video codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -171,12 +173,15 @@ impl CodecConfig {
 }
 
 /// A segment encoded for one rendition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EncodedSegment {
     /// Samples in decode order (which is presentation order for our encoders).
     pub samples: Vec<EncodedSample>,
     /// Decoder configuration for the init segment.
     pub config: CodecConfig,
+    /// Mean per-frame PSNR (dB, identical frames counted as 100) of the coded
+    /// frames against the frames given to the encoder.
+    pub psnr: f64,
 }
 
 impl EncodedSegment {
@@ -207,7 +212,10 @@ pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result
                 .config()
                 .cloned()
                 .ok_or_else(|| MediaError::Encode { codec: "h264", reason: "the encoder emitted no SPS/PPS".into() })?;
-            Ok(EncodedSegment { samples, config: CodecConfig::Avc(config) })
+            // openh264 does not expose its reconstruction: decode what it coded.
+            let decoded = decode_all(&config, samples.iter().map(|s| (s.data.as_slice(), s.pts, s.duration)))?;
+            let psnr = mean_psnr(frames, &decoded)?;
+            Ok(EncodedSegment { samples, config: CodecConfig::Avc(config), psnr })
         }
         VideoCodec::Av1 => {
             let mut encoder = Av1Encoder::new(settings)?;
@@ -232,7 +240,11 @@ pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result
                 codec: "av1",
                 reason: "no sequence header in the first keyframe".into(),
             })?;
-            Ok(EncodedSegment { samples, config: CodecConfig::Av1(config) })
+            let psnr = encoder.mean_psnr().ok_or_else(|| MediaError::Encode {
+                codec: "av1",
+                reason: "rav1e returned no reconstructed frames".into(),
+            })?;
+            Ok(EncodedSegment { samples, config: CodecConfig::Av1(config), psnr })
         }
     }
 }

@@ -8,6 +8,12 @@ fn mse(a: &[u8], b: &[u8]) -> f64 {
     sum as f64 / a.len().max(1) as f64
 }
 
+/// PSNR of a frame from its summed squared error over `samples` samples,
+/// capped at 100 dB (identical frames) as [`mean_psnr`] counts them.
+pub(crate) fn capped_psnr_from_sse(sse: u64, samples: u64) -> f64 {
+    psnr_from_mse(sse as f64 / samples.max(1) as f64).min(100.0)
+}
+
 fn psnr_from_mse(mse: f64) -> f64 {
     if mse == 0.0 {
         f64::INFINITY

@@ -1,24 +1,10 @@
-//! A rendition's `init.mp4`, built from the configuration its first segment
-//! reports; later segments must report the same configuration.
+//! A rendition's `init.mp4`, built from the configuration its segments report.
 
+use tessera_core::wire::{MediaConfig, TrackConfig};
 use tessera_media::cmaf::{init_segment, SampleEntry, TrackSpec};
 use tessera_media::CodecConfig;
 
-/// Packaging failures.
-#[derive(Debug, thiserror::Error)]
-pub enum PackagerError {
-    /// Two segments of one rendition disagree on the decoder configuration.
-    #[error("rendition {rendition}: segment {seq} reports a different codec configuration than segment 0")]
-    ConfigMismatch {
-        /// Rendition name.
-        rendition: String,
-        /// The disagreeing segment.
-        seq: u32,
-    },
-    /// Box writing failed.
-    #[error(transparent)]
-    Media(#[from] tessera_media::MediaError),
-}
+use crate::error::PackagerError;
 
 /// The init segment of a single-track video rendition (track id 1, as the
 /// workers' fragments use).
@@ -28,6 +14,17 @@ pub fn rendition_init(config: &CodecConfig, timescale: u32, width: u32, height: 
         CodecConfig::Av1(c) => SampleEntry::Av1(c.clone()),
     };
     Ok(init_segment(&[TrackSpec { track_id: 1, timescale, width, height, entry }])?)
+}
+
+/// The init segment of any rendition from its wire configuration.
+pub fn init_from_wire(config: &TrackConfig, timescale: u32, width: u32, height: u32) -> Result<Vec<u8>, PackagerError> {
+    match config.to_media()? {
+        MediaConfig::Video(c) => rendition_init(&c, timescale, width, height),
+        MediaConfig::Aac(c) => {
+            let spec = TrackSpec { track_id: 1, timescale, width: 0, height: 0, entry: SampleEntry::Aac(c) };
+            Ok(init_segment(&[spec])?)
+        }
+    }
 }
 
 /// Checks that a later segment's configuration matches the first one's.

@@ -1,8 +1,21 @@
-//! Tessera packager: the small files around the workers' fragments. Today it
-//! builds a rendition's init segment from the codec configuration a worker
-//! reports; HLS and DASH manifests join it with `tessera transcode`.
+//! Tessera packager: everything around the workers' fragments. [`job`]
+//! follows a job's events to completion; [`init`], [`hls`], [`dash`] and
+//! [`report`] build the small files; [`vod`] writes a finished job;
+//! [`service`] runs it all from the bus.
 #![deny(missing_docs)]
 
+pub mod dash;
+pub mod error;
+pub mod hls;
 pub mod init;
+pub mod job;
+pub mod rendition;
+pub mod report;
+pub mod service;
+pub mod vod;
 
-pub use init::{rendition_init, PackagerError};
+pub use error::PackagerError;
+pub use init::rendition_init;
+pub use job::{JobAssembly, Step};
+pub use report::{JobReport, RenditionReport};
+pub use service::run;

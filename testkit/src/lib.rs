@@ -1,7 +1,10 @@
 //! Test support shared by the workspace's integration tests: the external
 //! tools that make fixtures and judge our output (ffmpeg, ffprobe), run with
-//! errors that say what failed and how to get the tool.
+//! errors that say what failed and how to get the tool; and the bus
+//! contract suite every bus implementation must pass ([`bus_contract`]).
 #![deny(missing_docs)]
+
+pub mod bus_contract;
 
 use std::process::Command;
 
@@ -27,4 +30,72 @@ pub fn ffprobe_json(args: &[&str]) -> serde_json::Value {
     let out = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).output().expect("ffprobe runs");
     assert!(out.status.success(), "ffprobe {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+}
+
+/// An ffmpeg-made fixture, cached in `dir` under `name` plus a hash of the
+/// recipe, so a changed recipe makes a new file. `args` are ffmpeg's
+/// arguments without the output path. Parallel test processes may race to
+/// make it: each writes aside, then renames.
+pub fn cached_fixture(dir: &std::path::Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    args.hash(&mut hasher);
+    std::fs::create_dir_all(dir).expect("fixture dir");
+    let path = dir.join(format!("{:016x}-{name}", hasher.finish()));
+    if !path.exists() {
+        let tmp = dir.join(format!("tmp-{}-{name}", std::process::id()));
+        let mut all: Vec<&str> = args.to_vec();
+        let tmp_str = tmp.to_str().expect("utf-8 path");
+        all.push(tmp_str);
+        ffmpeg(&all);
+        std::fs::rename(&tmp, &path).expect("rename fixture");
+    }
+    path
+}
+
+/// Frames and duration (seconds) of the first stream of `kind` ("v" or "a")
+/// that ffprobe decodes in `input` (a file or a playlist).
+pub fn count_frames(input: &std::path::Path, kind: &str) -> (u64, f64) {
+    let v = ffprobe_json(&[
+        "-count_frames",
+        "-select_streams",
+        &format!("{kind}:0"),
+        "-show_entries",
+        "stream=nb_read_frames:format=duration",
+        input.to_str().expect("utf-8 path"),
+    ]);
+    let frames = v["streams"][0]["nb_read_frames"].as_str().and_then(|s| s.parse().ok()).expect("frame count");
+    let duration = v["format"]["duration"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    (frames, duration)
+}
+
+/// Runs ffmpeg and returns its stderr (for filters that report there, and
+/// for checking that a decode printed no error).
+pub fn ffmpeg_stderr(args: &[&str]) -> String {
+    require("ffmpeg");
+    let out = Command::new("ffmpeg").args(["-hide_banner", "-nostats", "-y"]).args(args).output().expect("ffmpeg runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "ffmpeg {args:?} failed: {stderr}");
+    stderr
+}
+
+/// Mean PSNR (ffmpeg's psnr filter, "average") of `distorted` against
+/// `reference` scaled to `width`x`height` with Lanczos.
+pub fn psnr_against_scaled(distorted: &std::path::Path, reference: &std::path::Path, width: u32, height: u32) -> f64 {
+    let filter = format!("[1:v]scale={width}:{height}:flags=lanczos[ref];[0:v][ref]psnr");
+    let stderr = ffmpeg_stderr(&[
+        "-loglevel",
+        "info",
+        "-i",
+        distorted.to_str().expect("utf-8 path"),
+        "-i",
+        reference.to_str().expect("utf-8 path"),
+        "-lavfi",
+        &filter,
+        "-f",
+        "null",
+        "-",
+    ]);
+    let average = stderr.split("average:").nth(1).expect("psnr output");
+    average.split_whitespace().next().and_then(|s| s.parse().ok()).expect("psnr average")
 }

@@ -1,6 +1,6 @@
-//! Errors of the worker pipeline.
+//! Errors of the worker: the media pipeline's and the services'.
 
-/// Why a segment could not be transcoded.
+/// Why a task could not be completed.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     /// The media itself is at fault (bad input: fail, do not retry).
@@ -14,6 +14,15 @@ pub enum WorkerError {
         /// What is wrong.
         reason: String,
     },
+    /// Reading the source or writing the output failed (retried).
+    #[error(transparent)]
+    Store(#[from] tessera_core::StoreError),
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] tessera_core::bus::BusError),
+    /// Something inside the worker failed (retried).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl WorkerError {
@@ -22,6 +31,7 @@ impl WorkerError {
         match self {
             WorkerError::Media(e) => e.is_bad_input(),
             WorkerError::BadSourceSegment { .. } => true,
+            WorkerError::Store(_) | WorkerError::Bus(_) | WorkerError::Internal(_) => false,
         }
     }
 }

@@ -1,11 +1,15 @@
-//! Tessera worker: the per-task media pipeline. A task names a source segment
-//! and a rung; the worker decodes the segment, scales it to the rung and
-//! encodes it with a fresh encoder, yielding the rendition's CMAF fragment.
-//! Pulling tasks from the bus and writing to the store come with the services.
+//! Tessera worker: the per-task media pipeline and the service that runs it.
+//! A task names a source segment and a rendition; [`transcode`] decodes the
+//! segment, scales it to the rung and encodes it with a fresh encoder;
+//! [`audio`] copies the AAC frames; [`service`] pulls tasks from the bus,
+//! writes fragments to the store and reports events.
 #![deny(missing_docs)]
 
+pub mod audio;
 pub mod error;
+pub mod service;
 pub mod transcode;
 
 pub use error::WorkerError;
+pub use service::{run, WorkerConfig, WorkerStores};
 pub use transcode::{transcode_segment, RenditionSegment};

@@ -10,7 +10,7 @@ use tessera_media::{encode_segment, CodecConfig, EncoderSettings, Limits, Mp4Sou
 use crate::error::WorkerError;
 
 /// A finished rendition segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RenditionSegment {
     /// The CMAF fragment (moof + mdat), `tfdt` = the segment's presentation start.
     pub fragment: Vec<u8>,
@@ -30,6 +30,8 @@ pub struct RenditionSegment {
     pub duration: u64,
     /// Number of frames.
     pub frames: usize,
+    /// Mean PSNR of the coded frames against the scaled source frames.
+    pub psnr: f64,
 }
 
 /// Transcodes one source segment (as written by the segmenter) to one rung.
@@ -78,5 +80,6 @@ pub fn transcode_segment(
         start,
         duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
         frames: encoded.samples.len(),
+        psnr: encoded.psnr,
     })
 }

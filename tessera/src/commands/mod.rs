@@ -3,11 +3,13 @@
 mod encode;
 mod probe;
 mod segment;
+mod transcode;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tessera_media::MediaError;
+use tessera_coordinator::CoordinatorError;
+use tessera_media::{MediaError, SpeedPreset, VideoCodec};
 use tessera_worker::WorkerError;
 
 /// Tessera: segment-parallel media transcoding.
@@ -36,6 +38,29 @@ enum Command {
         #[arg(long, default_value_t = 4.0)]
         segment_duration: f64,
     },
+    /// Transcode a file into an HLS + DASH ladder under DEST (a folder or an object store URL).
+    Transcode {
+        /// The MP4/MOV file (H.264 video, optional AAC audio).
+        input: PathBuf,
+        /// Destination: a folder (created if missing) or a URL such as s3://bucket/prefix.
+        #[arg(long)]
+        out: String,
+        /// Video codecs of the ladder, comma-separated: h264, av1.
+        #[arg(long, value_delimiter = ',', default_value = "h264,av1")]
+        codecs: Vec<VideoCodec>,
+        /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder.
+        #[arg(long)]
+        ladder: Option<PathBuf>,
+        /// Target segment duration in seconds (cut at the first IDR at or after it).
+        #[arg(long, default_value_t = 4.0)]
+        segment_duration: f64,
+        /// Tasks encoded at once (default: the number of CPU cores).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
+        #[arg(long, default_value = "veryfast")]
+        speed: SpeedPreset,
+    },
     /// Encode every segment of a file for one rung: OUT/init.mp4 + OUT/NNNNNN.m4s (CMAF).
     Encode {
         /// The MP4/MOV file.
@@ -61,11 +86,22 @@ enum Command {
     },
 }
 
+/// Logs to stderr: warnings by default, `TESSERA_LOG` (e.g. `info`, `tessera_worker=debug`) to change.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging();
     match cli.command {
         Command::Probe { input } => probe::run(&input),
         Command::Segment { input, out, segment_duration } => segment::run(&input, &out, segment_duration),
+        Command::Transcode { input, out, codecs, ladder, segment_duration, workers, speed } => {
+            transcode::run(transcode::TranscodeArgs { input, out, codecs, ladder, segment_duration, workers, speed })
+        }
         Command::Encode { input, out, codec, height, bitrate, speed, segment_duration } => {
             let rung =
                 tessera_core::Rung { codec, height, bitrate_kbps: bitrate, max_frame_rate: None, speed: Some(speed) };
@@ -79,12 +115,24 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|cause| {
         cause.downcast_ref::<MediaError>().is_some_and(MediaError::is_bad_input)
             || cause.downcast_ref::<WorkerError>().is_some_and(WorkerError::is_bad_input)
+            || cause.downcast_ref::<CoordinatorError>().is_some_and(CoordinatorError::is_bad_input)
+            || cause.downcast_ref::<JobFailed>().is_some_and(|f| f.bad_input)
     });
     if bad_input {
         2
     } else {
         1
     }
+}
+
+/// A job that ended in failure, as its `failed` event says.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct JobFailed {
+    /// The first failing segment, rendition and reason.
+    pub reason: String,
+    /// True when the input is at fault.
+    pub bad_input: bool,
 }
 
 /// Parses a segment duration argument.

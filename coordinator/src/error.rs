@@ -1,0 +1,34 @@
+//! Errors of the coordinator.
+
+/// Why a job could not be started or segmented.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// The source is not usable (bad input).
+    #[error(transparent)]
+    Media(#[from] tessera_media::MediaError),
+    /// The job's settings are not usable (bad input).
+    #[error(transparent)]
+    Core(#[from] tessera_core::CoreError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] tessera_core::StoreError),
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] tessera_core::bus::BusError),
+    /// Something inside the coordinator failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoordinatorError {
+    /// True when the input or the job's settings are at fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            CoordinatorError::Media(e) => e.is_bad_input(),
+            CoordinatorError::Core(tessera_core::CoreError::Media(e)) => e.is_bad_input(),
+            CoordinatorError::Core(tessera_core::CoreError::Bus(_) | tessera_core::CoreError::Store(_)) => false,
+            CoordinatorError::Core(_) => true,
+            CoordinatorError::Store(_) | CoordinatorError::Bus(_) | CoordinatorError::Internal(_) => false,
+        }
+    }
+}

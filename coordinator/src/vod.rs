@@ -1,0 +1,170 @@
+//! A VOD job from the coordinator's side: open the source, plan its segments
+//! and renditions, publish the plan, then write each source segment to the
+//! store and publish its tasks, one segment at a time so workers start while
+//! the rest is still being cut. The source is read on a blocking thread;
+//! store writes and publishes are async.
+
+use std::io::{Read, Seek};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tessera_core::bus::{Bus, OutgoingMessage};
+use tessera_core::wire::{
+    job_events_subject, output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan,
+    RenditionSpec, SourceInfo, Task, WorkerClass, WIRE_VERSION,
+};
+use tessera_core::{Ladder, Store};
+use tessera_media::source_segment::cut_source_segment;
+use tessera_media::{plan_segments, AudioTrack, Limits, Mp4Source, SpeedPreset};
+use tokio::sync::mpsc;
+
+use crate::error::CoordinatorError;
+
+/// What to do with one source.
+#[derive(Debug, Clone)]
+pub struct VodJobSpec {
+    /// Job id (1-64 of `[A-Za-z0-9_-]`).
+    pub job: String,
+    /// The ladder before fitting it to the source.
+    pub ladder: Ladder,
+    /// Target segment duration (cuts at the first IDR at or after it).
+    pub segment_duration: Duration,
+    /// Encoder speed for rungs that name none.
+    pub speed: SpeedPreset,
+    /// Where outputs go in the outputs store (empty: its root).
+    pub output_prefix: String,
+    /// Worker class whose subjects get the tasks.
+    pub class: WorkerClass,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+/// The average bitrate of an AAC track, rounded to kbit/s (names the rendition).
+fn audio_bitrate_kbps(audio: &AudioTrack) -> u32 {
+    let bytes: u64 = audio.samples.iter().map(|s| u64::from(s.size)).sum();
+    let ticks: u64 = audio.samples.iter().map(|s| u64::from(s.duration)).sum();
+    if ticks == 0 {
+        return 0;
+    }
+    let kbps = bytes as f64 * 8.0 * f64::from(audio.timescale) / ticks as f64 / 1000.0;
+    kbps.round() as u32
+}
+
+/// The renditions of a job on this source: fitting video rungs, then the
+/// source's AAC track if it has one.
+pub fn plan_renditions(source: &Mp4Source, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+    let mut renditions: Vec<RenditionSpec> = spec
+        .ladder
+        .for_source(source.video.height)?
+        .into_iter()
+        .map(|mut rung| {
+            rung.speed = Some(rung.speed.unwrap_or(spec.speed));
+            RenditionSpec::Video { rung }
+        })
+        .collect();
+    if let Some(audio) = &source.audio {
+        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio_bitrate_kbps(audio) });
+    }
+    Ok(renditions)
+}
+
+/// Runs a VOD job's coordinator side to the last published task and returns
+/// the plan. On failure a `failed` event is published with the reason.
+pub async fn run_vod_job<R>(
+    bus: &dyn Bus,
+    sources: &Store,
+    spec: &VodJobSpec,
+    reader: R,
+) -> Result<JobPlan, CoordinatorError>
+where
+    R: Read + Seek + Send + 'static,
+{
+    let result = publish_job(bus, sources, spec, reader).await;
+    if let Err(e) = &result {
+        let event =
+            JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: e.is_bad_input() });
+        let message = OutgoingMessage::json(job_events_subject(&spec.job), event.message_id(), &event);
+        if let Err(publish_error) = bus.publish(message).await {
+            tracing::error!(job = %spec.job, error = %publish_error, "could not publish the job's failure");
+        }
+    }
+    result
+}
+
+async fn publish_job<R>(
+    bus: &dyn Bus,
+    sources: &Store,
+    spec: &VodJobSpec,
+    reader: R,
+) -> Result<JobPlan, CoordinatorError>
+where
+    R: Read + Seek + Send + 'static,
+{
+    validate_id("job id", &spec.job)?;
+    tessera_core::topology::ensure_streams(bus).await?;
+    let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<u8>), CoordinatorError>>(2);
+    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<(Mp4Source, usize), CoordinatorError>>();
+    let target = spec.segment_duration;
+    let limits = spec.limits;
+    // The reader is synchronous: demux and cut on a blocking thread, one
+    // segment in flight at a time (the channel bounds memory).
+    let cutter = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let opened = Mp4Source::open(&mut reader, &limits).map_err(CoordinatorError::from).and_then(|source| {
+            let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
+            Ok((source, plans))
+        });
+        let (source, plans) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = plan_tx.send(Err(e));
+                return;
+            }
+        };
+        let _ = plan_tx.send(Ok((source.clone(), plans.len())));
+        for plan in &plans {
+            let cut = cut_source_segment(&mut reader, &source, plan).map(|bytes| (plan.span.seq, bytes));
+            if tx.blocking_send(cut.map_err(CoordinatorError::from)).is_err() {
+                return;
+            }
+        }
+    });
+    let (source, segments) =
+        plan_rx.await.map_err(|_| CoordinatorError::Internal("the demux thread stopped".into()))??;
+    let segments = u32::try_from(segments).map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
+    let renditions = plan_renditions(&source, spec)?;
+    let plan = JobPlan {
+        segments,
+        renditions: renditions.clone(),
+        source: SourceInfo {
+            width: source.video.width,
+            height: source.video.height,
+            frame_rate: source.video.frame_rate(),
+            duration_secs: source.duration_secs(),
+            frames: source.video.samples.len() as u64,
+        },
+        output_prefix: spec.output_prefix.clone(),
+    };
+    let planned = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
+    bus.publish(OutgoingMessage::json(job_events_subject(&spec.job), planned.message_id(), &planned)).await?;
+
+    while let Some(cut) = rx.recv().await {
+        let (seq, bytes) = cut?;
+        let source_key = source_segment_key(&spec.job, seq);
+        sources.put(&source_key, Bytes::from(bytes)).await?;
+        for rendition in &renditions {
+            let task = Task {
+                version: WIRE_VERSION,
+                job: spec.job.clone(),
+                seq,
+                output_key: output_key(&spec.output_prefix, &format!("{}/{seq:06}.m4s", rendition.name())),
+                rendition: rendition.clone(),
+                source_key: source_key.clone(),
+            };
+            let subject = task_subject(spec.class, rendition.codec());
+            bus.publish(OutgoingMessage::json(subject, Some(task.id()), &task)).await?;
+        }
+    }
+    cutter.await.map_err(|e| CoordinatorError::Internal(format!("the demux thread failed: {e}")))?;
+    Ok(plan)
+}

@@ -1,0 +1,238 @@
+//! The message bus contract Tessera's services rely on, modelled on NATS
+//! JetStream so that the JetStream bus and the in-process bus are
+//! interchangeable: streams capture subjects; publishes are deduplicated by
+//! message id; durable pull consumers hand out messages that must be acked,
+//! nak'ed (optionally with a delay) or kept alive with in-progress acks;
+//! unacked messages come back after the ack-wait; after `max_deliver`
+//! deliveries a message is dead-lettered: a [`DeadLetter`] record is
+//! published on the consumer's dead-letter subject.
+//!
+//! The contract test suite in `tessera-testkit` runs against every
+//! implementation.
+
+pub mod memory;
+pub mod subject;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryBus;
+
+/// Bus failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// No stream captures the subject.
+    #[error("no stream captures subject '{0}'")]
+    NoStream(String),
+    /// The named stream does not exist.
+    #[error("stream '{0}' does not exist")]
+    UnknownStream(String),
+    /// A stream or consumer configuration is not acceptable.
+    #[error("invalid bus configuration: {0}")]
+    Config(String),
+    /// The message was already acked, nak'ed or dead-lettered.
+    #[error("message {stream_seq} of stream '{stream}' is no longer pending for consumer '{consumer}'")]
+    NotPending {
+        /// Stream name.
+        stream: String,
+        /// Consumer name.
+        consumer: String,
+        /// Stream sequence.
+        stream_seq: u64,
+    },
+    /// The connection to the bus failed (transient).
+    #[error("bus connection: {0}")]
+    Connection(String),
+}
+
+/// How long a stream keeps messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// A message is removed once a consumer acks it (one consumer per subject).
+    WorkQueue,
+    /// Messages stay (up to the stream's limits); each consumer tracks its own position.
+    Limits,
+}
+
+/// A stream: which subjects it captures and how it keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Stream name.
+    pub name: String,
+    /// Subject patterns (`*` one token, `>` the rest).
+    pub subjects: Vec<String>,
+    /// Retention policy.
+    pub retention: Retention,
+    /// Window in which a repeated message id is a duplicate.
+    pub duplicate_window: Duration,
+}
+
+/// A durable pull consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// Durable name.
+    pub durable: String,
+    /// Only messages on subjects matching this pattern.
+    pub filter_subject: String,
+    /// A delivered message not acked within this time is redelivered.
+    pub ack_wait: Duration,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliver: u32,
+    /// At most this many delivered-but-unacked messages at a time.
+    pub max_ack_pending: usize,
+    /// Where [`DeadLetter`] records go (`None`: dropped silently).
+    pub dead_letter_subject: Option<String>,
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Subject.
+    pub subject: String,
+    /// Deduplication id (`Nats-Msg-Id`).
+    pub id: Option<String>,
+    /// Headers (trace context and the like).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub payload: Bytes,
+}
+
+impl OutgoingMessage {
+    /// A JSON message with an optional dedupe id.
+    pub fn json<T: Serialize>(subject: impl Into<String>, id: Option<String>, body: &T) -> Self {
+        // Serializing our own wire types cannot fail (no maps with non-string keys).
+        let payload = serde_json::to_vec(body).unwrap_or_default();
+        Self { subject: subject.into(), id, headers: Vec::new(), payload: Bytes::from(payload) }
+    }
+}
+
+/// The stream's answer to a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishAck {
+    /// Stream sequence of the stored (or earlier, for a duplicate) message.
+    pub stream_seq: u64,
+    /// True when the id was seen within the duplicate window: nothing was stored.
+    pub duplicate: bool,
+}
+
+/// What a consumer does with a delivered message.
+#[async_trait]
+pub trait Acker: Send + Sync {
+    /// Done: never deliver again.
+    async fn ack(&self) -> Result<(), BusError>;
+    /// Failed: deliver again after `delay` (at once when `None`).
+    async fn nak(&self, delay: Option<Duration>) -> Result<(), BusError>;
+    /// Still working: restart the ack-wait.
+    async fn in_progress(&self) -> Result<(), BusError>;
+}
+
+/// A delivered message.
+pub struct Delivery {
+    /// Subject it was published on.
+    pub subject: String,
+    /// Its dedupe id, if any.
+    pub id: Option<String>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub payload: Bytes,
+    /// Stream sequence.
+    pub stream_seq: u64,
+    /// How many times it has been delivered, this one included (1 = first).
+    pub delivered: u32,
+    acker: Box<dyn Acker>,
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("subject", &self.subject)
+            .field("id", &self.id)
+            .field("stream_seq", &self.stream_seq)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// Builds a delivery (for bus implementations).
+    pub fn new(message: OutgoingMessage, stream_seq: u64, delivered: u32, acker: Box<dyn Acker>) -> Self {
+        Self {
+            subject: message.subject,
+            id: message.id,
+            headers: message.headers,
+            payload: message.payload,
+            stream_seq,
+            delivered,
+            acker,
+        }
+    }
+
+    /// Acks the message.
+    pub async fn ack(&self) -> Result<(), BusError> {
+        self.acker.ack().await
+    }
+
+    /// Naks the message: redelivered after `delay`.
+    pub async fn nak(&self, delay: Option<Duration>) -> Result<(), BusError> {
+        self.acker.nak(delay).await
+    }
+
+    /// Signals work in progress, restarting the ack-wait.
+    pub async fn in_progress(&self) -> Result<(), BusError> {
+        self.acker.in_progress().await
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A message that ran out of deliveries, as published on the consumer's
+/// dead-letter subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Stream it came from.
+    pub stream: String,
+    /// Consumer that gave up on it.
+    pub consumer: String,
+    /// Stream sequence.
+    pub stream_seq: u64,
+    /// Original subject.
+    pub subject: String,
+    /// Original dedupe id.
+    pub id: Option<String>,
+    /// Deliveries made.
+    pub deliveries: u32,
+    /// The original body (UTF-8 JSON for Tessera's messages).
+    pub payload: String,
+}
+
+/// A durable pull consumer.
+#[async_trait]
+pub trait Consumer: Send + Sync {
+    /// Waits up to `wait` for messages and returns at most `max` of them
+    /// (an empty list when none came).
+    async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
+
+    /// Messages waiting for this consumer and not yet delivered (queue depth).
+    async fn pending(&self) -> Result<u64, BusError>;
+}
+
+/// A message bus: JetStream or the in-process one.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Creates the stream, or updates it to this configuration.
+    async fn ensure_stream(&self, config: &StreamConfig) -> Result<(), BusError>;
+
+    /// Creates (or updates) a durable consumer on `stream` and binds to it.
+    async fn consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<Box<dyn Consumer>, BusError>;
+
+    /// Publishes into whichever stream captures the subject.
+    async fn publish(&self, message: OutgoingMessage) -> Result<PublishAck, BusError>;
+}

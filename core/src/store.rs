@@ -1,0 +1,204 @@
+//! Object storage by URL through `object_store`: a local folder, `file://`,
+//! `s3://`, `gs://`, `az://` or `memory://`, under an optional key prefix.
+//! Services address objects by the keys of the storage layout
+//! (docs/architecture.md); this type joins them to the prefix.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use url::Url;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store location cannot be used.
+    #[error("store '{location}': {reason}")]
+    Location {
+        /// What was given.
+        location: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A key is not a valid relative object path.
+    #[error("invalid object key '{0}'")]
+    InvalidKey(String),
+    /// The object does not exist.
+    #[error("object '{0}' not found")]
+    NotFound(String),
+    /// The store failed (possibly transient).
+    #[error("store operation on '{key}' failed: {source}")]
+    Backend {
+        /// The key.
+        key: String,
+        /// What object_store said.
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// An object store plus the key prefix everything lives under.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    prefix: Path,
+    description: String,
+}
+
+impl Store {
+    /// Opens a store: a URL (`s3://bucket/prefix`, `file:///abs/dir`,
+    /// `memory://`...) or a local folder path, which is created if missing.
+    /// S3 settings come from the usual `AWS_*` variables (`AWS_ENDPOINT_URL`,
+    /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`).
+    pub fn open(location: &str) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::Location { location: location.to_string(), reason };
+        if location.starts_with("memory://") {
+            return Ok(Self::in_memory());
+        }
+        if !location.contains("://") {
+            return Self::local_dir(std::path::Path::new(location));
+        }
+        let url = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+        if url.scheme() == "file" {
+            let dir = url.to_file_path().map_err(|()| bad("not an absolute file path".into()))?;
+            return Self::local_dir(&dir);
+        }
+        let options: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("GOOGLE_") || k.starts_with("AZURE_"))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let (store, prefix) = object_store::parse_url_opts(&url, options).map_err(|e| bad(e.to_string()))?;
+        Ok(Self { inner: Arc::from(store), prefix, description: location.to_string() })
+    }
+
+    /// A local folder (created if missing).
+    pub fn local_dir(dir: &std::path::Path) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::Location { location: dir.display().to_string(), reason };
+        std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+        let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(fs.with_automatic_cleanup(true)),
+            prefix: Path::default(),
+            description: dir.display().to_string(),
+        })
+    }
+
+    /// An empty in-memory store.
+    pub fn in_memory() -> Self {
+        Self { inner: Arc::new(InMemory::new()), prefix: Path::default(), description: "memory://".into() }
+    }
+
+    /// Where the store is, for messages.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    fn path(&self, key: &str) -> Result<Path, StoreError> {
+        let rel = Path::parse(key).map_err(|_| StoreError::InvalidKey(key.to_string()))?;
+        if key.is_empty() || key.split('/').any(|part| part == ".." || part == ".") {
+            return Err(StoreError::InvalidKey(key.to_string()));
+        }
+        Ok(self.prefix.parts().chain(rel.parts()).collect())
+    }
+
+    fn backend(key: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
+        move |source| match source {
+            object_store::Error::NotFound { .. } => StoreError::NotFound(key.to_string()),
+            source => StoreError::Backend { key: key.to_string(), source },
+        }
+    }
+
+    /// Writes an object (atomically: readers see the old or the new bytes).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        self.inner.put(&path, PutPayload::from_bytes(bytes)).await.map_err(Self::backend(key))?;
+        Ok(())
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let path = self.path(key)?;
+        let result = self.inner.get(&path).await.map_err(Self::backend(key))?;
+        result.bytes().await.map_err(Self::backend(key))
+    }
+
+    /// True when the object exists.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let path = self.path(key)?;
+        match self.inner.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(StoreError::Backend { key: key.to_string(), source }),
+        }
+    }
+
+    /// Deletes an object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        match self.inner.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StoreError::Backend { key: key.to_string(), source }),
+        }
+    }
+
+    /// Keys (relative to the store prefix) under `prefix`, sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let path = self.path(prefix)?;
+        let objects: Vec<_> = self.inner.list(Some(&path)).try_collect().await.map_err(Self::backend(prefix))?;
+        let skip = self.prefix.parts().count();
+        let mut keys: Vec<String> = objects
+            .into_iter()
+            .map(|meta| meta.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Deletes every object under `prefix`.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
+        for key in self.list(prefix).await? {
+            self.delete(&key).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_round_trip_and_key_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("out").to_str().unwrap()).unwrap();
+        store.put("a/b/000001.m4s", Bytes::from_static(b"xy")).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("out/a/b/000001.m4s")).unwrap(), b"xy");
+        assert_eq!(store.get("a/b/000001.m4s").await.unwrap(), Bytes::from_static(b"xy"));
+        assert!(store.exists("a/b/000001.m4s").await.unwrap());
+        assert_eq!(store.list("a").await.unwrap(), ["a/b/000001.m4s"]);
+        assert!(matches!(store.get("a/missing").await, Err(StoreError::NotFound(_))));
+        for bad in ["../x", "a/../../x", "", "a//b"] {
+            assert!(store.put(bad, Bytes::new()).await.is_err(), "{bad}");
+        }
+        store.delete("a/b/000001.m4s").await.unwrap();
+        store.delete("a/b/000001.m4s").await.unwrap();
+        assert!(!store.exists("a/b/000001.m4s").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn urls_pick_the_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        let store = Store::open(&url).unwrap();
+        store.put("k", Bytes::from_static(b"1")).await.unwrap();
+        assert!(dir.path().join("k").exists());
+        let mem = Store::open("memory://").unwrap();
+        mem.put("x/y", Bytes::from_static(b"2")).await.unwrap();
+        assert_eq!(mem.list("x").await.unwrap(), ["x/y"]);
+        assert!(Store::open("nosuch://bucket").is_err());
+    }
+}

@@ -1,0 +1,538 @@
+//! The wire contract: tasks and job events, serialized as JSON with a version
+//! field, and the names of the subjects, streams and consumers they travel on.
+//! Decoding tolerates unknown fields so services can be upgraded one by one.
+
+use serde::{Deserialize, Serialize};
+use tessera_media::aac::AacConfig;
+use tessera_media::av1::Av1Config;
+use tessera_media::h264::AvcConfig;
+use tessera_media::CodecConfig;
+
+use crate::error::CoreError;
+use crate::ladder::Rung;
+
+/// Version written into every task and event.
+pub const WIRE_VERSION: u32 = 1;
+
+/// Stream of tasks (work-queue retention: a task is gone once acked).
+pub const TASKS_STREAM: &str = "TESSERA_TASKS";
+/// Subjects of [`TASKS_STREAM`].
+pub const TASKS_SUBJECTS: &str = "tessera.tasks.>";
+/// Stream of job events (limits retention: the packager can replay a job).
+pub const EVENTS_STREAM: &str = "TESSERA_EVENTS";
+/// Subjects of [`EVENTS_STREAM`].
+pub const EVENTS_SUBJECTS: &str = "tessera.events.>";
+/// Durable consumer of the packager on [`EVENTS_STREAM`].
+pub const PACKAGER_CONSUMER: &str = "packager";
+
+/// A class of workers: each pulls from its own subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerClass {
+    /// CPU encoders.
+    Cpu,
+    /// GPU encoders (falling back to the CPU encoders where no GPU is present).
+    Gpu,
+}
+
+impl WorkerClass {
+    /// The subject token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerClass::Cpu => "cpu",
+            WorkerClass::Gpu => "gpu",
+        }
+    }
+}
+
+/// What a task produces, which picks the consumer that serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskCodec {
+    /// H.264 video.
+    H264,
+    /// AV1 video.
+    Av1,
+    /// AAC audio (stream copy).
+    Aac,
+}
+
+impl TaskCodec {
+    /// Every task codec.
+    pub const ALL: [TaskCodec; 3] = [TaskCodec::H264, TaskCodec::Av1, TaskCodec::Aac];
+
+    /// The subject token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskCodec::H264 => "h264",
+            TaskCodec::Av1 => "av1",
+            TaskCodec::Aac => "aac",
+        }
+    }
+}
+
+impl std::str::FromStr for TaskCodec {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        TaskCodec::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| CoreError::InvalidValue(format!("unknown task codec '{s}' (expected h264, av1 or aac)")))
+    }
+}
+
+/// Subject of the tasks for one class and codec.
+pub fn task_subject(class: WorkerClass, codec: TaskCodec) -> String {
+    format!("tessera.tasks.{}.{}", class.as_str(), codec.as_str())
+}
+
+/// Durable consumer name for one class and codec (work-queue consumers must
+/// not overlap, so there is one per subject).
+pub fn task_consumer(class: WorkerClass, codec: TaskCodec) -> String {
+    format!("worker-{}-{}", class.as_str(), codec.as_str())
+}
+
+/// Subject of one job's events.
+pub fn job_events_subject(job: &str) -> String {
+    format!("tessera.events.job.{job}")
+}
+
+/// Subject on which the bus reports tasks of `consumer` that ran out of deliveries.
+pub fn dead_letter_subject(consumer: &str) -> String {
+    format!("tessera.events.deadletter.{consumer}")
+}
+
+/// Source segment key: `sources/{job}/{seq:06}.mp4`.
+pub fn source_segment_key(job: &str, seq: u32) -> String {
+    format!("sources/{job}/{seq:06}.mp4")
+}
+
+/// Joins an output prefix (possibly empty) and a relative key.
+pub fn output_key(prefix: &str, relative: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() {
+        relative.to_string()
+    } else {
+        format!("{prefix}/{relative}")
+    }
+}
+
+/// One rendition of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RenditionSpec {
+    /// A video rung, encoded from the decoded source.
+    Video {
+        /// The rung (its speed filled in with the job's default).
+        rung: Rung,
+    },
+    /// The source's AAC track, copied.
+    Audio {
+        /// The source track's average bitrate, for its name and manifests.
+        bitrate_kbps: u32,
+    },
+}
+
+impl RenditionSpec {
+    /// Rendition name: `h264-720p`, `av1-360p`, `aac-128k`.
+    pub fn name(&self) -> String {
+        match self {
+            RenditionSpec::Video { rung } => rung.name(),
+            RenditionSpec::Audio { bitrate_kbps } => format!("aac-{bitrate_kbps}k"),
+        }
+    }
+
+    /// The codec that routes its tasks.
+    pub fn codec(&self) -> TaskCodec {
+        match self {
+            RenditionSpec::Video { rung } => match rung.codec {
+                tessera_media::VideoCodec::H264 => TaskCodec::H264,
+                tessera_media::VideoCodec::Av1 => TaskCodec::Av1,
+            },
+            RenditionSpec::Audio { .. } => TaskCodec::Aac,
+        }
+    }
+}
+
+/// One segment x rendition of a job: references, never media bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// [`WIRE_VERSION`].
+    pub version: u32,
+    /// Job id.
+    pub job: String,
+    /// Segment number from 0.
+    pub seq: u32,
+    /// What to produce.
+    pub rendition: RenditionSpec,
+    /// Source segment key in the sources store.
+    pub source_key: String,
+    /// Output fragment key in the outputs store.
+    pub output_key: String,
+}
+
+impl Task {
+    /// Stable id, `{job}/{rendition}/{seq}`: the bus deduplicates on it.
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.job, self.rendition.name(), self.seq)
+    }
+}
+
+/// Base64 for byte fields in JSON.
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        STANDARD.decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    /// A list of byte strings.
+    pub mod list {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(items.iter().map(|b| STANDARD.encode(b)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .into_iter()
+                .map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom))
+                .collect()
+        }
+    }
+}
+
+/// A rendition's decoder configuration as it travels in events, from which
+/// the packager writes `init.mp4`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TrackConfig {
+    /// H.264: the parameter sets of avcC (4-byte NAL lengths).
+    Avc {
+        /// SPS and PPS NAL units.
+        #[serde(with = "base64_bytes::list")]
+        parameter_sets: Vec<Vec<u8>>,
+    },
+    /// AV1: av1C fields and the sequence header OBU.
+    Av1 {
+        /// seq_profile.
+        profile: u8,
+        /// seq_level_idx_0.
+        level_idx: u8,
+        /// seq_tier_0.
+        high_tier: bool,
+        /// The sequence header OBU.
+        #[serde(with = "base64_bytes")]
+        sequence_header: Vec<u8>,
+    },
+    /// AAC: the AudioSpecificConfig.
+    Aac {
+        /// AudioSpecificConfig bytes.
+        #[serde(with = "base64_bytes")]
+        asc: Vec<u8>,
+        /// Channel count as the source's sample entry declares it.
+        channels: u16,
+    },
+}
+
+/// A decoder configuration rebuilt from its wire form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaConfig {
+    /// Video.
+    Video(CodecConfig),
+    /// AAC audio.
+    Aac(AacConfig),
+}
+
+impl TrackConfig {
+    /// The wire form of a video configuration.
+    pub fn from_video(config: &CodecConfig) -> Self {
+        match config {
+            CodecConfig::Avc(c) => TrackConfig::Avc { parameter_sets: c.sps.iter().chain(&c.pps).cloned().collect() },
+            CodecConfig::Av1(c) => TrackConfig::Av1 {
+                profile: c.profile,
+                level_idx: c.level_idx,
+                high_tier: c.high_tier,
+                sequence_header: c.sequence_header.clone(),
+            },
+        }
+    }
+
+    /// The wire form of an AAC configuration.
+    pub fn from_aac(config: &AacConfig) -> Self {
+        TrackConfig::Aac { asc: config.asc.clone(), channels: config.channels }
+    }
+
+    /// Rebuilds the media configuration.
+    pub fn to_media(&self) -> Result<MediaConfig, CoreError> {
+        Ok(match self {
+            TrackConfig::Avc { parameter_sets } => MediaConfig::Video(CodecConfig::Avc(
+                AvcConfig::from_parameter_sets(parameter_sets.iter().map(Vec::as_slice))?,
+            )),
+            TrackConfig::Av1 { profile, level_idx, high_tier, sequence_header } => {
+                MediaConfig::Video(CodecConfig::Av1(Av1Config {
+                    profile: *profile,
+                    level_idx: *level_idx,
+                    high_tier: *high_tier,
+                    sequence_header: sequence_header.clone(),
+                }))
+            }
+            TrackConfig::Aac { asc, channels } => {
+                let mut config = AacConfig::from_asc(asc)?;
+                config.channels = *channels;
+                MediaConfig::Aac(config)
+            }
+        })
+    }
+}
+
+/// What the coordinator learned about the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Video width.
+    pub width: u32,
+    /// Video height.
+    pub height: u32,
+    /// Average frame rate.
+    pub frame_rate: f64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Number of video frames.
+    pub frames: u64,
+}
+
+/// The job's plan: every task it will publish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    /// Number of segments (each rendition has one task per segment).
+    pub segments: u32,
+    /// Renditions, video rungs first, audio last.
+    pub renditions: Vec<RenditionSpec>,
+    /// The source.
+    pub source: SourceInfo,
+    /// Where outputs go in the outputs store (empty: its root).
+    pub output_prefix: String,
+}
+
+impl JobPlan {
+    /// Number of tasks.
+    pub fn tasks(&self) -> u64 {
+        u64::from(self.segments) * self.renditions.len() as u64
+    }
+}
+
+/// A finished segment x rendition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDone {
+    /// Rendition name.
+    pub rendition: String,
+    /// Segment number.
+    pub seq: u32,
+    /// Output key of the fragment.
+    pub key: String,
+    /// Presentation start (= `tfdt`) in `timescale`.
+    pub start: u64,
+    /// Duration in `timescale`.
+    pub duration: u64,
+    /// Timescale of the rendition's track.
+    pub timescale: u32,
+    /// Fragment size in bytes.
+    pub bytes: u64,
+    /// Video frames or audio frames.
+    pub frames: u32,
+    /// Width (0 for audio).
+    pub width: u32,
+    /// Height (0 for audio).
+    pub height: u32,
+    /// RFC 6381 codec string.
+    pub codec_string: String,
+    /// Decoder configuration (the same in every segment of a rendition).
+    pub config: TrackConfig,
+    /// Mean PSNR against the scaled source frames (video only).
+    pub psnr: Option<f64>,
+    /// CPU seconds spent on the task.
+    pub cpu_secs: f64,
+}
+
+/// A task that will not succeed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentFailed {
+    /// Rendition name.
+    pub rendition: String,
+    /// Segment number.
+    pub seq: u32,
+    /// Why.
+    pub reason: String,
+    /// True when the input is at fault (not retried); false when the task ran
+    /// out of deliveries.
+    pub bad_input: bool,
+}
+
+/// What happened in a job; published on [`job_events_subject`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobEventKind {
+    /// Segmenting started: the plan.
+    Planned(JobPlan),
+    /// A task finished.
+    SegmentDone(SegmentDone),
+    /// A task failed for good.
+    SegmentFailed(SegmentFailed),
+    /// A task failed for a reason that may pass; it will be retried.
+    TaskRetry {
+        /// Task id.
+        task: String,
+        /// Why.
+        reason: String,
+    },
+    /// Every manifest is written.
+    Packaged {
+        /// Keys of the manifests and report.
+        outputs: Vec<String>,
+    },
+    /// The job failed.
+    Failed {
+        /// Why (the first failing segment, rendition and reason).
+        reason: String,
+        /// True when the input is at fault.
+        bad_input: bool,
+    },
+    /// An event type this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A job event with its envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// [`WIRE_VERSION`].
+    pub version: u32,
+    /// Job id.
+    pub job: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: JobEventKind,
+}
+
+impl JobEvent {
+    /// A current-version event.
+    pub fn new(job: &str, kind: JobEventKind) -> Self {
+        Self { version: WIRE_VERSION, job: job.to_string(), kind }
+    }
+
+    /// The bus message id that deduplicates a re-published event.
+    pub fn message_id(&self) -> Option<String> {
+        match &self.kind {
+            JobEventKind::Planned(_) => Some(format!("{}/planned", self.job)),
+            JobEventKind::SegmentDone(d) => Some(format!("{}/{}/{}/done", self.job, d.rendition, d.seq)),
+            JobEventKind::SegmentFailed(f) => Some(format!("{}/{}/{}/failed", self.job, f.rendition, f.seq)),
+            JobEventKind::Packaged { .. } => Some(format!("{}/packaged", self.job)),
+            JobEventKind::Failed { .. } => Some(format!("{}/failed", self.job)),
+            JobEventKind::TaskRetry { .. } | JobEventKind::Unknown => None,
+        }
+    }
+}
+
+/// Checks a job id or similar token: 1-64 of `[A-Za-z0-9_-]`, so it is safe
+/// in subjects and storage keys.
+pub fn validate_id(what: &str, id: &str) -> Result<(), CoreError> {
+    let ok =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidValue(format!("{what} '{id}' must be 1-64 characters of A-Z a-z 0-9 - _")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_media::{SpeedPreset, VideoCodec};
+
+    fn rung() -> Rung {
+        Rung {
+            codec: VideoCodec::Av1,
+            height: 360,
+            bitrate_kbps: 450,
+            max_frame_rate: None,
+            speed: Some(SpeedPreset::Fast),
+        }
+    }
+
+    #[test]
+    fn task_round_trips_and_tolerates_unknown_fields() {
+        let task = Task {
+            version: WIRE_VERSION,
+            job: "j1".into(),
+            seq: 7,
+            rendition: RenditionSpec::Video { rung: rung() },
+            source_key: source_segment_key("j1", 7),
+            output_key: output_key("outputs/j1", "av1-360p/000007.m4s"),
+        };
+        assert_eq!(task.id(), "j1/av1-360p/7");
+        assert_eq!(task.source_key, "sources/j1/000007.mp4");
+        let json = serde_json::to_string(&task).unwrap();
+        assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), task);
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["added_later"] = serde_json::json!(1);
+        assert_eq!(serde_json::from_value::<Task>(value).unwrap(), task);
+        let audio = RenditionSpec::Audio { bitrate_kbps: 128 };
+        assert_eq!((audio.name(), audio.codec()), ("aac-128k".to_string(), TaskCodec::Aac));
+    }
+
+    #[test]
+    fn events_round_trip_with_version_and_type() {
+        let done = JobEvent::new(
+            "j1",
+            JobEventKind::SegmentDone(SegmentDone {
+                rendition: "aac-128k".into(),
+                seq: 0,
+                key: "aac-128k/000000.m4s".into(),
+                start: 0,
+                duration: 96000,
+                timescale: 48000,
+                bytes: 32000,
+                frames: 94,
+                width: 0,
+                height: 0,
+                codec_string: "mp4a.40.2".into(),
+                config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
+                psnr: None,
+                cpu_secs: 0.01,
+            }),
+        );
+        let json = serde_json::to_string(&done).unwrap();
+        assert!(json.contains(r#""type":"segment_done""#) && json.contains(r#""asc":"EZA=""#), "{json}");
+        assert_eq!(serde_json::from_str::<JobEvent>(&json).unwrap(), done);
+        assert_eq!(done.message_id().unwrap(), "j1/aac-128k/0/done");
+        let newer = r#"{"version":2,"job":"j1","type":"from_the_future","x":1}"#;
+        assert_eq!(serde_json::from_str::<JobEvent>(newer).unwrap().kind, JobEventKind::Unknown);
+    }
+
+    #[test]
+    fn track_config_rebuilds_media_config() {
+        let av1 = TrackConfig::Av1 { profile: 0, level_idx: 4, high_tier: false, sequence_header: vec![0x0a, 1, 2] };
+        match av1.to_media().unwrap() {
+            MediaConfig::Video(CodecConfig::Av1(c)) => assert_eq!(c.level_idx, 4),
+            other => panic!("{other:?}"),
+        }
+        let bad = TrackConfig::Avc { parameter_sets: vec![vec![0x67, 1]] };
+        assert!(bad.to_media().is_err());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(validate_id("job id", "job_1-a").is_ok());
+        for bad in ["", "../x", "a/b", "a.b", "a b", &"x".repeat(65)] {
+            assert!(validate_id("job id", bad).is_err(), "{bad}");
+        }
+    }
+}

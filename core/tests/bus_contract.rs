@@ -1,0 +1,12 @@
+//! The in-process bus against the bus contract suite (the JetStream bus runs
+//! the same suite against a real nats-server).
+
+use std::sync::Arc;
+
+use tessera_core::bus::{Bus, MemoryBus};
+
+async fn memory_bus() -> (Arc<dyn Bus>, ()) {
+    (Arc::new(MemoryBus::new()), ())
+}
+
+tessera_testkit::bus_contract_tests!(memory_bus());

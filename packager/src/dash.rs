@@ -1,0 +1,106 @@
+//! The static DASH MPD (ISO/IEC 23009-1, live profile addressing) written with
+//! dash-mpd-core: one AdaptationSet per video codec and one for audio, each
+//! Representation with a SegmentTemplate and SegmentTimeline over the same
+//! fragments the HLS playlists list.
+
+use std::time::Duration;
+
+use dash_mpd_core::{AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, MPD, S};
+
+use crate::rendition::Rendition;
+
+/// The timeline of a rendition: runs of equal durations, with an explicit
+/// start wherever a segment does not begin where the previous one ended.
+fn timeline(rendition: &Rendition) -> SegmentTimeline {
+    let mut entries: Vec<S> = Vec::new();
+    let mut expected: Option<u64> = None;
+    for s in &rendition.segments {
+        let contiguous = expected == Some(s.start);
+        match entries.last_mut() {
+            Some(last) if contiguous && last.d == s.duration => last.r = Some(last.r.unwrap_or(0) + 1),
+            _ => entries.push(S { t: (!contiguous).then_some(s.start), d: s.duration, ..S::default() }),
+        }
+        expected = Some(s.start + s.duration);
+    }
+    SegmentTimeline { segments: entries }
+}
+
+fn representation(rendition: &Rendition) -> Representation {
+    let (width, height) = rendition.size();
+    let template = SegmentTemplate {
+        media: Some("$RepresentationID$/$Number%06d$.m4s".into()),
+        initialization: Some("$RepresentationID$/init.mp4".into()),
+        startNumber: Some(0),
+        timescale: Some(u64::from(rendition.timescale())),
+        SegmentTimeline: Some(timeline(rendition)),
+        ..SegmentTemplate::default()
+    };
+    let mut r = Representation {
+        id: Some(rendition.name()),
+        bandwidth: Some(rendition.peak_bps()),
+        codecs: Some(rendition.codec_string().to_string()),
+        mimeType: Some(if rendition.is_audio() { "audio/mp4" } else { "video/mp4" }.into()),
+        startWithSAP: Some(1),
+        SegmentTemplate: Some(template),
+        ..Representation::default()
+    };
+    if rendition.is_audio() {
+        r.audioSamplingRate = Some(rendition.timescale().to_string());
+    } else {
+        r.width = Some(u64::from(width));
+        r.height = Some(u64::from(height));
+        r.frameRate = Some(format!("{}", rendition.frame_rate()));
+    }
+    r
+}
+
+/// The static MPD of a finished job.
+pub fn static_mpd(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
+    let mut adaptations: Vec<AdaptationSet> = Vec::new();
+    let mut codecs: Vec<String> = Vec::new();
+    for v in videos {
+        let family = v.codec_string().split('.').next().unwrap_or_default().to_string();
+        if !codecs.contains(&family) {
+            codecs.push(family);
+        }
+    }
+    for (i, family) in codecs.iter().enumerate() {
+        let members: Vec<&&Rendition> =
+            videos.iter().filter(|v| v.codec_string().split('.').next() == Some(family.as_str())).collect();
+        adaptations.push(AdaptationSet {
+            id: Some(i.to_string()),
+            contentType: Some("video".into()),
+            mimeType: Some("video/mp4".into()),
+            segmentAlignment: Some(true),
+            startWithSAP: Some(1),
+            maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
+            maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
+            representations: members.iter().map(|v| representation(v)).collect(),
+            ..AdaptationSet::default()
+        });
+    }
+    if let Some(a) = audio {
+        adaptations.push(AdaptationSet {
+            id: Some(codecs.len().to_string()),
+            contentType: Some("audio".into()),
+            mimeType: Some("audio/mp4".into()),
+            segmentAlignment: Some(true),
+            startWithSAP: Some(1),
+            representations: vec![representation(a)],
+            ..AdaptationSet::default()
+        });
+    }
+    let duration = videos.iter().chain(audio.as_ref()).map(|r| r.duration_secs()).fold(0.0, f64::max);
+    let longest = videos.iter().chain(audio.as_ref()).map(|r| r.longest_segment_secs()).fold(0.0, f64::max);
+    let mpd = MPD {
+        xmlns: Some("urn:mpeg:dash:schema:mpd:2011".into()),
+        profiles: Some("urn:mpeg:dash:profile:isoff-live:2011".into()),
+        mpdtype: Some("static".into()),
+        mediaPresentationDuration: Some(Duration::from_secs_f64(duration)),
+        minBufferTime: Some(Duration::from_secs(2)),
+        maxSegmentDuration: Some(Duration::from_secs_f64(longest)),
+        periods: vec![Period { id: Some("0".into()), start: Some(Duration::ZERO), adaptations, ..Period::default() }],
+        ..MPD::default()
+    };
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{mpd}\n")
+}

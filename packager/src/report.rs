@@ -1,0 +1,75 @@
+//! `report.json`: per rendition, what was produced and what it cost.
+
+use serde::{Deserialize, Serialize};
+use tessera_core::wire::SourceInfo;
+
+use crate::rendition::Rendition;
+
+/// One rendition's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenditionReport {
+    /// Rendition name.
+    pub name: String,
+    /// RFC 6381 codec string.
+    pub codec: String,
+    /// Width (0 for audio).
+    pub width: u32,
+    /// Height (0 for audio).
+    pub height: u32,
+    /// Segments.
+    pub segments: usize,
+    /// Bytes of all fragments.
+    pub bytes: u64,
+    /// Seconds of media.
+    pub duration_secs: f64,
+    /// Average bitrate, kbit/s.
+    pub average_bitrate_kbps: f64,
+    /// Highest segment bitrate, kbit/s.
+    pub peak_bitrate_kbps: f64,
+    /// Mean PSNR against the source scaled to the rendition's size (video).
+    pub psnr_db: Option<f64>,
+    /// CPU seconds spent producing it (varies run to run).
+    pub encode_cpu_secs: f64,
+}
+
+/// The whole job's report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    /// The source as the coordinator saw it.
+    pub source: SourceInfo,
+    /// Renditions, video first.
+    pub renditions: Vec<RenditionReport>,
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+impl RenditionReport {
+    /// The figures of a finished rendition.
+    pub fn of(r: &Rendition) -> Self {
+        let (width, height) = r.size();
+        Self {
+            name: r.name(),
+            codec: r.codec_string().to_string(),
+            width,
+            height,
+            segments: r.segments.len(),
+            bytes: r.bytes(),
+            duration_secs: round(r.duration_secs(), 3),
+            average_bitrate_kbps: round(r.average_bps() as f64 / 1000.0, 1),
+            peak_bitrate_kbps: round(r.peak_bps() as f64 / 1000.0, 1),
+            psnr_db: r.psnr().map(|p| round(p, 2)),
+            encode_cpu_secs: round(r.cpu_secs(), 3),
+        }
+    }
+}
+
+impl JobReport {
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        // Plain structs of numbers and strings always serialize.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}

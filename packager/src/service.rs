@@ -1,0 +1,113 @@
+//! The packager service: consumes every job event, keeps a [`JobAssembly`]
+//! per running job, clears stale manifests when a job is planned, writes
+//! the package when the last task is done and publishes `packaged`, or
+//! publishes `failed` with the first failing segment's reason. Tasks that
+//! ran out of deliveries arrive as dead letters and fail their job.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::bus::{Bus, DeadLetter, Delivery, OutgoingMessage};
+use tessera_core::topology::{ensure_streams, packager_consumer_config};
+use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM};
+use tessera_core::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::PackagerError;
+use crate::job::{JobAssembly, Step};
+use crate::vod::{clear_manifests, package_vod};
+
+struct Packager {
+    bus: Arc<dyn Bus>,
+    outputs: Store,
+    jobs: HashMap<String, JobAssembly>,
+    ended: HashSet<String>,
+}
+
+/// Runs the packager until `shutdown` is cancelled.
+pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken) -> Result<(), PackagerError> {
+    ensure_streams(bus.as_ref()).await?;
+    let consumer = bus.consumer(EVENTS_STREAM, &packager_consumer_config()).await?;
+    let mut packager = Packager { bus, outputs, jobs: HashMap::new(), ended: HashSet::new() };
+    loop {
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            fetched = consumer.fetch(64, Duration::from_secs(1)) => fetched,
+        };
+        let deliveries = match fetched {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching events failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for delivery in deliveries {
+            let settled = match packager.handle(&delivery).await {
+                Ok(()) => delivery.ack().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, subject = %delivery.subject, "packaging failed; will retry");
+                    delivery.nak(Some(Duration::from_secs(2))).await
+                }
+            };
+            if let Err(e) = settled {
+                tracing::warn!(error = %e, "could not settle an event");
+            }
+        }
+    }
+}
+
+impl Packager {
+    async fn handle(&mut self, delivery: &Delivery) -> Result<(), PackagerError> {
+        if delivery.subject.starts_with("tessera.events.deadletter.") {
+            let Ok(letter) = serde_json::from_slice::<DeadLetter>(&delivery.payload) else { return Ok(()) };
+            let Ok(task) = serde_json::from_str::<Task>(&letter.payload) else { return Ok(()) };
+            if self.ended.contains(&task.job) {
+                return Ok(());
+            }
+            let step = self.jobs.entry(task.job.clone()).or_default().dead_letter(&task, letter.deliveries);
+            return self.act(&task.job, step).await;
+        }
+        let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else {
+            tracing::warn!(subject = %delivery.subject, "undecodable event ignored");
+            return Ok(());
+        };
+        if self.ended.contains(&event.job) {
+            return Ok(());
+        }
+        let job = self.jobs.entry(event.job.clone()).or_default();
+        let step = job.apply(&event.kind);
+        if let (JobEventKind::Planned(plan), Step::Wait) = (&event.kind, &step) {
+            clear_manifests(&self.outputs, plan).await?;
+        }
+        self.act(&event.job, step).await
+    }
+
+    async fn act(&mut self, job_id: &str, step: Step) -> Result<(), PackagerError> {
+        let kind = match step {
+            Step::Wait => return Ok(()),
+            Step::Ended => {
+                self.forget(job_id);
+                return Ok(());
+            }
+            Step::Fail { reason, bad_input } => JobEventKind::Failed { reason, bad_input },
+            Step::Package => {
+                let Some(job) = self.jobs.get(job_id) else { return Ok(()) };
+                let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
+                let (videos, audio) = job.renditions()?;
+                let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref()).await?;
+                JobEventKind::Packaged { outputs }
+            }
+        };
+        let event = JobEvent::new(job_id, kind);
+        self.bus.publish(OutgoingMessage::json(job_events_subject(job_id), event.message_id(), &event)).await?;
+        self.forget(job_id);
+        Ok(())
+    }
+
+    fn forget(&mut self, job_id: &str) {
+        self.jobs.remove(job_id);
+        self.ended.insert(job_id.to_string());
+    }
+}

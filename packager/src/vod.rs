@@ -1,0 +1,64 @@
+//! Writing a finished VOD job: init segments, media playlists, then the
+//! master playlist and MPD, then the report. Every fragment a manifest lists
+//! exists before the manifest is written (workers report a segment only
+//! after its fragment is stored).
+
+use bytes::Bytes;
+use tessera_core::wire::{output_key, JobPlan};
+use tessera_core::Store;
+
+use crate::dash::static_mpd;
+use crate::error::PackagerError;
+use crate::hls::{master_playlist, media_playlist};
+use crate::init::init_from_wire;
+use crate::rendition::Rendition;
+use crate::report::{JobReport, RenditionReport};
+
+/// Manifests that make a package look finished; removed when a job starts
+/// so a failed run never leaves an earlier run's manifests behind.
+pub const TOP_LEVEL_OUTPUTS: [&str; 3] = ["master.m3u8", "manifest.mpd", "report.json"];
+
+/// Removes finished-looking manifests under the job's output prefix.
+pub async fn clear_manifests(outputs: &Store, plan: &JobPlan) -> Result<(), PackagerError> {
+    for name in TOP_LEVEL_OUTPUTS {
+        outputs.delete(&output_key(&plan.output_prefix, name)).await?;
+    }
+    for r in &plan.renditions {
+        outputs.delete(&output_key(&plan.output_prefix, &format!("{}/index.m3u8", r.name()))).await?;
+    }
+    Ok(())
+}
+
+/// Writes the package of a finished job and returns the report and the keys written.
+pub async fn package_vod(
+    outputs: &Store,
+    plan: &JobPlan,
+    videos: &[Rendition],
+    audio: Option<&Rendition>,
+) -> Result<(JobReport, Vec<String>), PackagerError> {
+    let key = |rel: &str| output_key(&plan.output_prefix, rel);
+    let mut written = Vec::new();
+    for r in videos.iter().chain(audio) {
+        let (width, height) = r.size();
+        let init = init_from_wire(r.config(), r.timescale(), width, height)?;
+        let init_key = key(&format!("{}/init.mp4", r.name()));
+        outputs.put(&init_key, Bytes::from(init)).await?;
+        let playlist_key = key(&format!("{}/index.m3u8", r.name()));
+        outputs.put(&playlist_key, Bytes::from(media_playlist(r))).await?;
+        written.extend([init_key, playlist_key]);
+    }
+    let video_refs: Vec<&Rendition> = videos.iter().collect();
+    for (name, text) in
+        [("master.m3u8", master_playlist(&video_refs, audio)), ("manifest.mpd", static_mpd(&video_refs, audio))]
+    {
+        outputs.put(&key(name), Bytes::from(text)).await?;
+        written.push(key(name));
+    }
+    let report = JobReport {
+        source: plan.source.clone(),
+        renditions: videos.iter().chain(audio).map(RenditionReport::of).collect(),
+    };
+    outputs.put(&key("report.json"), Bytes::from(report.to_json())).await?;
+    written.push(key("report.json"));
+    Ok((report, written))
+}

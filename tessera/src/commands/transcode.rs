@@ -1,0 +1,252 @@
+//! `tessera transcode INPUT --out DEST`: the embedded pipeline. Coordinator,
+//! `--workers` worker slots and the packager run in this process over the
+//! in-process bus; source segments go to a scratch folder, the package to
+//! DEST (a folder or an object store URL) in the cluster's layout.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_coordinator::{run_vod_job, VodJobSpec};
+use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus};
+use tessera_core::topology::ensure_streams;
+use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, WorkerClass, EVENTS_STREAM};
+use tessera_core::{Ladder, Store};
+use tessera_media::{Limits, SpeedPreset, VideoCodec};
+use tessera_packager::JobReport;
+use tessera_worker::{WorkerConfig, WorkerStores};
+use tokio_util::sync::CancellationToken;
+
+use super::JobFailed;
+
+/// What `tessera transcode` was asked to do.
+pub struct TranscodeArgs {
+    pub input: PathBuf,
+    pub out: String,
+    pub codecs: Vec<VideoCodec>,
+    pub ladder: Option<PathBuf>,
+    pub segment_duration: f64,
+    pub workers: Option<usize>,
+    pub speed: SpeedPreset,
+}
+
+fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
+    let mut ladder = match &args.ladder {
+        None => Ladder::default_for(&args.codecs),
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read ladder {}", path.display()))?;
+            Ladder::from_file_text(&path.to_string_lossy(), &text)
+                .with_context(|| format!("ladder {}", path.display()))?
+        }
+    };
+    ladder.rungs.retain(|r| args.codecs.contains(&r.codec));
+    anyhow::ensure!(
+        !ladder.rungs.is_empty(),
+        JobFailed { reason: "the ladder has no rung for the requested --codecs".into(), bad_input: true }
+    );
+    Ok(ladder)
+}
+
+pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
+    let target = super::target_duration(args.segment_duration)?;
+    let ladder = load_ladder(&args)?;
+    let file = super::open_input(&args.input)?;
+    let slots = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(slots + 2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let outputs = Store::open(&args.out).with_context(|| format!("cannot open --out {}", args.out))?;
+        // A failed run must not leave an earlier run's finished-looking manifests behind.
+        for name in tessera_packager::vod::TOP_LEVEL_OUTPUTS {
+            outputs.delete(name).await?;
+        }
+        let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+        let sources = Store::local_dir(scratch.path())?;
+        let job = format!("transcode-{}", std::process::id());
+        let spec = VodJobSpec {
+            job: job.clone(),
+            ladder,
+            segment_duration: target,
+            speed: args.speed,
+            output_prefix: String::new(),
+            class: WorkerClass::Cpu,
+            limits: Limits::default(),
+        };
+        let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
+        let result = pipeline.run_job(&spec, file, &args.input).await;
+        pipeline.stop().await;
+        let (report, elapsed) = result?;
+        print_summary(&report, elapsed, &args.out);
+        Ok(())
+    })
+}
+
+/// The services of one process, on one in-process bus.
+struct Pipeline {
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+    services: tokio::task::JoinSet<anyhow::Result<()>>,
+    sources: Store,
+    outputs: Store,
+}
+
+impl Pipeline {
+    async fn start(outputs: Store, sources: Store, slots: usize) -> anyhow::Result<Self> {
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+        ensure_streams(bus.as_ref()).await?;
+        let shutdown = CancellationToken::new();
+        let mut services = tokio::task::JoinSet::new();
+        let worker_config = WorkerConfig { slots, ..WorkerConfig::default() };
+        let stores = WorkerStores { sources: sources.clone(), outputs: outputs.clone() };
+        let (b, s) = (bus.clone(), shutdown.clone());
+        services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, s).await?) });
+        let (b, s, o) = (bus.clone(), shutdown.clone(), outputs.clone());
+        services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
+        Ok(Self { bus, shutdown, services, sources, outputs })
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.services.join_next().await.is_some() {}
+    }
+
+    /// Publishes the job and follows its events to the end.
+    async fn run_job(
+        &mut self,
+        spec: &VodJobSpec,
+        file: std::fs::File,
+        input: &std::path::Path,
+    ) -> anyhow::Result<(JobReport, Duration)> {
+        let started = Instant::now();
+        let watch = self
+            .bus
+            .consumer(
+                EVENTS_STREAM,
+                &ConsumerConfig {
+                    durable: format!("watch-{}", spec.job),
+                    filter_subject: job_events_subject(&spec.job),
+                    ack_wait: Duration::from_secs(60),
+                    max_deliver: 1,
+                    max_ack_pending: 100_000,
+                    dead_letter_subject: None,
+                },
+            )
+            .await?;
+        let coordinator = run_vod_job(self.bus.as_ref(), &self.sources, spec, file);
+        let mut coordinator = std::pin::pin!(coordinator);
+        let mut publishing = true;
+        let mut progress = Progress::default();
+        loop {
+            tokio::select! {
+                result = &mut coordinator, if publishing => {
+                    publishing = false;
+                    result.with_context(|| input.display().to_string())?;
+                }
+                Some(stopped) = self.services.join_next() => {
+                    stopped.context("a service panicked")??;
+                    anyhow::bail!("a service stopped before the job ended");
+                }
+                fetched = watch.fetch(256, Duration::from_millis(500)) => {
+                    for delivery in fetched? {
+                        delivery.ack().await?;
+                        let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else { continue };
+                        match event.kind {
+                            JobEventKind::Planned(plan) => progress.start(plan.tasks()),
+                            JobEventKind::SegmentDone(_) => progress.advance(),
+                            JobEventKind::Packaged { .. } => {
+                                progress.finish();
+                                let text = self.outputs.get("report.json").await?;
+                                let report: JobReport = serde_json::from_slice(&text).context("report.json")?;
+                                return Ok((report, started.elapsed()));
+                            }
+                            JobEventKind::Failed { reason, bad_input } => {
+                                progress.finish();
+                                return Err(JobFailed { reason, bad_input }.into());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A progress bar on a terminal; a line per tenth of the job otherwise.
+#[derive(Default)]
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    printed_tenths: u64,
+}
+
+impl Progress {
+    fn start(&mut self, total: u64) {
+        self.total = total;
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total);
+            let style =
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks, ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        } else {
+            eprintln!("progress: 0/{total} tasks");
+        }
+    }
+
+    fn advance(&mut self) {
+        self.done += 1;
+        match &self.bar {
+            Some(bar) => bar.set_position(self.done),
+            None => {
+                let tenths = self.done * 10 / self.total.max(1);
+                if tenths > self.printed_tenths {
+                    self.printed_tenths = tenths;
+                    eprintln!("progress: {}/{} tasks ({}%)", self.done, self.total, tenths * 10);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_summary(report: &JobReport, elapsed: Duration, out: &str) {
+    println!("{:<12} {:>10} {:>16} {:>9} {:>9}", "rendition", "resolution", "kbit/s avg/peak", "PSNR dB", "segments");
+    for r in &report.renditions {
+        let resolution = if r.width > 0 { format!("{}x{}", r.width, r.height) } else { "audio".into() };
+        let psnr = r.psnr_db.map_or_else(|| "-".into(), |p| format!("{p:.2}"));
+        println!(
+            "{:<12} {:>10} {:>16} {:>9} {:>9}",
+            r.name,
+            resolution,
+            format!("{:.0}/{:.0}", r.average_bitrate_kbps, r.peak_bitrate_kbps),
+            psnr,
+            r.segments
+        );
+    }
+    let media = report.source.duration_secs;
+    let wall = elapsed.as_secs_f64();
+    println!(
+        "done: {media:.2} s of video in {wall:.2} s ({:.2}x realtime); CPU {:.1} s",
+        media / wall.max(1e-9),
+        report.renditions.iter().map(|r| r.encode_cpu_secs).sum::<f64>()
+    );
+    let base = out.trim_end_matches('/');
+    println!("HLS:  {base}/master.m3u8\nDASH: {base}/manifest.mpd\nreport: {base}/report.json");
+}

@@ -1,0 +1,326 @@
+//! `tessera transcode` end to end on ffmpeg-made sources: every rendition
+//! decodes in ffmpeg with the source's frames and duration, the manifests
+//! open in ffprobe, PSNR is above its floor, runs are byte-identical, bad
+//! input exits 2 without a finished-looking manifest, and real players in
+//! headless Chromium play the H.264 and the AV1 ladders.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tessera_testkit::{cached_fixture, count_frames, ffmpeg_stderr, ffprobe_json, psnr_against_scaled};
+
+/// PSNR floor of every video rung against the source scaled to its size
+/// (measured with ffmpeg on our output; see the test for the figures).
+const PSNR_FLOOR_DB: f64 = 32.0;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("transcode-fixtures")
+}
+
+/// 640x360, 5 s at 30 fps, High profile with B-frames, a keyframe every 2 s, AAC.
+fn source_360p() -> PathBuf {
+    cached_fixture(
+        &fixtures(),
+        "360p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=5",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-bf",
+            "3",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-shortest",
+            "-f",
+            "mp4",
+        ],
+    )
+}
+
+/// 320x180, 4 s at 30 fps, High profile with B-frames, a keyframe every 2 s, AAC.
+fn source_180p() -> PathBuf {
+    cached_fixture(
+        &fixtures(),
+        "180p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=30:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-bf",
+            "3",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-shortest",
+            "-f",
+            "mp4",
+        ],
+    )
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tessera(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().expect("run tessera");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+fn transcode(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["transcode", input.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = tessera(&args);
+    assert_eq!(run.code, 0, "transcode failed:\n{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn report(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+fn rendition_names(out: &Path) -> Vec<String> {
+    report(out)["renditions"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() {
+    let source = source_360p();
+    let (source_frames, source_secs) = count_frames(&source, "v");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pkg");
+    let run = transcode(&source, &out, &["--segment-duration", "2", "--workers", "2"]);
+    assert!(run.stdout.contains("x realtime"), "{}", run.stdout);
+    let names = rendition_names(&out);
+    assert_eq!(names[..3], ["h264-360p", "h264-240p", "av1-360p"]);
+    let audio = &names[3];
+    assert!(audio.starts_with("aac-") && audio.ends_with('k'), "{names:?}");
+
+    let report = report(&out);
+    for r in report["renditions"].as_array().unwrap() {
+        let name = r["name"].as_str().unwrap();
+        let playlist = out.join(name).join("index.m3u8");
+        let errors = ffmpeg_stderr(&["-v", "error", "-i", playlist.to_str().unwrap(), "-f", "null", "-"]);
+        assert!(errors.trim().is_empty(), "{name} decodes with errors: {errors}");
+        let text = std::fs::read_to_string(&playlist).unwrap();
+        let extinf: Vec<f64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|l| l.trim_end_matches(',').parse().unwrap())
+            .collect();
+        assert_eq!(extinf.len(), 3, "{name}: 2 s segments of a 5 s source with 2 s GOPs");
+        let target: f64 = text.lines().find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:")).unwrap().parse().unwrap();
+        assert_eq!(target, extinf.iter().fold(0.0f64, |a, &b| a.max(b)).ceil(), "{name}");
+        for tag in ["#EXT-X-VERSION:7", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-MAP:URI=\"init.mp4\"", "#EXT-X-ENDLIST"] {
+            assert!(text.contains(tag), "{name} lacks {tag}:\n{text}");
+        }
+        assert_eq!(r["segments"], 3);
+        if name.starts_with("aac") {
+            let (_, secs) = count_frames(&playlist, "a");
+            assert!((secs - source_secs).abs() < 0.05, "{name}: {secs} s vs {source_secs} s");
+            continue;
+        }
+        let (frames, secs) = count_frames(&playlist, "v");
+        assert_eq!(frames, source_frames, "{name}: frame count");
+        assert!((secs - source_secs).abs() <= 1.0 / 30.0 + 1e-6, "{name}: {secs} s vs {source_secs} s");
+        let (w, h) = (r["width"].as_u64().unwrap() as u32, r["height"].as_u64().unwrap() as u32);
+        let measured = psnr_against_scaled(&playlist, &source, w, h);
+        let reported = r["psnr_db"].as_f64().unwrap();
+        eprintln!("{name}: PSNR {measured:.2} dB by ffmpeg, {reported:.2} dB reported");
+        assert!(measured > PSNR_FLOOR_DB, "{name}: PSNR {measured:.2} dB");
+        // Our figure is against our own scaler's output; ffmpeg's Lanczos differs slightly.
+        assert!((measured - reported).abs() < 2.0, "{name}: reported {reported:.2} dB, ffmpeg says {measured:.2} dB");
+    }
+
+    // The multivariant playlist: every video rendition with its attributes, audio as a group.
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(master.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{master}");
+    let media = format!("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"{audio}/index.m3u8\",GROUP-ID=\"audio\"");
+    assert!(master.contains(&media), "{master}");
+    let variants: Vec<&str> = master.lines().filter(|l| l.starts_with("#EXT-X-STREAM-INF:")).collect();
+    assert_eq!(variants.len(), 3, "{master}");
+    for v in &variants {
+        for attr in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "CODECS=", "RESOLUTION=", "FRAME-RATE=30", "AUDIO=\"audio\""] {
+            assert!(v.contains(attr), "{v} lacks {attr}");
+        }
+    }
+    assert!(variants[0].contains("CODECS=\"avc1.42C01E,mp4a.40.2\",RESOLUTION=640x360"), "{}", variants[0]);
+    assert!(variants[2].contains("av01.0."), "{}", variants[2]);
+
+    // ffprobe opens both manifests and sees every rendition.
+    for manifest in ["master.m3u8", "manifest.mpd"] {
+        let probe = ffprobe_json(&["-show_streams", out.join(manifest).to_str().unwrap()]);
+        let mut sizes: Vec<String> = probe["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["codec_type"] == "video")
+            .map(|s| format!("{}:{}x{}", s["codec_name"].as_str().unwrap(), s["width"], s["height"]))
+            .collect();
+        sizes.sort();
+        sizes.dedup();
+        assert_eq!(sizes, ["av1:640x360", "h264:426x240", "h264:640x360"], "{manifest}");
+        assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["codec_name"] == "aac"), "{manifest}: no audio");
+    }
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert_eq!(mpd.matches("<AdaptationSet").count(), 3, "H.264, AV1, audio: {mpd}");
+    assert!(mpd.contains("type=\"static\"") && mpd.contains("<SegmentTimeline>"), "{mpd}");
+}
+
+/// Every file of a tree, by relative path.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn two_runs_give_byte_identical_trees() {
+    let source = source_180p();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    transcode(&source, &a, &["--segment-duration", "2", "--workers", "2"]);
+    transcode(&source, &b, &["--segment-duration", "2", "--workers", "1"]);
+    let (mut ta, mut tb) = (tree(&a), tree(&b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    assert!(ta.contains_key("h264-180p/000001.m4s") && ta.contains_key("av1-180p/init.mp4"), "{:?}", ta.keys());
+    // report.json carries CPU times, the one thing that differs between runs.
+    let strip = |bytes: Vec<u8>| {
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        for r in v["renditions"].as_array_mut().unwrap() {
+            r.as_object_mut().unwrap().remove("encode_cpu_secs");
+        }
+        v
+    };
+    let (ra, rb) = (ta.remove("report.json").unwrap(), tb.remove("report.json").unwrap());
+    assert_eq!(strip(ra), strip(rb));
+    for (path, bytes) in &ta {
+        assert!(bytes == &tb[path], "{path} differs between runs");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_and_leaves_no_finished_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let hevc = cached_fixture(
+        &fixtures(),
+        "hevc.mp4",
+        &["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=1", "-c:v", "libx265", "-f", "mp4"],
+    );
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "this is not a video").unwrap();
+    let good = std::fs::read(source_180p()).unwrap();
+    let truncated = dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
+    let cases: [(&Path, &str); 3] = [(&hevc, "HEVC"), (&text, "not an MP4/MOV file"), (&truncated, "truncated")];
+    for (input, message) in cases {
+        let out = dir.path().join("out");
+        // A finished-looking package from an earlier run must not survive a failed one.
+        std::fs::create_dir_all(&out).unwrap();
+        for stale in ["master.m3u8", "manifest.mpd", "report.json"] {
+            std::fs::write(out.join(stale), "stale").unwrap();
+        }
+        let run = tessera(&["transcode", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{}: {}", input.display(), run.stderr);
+        assert!(run.stderr.to_lowercase().contains(&message.to_lowercase()), "{}: {}", input.display(), run.stderr);
+        for stale in ["master.m3u8", "manifest.mpd", "report.json"] {
+            assert!(!out.join(stale).exists(), "{stale} left behind after {}", input.display());
+        }
+    }
+}
+
+/// Plays a package in headless Chromium with hls.js or dash.js (tests/browser/play.mjs).
+fn play(dir: &Path, manifest: &str, player: &str, sizes: &[(u32, u32)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
+    let expect = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect::<Vec<_>>().join(",");
+    let out = Command::new("node")
+        .arg(&script)
+        .args(["--dir", dir.to_str().unwrap(), "--manifest", manifest, "--player", player, "--expect", &expect])
+        .args(["--seconds", "3", "--timeout", "60"])
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{player} could not play {manifest}:\n{stdout}\n{stderr}");
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("play.mjs JSON");
+    assert_eq!(result["ok"], true, "{stdout}");
+    assert!(result["currentTime"].as_f64().unwrap() >= 3.0, "{stdout}");
+}
+
+fn browser_case(codec: &str) {
+    let source = source_360p();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pkg");
+    transcode(&source, &out, &["--codecs", codec, "--segment-duration", "2", "--workers", "2"]);
+    let sizes: Vec<(u32, u32)> = report(&out)["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["width"].as_u64().unwrap() > 0)
+        .map(|r| (r["width"].as_u64().unwrap() as u32, r["height"].as_u64().unwrap() as u32))
+        .collect();
+    assert!(!sizes.is_empty());
+    play(&out, "master.m3u8", "hls", &sizes);
+    play(&out, "manifest.mpd", "dash", &sizes);
+}
+
+#[test]
+fn hls_js_and_dash_js_play_the_h264_ladder_in_chromium() {
+    browser_case("h264");
+}
+
+#[test]
+fn hls_js_and_dash_js_play_the_av1_ladder_in_chromium() {
+    browser_case("av1");
+}
