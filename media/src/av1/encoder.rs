@@ -61,6 +61,10 @@ impl Av1Encoder {
         enc.chroma_sampling = ChromaSampling::Cs420;
         enc.time_base = Rational::new(1000, fps_milli);
         enc.bitrate = i32::try_from(u64::from(settings.bitrate_kbps) * 1000).map_err(encode_error)?;
+        // In bitrate mode rav1e treats `quantizer` (default 100) as the highest
+        // qindex rate control may pick; that cap, not the rate control, made
+        // output 2-3x the target at low bitrates. 255 lifts it.
+        enc.quantizer = 255;
         enc.level_idx = Some(level_idx);
         // One GOP per segment: the segment's first frame is the key frame.
         enc.min_key_frame_interval = 0;

@@ -98,6 +98,37 @@ fn check_encode(codec: VideoCodec, floor: f64, ffprobe_name: &str) {
         encoded.samples.iter().map(|s| s.data.len()).sum::<usize>()
     );
     assert!(quality > floor, "{codec}: PSNR {quality:.2} dB is below the {floor} dB floor");
+    // The encoder's own figure (reconstruction or re-decode) is what ffmpeg sees.
+    assert!((encoded.psnr - quality).abs() < 0.05, "{codec}: reports {:.3} dB, ffmpeg {quality:.3} dB", encoded.psnr);
+}
+
+#[test]
+fn bitrate_follows_the_target() {
+    let frames = scaled_source_frames(90);
+    for codec in [VideoCodec::H264, VideoCodec::Av1] {
+        let mut achieved = Vec::new();
+        for target in [150u32, 600] {
+            let settings = EncoderSettings {
+                codec,
+                width: RUNG.0,
+                height: RUNG.1,
+                bitrate_kbps: target,
+                frame_rate: 30.0,
+                speed: SpeedPreset::Veryfast,
+                threads: 1,
+            };
+            let encoded = encode_segment(&settings, &frames).unwrap();
+            let bytes: usize = encoded.samples.iter().map(|s| s.data.len()).sum();
+            let kbps = bytes as f64 * 8.0 / 3.0 / 1000.0;
+            eprintln!("{codec} target {target} kbit/s: {kbps:.0} kbit/s");
+            assert!(
+                kbps > 0.5 * f64::from(target) && kbps < 1.5 * f64::from(target),
+                "{codec}: {kbps:.0} for {target}"
+            );
+            achieved.push(kbps);
+        }
+        assert!(achieved[1] > 2.5 * achieved[0], "{codec}: {achieved:?}");
+    }
 }
 
 #[test]

@@ -1,0 +1,217 @@
+//! The services over the in-process bus: a task that keeps failing is
+//! dead-lettered and fails its job with the last error; a bad source
+//! segment fails its job at once while another job completes; a task
+//! taken by a worker that vanishes is redelivered after the ack-wait.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tessera_coordinator::{run_vod_job, VodJobSpec};
+use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus, OutgoingMessage};
+use tessera_core::topology::{ensure_streams, task_consumer_config, TaskDelivery};
+use tessera_core::wire::{
+    job_events_subject, source_segment_key, task_subject, JobEvent, JobEventKind, JobPlan, RenditionSpec, SourceInfo,
+    Task, TaskCodec, WorkerClass, EVENTS_STREAM, TASKS_STREAM, WIRE_VERSION,
+};
+use tessera_core::{Ladder, Rung, Store};
+use tessera_media::{Limits, SpeedPreset, VideoCodec};
+use tessera_worker::{WorkerConfig, WorkerStores};
+use tokio_util::sync::CancellationToken;
+
+const DELIVERY: TaskDelivery = TaskDelivery { ack_wait: Duration::from_secs(1), max_deliver: 2, max_ack_pending: 100 };
+
+fn source() -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("service-fixtures");
+    tessera_testkit::cached_fixture(
+        &dir,
+        "180p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=30:duration=2",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+        ],
+    )
+}
+
+fn rung() -> Rung {
+    Rung { codec: VideoCodec::H264, height: 180, bitrate_kbps: 300, max_frame_rate: None, speed: None }
+}
+
+struct Cluster {
+    bus: Arc<dyn Bus>,
+    stores: WorkerStores,
+    shutdown: CancellationToken,
+}
+
+async fn start() -> Cluster {
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    ensure_streams(bus.as_ref()).await.unwrap();
+    let stores = WorkerStores { sources: Store::in_memory(), outputs: Store::in_memory() };
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig {
+        class: WorkerClass::Cpu,
+        codecs: TaskCodec::ALL.to_vec(),
+        slots: 2,
+        delivery: DELIVERY,
+        default_speed: SpeedPreset::Veryfast,
+    };
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, shutdown.clone()));
+    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
+    Cluster { bus, stores, shutdown }
+}
+
+/// Waits for the job's final event (packaged or failed).
+async fn outcome(bus: &dyn Bus, job: &str) -> JobEventKind {
+    let watch = bus
+        .consumer(
+            EVENTS_STREAM,
+            &ConsumerConfig {
+                durable: format!("watch-{job}"),
+                filter_subject: job_events_subject(job),
+                ack_wait: Duration::from_secs(30),
+                max_deliver: 1,
+                max_ack_pending: 10_000,
+                dead_letter_subject: None,
+            },
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline {
+        for d in watch.fetch(100, Duration::from_millis(200)).await.unwrap() {
+            d.ack().await.unwrap();
+            let event: JobEvent = serde_json::from_slice(&d.payload).unwrap();
+            if matches!(event.kind, JobEventKind::Packaged { .. } | JobEventKind::Failed { .. }) {
+                return event.kind;
+            }
+        }
+    }
+    panic!("job {job} did not end");
+}
+
+/// Publishes a one-segment, one-rendition job by hand.
+async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
+    let spec = RenditionSpec::Video { rung: rung() };
+    let plan = JobPlan {
+        segments: 1,
+        renditions: vec![spec.clone()],
+        source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 1.0, frames: 30 },
+        output_prefix: format!("outputs/{job}"),
+    };
+    let planned = JobEvent::new(job, JobEventKind::Planned(plan));
+    bus.publish(OutgoingMessage::json(job_events_subject(job), planned.message_id(), &planned)).await.unwrap();
+    let task = Task {
+        version: WIRE_VERSION,
+        job: job.into(),
+        seq: 0,
+        rendition: spec,
+        source_key: source_segment_key(job, 0),
+        output_key: format!("outputs/{job}/h264-180p/000000.m4s"),
+    };
+    bus.publish(OutgoingMessage::json(task_subject(WorkerClass::Cpu, TaskCodec::H264), Some(task.id()), &task))
+        .await
+        .unwrap();
+    task
+}
+
+fn vod_spec(job: &str) -> VodJobSpec {
+    VodJobSpec {
+        job: job.into(),
+        ladder: Ladder { rungs: vec![rung()] },
+        segment_duration: Duration::from_secs(1),
+        speed: SpeedPreset::Veryfast,
+        output_prefix: format!("outputs/{job}"),
+        class: WorkerClass::Cpu,
+        limits: Limits::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_keeps_failing_is_dead_lettered_and_fails_its_job_with_the_last_error() {
+    let cluster = start().await;
+    // No source segment is ever written: every attempt fails to read it.
+    publish_single_task(cluster.bus.as_ref(), "lost").await;
+    match outcome(cluster.bus.as_ref(), "lost").await {
+        JobEventKind::Failed { reason, bad_input } => {
+            assert!(!bad_input);
+            assert!(reason.starts_with("segment 0 of h264-180p failed 2 times; last error:"), "{reason}");
+            assert!(reason.contains("sources/lost/000000.mp4") && reason.contains("not found"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!cluster.stores.outputs.exists("outputs/lost/master.m3u8").await.unwrap());
+    cluster.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_segment_fails_its_job_while_another_job_completes() {
+    let cluster = start().await;
+    // Job "bad": a source segment of garbage.
+    cluster
+        .stores
+        .sources
+        .put(&source_segment_key("bad", 0), Bytes::from_static(b"garbage, not an MP4"))
+        .await
+        .unwrap();
+    publish_single_task(cluster.bus.as_ref(), "bad").await;
+    // Job "good": a real source through the coordinator, at the same time.
+    let file = std::fs::File::open(source()).unwrap();
+    let plan = run_vod_job(cluster.bus.as_ref(), &cluster.stores.sources, &vod_spec("good"), file).await.unwrap();
+    assert_eq!(plan.segments, 2);
+    match outcome(cluster.bus.as_ref(), "bad").await {
+        JobEventKind::Failed { reason, bad_input } => {
+            assert!(bad_input);
+            assert!(reason.starts_with("segment 0 of h264-180p: not an MP4/MOV file"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match outcome(cluster.bus.as_ref(), "good").await {
+        JobEventKind::Packaged { outputs } => assert!(outputs.contains(&"outputs/good/master.m3u8".to_string())),
+        other => panic!("{other:?}"),
+    }
+    let playlist = cluster.stores.outputs.get("outputs/good/h264-180p/index.m3u8").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&playlist).matches("#EXTINF").count(), 2);
+    cluster.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes() {
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    ensure_streams(bus.as_ref()).await.unwrap();
+    let sources = Store::in_memory();
+    let file = std::fs::File::open(source()).unwrap();
+    run_vod_job(bus.as_ref(), &sources, &vod_spec("steal"), file).await.unwrap();
+    // A "worker" takes the first task and dies without acking.
+    let thief =
+        bus.consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, DELIVERY)).await.unwrap();
+    let stolen = thief.fetch(1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(stolen.len(), 1);
+    drop(stolen);
+    drop(thief);
+    // Now the real services start; the stolen task comes back after the ack-wait.
+    let stores = WorkerStores { sources, outputs: Store::in_memory() };
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig { slots: 2, delivery: DELIVERY, ..WorkerConfig::default() };
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, shutdown.clone()));
+    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
+    match outcome(bus.as_ref(), "steal").await {
+        JobEventKind::Packaged { .. } => {}
+        other => panic!("{other:?}"),
+    }
+    let playlist = stores.outputs.get("outputs/steal/h264-180p/index.m3u8").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&playlist).matches(".m4s").count(), 2, "no segment missing or listed twice");
+    shutdown.cancel();
+}
