@@ -65,7 +65,18 @@ impl H264Encoder {
             .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(threads);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
+        let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
+        // openh264 initializes on the first frame at its default trace level and
+        // prints a "bEnableFrameSkip = 0" warning for every encoder (one per
+        // task); the safe wrapper lowers the level only after that. Lower it first.
+        let mut quiet = openh264_sys2::WELS_LOG_QUIET;
+        // SAFETY: the encoder is alive (owned by `encoder`), and the trace-level
+        // option reads one integer through the pointer during the call.
+        unsafe {
+            encoder
+                .raw_api()
+                .set_option(openh264_sys2::ENCODER_OPTION_TRACE_LEVEL, std::ptr::addr_of_mut!(quiet).cast());
+        }
         Ok(Self {
             encoder,
             width: settings.width,

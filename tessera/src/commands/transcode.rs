@@ -213,7 +213,12 @@ impl Progress {
                 let tenths = self.done * 10 / self.total.max(1);
                 if tenths > self.printed_tenths {
                     self.printed_tenths = tenths;
-                    eprintln!("progress: {}/{} tasks ({}%)", self.done, self.total, tenths * 10);
+                    eprintln!(
+                        "progress: {}/{} tasks ({}%)",
+                        self.done,
+                        self.total,
+                        self.done * 100 / self.total.max(1)
+                    );
                 }
             }
         }
