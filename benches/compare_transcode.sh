@@ -7,7 +7,7 @@
 # ffmpeg `mandelbrot` zoom (every pixel moves, detail grows as it zooms;
 # rendered at 720p then gblur sigma 1.2 so fractal aliasing does not flicker)
 # with a 480x270 `testsrc2` (text, sharp edges, its own motion) gliding over
-# it; x264 medium, crf 20, High, 3 B-frames, IDR every 2 s (~3.5 Mbit/s).
+# it; x264 medium, crf 20, High, 3 B-frames, IDR every 2 s (video ~4.2 Mbit/s).
 # Audio: a beeping 440 Hz sine, AAC 128k stereo.
 #
 # Runs, each under /usr/bin/time -v with default threading (all cores):
@@ -30,7 +30,8 @@
 # size. Achieved bitrate: bytes of the rendition's .m4s fragments (init
 # segment left out, as in Tessera's report.json) over the playlist duration.
 #
-# Run (takes ~10 minutes on 2 cores; nothing else should be running):
+# Run (about 6 minutes on 2 cores, plus ~30 s to make the clip the first time;
+# nothing else should be running, the "other processes' CPU" column checks):
 #   cargo build --release -p tessera
 #   benches/compare_transcode.sh                 # or TESSERA=/path/to/tessera
 # Env: BENCH_DIR (default /tmp/tessera-bench; clip + outputs + results.md go
@@ -77,15 +78,21 @@ fi
 runs="$BENCH_DIR/runs"
 rm -rf "$runs"; mkdir -p "$runs"
 
-# timed LABEL COMMAND...: runs COMMAND under /usr/bin/time -v, output in runs/LABEL.{log,time}.
+# Busy CPU seconds of the whole machine so far (all cores; /proc/stat, in clock ticks).
+machine_busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{print ($2+$3+$4+$7+$8+$9)/hz; exit}' /proc/stat; }
+
+# timed LABEL COMMAND...: runs COMMAND under /usr/bin/time -v, output in runs/LABEL.{log,time};
+# runs/LABEL.busy gets the machine's busy CPU seconds over the run, to spot other load.
 timed() {
   local label=$1; shift
   echo "running $label ..." >&2
+  local before; before=$(machine_busy)
   if ! "$TIME" -v -o "$runs/$label.time" "$@" >"$runs/$label.log" 2>&1; then
     echo "$label FAILED; its output:" >&2
     cat "$runs/$label.log" >&2
     exit 1
   fi
+  awk -v a="$(machine_busy)" -v b="$before" 'BEGIN { print a - b }' >"$runs/$label.busy"
 }
 
 # --- Tessera -----------------------------------------------------------------
@@ -200,6 +207,10 @@ def mean_frame_psnr(label, name):
     vals = [min(float(m), 100.0) for m in re.findall(r"psnr_avg:(\S+)", open(f"{runs}/psnr-{label}-{name}.log").read())]
     return sum(vals) / len(vals)
 
+def others_cpu(label):
+    """CPU seconds the rest of the machine used during the run (0 when it was idle)."""
+    return float(open(f"{runs}/{label}.busy").read()) - timing(label)[1]
+
 T = {l: timing(l) for l in ["tessera-all", "tessera-h264", "tessera-av1", "ffmpeg-x264", "ffmpeg-rav1e", "ffmpeg-svtav1"]}
 T["ffmpeg x264 + rav1e"] = tuple(a + b for a, b in zip(T["ffmpeg-x264"][:2], T["ffmpeg-rav1e"][:2])) + (max(T["ffmpeg-x264"][2], T["ffmpeg-rav1e"][2]),)
 T["ffmpeg x264 + svt-av1"] = tuple(a + b for a, b in zip(T["ffmpeg-x264"][:2], T["ffmpeg-svtav1"][:2])) + (max(T["ffmpeg-x264"][2], T["ffmpeg-svtav1"][2]),)
@@ -218,11 +229,13 @@ what = {
     "ffmpeg x264 + svt-av1": "sum of the two runs (RSS: larger)",
 }
 print(f"## tessera transcode vs ffmpeg, 720p30 {clip_secs:g} s clip, {cores} cores\n")
-print("| run | what | wall s | CPU s (user+sys) | CPU / wall | peak RSS MB |")
-print("| --- | --- | --- | --- | --- | --- |")
+print("| run | what | wall s | CPU s (user+sys) | CPU / wall | peak RSS MB | other processes' CPU s |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
 for label, (wall, cpu, rss) in T.items():
-    print(f"| {label} | {what[label]} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} | {rss:.0f} |")
-print(f"\nCPU / wall near {cores:.1f} means all {cores} cores were busy.\n")
+    other = "" if label.startswith("ffmpeg ") else f"{max(0.0, others_cpu(label)):.1f}"
+    print(f"| {label} | {what[label]} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} | {rss:.0f} | {other} |")
+print(f"\nCPU / wall near {cores:.1f} means all {cores} cores were busy. Other processes' CPU: the machine's busy time"
+      " (/proc/stat) over the run minus the run's own; near 0 on a quiet machine.\n")
 
 print("| Tessera run | vs ffmpeg | wall (Tessera / ffmpeg) | CPU (Tessera / ffmpeg) | peak RSS (Tessera / ffmpeg) |")
 print("| --- | --- | --- | --- | --- |")
@@ -258,6 +271,10 @@ for name in targets:
 print()
 
 odd = []
+for label in ["tessera-all", "tessera-h264", "tessera-av1", "ffmpeg-x264", "ffmpeg-rav1e", "ffmpeg-svtav1"]:
+    other = others_cpu(label)
+    if other > max(1.0, 0.03 * T[label][0] * cores):
+        odd.append(f"{label}: other processes used {other:.1f} CPU s during its {T[label][0]:.1f} s run; its figures are disturbed")
 for (label, name), (avg, frames, size) in psnr.items():
     if frames != clip_frames:
         odd.append(f"{label}/{name}: PSNR compared {frames} frames, the clip has {clip_frames}")

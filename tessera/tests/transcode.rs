@@ -18,78 +18,27 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("transcode-fixtures")
 }
 
-/// 640x360, 5 s at 30 fps, High profile with B-frames, a keyframe every 2 s, AAC.
-fn source_360p() -> PathBuf {
-    cached_fixture(
-        &fixtures(),
-        "360p.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=30:duration=5",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=5",
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-bf",
-            "3",
-            "-g",
-            "60",
-            "-keyint_min",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-shortest",
-            "-f",
-            "mp4",
-        ],
-    )
+/// An ffmpeg test pattern with a sine tone: H.264 High with 3 B-frames and a
+/// keyframe every 2 s, AAC at `audio_kbps`.
+fn x264_source(name: &str, size: &str, secs: u32, audio_kbps: u32) -> PathBuf {
+    let recipe = format!(
+        "-f lavfi -i testsrc2=size={size}:rate=30:duration={secs} \
+         -f lavfi -i sine=frequency=440:sample_rate=48000:duration={secs} \
+         -c:v libx264 -profile:v high -bf 3 -g 60 -keyint_min 60 -pix_fmt yuv420p \
+         -c:a aac -b:a {audio_kbps}k -shortest -f mp4"
+    );
+    let args: Vec<&str> = recipe.split_whitespace().collect();
+    cached_fixture(&fixtures(), name, &args)
 }
 
-/// 320x180, 4 s at 30 fps, High profile with B-frames, a keyframe every 2 s, AAC.
+/// 640x360, 5 s.
+fn source_360p() -> PathBuf {
+    x264_source("360p.mp4", "640x360", 5, 128)
+}
+
+/// 320x180, 4 s.
 fn source_180p() -> PathBuf {
-    cached_fixture(
-        &fixtures(),
-        "180p.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=30:duration=4",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=4",
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-bf",
-            "3",
-            "-g",
-            "60",
-            "-keyint_min",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-shortest",
-            "-f",
-            "mp4",
-        ],
-    )
+    x264_source("180p.mp4", "320x180", 4, 96)
 }
 
 struct Run {

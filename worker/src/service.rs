@@ -21,8 +21,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::audio::copy_audio_segment;
+use crate::decoded_cache::DecodedCache;
 use crate::error::WorkerError;
-use crate::transcode::transcode_segment;
+use crate::transcode::encode_rung;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -65,6 +66,7 @@ struct Shared {
     bus: Arc<dyn Bus>,
     stores: WorkerStores,
     config: WorkerConfig,
+    decoded: DecodedCache,
 }
 
 /// Runs a worker until `shutdown` is cancelled; tasks in hand are finished first.
@@ -75,61 +77,69 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     tessera_core::topology::ensure_streams(bus.as_ref()).await?;
-    let slots = Arc::new(Semaphore::new(config.slots.max(1)));
-    let mut pullers = tokio::task::JoinSet::new();
-    let shared = Arc::new(Shared { bus: bus.clone(), stores, config: config.clone() });
-    for &codec in &config.codecs {
-        let consumer = bus
-            .consumer(tessera_core::wire::TASKS_STREAM, &task_consumer_config(config.class, codec, config.delivery))
-            .await?;
-        pullers.spawn(pull(shared.clone(), consumer, slots.clone(), shutdown.clone()));
+    let mut consumers = Vec::new();
+    for codec in by_task_length(&config.codecs) {
+        let consumer_config = task_consumer_config(config.class, codec, config.delivery);
+        consumers.push(bus.consumer(tessera_core::wire::TASKS_STREAM, &consumer_config).await?);
     }
-    while let Some(result) = pullers.join_next().await {
-        if let Ok(Err(e)) = result {
-            shutdown.cancel();
-            return Err(e);
-        }
-    }
+    // Room for the segments the slots are working on, plus the next one.
+    let decoded = DecodedCache::new(config.slots.max(1) + 1);
+    let shared = Arc::new(Shared { bus, stores, config: config.clone(), decoded });
+    schedule(shared, consumers, config.slots.max(1), shutdown).await;
     Ok(())
 }
 
-/// One consumer's loop: take a slot, fetch one task, run it in the background.
-async fn pull(
-    shared: Arc<Shared>,
-    consumer: Box<dyn Consumer>,
-    slots: Arc<Semaphore>,
-    shutdown: CancellationToken,
-) -> Result<(), WorkerError> {
+/// Codecs, longest tasks first: AV1, then H.264, then AAC. Taking the long
+/// tasks first keeps every slot busy to the end of a job (the classic
+/// longest-processing-time rule) instead of leaving one AV1 task running alone.
+fn by_task_length(codecs: &[TaskCodec]) -> Vec<TaskCodec> {
+    [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Aac].into_iter().filter(|c| codecs.contains(c)).collect()
+}
+
+/// Longest pause between polls when there is no work.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Whenever a slot is free, takes one task from the first consumer (in
+/// [`by_task_length`] order) that has one, and runs it in the background.
+/// A slot is never held while waiting for work, so one codec's empty queue
+/// cannot starve another's.
+async fn schedule(shared: Arc<Shared>, consumers: Vec<Box<dyn Consumer>>, slots: usize, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(slots));
     let mut running = tokio::task::JoinSet::new();
-    loop {
+    let mut idle = Duration::from_millis(10);
+    'schedule: loop {
+        while running.try_join_next().is_some() {}
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
-            permit = slots.clone().acquire_owned() => permit.map_err(|_| WorkerError::Internal("slots closed".into()))?,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
         };
-        let fetched = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            fetched = consumer.fetch(1, Duration::from_millis(500)) => fetched,
-        };
-        match fetched {
-            Ok(mut deliveries) => {
-                if let Some(delivery) = deliveries.pop() {
-                    let shared = shared.clone();
-                    running.spawn(async move {
-                        handle(&shared, delivery).await;
-                        drop(permit);
-                    });
+        for consumer in &consumers {
+            match consumer.fetch(1, Duration::ZERO).await {
+                Ok(mut deliveries) => {
+                    if let Some(delivery) = deliveries.pop() {
+                        let shared = shared.clone();
+                        running.spawn(async move {
+                            handle(&shared, delivery).await;
+                            drop(permit);
+                        });
+                        idle = Duration::from_millis(10);
+                        continue 'schedule;
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "fetching tasks failed; retrying");
-                drop(permit);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(e) => tracing::warn!(error = %e, "fetching tasks failed; retrying"),
             }
         }
-        while running.try_join_next().is_some() {}
+        drop(permit);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(idle) => {}
+        }
+        idle = (idle * 2).min(IDLE_POLL);
     }
     while running.join_next().await.is_some() {}
-    Ok(())
 }
 
 /// Runs one delivered task to its ack or nak.
@@ -198,70 +208,88 @@ enum Settle {
     Nak(Duration),
 }
 
-/// Reads the source segment, produces the rendition segment, writes it.
+/// Gets the decoded source (shared with the segment's other rungs) or the
+/// source bytes, produces the rendition segment, writes it.
 async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerError> {
-    let source = shared.stores.sources.get(&task.source_key).await?;
-    let rendition = task.rendition.clone();
     let seq = task.seq;
-    let default_speed = shared.config.default_speed;
-    let (fragment, mut done) = tokio::task::spawn_blocking(move || produce(&source, seq, &rendition, default_speed))
-        .await
-        .map_err(|e| WorkerError::Internal(format!("task thread failed: {e}")))??;
-    done.key = task.output_key.clone();
+    let (fragment, done) = match &task.rendition {
+        RenditionSpec::Video { rung } => {
+            let load = async { Ok(shared.stores.sources.get(&task.source_key).await?) };
+            let decoded = shared.decoded.get_or_decode(&task.source_key, seq, load).await?;
+            let (rung, speed, spec) = (rung.clone(), shared.config.default_speed, task.rendition.clone());
+            on_cpu(move || {
+                let out = encode_rung(&decoded, &rung, speed)?;
+                let done = SegmentDone {
+                    start: out.start,
+                    duration: out.duration,
+                    timescale: out.timescale,
+                    frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+                    width: out.width,
+                    height: out.height,
+                    codec_string: out.codec_string,
+                    config: TrackConfig::from_video(&out.config),
+                    psnr: Some(out.psnr),
+                    ..unfinished(&spec, seq)
+                };
+                Ok((out.fragment, done))
+            })
+            .await?
+        }
+        RenditionSpec::Audio { .. } => {
+            let source = shared.stores.sources.get(&task.source_key).await?;
+            let spec = task.rendition.clone();
+            on_cpu(move || {
+                let out = copy_audio_segment(&source, seq)?;
+                let done = SegmentDone {
+                    start: out.start,
+                    duration: out.duration,
+                    timescale: out.timescale,
+                    frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+                    codec_string: out.config.codec_string(),
+                    config: TrackConfig::from_aac(&out.config),
+                    ..unfinished(&spec, seq)
+                };
+                Ok((out.fragment, done))
+            })
+            .await?
+        }
+    };
+    let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, ..done };
     shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
     Ok(done)
 }
 
-/// The CPU part of a task (runs on a blocking thread).
-fn produce(
-    source: &[u8],
-    seq: u32,
-    rendition: &RenditionSpec,
-    default_speed: SpeedPreset,
+/// Runs the CPU part of a task on a blocking thread and records its CPU time
+/// (scaling and encoding; a shared decode is not counted).
+async fn on_cpu(
+    work: impl FnOnce() -> Result<(Vec<u8>, SegmentDone), WorkerError> + Send + 'static,
 ) -> Result<(Vec<u8>, SegmentDone), WorkerError> {
-    let cpu = cpu_time::ThreadTime::try_now().ok();
-    let cpu_secs = || cpu.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    let name = rendition.name();
-    match rendition {
-        RenditionSpec::Video { rung } => {
-            let out = transcode_segment(source, seq, rung, default_speed)?;
-            let done = SegmentDone {
-                rendition: name,
-                seq,
-                key: String::new(),
-                start: out.start,
-                duration: out.duration,
-                timescale: out.timescale,
-                bytes: out.fragment.len() as u64,
-                frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                width: out.width,
-                height: out.height,
-                codec_string: out.codec_string,
-                config: TrackConfig::from_video(&out.config),
-                psnr: Some(out.psnr),
-                cpu_secs: cpu_secs(),
-            };
-            Ok((out.fragment, done))
-        }
-        RenditionSpec::Audio { .. } => {
-            let out = copy_audio_segment(source, seq)?;
-            let done = SegmentDone {
-                rendition: name,
-                seq,
-                key: String::new(),
-                start: out.start,
-                duration: out.duration,
-                timescale: out.timescale,
-                bytes: out.fragment.len() as u64,
-                frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                width: 0,
-                height: 0,
-                codec_string: out.config.codec_string(),
-                config: TrackConfig::from_aac(&out.config),
-                psnr: None,
-                cpu_secs: cpu_secs(),
-            };
-            Ok((out.fragment, done))
-        }
+    tokio::task::spawn_blocking(move || {
+        let cpu = cpu_time::ThreadTime::try_now().ok();
+        let (fragment, done) = work()?;
+        let cpu_secs = cpu.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        Ok((fragment, SegmentDone { cpu_secs, ..done }))
+    })
+    .await
+    .map_err(|e| WorkerError::Internal(format!("task thread failed: {e}")))?
+}
+
+/// A segment report with the rendition's name and no figures yet.
+fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
+    SegmentDone {
+        rendition: rendition.name(),
+        seq,
+        key: String::new(),
+        start: 0,
+        duration: 0,
+        timescale: 0,
+        bytes: 0,
+        frames: 0,
+        width: 0,
+        height: 0,
+        codec_string: String::new(),
+        config: TrackConfig::Aac { asc: Vec::new(), channels: 0 },
+        psnr: None,
+        cpu_secs: 0.0,
     }
 }

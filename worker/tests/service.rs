@@ -24,26 +24,9 @@ const DELIVERY: TaskDelivery = TaskDelivery { ack_wait: Duration::from_secs(1), 
 
 fn source() -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("service-fixtures");
-    tessera_testkit::cached_fixture(
-        &dir,
-        "180p.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=30:duration=2",
-            "-c:v",
-            "libx264",
-            "-bf",
-            "2",
-            "-g",
-            "30",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "mp4",
-        ],
-    )
+    let recipe =
+        "-f lavfi -i testsrc2=size=320x180:rate=30:duration=2 -c:v libx264 -bf 2 -g 30 -pix_fmt yuv420p -f mp4";
+    tessera_testkit::cached_fixture(&dir, "180p.mp4", &recipe.split_whitespace().collect::<Vec<_>>())
 }
 
 fn rung() -> Rung {
