@@ -11,7 +11,7 @@ use tessera_core::bus::{Bus, Consumer, ConsumerConfig, DeadLetter, OutgoingMessa
 
 /// Ack-wait used by the cases: long enough for a loaded CI machine to fetch
 /// and settle, short enough to keep the suite quick.
-pub const ACK_WAIT: Duration = Duration::from_millis(600);
+pub const ACK_WAIT: Duration = Duration::from_millis(1000);
 
 async fn stream(bus: &dyn Bus, ns: &str, name: &str, retention: Retention) -> String {
     let stream = format!("{ns}_{name}");
@@ -113,9 +113,9 @@ pub async fn in_progress_extends_ack_wait(bus: &dyn Bus, ns: &str) {
     bus.publish(message(format!("{ns}.progress.x"), None, "long")).await.unwrap();
     let got = c.fetch(1, Duration::from_secs(2)).await.unwrap();
     assert_eq!(got.len(), 1);
-    // Keep it alive for three ack-waits.
-    for _ in 0..6 {
-        tokio::time::sleep(ACK_WAIT / 2).await;
+    // Keep it alive for two ack-waits, refreshing well inside each.
+    for _ in 0..8 {
+        tokio::time::sleep(ACK_WAIT / 4).await;
         got[0].in_progress().await.unwrap();
     }
     assert!(c.fetch(1, ACK_WAIT / 3).await.unwrap().is_empty(), "redelivered despite in-progress acks");
