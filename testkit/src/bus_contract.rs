@@ -223,7 +223,7 @@ pub async fn max_ack_pending_bounds_fetch(bus: &dyn Bus, ns: &str) {
         bus.publish(message(format!("{ns}.bounded.x"), None, &i.to_string())).await.unwrap();
     }
     let got = c.fetch(10, Duration::from_secs(2)).await.unwrap();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 2, "{got:?}");
     assert!(c.fetch(10, Duration::from_millis(300)).await.unwrap().is_empty(), "max_ack_pending exceeded");
     got[0].ack().await.unwrap();
     let third = c.fetch(10, Duration::from_secs(2)).await.unwrap();

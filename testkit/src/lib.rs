@@ -1,10 +1,12 @@
 //! Test support shared by the workspace's integration tests: the external
 //! tools that make fixtures and judge our output (ffmpeg, ffprobe), run with
 //! errors that say what failed and how to get the tool; and the bus
-//! contract suite every bus implementation must pass ([`bus_contract`]).
+//! contract suite every bus implementation must pass ([`bus_contract`]), and
+//! a real nats-server per test ([`nats`]).
 #![deny(missing_docs)]
 
 pub mod bus_contract;
+pub mod nats;
 
 use std::process::Command;
 

@@ -40,7 +40,10 @@ struct Cluster {
 }
 
 async fn start() -> Cluster {
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    start_on(Arc::new(MemoryBus::new())).await
+}
+
+async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
     ensure_streams(bus.as_ref()).await.unwrap();
     let stores = WorkerStores { sources: Store::in_memory(), outputs: Store::in_memory() };
     let shutdown = CancellationToken::new();
@@ -141,7 +144,17 @@ async fn a_task_that_keeps_failing_is_dead_lettered_and_fails_its_job_with_the_l
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_segment_fails_its_job_while_another_job_completes() {
-    let cluster = start().await;
+    bad_and_good_jobs(start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_over_jetstream_on_a_real_nats_server() {
+    let server = tessera_testkit::nats::NatsServer::start();
+    let bus = tessera_core::bus::JetStreamBus::connect(&server.url()).await.unwrap();
+    bad_and_good_jobs(start_on(Arc::new(bus)).await).await;
+}
+
+async fn bad_and_good_jobs(cluster: Cluster) {
     // Job "bad": a source segment of garbage.
     cluster
         .stores

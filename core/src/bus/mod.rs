@@ -8,8 +8,9 @@
 //! published on the consumer's dead-letter subject.
 //!
 //! The contract test suite in `tessera-testkit` runs against every
-//! implementation.
+//! implementation: [`MemoryBus`] in process, [`JetStreamBus`] on a real nats-server.
 
+pub mod jetstream;
 pub mod memory;
 pub mod subject;
 
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use jetstream::JetStreamBus;
 pub use memory::MemoryBus;
 
 /// Bus failures.

@@ -1,0 +1,286 @@
+//! The bus on NATS JetStream: the contract of [`super`] mapped onto streams,
+//! durable pull consumers with explicit acks, `Nats-Msg-Id` deduplication,
+//! naks with delay and in-progress acks. JetStream has no dead-letter queue,
+//! only a max-deliveries advisory; each bound consumer with a dead-letter
+//! subject runs a small forwarder that turns the advisory into the contract's
+//! [`DeadLetter`] record (deduplicated by stream sequence, so several
+//! forwarders are harmless) and removes the message from a work queue.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::{self, stream, AckKind, Context};
+use async_nats::HeaderMap;
+use async_trait::async_trait;
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+
+use super::{
+    Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck, Retention,
+    StreamConfig,
+};
+
+/// How long a "what is there now" pull request may stay open.
+const NO_WAIT_EXPIRY: Duration = Duration::from_millis(100);
+
+/// Header carrying the dedupe id.
+const MSG_ID: &str = "Nats-Msg-Id";
+
+fn connection(e: impl std::fmt::Display) -> BusError {
+    BusError::Connection(e.to_string())
+}
+
+/// A bus on a NATS server with JetStream enabled.
+#[derive(Clone)]
+pub struct JetStreamBus {
+    client: async_nats::Client,
+    js: Context,
+}
+
+impl JetStreamBus {
+    /// Connects to `url` (`nats://host:port`); the client reconnects by itself
+    /// after a server restart, and retries the first connection too.
+    pub async fn connect(url: &str) -> Result<Self, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(connection)?;
+        Ok(Self { js: jetstream::new(client.clone()), client })
+    }
+}
+
+#[async_trait]
+impl Bus for JetStreamBus {
+    async fn ensure_stream(&self, config: &StreamConfig) -> Result<(), BusError> {
+        let retention = match config.retention {
+            Retention::WorkQueue => stream::RetentionPolicy::WorkQueue,
+            Retention::Limits => stream::RetentionPolicy::Limits,
+        };
+        self.js
+            .create_or_update_stream(stream::Config {
+                name: config.name.clone(),
+                subjects: config.subjects.clone(),
+                retention,
+                storage: stream::StorageType::File,
+                duplicate_window: config.duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| BusError::Config(format!("stream '{}': {e}", config.name)))?;
+        Ok(())
+    }
+
+    async fn consumer(&self, stream_name: &str, config: &ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
+        let stream = self.js.get_stream(stream_name).await.map_err(|e| match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(_) => BusError::UnknownStream(stream_name.into()),
+            _ => connection(e),
+        })?;
+        let max_ack_pending = i64::try_from(config.max_ack_pending).unwrap_or(i64::MAX);
+        let consumer: PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(config.durable.clone()),
+                filter_subject: config.filter_subject.clone(),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: config.ack_wait,
+                max_deliver: i64::from(config.max_deliver),
+                max_ack_pending,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| BusError::Config(format!("consumer '{}' of stream '{stream_name}': {e}", config.durable)))?;
+        let forwarder = match &config.dead_letter_subject {
+            Some(target) => {
+                Some(spawn_dead_letter_forwarder(self.clone(), stream_name, &config.durable, target.clone()).await?)
+            }
+            None => None,
+        };
+        Ok(Box::new(JetStreamConsumer { consumer, forwarder }))
+    }
+
+    async fn publish(&self, message: OutgoingMessage) -> Result<PublishAck, BusError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &message.headers {
+            headers.insert(name.as_str(), value.as_str());
+        }
+        if let Some(id) = &message.id {
+            headers.insert(MSG_ID, id.as_str());
+        }
+        let subject = message.subject.clone();
+        let ack = self
+            .js
+            .publish_with_headers(message.subject, headers, message.payload)
+            .await
+            .map_err(connection)?
+            .await
+            .map_err(|e| match e.kind() {
+                PublishErrorKind::StreamNotFound => BusError::NoStream(subject),
+                _ => connection(e),
+            })?;
+        Ok(PublishAck { stream_seq: ack.sequence, duplicate: ack.duplicate })
+    }
+}
+
+/// The part of JetStream's max-deliveries advisory the forwarder needs.
+#[derive(Deserialize)]
+struct MaxDeliveriesAdvisory {
+    stream_seq: u64,
+    deliveries: u32,
+}
+
+/// Subscribes to the consumer's max-deliveries advisories and republishes
+/// each message as a [`DeadLetter`] on `target`.
+async fn spawn_dead_letter_forwarder(
+    bus: JetStreamBus,
+    stream_name: &str,
+    durable: &str,
+    target: String,
+) -> Result<JoinHandle<()>, BusError> {
+    let advisory = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream_name}.{durable}");
+    let mut advisories = bus.client.subscribe(advisory).await.map_err(connection)?;
+    let (stream_name, durable) = (stream_name.to_string(), durable.to_string());
+    Ok(tokio::spawn(async move {
+        while let Some(message) = advisories.next().await {
+            let Ok(advisory) = serde_json::from_slice::<MaxDeliveriesAdvisory>(&message.payload) else { continue };
+            if let Err(e) = forward(&bus, &stream_name, &durable, &target, &advisory).await {
+                tracing::warn!(error = %e, stream = %stream_name, consumer = %durable, "could not dead-letter a message");
+            }
+        }
+    }))
+}
+
+async fn forward(
+    bus: &JetStreamBus,
+    stream_name: &str,
+    durable: &str,
+    target: &str,
+    advisory: &MaxDeliveriesAdvisory,
+) -> Result<(), BusError> {
+    let mut stream = bus.js.get_stream(stream_name).await.map_err(connection)?;
+    // Another forwarder may have taken it already: then there is nothing to do.
+    let Ok(raw) = stream.get_raw_message(advisory.stream_seq).await else { return Ok(()) };
+    let record = DeadLetter {
+        stream: stream_name.to_string(),
+        consumer: durable.to_string(),
+        stream_seq: advisory.stream_seq,
+        subject: raw.subject.to_string(),
+        id: raw.headers.get(MSG_ID).map(|v| v.to_string()),
+        deliveries: advisory.deliveries,
+        payload: String::from_utf8_lossy(&raw.payload).into_owned(),
+    };
+    let id = Some(format!("deadletter/{stream_name}/{durable}/{}", advisory.stream_seq));
+    bus.publish(OutgoingMessage::json(target, id, &record)).await?;
+    let work_queue = stream.info().await.map_err(connection)?.config.retention == stream::RetentionPolicy::WorkQueue;
+    if work_queue {
+        // Already gone if a second forwarder got here first.
+        let _ = stream.delete_message(advisory.stream_seq).await;
+    }
+    Ok(())
+}
+
+/// A durable pull consumer on JetStream.
+struct JetStreamConsumer {
+    consumer: PullConsumer,
+    forwarder: Option<JoinHandle<()>>,
+}
+
+impl Drop for JetStreamConsumer {
+    fn drop(&mut self) {
+        if let Some(forwarder) = self.forwarder.take() {
+            forwarder.abort();
+        }
+    }
+}
+
+fn delivery(message: jetstream::Message) -> Result<Delivery, BusError> {
+    let info = message.info().map_err(connection)?;
+    let (stream_seq, delivered) = (info.stream_sequence, u32::try_from(info.delivered).unwrap_or(u32::MAX));
+    let mut id = None;
+    let mut headers = Vec::new();
+    if let Some(map) = &message.headers {
+        for (name, values) in map.iter() {
+            let name = name.to_string();
+            for value in values {
+                if name.eq_ignore_ascii_case(MSG_ID) {
+                    id = Some(value.to_string());
+                } else {
+                    headers.push((name.clone(), value.to_string()));
+                }
+            }
+        }
+    }
+    headers.sort();
+    let outgoing =
+        OutgoingMessage { subject: message.subject.to_string(), id, headers, payload: message.payload.clone() };
+    Ok(Delivery::new(outgoing, stream_seq, delivered, Box::new(JetStreamAcker { message })))
+}
+
+#[async_trait]
+impl Consumer for JetStreamConsumer {
+    async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let max = max.max(1);
+        let mut out = Vec::new();
+        // What is there now, without waiting. The request gets a short expiry
+        // too: when max_ack_pending is reached the server holds a no-wait
+        // request open, and it would otherwise collect redeliveries for as
+        // long as the client's default expiry.
+        let mut now =
+            self.consumer.fetch().max_messages(max).expires(NO_WAIT_EXPIRY).messages().await.map_err(connection)?;
+        while let Some(message) = now.next().await {
+            match message {
+                Ok(m) => out.push(delivery(m)?),
+                Err(e) if out.is_empty() => return Err(connection(e)),
+                Err(_) => break,
+            }
+        }
+        if out.is_empty() && wait > NO_WAIT_EXPIRY {
+            // Nothing yet: wait for the first message, then return at once.
+            let mut first = self
+                .consumer
+                .batch()
+                .max_messages(1)
+                .expires(wait - NO_WAIT_EXPIRY)
+                .messages()
+                .await
+                .map_err(connection)?;
+            while let Some(message) = first.next().await {
+                match message {
+                    Ok(m) => out.push(delivery(m)?),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "fetch ended");
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pending(&self) -> Result<u64, BusError> {
+        Ok(self.consumer.get_info().await.map_err(connection)?.num_pending)
+    }
+}
+
+/// Acks one JetStream message.
+struct JetStreamAcker {
+    message: jetstream::Message,
+}
+
+#[async_trait]
+impl Acker for JetStreamAcker {
+    async fn ack(&self) -> Result<(), BusError> {
+        // Wait for the server's confirmation: an ack lost in a reconnect would redeliver the task.
+        self.message.double_ack().await.map_err(connection)
+    }
+
+    async fn nak(&self, delay: Option<Duration>) -> Result<(), BusError> {
+        self.message.ack_with(AckKind::Nak(delay)).await.map_err(connection)
+    }
+
+    async fn in_progress(&self) -> Result<(), BusError> {
+        self.message.ack_with(AckKind::Progress).await.map_err(connection)
+    }
+}
