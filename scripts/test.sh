@@ -23,6 +23,9 @@ if ! nats-server --version 2>/dev/null | grep -qE 'v2\.(1[0-9]|[2-9][0-9])'; the
   hash -r
 fi
 
+# An S3 API server (moto) for the object storage tests.
+command -v moto_server >/dev/null || { pip install --quiet --disable-pip-version-check 'moto[server]'; hash -r; }
+
 # Reuse one target folder across clones: rav1e and openh264 take minutes to build on 2 cores.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
 

@@ -145,9 +145,9 @@ impl Store {
         }
     }
 
-    /// Keys (relative to the store prefix) under `prefix`, sorted.
+    /// Keys (relative to the store prefix) under `prefix` (`""`: all), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let path = self.path(prefix)?;
+        let path = if prefix.is_empty() { self.prefix.clone() } else { self.path(prefix)? };
         let objects: Vec<_> = self.inner.list(Some(&path)).try_collect().await.map_err(Self::backend(prefix))?;
         let skip = self.prefix.parts().count();
         let mut keys: Vec<String> = objects

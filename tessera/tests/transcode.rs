@@ -229,6 +229,41 @@ fn bad_input_exits_2_and_leaves_no_finished_manifest() {
     }
 }
 
+#[test]
+fn an_s3_destination_gets_the_same_package() {
+    let source = source_180p();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    transcode(&source, &local, &["--codecs", "h264", "--segment-duration", "2"]);
+    let s3 = tessera_testkit::s3::S3Server::start();
+    s3.create_bucket("media");
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["transcode", source.to_str().unwrap(), "--out", "s3://media/vod/clip1"])
+        .args(["--codecs", "h264", "--segment-duration", "2"])
+        .envs(s3.env())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Read the bucket back through object_store and compare with the local run.
+    for (key, value) in s3.env() {
+        std::env::set_var(key, value);
+    }
+    let store = tessera_core::Store::open("s3://media/vod/clip1").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let keys = runtime.block_on(store.list("")).unwrap();
+    let local_tree = tree(&local);
+    let mut expected: Vec<&String> = local_tree.keys().collect();
+    expected.sort();
+    assert_eq!(keys.iter().collect::<Vec<_>>(), expected, "same layout under the prefix");
+    for (key, bytes) in &local_tree {
+        if key == "report.json" {
+            continue;
+        }
+        let remote = runtime.block_on(store.get(key)).unwrap();
+        assert!(remote.as_ref() == bytes.as_slice(), "{key} differs between the folder and S3");
+    }
+}
+
 /// Plays a package in headless Chromium with hls.js or dash.js (tests/browser/play.mjs).
 fn play(dir: &Path, manifest: &str, player: &str, sizes: &[(u32, u32)]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
