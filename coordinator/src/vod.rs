@@ -63,7 +63,8 @@ pub fn plan_renditions(source: &Mp4Source, spec: &VodJobSpec) -> Result<Vec<Rend
         })
         .collect();
     if let Some(audio) = &source.audio {
-        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio_bitrate_kbps(audio) });
+        let priming = u64::try_from(audio.decode_offset).unwrap_or(0);
+        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio_bitrate_kbps(audio), priming });
     }
     Ok(renditions)
 }

@@ -130,6 +130,10 @@ pub enum RenditionSpec {
     Audio {
         /// The source track's average bitrate, for its name and manifests.
         bitrate_kbps: u32,
+        /// Encoder priming to skip, in the track's timescale (the source's
+        /// edit-list media time): written as the rendition's edit list.
+        #[serde(default)]
+        priming: u64,
     },
 }
 
@@ -138,7 +142,7 @@ impl RenditionSpec {
     pub fn name(&self) -> String {
         match self {
             RenditionSpec::Video { rung } => rung.name(),
-            RenditionSpec::Audio { bitrate_kbps } => format!("aac-{bitrate_kbps}k"),
+            RenditionSpec::Audio { bitrate_kbps, .. } => format!("aac-{bitrate_kbps}k"),
         }
     }
 
@@ -484,7 +488,7 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["added_later"] = serde_json::json!(1);
         assert_eq!(serde_json::from_value::<Task>(value).unwrap(), task);
-        let audio = RenditionSpec::Audio { bitrate_kbps: 128 };
+        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 };
         assert_eq!((audio.name(), audio.codec()), ("aac-128k".to_string(), TaskCodec::Aac));
     }
 

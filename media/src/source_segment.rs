@@ -67,6 +67,7 @@ pub fn write_source_segment(
         width: v.width,
         height: v.height,
         entry: SampleEntry::Avc(v.config.clone()),
+        media_start: 0,
     }];
     let video_samples = v.samples.get(plan.span.video.clone()).ok_or_else(|| MediaError::Mux {
         kind: "trun",
@@ -82,6 +83,7 @@ pub fn write_source_segment(
                 width: 0,
                 height: 0,
                 entry: SampleEntry::Aac(a.config.clone()),
+                media_start: 0,
             });
             let audio_samples = a.samples.get(plan.audio.clone()).ok_or_else(|| MediaError::Mux {
                 kind: "trun",

@@ -13,15 +13,22 @@ pub fn rendition_init(config: &CodecConfig, timescale: u32, width: u32, height: 
         CodecConfig::Avc(c) => SampleEntry::Avc(c.clone()),
         CodecConfig::Av1(c) => SampleEntry::Av1(c.clone()),
     };
-    Ok(init_segment(&[TrackSpec { track_id: 1, timescale, width, height, entry }])?)
+    Ok(init_segment(&[TrackSpec { track_id: 1, timescale, width, height, entry, media_start: 0 }])?)
 }
 
-/// The init segment of any rendition from its wire configuration.
-pub fn init_from_wire(config: &TrackConfig, timescale: u32, width: u32, height: u32) -> Result<Vec<u8>, PackagerError> {
+/// The init segment of any rendition from its wire configuration;
+/// `media_start` skips encoder priming (an edit list), 0 for none.
+pub fn init_from_wire(
+    config: &TrackConfig,
+    timescale: u32,
+    (width, height): (u32, u32),
+    media_start: u64,
+) -> Result<Vec<u8>, PackagerError> {
     match config.to_media()? {
         MediaConfig::Video(c) => rendition_init(&c, timescale, width, height),
         MediaConfig::Aac(c) => {
-            let spec = TrackSpec { track_id: 1, timescale, width: 0, height: 0, entry: SampleEntry::Aac(c) };
+            let spec =
+                TrackSpec { track_id: 1, timescale, width: 0, height: 0, entry: SampleEntry::Aac(c), media_start };
             Ok(init_segment(&[spec])?)
         }
     }

@@ -147,7 +147,7 @@ mod tests {
         let rung = Rung { codec: VideoCodec::H264, height: 180, bitrate_kbps: 300, max_frame_rate: None, speed: None };
         JobPlan {
             segments: 2,
-            renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128 }],
+            renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 }],
             source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 4.0, frames: 120 },
             output_prefix: String::new(),
         }

@@ -4,7 +4,7 @@
 //! after its fragment is stored).
 
 use bytes::Bytes;
-use tessera_core::wire::{output_key, JobPlan};
+use tessera_core::wire::{output_key, JobPlan, RenditionSpec};
 use tessera_core::Store;
 
 use crate::dash::static_mpd;
@@ -39,8 +39,11 @@ pub async fn package_vod(
     let key = |rel: &str| output_key(&plan.output_prefix, rel);
     let mut written = Vec::new();
     for r in videos.iter().chain(audio) {
-        let (width, height) = r.size();
-        let init = init_from_wire(r.config(), r.timescale(), width, height)?;
+        let media_start = match r.spec {
+            RenditionSpec::Audio { priming, .. } => priming,
+            RenditionSpec::Video { .. } => 0,
+        };
+        let init = init_from_wire(r.config(), r.timescale(), r.size(), media_start)?;
         let init_key = key(&format!("{}/init.mp4", r.name()));
         outputs.put(&init_key, Bytes::from(init)).await?;
         let playlist_key = key(&format!("{}/index.m3u8", r.name()));

@@ -107,6 +107,17 @@ fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() 
         if name.starts_with("aac") {
             let (_, secs) = count_frames(&playlist, "a");
             assert!((secs - source_secs).abs() < 0.05, "{name}: {secs} s vs {source_secs} s");
+            // The edit list skips the AAC encoder priming (1024 samples at 48 kHz here),
+            // so the first audible sample plays at 0 with the first video frame.
+            let probe = ffprobe_json(&[
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "stream=start_time",
+                playlist.to_str().unwrap(),
+            ]);
+            let start: f64 = probe["streams"][0]["start_time"].as_str().unwrap().parse().unwrap();
+            assert!((start + 1024.0 / 48000.0).abs() < 0.001, "{name}: audio starts at {start} s");
             continue;
         }
         let (frames, secs) = count_frames(&playlist, "v");

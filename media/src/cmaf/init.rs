@@ -2,8 +2,8 @@
 //! an mvex announcing that samples come in fragments.
 
 use mp4_atom::{
-    Audio, Av01, Avc1, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd,
-    Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
+    Audio, Av01, Avc1, Dinf, Dref, Edts, Elst, ElstEntry, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov,
+    Mp4a, Mvex, Mvhd, Smhd, Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
 };
 
 use super::mux_error;
@@ -36,6 +36,9 @@ pub struct TrackSpec {
     pub height: u32,
     /// Codec and configuration.
     pub entry: SampleEntry,
+    /// Media time at which presentation starts: an edit list that skips
+    /// encoder priming (AAC's first 1024 or 2112 samples); 0 writes none.
+    pub media_start: u64,
 }
 
 fn visual(width: u32, height: u32) -> Result<Visual> {
@@ -129,6 +132,16 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
             height: u16::try_from(spec.height).unwrap_or(0).into(),
             ..Default::default()
         },
+        // segment_duration 0: the edit runs to the end of the (fragmented) media.
+        edts: (spec.media_start > 0).then(|| Edts {
+            elst: Some(Elst {
+                entries: vec![ElstEntry {
+                    segment_duration: 0,
+                    media_time: Some(spec.media_start),
+                    media_rate: 1.into(),
+                }],
+            }),
+        }),
         mdia: Mdia {
             mdhd: Mdhd { timescale: spec.timescale, language: "und".into(), ..Default::default() },
             hdlr: Hdlr {

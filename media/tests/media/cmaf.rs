@@ -66,6 +66,7 @@ fn mp4a_fragments_are_continuous() {
         width: 0,
         height: 0,
         entry: SampleEntry::Aac(audio.config.clone()),
+        media_start: 0,
     };
     let mut bytes = init_segment(&[spec]).unwrap();
     let data = source.read_samples(&mut file, &audio.samples).unwrap();

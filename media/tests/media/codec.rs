@@ -44,7 +44,7 @@ pub fn write_video_track(name: &str, timescale: u32, segments: &[EncodedSegment]
         CodecConfig::Avc(c) => SampleEntry::Avc(c.clone()),
         CodecConfig::Av1(c) => SampleEntry::Av1(c.clone()),
     };
-    let spec = TrackSpec { track_id: 1, timescale, width: RUNG.0, height: RUNG.1, entry };
+    let spec = TrackSpec { track_id: 1, timescale, width: RUNG.0, height: RUNG.1, entry, media_start: 0 };
     let mut bytes = init_segment(&[spec]).unwrap();
     for (i, seg) in segments.iter().enumerate() {
         assert_eq!(seg.config, segments[0].config, "every segment reports the same configuration");
