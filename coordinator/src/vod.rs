@@ -51,8 +51,14 @@ fn audio_bitrate_kbps(audio: &AudioTrack) -> u32 {
 }
 
 /// The renditions of a job on this source: fitting video rungs, then the
-/// source's AAC track if it has one.
-pub fn plan_renditions(source: &Mp4Source, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+/// source's AAC track if it has one and it reaches into every segment
+/// (`audio_in_every_segment`); audio that ends (or starts) more than a segment
+/// away from the video is left out with a warning rather than failing the job.
+pub fn plan_renditions(
+    source: &Mp4Source,
+    spec: &VodJobSpec,
+    audio_in_every_segment: bool,
+) -> Result<Vec<RenditionSpec>, CoordinatorError> {
     let mut renditions: Vec<RenditionSpec> = spec
         .ladder
         .for_source(source.video.height)?
@@ -62,7 +68,10 @@ pub fn plan_renditions(source: &Mp4Source, spec: &VodJobSpec) -> Result<Vec<Rend
             RenditionSpec::Video { rung }
         })
         .collect();
-    if let Some(audio) = &source.audio {
+    if let (Some(_), false) = (&source.audio, audio_in_every_segment) {
+        tracing::warn!(job = %spec.job, "the audio track does not cover every segment: no audio rendition");
+    }
+    if let Some(audio) = source.audio.as_ref().filter(|_| audio_in_every_segment) {
         let priming = u64::try_from(audio.decode_offset).unwrap_or(0);
         renditions.push(RenditionSpec::Audio { bitrate_kbps: audio_bitrate_kbps(audio), priming });
     }
@@ -104,7 +113,7 @@ where
     validate_id("job id", &spec.job)?;
     tessera_core::topology::ensure_streams(bus).await?;
     let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<u8>), CoordinatorError>>(2);
-    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<(Mp4Source, usize), CoordinatorError>>();
+    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<(Mp4Source, usize, bool), CoordinatorError>>();
     let target = spec.segment_duration;
     let limits = spec.limits;
     // The reader is synchronous: demux and cut on a blocking thread, one
@@ -122,7 +131,8 @@ where
                 return;
             }
         };
-        let _ = plan_tx.send(Ok((source.clone(), plans.len())));
+        let audio_everywhere = plans.iter().all(|p| !p.audio.is_empty());
+        let _ = plan_tx.send(Ok((source.clone(), plans.len(), audio_everywhere)));
         for plan in &plans {
             let cut = cut_source_segment(&mut reader, &source, plan).map(|bytes| (plan.span.seq, bytes));
             if tx.blocking_send(cut.map_err(CoordinatorError::from)).is_err() {
@@ -130,10 +140,10 @@ where
             }
         }
     });
-    let (source, segments) =
+    let (source, segments, audio_everywhere) =
         plan_rx.await.map_err(|_| CoordinatorError::Internal("the demux thread stopped".into()))??;
     let segments = u32::try_from(segments).map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
-    let renditions = plan_renditions(&source, spec)?;
+    let renditions = plan_renditions(&source, spec, audio_everywhere)?;
     let plan = JobPlan {
         segments,
         renditions: renditions.clone(),
@@ -161,6 +171,7 @@ where
                 output_key: output_key(&spec.output_prefix, &format!("{}/{seq:06}.m4s", rendition.name())),
                 rendition: rendition.clone(),
                 source_key: source_key.clone(),
+                frame_rate: plan.source.frame_rate,
             };
             let subject = task_subject(spec.class, rendition.codec());
             bus.publish(OutgoingMessage::json(subject, Some(task.id()), &task)).await?;

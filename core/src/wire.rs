@@ -173,6 +173,11 @@ pub struct Task {
     pub source_key: String,
     /// Output fragment key in the outputs store.
     pub output_key: String,
+    /// The whole source's nominal frame rate (0: take the segment's). Every
+    /// segment of a rendition must be encoded for the same rate, or the
+    /// codec level (and so the init segment) could differ between segments.
+    #[serde(default)]
+    pub frame_rate: f64,
 }
 
 impl Task {
@@ -480,6 +485,7 @@ mod tests {
             rendition: RenditionSpec::Video { rung: rung() },
             source_key: source_segment_key("j1", 7),
             output_key: output_key("outputs/j1", "av1-360p/000007.m4s"),
+            frame_rate: 30.0,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
         assert_eq!(task.source_key, "sources/j1/000007.mp4");

@@ -155,7 +155,8 @@ impl MediaError {
     /// True when the error is caused by the input media (fail the job, do not
     /// retry) rather than by the environment.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, MediaError::Io(_) | MediaError::Mux { .. })
+        // An encoder fault is ours (or the machine's), not the input's: retry it.
+        !matches!(self, MediaError::Io(_) | MediaError::Mux { .. } | MediaError::Encode { .. })
     }
 }
 

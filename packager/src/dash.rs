@@ -49,7 +49,10 @@ fn representation(rendition: &Rendition) -> Representation {
     } else {
         r.width = Some(u64::from(width));
         r.height = Some(u64::from(height));
-        r.frameRate = Some(format!("{}", rendition.frame_rate()));
+        r.frameRate = Some(match rendition.frame_rate_fraction() {
+            (num, 1) => num.to_string(),
+            (num, den) => format!("{num}/{den}"),
+        });
     }
     r
 }

@@ -27,3 +27,17 @@ pub enum PackagerError {
     #[error(transparent)]
     Bus(#[from] tessera_core::bus::BusError),
 }
+
+impl PackagerError {
+    /// True when retrying cannot help (the job's own data is at fault).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            PackagerError::ConfigMismatch { .. }
+            | PackagerError::Incomplete(_)
+            | PackagerError::Media(_)
+            | PackagerError::Core(_)
+            | PackagerError::Store(tessera_core::StoreError::InvalidKey(_)) => true,
+            PackagerError::Store(_) | PackagerError::Bus(_) => false,
+        }
+    }
+}

@@ -33,6 +33,8 @@ pub struct JobAssembly {
     plan: Option<JobPlan>,
     done: BTreeMap<(String, u32), SegmentDone>,
     retries: HashMap<String, String>,
+    /// The first failure, kept until [`JobAssembly::end`] confirms it was published.
+    failure: Option<(String, bool)>,
     ended: bool,
 }
 
@@ -68,8 +70,7 @@ impl JobAssembly {
                 self.done.insert((done.rendition.clone(), done.seq), done.clone());
             }
             JobEventKind::SegmentFailed(failed) => {
-                self.ended = true;
-                return Step::Fail { reason: failed.reason.clone(), bad_input: failed.bad_input };
+                self.failure.get_or_insert_with(|| (failed.reason.clone(), failed.bad_input));
             }
             JobEventKind::TaskRetry { task, reason } => {
                 self.retries.insert(task.clone(), reason.clone());
@@ -79,6 +80,10 @@ impl JobAssembly {
                 return Step::Ended;
             }
             JobEventKind::Unknown => {}
+        }
+        // Until its publication is confirmed, every event repeats the failure.
+        if let Some((reason, bad_input)) = &self.failure {
+            return Step::Fail { reason: reason.clone(), bad_input: *bad_input };
         }
         if self.is_complete() {
             Step::Package
@@ -92,16 +97,11 @@ impl JobAssembly {
         if self.ended || self.done.contains_key(&(task.rendition.name(), task.seq)) {
             return Step::Wait;
         }
-        self.ended = true;
         let last = self.retries.get(&task.id()).map_or("no error was reported (the worker was lost)", String::as_str);
-        Step::Fail {
-            reason: format!(
-                "segment {} of {} failed {deliveries} times; last error: {last}",
-                task.seq,
-                task.rendition.name()
-            ),
-            bad_input: false,
-        }
+        let reason =
+            format!("segment {} of {} failed {deliveries} times; last error: {last}", task.seq, task.rendition.name());
+        let (reason, bad_input) = self.failure.get_or_insert((reason, false)).clone();
+        Step::Fail { reason, bad_input }
     }
 
     /// Marks the job ended (after packaging or publishing its failure).
@@ -200,10 +200,11 @@ mod tests {
             reason: "segment 1 of h264-180p: invalid H.264".into(),
             bad_input: true,
         });
-        assert_eq!(
-            job.apply(&failed),
-            Step::Fail { reason: "segment 1 of h264-180p: invalid H.264".into(), bad_input: true }
-        );
+        let fail = Step::Fail { reason: "segment 1 of h264-180p: invalid H.264".into(), bad_input: true };
+        assert_eq!(job.apply(&failed), fail);
+        // Until the failure is published, later events repeat it (a lost publish is retried).
+        assert_eq!(job.apply(&done("aac-128k", 0)), fail);
+        job.end();
         assert_eq!(job.apply(&failed), Step::Ended);
     }
 
@@ -218,6 +219,7 @@ mod tests {
             rendition: plan().renditions[0].clone(),
             source_key: "sources/j/000000.mp4".into(),
             output_key: "h264-180p/000000.m4s".into(),
+            frame_rate: 30.0,
         };
         job.apply(&JobEventKind::TaskRetry { task: task.id(), reason: "store unreachable".into() });
         match job.dead_letter(&task, 5) {

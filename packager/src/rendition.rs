@@ -87,13 +87,47 @@ impl Rendition {
         (self.bytes() as f64 * 8.0 / self.duration_secs().max(1e-9)).round() as u64
     }
 
-    /// Highest bitrate of any one segment, in bit/s (HLS BANDWIDTH).
+    /// Peak bitrate in bit/s as RFC 8216 (4.3.4.2) defines it for BANDWIDTH:
+    /// the highest over any run of contiguous segments lasting 0.5 to 1.5
+    /// times the target duration, so a short final segment does not count
+    /// alone. The average when no run qualifies.
     pub fn peak_bps(&self) -> u64 {
-        self.segments
-            .iter()
-            .map(|s| (s.bytes as f64 * 8.0 / self.seconds(s).max(1e-9)).round() as u64)
-            .max()
-            .unwrap_or(0)
+        let target = self.longest_segment_secs().ceil().max(1.0);
+        let mut peak = 0.0f64;
+        for i in 0..self.segments.len() {
+            let (mut secs, mut bytes) = (0.0, 0u64);
+            for s in &self.segments[i..] {
+                secs += self.seconds(s);
+                bytes += s.bytes;
+                if secs > 1.5 * target {
+                    break;
+                }
+                if secs >= 0.5 * target {
+                    peak = peak.max(bytes as f64 * 8.0 / secs);
+                }
+            }
+        }
+        if peak > 0.0 {
+            peak.round() as u64
+        } else {
+            self.average_bps()
+        }
+    }
+
+    /// Frame rate as a reduced fraction (frames x timescale / ticks), e.g.
+    /// (30, 1) or (30000, 1001): DASH's `@frameRate` takes no decimals.
+    pub fn frame_rate_fraction(&self) -> (u64, u64) {
+        let frames: u64 = self.segments.iter().map(|s| u64::from(s.frames)).sum();
+        let ticks: u64 = self.segments.iter().map(|s| s.duration).sum();
+        let (num, den) = (frames * u64::from(self.timescale()), ticks.max(1));
+        let gcd = {
+            let (mut a, mut b) = (num, den);
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a.max(1)
+        };
+        (num / gcd, den / gcd)
     }
 
     /// Frames per second actually coded.
@@ -122,5 +156,62 @@ impl Rendition {
     /// Longest segment in seconds.
     pub fn longest_segment_secs(&self) -> f64 {
         self.segments.iter().map(|s| self.seconds(s)).fold(0.0, f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::Rung;
+    use tessera_media::VideoCodec;
+
+    fn rendition(segments: &[(u64, u64, u32)]) -> Rendition {
+        let rung = Rung { codec: VideoCodec::H264, height: 360, bitrate_kbps: 700, max_frame_rate: None, speed: None };
+        let mut start = 0;
+        let segments = segments
+            .iter()
+            .enumerate()
+            .map(|(i, &(duration, bytes, frames))| {
+                let s = SegmentDone {
+                    rendition: "h264-360p".into(),
+                    seq: i as u32,
+                    key: String::new(),
+                    start,
+                    duration,
+                    timescale: 30000,
+                    bytes,
+                    frames,
+                    width: 640,
+                    height: 360,
+                    codec_string: "avc1.42C01E".into(),
+                    config: TrackConfig::Avc { parameter_sets: Vec::new() },
+                    psnr: Some(40.0),
+                    cpu_secs: 0.0,
+                };
+                start += duration;
+                s
+            })
+            .collect();
+        Rendition::new(RenditionSpec::Video { rung }, segments).unwrap()
+    }
+
+    #[test]
+    fn a_short_last_segment_does_not_set_the_peak_alone() {
+        // Two 4 s segments at 700 kbit/s and a 0.1 s one (one key frame of 25 kB = 2 Mbit/s alone).
+        let r = rendition(&[(120_120, 350_000, 120), (120_120, 350_000, 120), (3003, 25_000, 3)]);
+        let peak = r.peak_bps();
+        assert!(peak < 800_000, "{peak}");
+        assert!(peak >= r.average_bps(), "{peak} vs {}", r.average_bps());
+        // A heavier middle segment does set it.
+        let r = rendition(&[(120_120, 350_000, 120), (120_120, 700_000, 120), (120_120, 350_000, 120)]);
+        assert_eq!(r.peak_bps(), (700_000.0f64 * 8.0 / (120_120.0 / 30000.0)).round() as u64);
+    }
+
+    #[test]
+    fn ntsc_frame_rates_are_fractions() {
+        let r = rendition(&[(120_120, 1, 120), (60_060, 1, 60)]);
+        assert_eq!(r.frame_rate_fraction(), (30000, 1001));
+        let r = rendition(&[(120_000, 1, 120)]);
+        assert_eq!(r.frame_rate_fraction(), (30, 1));
     }
 }

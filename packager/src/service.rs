@@ -46,6 +46,11 @@ pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken)
         for delivery in deliveries {
             let settled = match packager.handle(&delivery).await {
                 Ok(()) => delivery.ack().await,
+                Err(e) if delivery.delivered >= packager_consumer_config().max_deliver => {
+                    // Out of retries: the job must end, not wait for an event that will not come again.
+                    packager.give_up(&delivery, &e).await;
+                    delivery.ack().await
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, subject = %delivery.subject, "packaging failed; will retry");
                     delivery.nak(Some(Duration::from_secs(2))).await
@@ -84,6 +89,20 @@ impl Packager {
         self.act(&event.job, step).await
     }
 
+    /// Fails the job of an event that kept failing to package.
+    async fn give_up(&mut self, delivery: &Delivery, error: &PackagerError) {
+        let job = match serde_json::from_slice::<JobEvent>(&delivery.payload) {
+            Ok(event) => event.job,
+            Err(_) => return,
+        };
+        let reason = format!("packaging failed after {} attempts: {error}", delivery.delivered);
+        let event = JobEvent::new(&job, JobEventKind::Failed { reason, bad_input: false });
+        match self.bus.publish(OutgoingMessage::json(job_events_subject(&job), event.message_id(), &event)).await {
+            Ok(_) => self.forget(&job),
+            Err(e) => tracing::error!(error = %e, %job, "could not publish the job's failure"),
+        }
+    }
+
     async fn act(&mut self, job_id: &str, step: Step) -> Result<(), PackagerError> {
         let kind = match step {
             Step::Wait => return Ok(()),
@@ -92,18 +111,26 @@ impl Packager {
                 return Ok(());
             }
             Step::Fail { reason, bad_input } => JobEventKind::Failed { reason, bad_input },
-            Step::Package => {
-                let Some(job) = self.jobs.get(job_id) else { return Ok(()) };
-                let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
-                let (videos, audio) = job.renditions()?;
-                let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref()).await?;
-                JobEventKind::Packaged { outputs }
-            }
+            Step::Package => match self.package(job_id).await {
+                Ok(outputs) => JobEventKind::Packaged { outputs },
+                Err(e) if e.is_permanent() => {
+                    JobEventKind::Failed { reason: format!("packaging failed: {e}"), bad_input: false }
+                }
+                Err(e) => return Err(e),
+            },
         };
         let event = JobEvent::new(job_id, kind);
         self.bus.publish(OutgoingMessage::json(job_events_subject(job_id), event.message_id(), &event)).await?;
         self.forget(job_id);
         Ok(())
+    }
+
+    async fn package(&self, job_id: &str) -> Result<Vec<String>, PackagerError> {
+        let job = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?;
+        let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
+        let (videos, audio) = job.renditions()?;
+        let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref()).await?;
+        Ok(outputs)
     }
 
     fn forget(&mut self, job_id: &str) {

@@ -31,6 +31,8 @@ impl WorkerError {
         match self {
             WorkerError::Media(e) => e.is_bad_input(),
             WorkerError::BadSourceSegment { .. } => true,
+            // A key that can never be written will not become valid on retry.
+            WorkerError::Store(tessera_core::StoreError::InvalidKey(_)) => true,
             WorkerError::Store(_) | WorkerError::Bus(_) | WorkerError::Internal(_) => false,
         }
     }

@@ -217,8 +217,9 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
             let load = async { Ok(shared.stores.sources.get(&task.source_key).await?) };
             let decoded = shared.decoded.get_or_decode(&task.source_key, seq, load).await?;
             let (rung, speed, spec) = (rung.clone(), shared.config.default_speed, task.rendition.clone());
+            let frame_rate = task.frame_rate;
             on_cpu(move || {
-                let out = encode_rung(&decoded, &rung, speed)?;
+                let out = encode_rung(&decoded, &rung, speed, frame_rate)?;
                 let done = SegmentDone {
                     start: out.start,
                     duration: out.duration,

@@ -83,19 +83,22 @@ pub fn transcode_segment(
     rung: &Rung,
     default_speed: SpeedPreset,
 ) -> Result<RenditionSegment, WorkerError> {
-    encode_rung(&decode_source_segment(source_segment, seq)?, rung, default_speed)
+    encode_rung(&decode_source_segment(source_segment, seq)?, rung, default_speed, 0.0)
 }
 
 /// Scales a decoded segment to a rung and encodes it with a fresh encoder.
+/// `source_frame_rate` is the whole source's (0: use the segment's own).
 pub fn encode_rung(
     decoded: &DecodedSegment,
     rung: &Rung,
     default_speed: SpeedPreset,
+    source_frame_rate: f64,
 ) -> Result<RenditionSegment, WorkerError> {
     let (width, height) = rung_dimensions(decoded.width, decoded.height, rung.height);
     let mut scaler = Scaler::new();
     let frames = decoded.frames.iter().map(|f| scaler.scale(f, width, height)).collect::<Result<Vec<_>, _>>()?;
-    let frame_rate = match (decoded.frame_rate, rung.max_frame_rate) {
+    let nominal = if source_frame_rate > 0.0 { source_frame_rate } else { decoded.frame_rate };
+    let frame_rate = match (nominal, rung.max_frame_rate) {
         (f, Some(cap)) if f > cap => cap,
         (f, _) if f > 0.0 => f,
         _ => 30.0,

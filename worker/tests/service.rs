@@ -106,6 +106,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         rendition: spec,
         source_key: source_segment_key(job, 0),
         output_key: format!("outputs/{job}/h264-180p/000000.m4s"),
+        frame_rate: 30.0,
     };
     bus.publish(OutgoingMessage::json(task_subject(WorkerClass::Cpu, TaskCodec::H264), Some(task.id()), &task))
         .await
