@@ -147,8 +147,10 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     let task: Task = match serde_json::from_slice(&delivery.payload) {
         Ok(task) => task,
         Err(e) => {
-            // Nothing can ever run it: drop it rather than retry.
-            tracing::error!(error = %e, subject = %delivery.subject, "undecodable task dropped");
+            // Nothing here can ever run it: fail its job (if it names one) rather
+            // than retry, so the job ends instead of waiting for this segment.
+            tracing::error!(error = %e, subject = %delivery.subject, "undecodable task");
+            fail_unreadable(shared, &delivery, &e).await;
             let _ = delivery.ack().await;
             return;
         }
@@ -200,6 +202,25 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     };
     if let Err(e) = settled {
         tracing::warn!(error = %e, task = %task.id(), "could not settle the task; the bus will redeliver it");
+    }
+}
+
+/// Reports a task this worker cannot read (e.g. from a newer coordinator) as
+/// a failed segment of the job it names.
+async fn fail_unreadable(shared: &Shared, delivery: &Delivery, error: &serde_json::Error) {
+    let value: serde_json::Value = serde_json::from_slice(&delivery.payload).unwrap_or_default();
+    let Some(job) = value["job"].as_str() else { return };
+    let seq = value["seq"].as_u64().and_then(|s| u32::try_from(s).ok()).unwrap_or(0);
+    let failed = SegmentFailed {
+        rendition: "unknown".into(),
+        seq,
+        reason: format!("segment {seq}: this worker cannot read the task ({error}); is it older than the coordinator?"),
+        bad_input: false,
+    };
+    let event = JobEvent::new(job, JobEventKind::SegmentFailed(failed));
+    let message = OutgoingMessage::json(job_events_subject(job), event.message_id(), &event);
+    if let Err(e) = shared.bus.publish(message).await {
+        tracing::warn!(error = %e, %job, "could not report an unreadable task");
     }
 }
 

@@ -88,8 +88,8 @@ async fn outcome(bus: &dyn Bus, job: &str) -> JobEventKind {
     panic!("job {job} did not end");
 }
 
-/// Publishes a one-segment, one-rendition job by hand.
-async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
+/// Publishes the plan of a one-segment, one-rendition job by hand.
+async fn publish_plan(bus: &dyn Bus, job: &str) -> RenditionSpec {
     let spec = RenditionSpec::Video { rung: rung() };
     let plan = JobPlan {
         segments: 1,
@@ -99,6 +99,12 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
     };
     let planned = JobEvent::new(job, JobEventKind::Planned(plan));
     bus.publish(OutgoingMessage::json(job_events_subject(job), planned.message_id(), &planned)).await.unwrap();
+    spec
+}
+
+/// Publishes a one-segment, one-rendition job by hand.
+async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
+    let spec = publish_plan(bus, job).await;
     let task = Task {
         version: WIRE_VERSION,
         job: job.into(),
@@ -211,4 +217,21 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let playlist = stores.outputs.get("outputs/steal/h264-180p/index.m3u8").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&playlist).matches(".m4s").count(), 2, "no segment missing or listed twice");
     shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_this_worker_cannot_read_fails_its_job_instead_of_hanging_it() {
+    let cluster = start().await;
+    // A task from a "newer coordinator" this worker cannot read.
+    publish_plan(cluster.bus.as_ref(), "newer").await;
+    let future = serde_json::json!({"version": 2, "job": "newer", "seq": 0, "rendition": {"kind": "hologram"}});
+    let subject = task_subject(WorkerClass::Cpu, TaskCodec::H264);
+    cluster.bus.publish(OutgoingMessage::json(subject, Some("newer/x/0".into()), &future)).await.unwrap();
+    match outcome(cluster.bus.as_ref(), "newer").await {
+        JobEventKind::Failed { reason, bad_input: false } => {
+            assert!(reason.contains("cannot read the task"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    cluster.shutdown.cancel();
 }

@@ -145,8 +145,15 @@ async fn spawn_dead_letter_forwarder(
     Ok(tokio::spawn(async move {
         while let Some(message) = advisories.next().await {
             let Ok(advisory) = serde_json::from_slice::<MaxDeliveriesAdvisory>(&message.payload) else { continue };
-            if let Err(e) = forward(&bus, &stream_name, &durable, &target, &advisory).await {
-                tracing::warn!(error = %e, stream = %stream_name, consumer = %durable, "could not dead-letter a message");
+            // The advisory is not redelivered: retry a failing forward a few times.
+            for attempt in 1..=5u32 {
+                match forward(&bus, &stream_name, &durable, &target, &advisory).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, stream = %stream_name, consumer = %durable, "could not dead-letter a message");
+                        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                    }
+                }
             }
         }
     }))
