@@ -5,7 +5,7 @@ use std::io::{Read, Seek};
 use std::time::Duration;
 
 use tessera_media::source_segment::cut_source_segment;
-use tessera_media::{plan_segments, Limits, MediaError, Mp4Source};
+use tessera_media::{plan_segments, Limits, MediaError, Mp4Source, SegmentPlan};
 
 /// One source segment ready to store as `sources/{job}/{seq:06}.mp4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,33 @@ pub struct SourceSegment {
     pub bytes: Vec<u8>,
 }
 
+/// Demuxes `reader` and plans its segments: cuts at the first IDR at or after `target`.
+pub fn plan_source<R: Read + Seek>(
+    reader: &mut R,
+    target: Duration,
+    limits: &Limits,
+) -> Result<(Mp4Source, Vec<SegmentPlan>), MediaError> {
+    let source = Mp4Source::open(reader, limits)?;
+    let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
+    Ok((source, plans))
+}
+
+/// Cuts one planned segment out of the source.
+pub fn cut_segment<R: Read + Seek>(
+    reader: &mut R,
+    source: &Mp4Source,
+    plan: &SegmentPlan,
+) -> Result<SourceSegment, MediaError> {
+    Ok(SourceSegment {
+        seq: plan.span.seq,
+        start: plan.span.start_pts,
+        duration: plan.span.duration(),
+        timescale: source.video.timescale,
+        frames: plan.span.video.len(),
+        bytes: cut_source_segment(reader, source, plan)?,
+    })
+}
+
 /// Demuxes `reader`, cuts it at the first IDR at or after `target`, and calls
 /// `sink` with each segment in order (one segment in memory at a time).
 /// Returns the demuxed source description.
@@ -37,18 +64,9 @@ where
     R: Read + Seek,
     E: From<MediaError>,
 {
-    let source = Mp4Source::open(reader, limits)?;
-    let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
+    let (source, plans) = plan_source(reader, target, limits)?;
     for plan in &plans {
-        let bytes = cut_source_segment(reader, &source, plan)?;
-        sink(SourceSegment {
-            seq: plan.span.seq,
-            start: plan.span.start_pts,
-            duration: plan.span.duration(),
-            timescale: source.video.timescale,
-            frames: plan.span.video.len(),
-            bytes,
-        })?;
+        sink(cut_segment(reader, &source, plan)?)?;
     }
     Ok(source)
 }

@@ -10,15 +10,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
-    job_events_subject, output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan,
-    RenditionSpec, SourceInfo, Task, WorkerClass, WIRE_VERSION,
+    output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec,
+    SourceInfo, Task, WorkerClass, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
-use tessera_media::source_segment::cut_source_segment;
-use tessera_media::{plan_segments, AudioTrack, Limits, Mp4Source, SpeedPreset};
+use tessera_media::{AudioTrack, Limits, Mp4Source, SpeedPreset};
 use tokio::sync::mpsc;
 
 use crate::error::CoordinatorError;
+use crate::ingest::{cut_segment, plan_source};
 
 /// What to do with one source.
 #[derive(Debug, Clone)]
@@ -93,8 +93,7 @@ where
     if let Err(e) = &result {
         let event =
             JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: e.is_bad_input() });
-        let message = OutgoingMessage::json(job_events_subject(&spec.job), event.message_id(), &event);
-        if let Err(publish_error) = bus.publish(message).await {
+        if let Err(publish_error) = bus.publish(event.to_message()).await {
             tracing::error!(job = %spec.job, error = %publish_error, "could not publish the job's failure");
         }
     }
@@ -120,21 +119,17 @@ where
     // segment in flight at a time (the channel bounds memory).
     let cutter = tokio::task::spawn_blocking(move || {
         let mut reader = reader;
-        let opened = Mp4Source::open(&mut reader, &limits).map_err(CoordinatorError::from).and_then(|source| {
-            let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
-            Ok((source, plans))
-        });
-        let (source, plans) = match opened {
+        let (source, plans) = match plan_source(&mut reader, target, &limits) {
             Ok(x) => x,
             Err(e) => {
-                let _ = plan_tx.send(Err(e));
+                let _ = plan_tx.send(Err(e.into()));
                 return;
             }
         };
         let audio_everywhere = plans.iter().all(|p| !p.audio.is_empty());
         let _ = plan_tx.send(Ok((source.clone(), plans.len(), audio_everywhere)));
         for plan in &plans {
-            let cut = cut_source_segment(&mut reader, &source, plan).map(|bytes| (plan.span.seq, bytes));
+            let cut = cut_segment(&mut reader, &source, plan).map(|s| (s.seq, s.bytes));
             if tx.blocking_send(cut.map_err(CoordinatorError::from)).is_err() {
                 return;
             }
@@ -157,7 +152,7 @@ where
         output_prefix: spec.output_prefix.clone(),
     };
     let planned = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
-    bus.publish(OutgoingMessage::json(job_events_subject(&spec.job), planned.message_id(), &planned)).await?;
+    bus.publish(planned.to_message()).await?;
 
     while let Some(cut) = rx.recv().await {
         let (seq, bytes) = cut?;

@@ -157,14 +157,6 @@ impl Store {
         keys.sort();
         Ok(keys)
     }
-
-    /// Deletes every object under `prefix`.
-    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
-        for key in self.list(prefix).await? {
-            self.delete(&key).await?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -436,6 +436,11 @@ impl JobEvent {
         Self { version: WIRE_VERSION, job: job.to_string(), kind }
     }
 
+    /// The event as a bus message on its job's subject, with its dedupe id.
+    pub fn to_message(&self) -> crate::bus::OutgoingMessage {
+        crate::bus::OutgoingMessage::json(job_events_subject(&self.job), self.message_id(), self)
+    }
+
     /// The bus message id that deduplicates a re-published event.
     pub fn message_id(&self) -> Option<String> {
         match &self.kind {

@@ -54,11 +54,6 @@ impl JobAssembly {
         (self.done.len() as u64, self.plan.as_ref().map_or(0, JobPlan::tasks))
     }
 
-    /// True once packaged or failed.
-    pub fn has_ended(&self) -> bool {
-        self.ended
-    }
-
     /// Applies one event.
     pub fn apply(&mut self, event: &JobEventKind) -> Step {
         if self.ended {

@@ -130,10 +130,10 @@ impl Rendition {
         (num / gcd, den / gcd)
     }
 
-    /// Frames per second actually coded.
+    /// Frames per second actually coded, to three decimals.
     pub fn frame_rate(&self) -> f64 {
-        let frames: u64 = self.segments.iter().map(|s| u64::from(s.frames)).sum();
-        (frames as f64 / self.duration_secs().max(1e-9) * 1000.0).round() / 1000.0
+        let (num, den) = self.frame_rate_fraction();
+        (num as f64 / den as f64 * 1000.0).round() / 1000.0
     }
 
     /// Frame-weighted mean PSNR (video only).

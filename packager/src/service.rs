@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::bus::{Bus, DeadLetter, Delivery, OutgoingMessage};
+use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
-use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM};
+use tessera_core::wire::{JobEvent, JobEventKind, Task, EVENTS_STREAM};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -97,7 +97,7 @@ impl Packager {
         };
         let reason = format!("packaging failed after {} attempts: {error}", delivery.delivered);
         let event = JobEvent::new(&job, JobEventKind::Failed { reason, bad_input: false });
-        match self.bus.publish(OutgoingMessage::json(job_events_subject(&job), event.message_id(), &event)).await {
+        match self.bus.publish(event.to_message()).await {
             Ok(_) => self.forget(&job),
             Err(e) => tracing::error!(error = %e, %job, "could not publish the job's failure"),
         }
@@ -120,7 +120,7 @@ impl Packager {
             },
         };
         let event = JobEvent::new(job_id, kind);
-        self.bus.publish(OutgoingMessage::json(job_events_subject(job_id), event.message_id(), &event)).await?;
+        self.bus.publish(event.to_message()).await?;
         self.forget(job_id);
         Ok(())
     }

@@ -35,25 +35,32 @@ pub fn ffprobe_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
-/// An ffmpeg-made fixture, cached in `dir` under `name` plus a hash of the
-/// recipe, so a changed recipe makes a new file. `args` are ffmpeg's
-/// arguments without the output path. Parallel test processes may race to
-/// make it: each writes aside, then renames.
-pub fn cached_fixture(dir: &std::path::Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+/// A file made once by `build` and cached in `dir` under `name` plus a hash
+/// of `recipe` (the text that says how it is made), so a changed recipe makes
+/// a new file. Parallel test processes may race to make it: each builds into
+/// a path of its own, then renames.
+pub fn cached_file(dir: &std::path::Path, name: &str, recipe: &str, build: impl FnOnce(&str)) -> std::path::PathBuf {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    args.hash(&mut hasher);
+    recipe.hash(&mut hasher);
     std::fs::create_dir_all(dir).expect("fixture dir");
     let path = dir.join(format!("{:016x}-{name}", hasher.finish()));
     if !path.exists() {
         let tmp = dir.join(format!("tmp-{}-{name}", std::process::id()));
-        let mut all: Vec<&str> = args.to_vec();
-        let tmp_str = tmp.to_str().expect("utf-8 path");
-        all.push(tmp_str);
-        ffmpeg(&all);
+        build(tmp.to_str().expect("utf-8 path"));
         std::fs::rename(&tmp, &path).expect("rename fixture");
     }
     path
+}
+
+/// An ffmpeg-made fixture ([`cached_file`]); `args` are ffmpeg's arguments
+/// without the output path.
+pub fn cached_fixture(dir: &std::path::Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    cached_file(dir, name, &args.join(" "), |out| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(out);
+        ffmpeg(&all);
+    })
 }
 
 /// Frames and duration (seconds) of the first stream of `kind` ("v" or "a")

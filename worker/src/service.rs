@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tessera_core::bus::{Bus, Consumer, Delivery, OutgoingMessage};
+use tessera_core::bus::{Bus, Consumer, Delivery};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
-    job_events_subject, JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec,
-    TrackConfig, WorkerClass,
+    JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
 };
 use tessera_core::Store;
 use tessera_media::SpeedPreset;
@@ -189,8 +188,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         }
     };
     let event = JobEvent::new(&task.job, event);
-    let published =
-        shared.bus.publish(OutgoingMessage::json(job_events_subject(&task.job), event.message_id(), &event)).await;
+    let published = shared.bus.publish(event.to_message()).await;
     let settled = match (published, settle) {
         (Ok(_), Settle::Ack) => delivery.ack().await,
         // The event did not go out: let the task run again.
@@ -218,8 +216,7 @@ async fn fail_unreadable(shared: &Shared, delivery: &Delivery, error: &serde_jso
         bad_input: false,
     };
     let event = JobEvent::new(job, JobEventKind::SegmentFailed(failed));
-    let message = OutgoingMessage::json(job_events_subject(job), event.message_id(), &event);
-    if let Err(e) = shared.bus.publish(message).await {
+    if let Err(e) = shared.bus.publish(event.to_message()).await {
         tracing::warn!(error = %e, %job, "could not report an unreadable task");
     }
 }

@@ -98,7 +98,7 @@ async fn publish_plan(bus: &dyn Bus, job: &str) -> RenditionSpec {
         output_prefix: format!("outputs/{job}"),
     };
     let planned = JobEvent::new(job, JobEventKind::Planned(plan));
-    bus.publish(OutgoingMessage::json(job_events_subject(job), planned.message_id(), &planned)).await.unwrap();
+    bus.publish(planned.to_message()).await.unwrap();
     spec
 }
 

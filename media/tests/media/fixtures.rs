@@ -29,17 +29,6 @@ pub use tessera_testkit::{ffmpeg, ffprobe_json};
 const VIDEO_SRC: &str = "testsrc2=size=320x180:rate=30:duration=3";
 const AUDIO_SRC: &str = "sine=frequency=440:sample_rate=48000:duration=3";
 
-fn make(name: &str, build: impl FnOnce(&str)) -> PathBuf {
-    let path = dir().join(name);
-    if !path.exists() {
-        // Parallel test processes may race to make the same fixture: write aside, then rename.
-        let tmp = dir().join(format!("tmp-{}-{name}", std::process::id()));
-        build(tmp.to_str().expect("utf-8 path"));
-        std::fs::rename(&tmp, &path).expect("rename fixture");
-    }
-    path
-}
-
 fn x264(out: &str, extra: &[&str]) {
     let mut args = vec!["-f", "lavfi", "-i", VIDEO_SRC, "-f", "lavfi", "-i", AUDIO_SRC];
     args.extend_from_slice(extra);
@@ -47,20 +36,13 @@ fn x264(out: &str, extra: &[&str]) {
     ffmpeg(&args);
 }
 
-fn recipe_hash(recipe: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    recipe.hash(&mut h);
-    h.finish()
-}
-
 macro_rules! fixture {
     ($(#[$doc:meta])* $name:ident, $file:literal, $build:expr) => {
         $(#[$doc])*
         pub fn $name() -> PathBuf {
             static ONCE: OnceLock<PathBuf> = OnceLock::new();
-            // The recipe's text is part of the name, so a changed recipe never reuses a stale file.
-            ONCE.get_or_init(|| make(&format!("{:016x}-{}", recipe_hash(stringify!($build)), $file), $build)).clone()
+            // The recipe's text names the file, so a changed recipe never reuses a stale one.
+            ONCE.get_or_init(|| tessera_testkit::cached_file(dir(), $file, stringify!($build), $build)).clone()
         }
     };
 }
