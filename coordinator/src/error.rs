@@ -15,6 +15,12 @@ pub enum CoordinatorError {
     /// The bus failed.
     #[error(transparent)]
     Bus(#[from] tessera_core::bus::BusError),
+    /// The job records failed.
+    #[error(transparent)]
+    Jobs(#[from] tessera_core::jobs::JobBookError),
+    /// The job was cancelled while it was being segmented.
+    #[error("cancelled")]
+    Cancelled,
     /// Something inside the coordinator failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -28,7 +34,15 @@ impl CoordinatorError {
             CoordinatorError::Core(tessera_core::CoreError::Media(e)) => e.is_bad_input(),
             CoordinatorError::Core(tessera_core::CoreError::Bus(_) | tessera_core::CoreError::Store(_)) => false,
             CoordinatorError::Core(_) => true,
-            CoordinatorError::Store(_) | CoordinatorError::Bus(_) | CoordinatorError::Internal(_) => false,
+            // A source that is not there will not appear by retrying.
+            CoordinatorError::Store(
+                tessera_core::StoreError::NotFound(_) | tessera_core::StoreError::InvalidKey(_),
+            ) => true,
+            CoordinatorError::Store(_)
+            | CoordinatorError::Bus(_)
+            | CoordinatorError::Jobs(_)
+            | CoordinatorError::Cancelled
+            | CoordinatorError::Internal(_) => false,
         }
     }
 }

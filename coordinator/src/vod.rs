@@ -11,11 +11,12 @@ use bytes::Bytes;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec,
-    SourceInfo, Task, WorkerClass, WIRE_VERSION,
+    SourceInfo, Task, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{AudioTrack, Limits, Mp4Source, SpeedPreset};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
 use crate::ingest::{cut_segment, plan_source};
@@ -37,6 +38,8 @@ pub struct VodJobSpec {
     pub class: WorkerClass,
     /// Input limits.
     pub limits: Limits,
+    /// W3C `traceparent` put on every task and event of the job.
+    pub traceparent: Option<String>,
 }
 
 /// The average bitrate of an AAC track, rounded to kbit/s (names the rendition).
@@ -79,21 +82,26 @@ pub fn plan_renditions(
 }
 
 /// Runs a VOD job's coordinator side to the last published task and returns
-/// the plan. On failure a `failed` event is published with the reason.
+/// the plan. On failure a `failed` event is published with the reason; when
+/// `cancel` fires it stops between segments with [`CoordinatorError::Cancelled`]
+/// (the API publishes the cancellation). Running it again on the same input
+/// is harmless: segments are cut identically and the plan, tasks and events
+/// carry dedupe ids.
 pub async fn run_vod_job<R>(
     bus: &dyn Bus,
     sources: &Store,
     spec: &VodJobSpec,
     reader: R,
+    cancel: &CancellationToken,
 ) -> Result<JobPlan, CoordinatorError>
 where
     R: Read + Seek + Send + 'static,
 {
-    let result = publish_job(bus, sources, spec, reader).await;
-    if let Err(e) = &result {
+    let result = publish_job(bus, sources, spec, reader, cancel).await;
+    if let Some(e) = result.as_ref().err().filter(|e| !matches!(e, CoordinatorError::Cancelled)) {
         let event =
             JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: e.is_bad_input() });
-        if let Err(publish_error) = bus.publish(event.to_message()).await {
+        if let Err(publish_error) = bus.publish(with_trace(event.to_message(), spec)).await {
             tracing::error!(job = %spec.job, error = %publish_error, "could not publish the job's failure");
         }
     }
@@ -105,6 +113,7 @@ async fn publish_job<R>(
     sources: &Store,
     spec: &VodJobSpec,
     reader: R,
+    cancel: &CancellationToken,
 ) -> Result<JobPlan, CoordinatorError>
 where
     R: Read + Seek + Send + 'static,
@@ -152,9 +161,14 @@ where
         output_prefix: spec.output_prefix.clone(),
     };
     let planned = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
-    bus.publish(planned.to_message()).await?;
+    bus.publish(with_trace(planned.to_message(), spec)).await?;
 
-    while let Some(cut) = rx.recv().await {
+    loop {
+        let cut = tokio::select! {
+            _ = cancel.cancelled() => return Err(CoordinatorError::Cancelled),
+            cut = rx.recv() => cut,
+        };
+        let Some(cut) = cut else { break };
         let (seq, bytes) = cut?;
         let source_key = source_segment_key(&spec.job, seq);
         sources.put(&source_key, Bytes::from(bytes)).await?;
@@ -169,9 +183,17 @@ where
                 frame_rate: plan.source.frame_rate,
             };
             let subject = task_subject(spec.class, rendition.codec());
-            bus.publish(OutgoingMessage::json(subject, Some(task.id()), &task)).await?;
+            bus.publish(with_trace(OutgoingMessage::json(subject, Some(task.id()), &task), spec)).await?;
         }
     }
     cutter.await.map_err(|e| CoordinatorError::Internal(format!("the demux thread failed: {e}")))?;
     Ok(plan)
+}
+
+/// Adds the job's trace context to a message.
+fn with_trace(mut message: OutgoingMessage, spec: &VodJobSpec) -> OutgoingMessage {
+    if let Some(traceparent) = &spec.traceparent {
+        message.headers.push((TRACEPARENT.to_string(), traceparent.clone()));
+    }
+    message
 }

@@ -4,11 +4,15 @@
 //! - [`wire`]: tasks and job events (JSON, versioned), subjects, stream names, keys.
 //! - [`bus`]: the JetStream-shaped bus contract and its in-process implementation.
 //! - [`store`]: object storage by URL.
+//! - [`kv`]: the revision-checked key-value bucket contract (memory, JetStream KV).
+//! - [`jobs`]: job records and how events fold into them.
 //! - [`topology`]: the streams and consumers services create at start-up.
 #![deny(missing_docs)]
 
 pub mod bus;
 pub mod error;
+pub mod jobs;
+pub mod kv;
 pub mod ladder;
 pub mod store;
 pub mod topology;

@@ -10,7 +10,8 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::io::AsyncWriteExt;
 use url::Url;
 
 /// Storage failures.
@@ -30,6 +31,24 @@ pub enum StoreError {
     /// The object does not exist.
     #[error("object '{0}' not found")]
     NotFound(String),
+    /// The stream being written failed or was refused (e.g. over a size limit).
+    #[error("writing '{key}' failed: {source}")]
+    Source {
+        /// The key.
+        key: String,
+        /// What the stream said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local file could not be written.
+    #[error("local file '{path}': {source}")]
+    LocalFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store failed (possibly transient).
     #[error("store operation on '{key}' failed: {source}")]
     Backend {
@@ -124,6 +143,53 @@ impl Store {
         let path = self.path(key)?;
         let result = self.inner.get(&path).await.map_err(Self::backend(key))?;
         result.bytes().await.map_err(Self::backend(key))
+    }
+
+    /// Writes an object from a stream of chunks without holding it whole in
+    /// memory (a multipart upload on object stores). If the stream fails the
+    /// upload is aborted and nothing is written. Returns the bytes written.
+    pub async fn put_stream<S>(&self, key: &str, mut chunks: S) -> Result<u64, StoreError>
+    where
+        S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
+    {
+        use futures::StreamExt;
+        let path = self.path(key)?;
+        let upload = self.inner.put_multipart(&path).await.map_err(Self::backend(key))?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut written = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(source) => {
+                    let _ = writer.abort().await;
+                    return Err(StoreError::Source { key: key.to_string(), source });
+                }
+            };
+            // Bounds the parts in flight, so memory stays at a few parts.
+            writer.wait_for_capacity(4).await.map_err(Self::backend(key))?;
+            written += chunk.len() as u64;
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(Self::backend(key))?;
+        Ok(written)
+    }
+
+    /// Copies an object into a local file chunk by chunk; returns its size.
+    pub async fn get_to_file(&self, key: &str, file: &std::path::Path) -> Result<u64, StoreError> {
+        use futures::StreamExt;
+        let local = |source: std::io::Error| StoreError::LocalFile { path: file.display().to_string(), source };
+        let path = self.path(key)?;
+        let result = self.inner.get(&path).await.map_err(Self::backend(key))?;
+        let mut out = tokio::fs::File::create(file).await.map_err(local)?;
+        let mut stream = result.into_stream();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(Self::backend(key))?;
+            size += chunk.len() as u64;
+            out.write_all(&chunk).await.map_err(local)?;
+        }
+        out.flush().await.map_err(local)?;
+        Ok(size)
     }
 
     /// True when the object exists.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::bus::{Bus, BusError, ConsumerConfig, Retention, StreamConfig};
 use crate::wire::{
     dead_letter_subject, task_consumer, task_subject, TaskCodec, WorkerClass, EVENTS_STREAM, EVENTS_SUBJECTS,
-    PACKAGER_CONSUMER, TASKS_STREAM, TASKS_SUBJECTS,
+    INGEST_CONSUMER, JOBS_STREAM, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER, TASKS_STREAM, TASKS_SUBJECTS,
+    TRACKER_CONSUMER,
 };
 
 /// How long a re-published task or event id counts as a duplicate.
@@ -29,13 +30,26 @@ impl Default for TaskDelivery {
     }
 }
 
-/// Creates (or updates) the task and event streams.
+/// How long job events are kept (the packager replays a job's events from
+/// the stream after a restart, so this bounds how long a job may run).
+pub const EVENTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Creates (or updates) the job-submission, task and event streams.
 pub async fn ensure_streams(bus: &dyn Bus) -> Result<(), BusError> {
+    bus.ensure_stream(&StreamConfig {
+        name: JOBS_STREAM.into(),
+        subjects: vec![JOB_SUBMISSIONS_SUBJECT.into()],
+        retention: Retention::WorkQueue,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_age: None,
+    })
+    .await?;
     bus.ensure_stream(&StreamConfig {
         name: TASKS_STREAM.into(),
         subjects: vec![TASKS_SUBJECTS.into()],
         retention: Retention::WorkQueue,
         duplicate_window: DUPLICATE_WINDOW,
+        max_age: None,
     })
     .await?;
     bus.ensure_stream(&StreamConfig {
@@ -43,8 +57,35 @@ pub async fn ensure_streams(bus: &dyn Bus) -> Result<(), BusError> {
         subjects: vec![EVENTS_SUBJECTS.into()],
         retention: Retention::Limits,
         duplicate_window: DUPLICATE_WINDOW,
+        max_age: Some(EVENTS_MAX_AGE),
     })
     .await
+}
+
+/// The coordinators' shared consumer of job submissions: the coordinator that
+/// takes one segments it, keeping it alive with in-progress acks; if that
+/// coordinator dies, another (or it, restarted) takes the job over.
+pub fn ingest_consumer_config() -> ConsumerConfig {
+    ConsumerConfig {
+        durable: INGEST_CONSUMER.into(),
+        filter_subject: JOB_SUBMISSIONS_SUBJECT.into(),
+        ack_wait: Duration::from_secs(30),
+        max_deliver: 5,
+        max_ack_pending: 64,
+        dead_letter_subject: Some(dead_letter_subject(INGEST_CONSUMER)),
+    }
+}
+
+/// The coordinators' shared consumer of job events, folded into job records.
+pub fn tracker_consumer_config() -> ConsumerConfig {
+    ConsumerConfig {
+        durable: TRACKER_CONSUMER.into(),
+        filter_subject: "tessera.events.job.>".into(),
+        ack_wait: Duration::from_secs(30),
+        max_deliver: 20,
+        max_ack_pending: 10_000,
+        dead_letter_subject: None,
+    }
 }
 
 /// The durable consumer of one class and codec's tasks.

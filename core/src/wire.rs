@@ -24,6 +24,24 @@ pub const EVENTS_STREAM: &str = "TESSERA_EVENTS";
 pub const EVENTS_SUBJECTS: &str = "tessera.events.>";
 /// Durable consumer of the packager on [`EVENTS_STREAM`].
 pub const PACKAGER_CONSUMER: &str = "packager";
+/// Header carrying the W3C trace context of the job a message belongs to.
+pub const TRACEPARENT: &str = "traceparent";
+/// Work-queue stream of submitted jobs waiting for a coordinator to segment them.
+pub const JOBS_STREAM: &str = "TESSERA_JOBS";
+/// Subject of VOD job submissions (the only subject of [`JOBS_STREAM`]).
+pub const JOB_SUBMISSIONS_SUBJECT: &str = "tessera.jobs.vod";
+/// Durable consumer the coordinators share on [`JOBS_STREAM`].
+pub const INGEST_CONSUMER: &str = "coordinator-ingest";
+/// Durable consumer the coordinators share on [`EVENTS_STREAM`] to keep job state.
+pub const TRACKER_CONSUMER: &str = "coordinator-tracker";
+/// Key-value bucket of job records (see `jobs`).
+pub const JOBS_BUCKET: &str = "tessera_jobs";
+/// Key-value bucket mapping `Idempotency-Key`s to the jobs they created.
+pub const IDEMPOTENCY_BUCKET: &str = "tessera_idempotency";
+/// Store key of an upload: `uploads/{id}`.
+pub fn upload_key(id: &str) -> String {
+    format!("uploads/{id}")
+}
 
 /// A class of workers: each pulls from its own subjects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -413,6 +431,11 @@ pub enum JobEventKind {
         /// True when the input is at fault.
         bad_input: bool,
     },
+    /// The job was cancelled through the API: nothing more is written for it.
+    Cancelled {
+        /// Who or what cancelled it.
+        reason: String,
+    },
     /// An event type this version does not know.
     #[serde(other)]
     Unknown,
@@ -449,6 +472,7 @@ impl JobEvent {
             JobEventKind::SegmentFailed(f) => Some(format!("{}/{}/{}/failed", self.job, f.rendition, f.seq)),
             JobEventKind::Packaged { .. } => Some(format!("{}/packaged", self.job)),
             JobEventKind::Failed { .. } => Some(format!("{}/failed", self.job)),
+            JobEventKind::Cancelled { .. } => Some(format!("{}/cancelled", self.job)),
             JobEventKind::TaskRetry { .. } | JobEventKind::Unknown => None,
         }
     }

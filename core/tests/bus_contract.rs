@@ -10,3 +10,9 @@ async fn memory_bus() -> (Arc<dyn Bus>, ()) {
 }
 
 tessera_testkit::bus_contract_tests!(memory_bus());
+
+/// The in-process bucket passes the key-value contract.
+#[tokio::test]
+async fn memory_kv_contract() {
+    tessera_testkit::kv_contract::all(&tessera_core::kv::MemoryKv::new()).await;
+}

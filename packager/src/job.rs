@@ -70,7 +70,7 @@ impl JobAssembly {
             JobEventKind::TaskRetry { task, reason } => {
                 self.retries.insert(task.clone(), reason.clone());
             }
-            JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } => {
+            JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } | JobEventKind::Cancelled { .. } => {
                 self.ended = true;
                 return Step::Ended;
             }

@@ -3,14 +3,18 @@
 //! the package when the last task is done and publishes `packaged`, or
 //! publishes `failed` with the first failing segment's reason. Tasks that
 //! ran out of deliveries arrive as dead letters and fail their job.
+//!
+//! The first time it sees a job (also after a restart, when its state is
+//! gone) it rebuilds the job from the events stream's history of that job,
+//! so events acked before a restart are not lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
-use tessera_core::wire::{JobEvent, JobEventKind, Task, EVENTS_STREAM};
+use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -18,18 +22,23 @@ use crate::error::PackagerError;
 use crate::job::{JobAssembly, Step};
 use crate::vod::{clear_manifests, package_vod};
 
+/// Ended jobs remembered (to ignore their late events) before the oldest are forgotten.
+const ENDED_MEMORY: usize = 100_000;
+
 struct Packager {
     bus: Arc<dyn Bus>,
     outputs: Store,
     jobs: HashMap<String, JobAssembly>,
     ended: HashSet<String>,
+    ended_order: VecDeque<String>,
 }
 
 /// Runs the packager until `shutdown` is cancelled.
 pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken) -> Result<(), PackagerError> {
     ensure_streams(bus.as_ref()).await?;
     let consumer = bus.consumer(EVENTS_STREAM, &packager_consumer_config()).await?;
-    let mut packager = Packager { bus, outputs, jobs: HashMap::new(), ended: HashSet::new() };
+    let mut packager =
+        Packager { bus, outputs, jobs: HashMap::new(), ended: HashSet::new(), ended_order: VecDeque::new() };
     loop {
         let fetched = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -71,6 +80,7 @@ impl Packager {
             if self.ended.contains(&task.job) {
                 return Ok(());
             }
+            self.rebuild_if_unknown(&task.job).await?;
             let step = self.jobs.entry(task.job.clone()).or_default().dead_letter(&task, letter.deliveries);
             return self.act(&task.job, step).await;
         }
@@ -81,12 +91,39 @@ impl Packager {
         if self.ended.contains(&event.job) {
             return Ok(());
         }
+        self.rebuild_if_unknown(&event.job).await?;
         let job = self.jobs.entry(event.job.clone()).or_default();
         let step = job.apply(&event.kind);
         if let (JobEventKind::Planned(plan), Step::Wait) = (&event.kind, &step) {
             clear_manifests(&self.outputs, plan).await?;
         }
         self.act(&event.job, step).await
+    }
+
+    /// Rebuilds a job not seen before from its stored events and dead
+    /// letters (events are applied idempotently, so the ones delivered
+    /// afterwards change nothing twice).
+    async fn rebuild_if_unknown(&mut self, job_id: &str) -> Result<(), PackagerError> {
+        if self.jobs.contains_key(job_id) {
+            return Ok(());
+        }
+        let mut job = JobAssembly::new();
+        for stored in self.bus.history(EVENTS_STREAM, &job_events_subject(job_id)).await? {
+            if let Ok(event) = serde_json::from_slice::<JobEvent>(&stored.message.payload) {
+                job.apply(&event.kind);
+            }
+        }
+        for stored in self.bus.history(EVENTS_STREAM, "tessera.events.deadletter.>").await? {
+            let letter = serde_json::from_slice::<DeadLetter>(&stored.message.payload).ok();
+            let task = letter.as_ref().and_then(|l| serde_json::from_str::<Task>(&l.payload).ok());
+            if let (Some(letter), Some(task)) = (letter, task) {
+                if task.job == job_id {
+                    job.dead_letter(&task, letter.deliveries);
+                }
+            }
+        }
+        self.jobs.insert(job_id.to_string(), job);
+        Ok(())
     }
 
     /// Fails the job of an event that kept failing to package.
@@ -135,6 +172,13 @@ impl Packager {
 
     fn forget(&mut self, job_id: &str) {
         self.jobs.remove(job_id);
-        self.ended.insert(job_id.to_string());
+        if self.ended.insert(job_id.to_string()) {
+            self.ended_order.push_back(job_id.to_string());
+        }
+        while self.ended_order.len() > ENDED_MEMORY {
+            if let Some(oldest) = self.ended_order.pop_front() {
+                self.ended.remove(&oldest);
+            }
+        }
     }
 }

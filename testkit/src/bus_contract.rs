@@ -20,6 +20,7 @@ async fn stream(bus: &dyn Bus, ns: &str, name: &str, retention: Retention) -> St
         subjects: vec![format!("{ns}.{name}.>")],
         retention,
         duplicate_window: Duration::from_secs(60),
+        max_age: None,
     })
     .await
     .expect("stream created");
@@ -59,6 +60,26 @@ async fn fetch_bodies(consumer: &dyn Consumer, wait: Duration) -> Vec<(String, u
         d.ack().await.expect("ack");
     }
     out
+}
+
+/// History returns a limits stream's messages on matching subjects, oldest
+/// first, with ids and headers, whether or not a consumer has acked them.
+pub async fn history_replays_matching(bus: &dyn Bus, ns: &str) {
+    let s = stream(bus, ns, "history", Retention::Limits).await;
+    assert!(bus.history(&s, &format!("{ns}.history.job.a")).await.unwrap().is_empty());
+    bus.publish(message(format!("{ns}.history.job.a"), Some("a1"), "a1")).await.unwrap();
+    bus.publish(message(format!("{ns}.history.job.b"), None, "b1")).await.unwrap();
+    bus.publish(message(format!("{ns}.history.job.a"), None, "a2")).await.unwrap();
+    let c = consumer(bus, &s, "history", format!("{ns}.history.>"), 3).await;
+    assert_eq!(fetch_bodies(&*c, Duration::from_secs(2)).await.len(), 3);
+    let got = bus.history(&s, &format!("{ns}.history.job.a")).await.unwrap();
+    let bodies: Vec<_> = got.iter().map(|m| String::from_utf8_lossy(&m.message.payload).into_owned()).collect();
+    assert_eq!(bodies, ["a1", "a2"]);
+    assert!(got[0].stream_seq < got[1].stream_seq);
+    assert_eq!(got[0].message.id.as_deref(), Some("a1"));
+    assert_eq!(got[0].message.headers[0].0.to_ascii_lowercase(), "traceparent");
+    assert_eq!(bus.history(&s, &format!("{ns}.history.>")).await.unwrap().len(), 3);
+    assert!(matches!(bus.history("NO_SUCH_STREAM", ">").await, Err(tessera_core::bus::BusError::UnknownStream(_))));
 }
 
 /// A message id seen twice within the window is stored once; headers survive.
@@ -282,7 +303,8 @@ macro_rules! bus_contract_tests {
     ($make:expr) => {
         $crate::bus_contract_tests!(@case $make, dedupe_by_message_id, ack_removes, redelivery_after_ack_wait,
             in_progress_extends_ack_wait, nak_with_delay, max_deliveries_then_dead_letter,
-            max_ack_pending_bounds_fetch, filters_and_independent_consumers, refuses_what_jetstream_refuses);
+            max_ack_pending_bounds_fetch, filters_and_independent_consumers, refuses_what_jetstream_refuses,
+            history_replays_matching);
     };
     (@case $make:expr, $($case:ident),+) => {
         $(

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bus_contract;
+pub mod kv_contract;
 pub mod nats;
 pub mod s3;
 

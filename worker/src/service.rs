@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tessera_core::bus::{Bus, Consumer, Delivery};
+use tessera_core::jobs::{JobBook, JobState};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
     JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
@@ -37,6 +38,9 @@ pub struct WorkerConfig {
     pub delivery: TaskDelivery,
     /// Encoder speed for rungs that name none.
     pub default_speed: SpeedPreset,
+    /// After shutdown, how long tasks in hand may run before they are
+    /// nak'ed for another worker.
+    pub drain_timeout: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -47,6 +51,7 @@ impl Default for WorkerConfig {
             slots: std::thread::available_parallelism().map_or(1, usize::from),
             delivery: TaskDelivery::default(),
             default_speed: SpeedPreset::default(),
+            drain_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -66,13 +71,23 @@ struct Shared {
     stores: WorkerStores,
     config: WorkerConfig,
     decoded: DecodedCache,
+    jobs: Option<JobBook>,
+    /// Fired when the drain timeout is over: tasks in hand are nak'ed.
+    abandon: CancellationToken,
 }
 
-/// Runs a worker until `shutdown` is cancelled; tasks in hand are finished first.
+/// How often a running task's job is checked for a cancellation.
+const CANCEL_POLL: Duration = Duration::from_secs(1);
+
+/// Runs a worker until `shutdown` is cancelled. It then stops taking tasks
+/// and gives those in hand `drain_timeout` to finish; the rest are nak'ed so
+/// another worker takes them at once. With job records (`jobs`), tasks of
+/// cancelled jobs are dropped, and a running one stops before writing.
 pub async fn run(
     bus: Arc<dyn Bus>,
     stores: WorkerStores,
     config: WorkerConfig,
+    jobs: Option<JobBook>,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     tessera_core::topology::ensure_streams(bus.as_ref()).await?;
@@ -83,8 +98,9 @@ pub async fn run(
     }
     // Room for the segments the slots are working on, plus the next one.
     let decoded = DecodedCache::new(config.slots.max(1) + 1);
-    let shared = Arc::new(Shared { bus, stores, config: config.clone(), decoded });
-    schedule(shared, consumers, config.slots.max(1), shutdown).await;
+    let abandon = CancellationToken::new();
+    let shared = Arc::new(Shared { bus, stores, config: config.clone(), decoded, jobs, abandon: abandon.clone() });
+    schedule(shared, consumers, config.slots.max(1), shutdown, config.drain_timeout).await;
     Ok(())
 }
 
@@ -102,7 +118,13 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// [`by_task_length`] order) that has one, and runs it in the background.
 /// A slot is never held while waiting for work, so one codec's empty queue
 /// cannot starve another's.
-async fn schedule(shared: Arc<Shared>, consumers: Vec<Box<dyn Consumer>>, slots: usize, shutdown: CancellationToken) {
+async fn schedule(
+    shared: Arc<Shared>,
+    consumers: Vec<Box<dyn Consumer>>,
+    slots: usize,
+    shutdown: CancellationToken,
+    drain_timeout: Duration,
+) {
     let slots = Arc::new(Semaphore::new(slots));
     let mut running = tokio::task::JoinSet::new();
     let mut idle = Duration::from_millis(10);
@@ -138,7 +160,34 @@ async fn schedule(shared: Arc<Shared>, consumers: Vec<Box<dyn Consumer>>, slots:
         }
         idle = (idle * 2).min(IDLE_POLL);
     }
-    while running.join_next().await.is_some() {}
+    if !running.is_empty() {
+        tracing::info!(tasks = running.len(), timeout = ?drain_timeout, "draining: finishing the tasks in hand");
+    }
+    let drained = tokio::time::timeout(drain_timeout, async { while running.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(tasks = running.len(), "drain timeout: handing the remaining tasks back");
+        shared.abandon.cancel();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Whether the job was cancelled (false without job records or when they cannot be read).
+async fn job_cancelled(shared: &Shared, job: &str) -> bool {
+    let Some(jobs) = &shared.jobs else { return false };
+    matches!(jobs.get(job).await, Ok(Some((record, _))) if record.state == JobState::Cancelled)
+}
+
+/// Returns once the job is cancelled (never without job records).
+async fn until_cancelled(shared: &Shared, job: &str) {
+    if shared.jobs.is_none() {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        if job_cancelled(shared, job).await {
+            return;
+        }
+    }
 }
 
 /// Runs one delivered task to its ack or nak.
@@ -154,6 +203,12 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             return;
         }
     };
+    tracing::debug!(task = %task.id(), delivered = delivery.delivered, "task started");
+    if job_cancelled(shared, &task.job).await {
+        tracing::info!(task = %task.id(), "job cancelled: task dropped");
+        let _ = delivery.ack().await;
+        return;
+    }
     let delivery = Arc::new(delivery);
     let heartbeat = {
         let delivery = delivery.clone();
@@ -167,7 +222,21 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             }
         })
     };
-    let outcome = execute(shared, &task).await;
+    let outcome = tokio::select! {
+        outcome = execute(shared, &task) => outcome,
+        _ = until_cancelled(shared, &task.job) => {
+            heartbeat.abort();
+            tracing::info!(task = %task.id(), "job cancelled: task stopped");
+            let _ = delivery.ack().await;
+            return;
+        }
+        _ = shared.abandon.cancelled() => {
+            heartbeat.abort();
+            tracing::info!(task = %task.id(), "shutting down: task handed back");
+            let _ = delivery.nak(None).await;
+            return;
+        }
+    };
     heartbeat.abort();
     let name = task.rendition.name();
     let (event, settle) = match outcome {

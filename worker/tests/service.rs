@@ -53,8 +53,9 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         slots: 2,
         delivery: DELIVERY,
         default_speed: SpeedPreset::Veryfast,
+        drain_timeout: Duration::from_secs(5),
     };
-    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, shutdown.clone()));
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, None, shutdown.clone()));
     tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
     Cluster { bus, stores, shutdown }
 }
@@ -129,6 +130,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         output_prefix: format!("outputs/{job}"),
         class: WorkerClass::Cpu,
         limits: Limits::default(),
+        traceparent: None,
     }
 }
 
@@ -172,7 +174,9 @@ async fn bad_and_good_jobs(cluster: Cluster) {
     publish_single_task(cluster.bus.as_ref(), "bad").await;
     // Job "good": a real source through the coordinator, at the same time.
     let file = std::fs::File::open(source()).unwrap();
-    let plan = run_vod_job(cluster.bus.as_ref(), &cluster.stores.sources, &vod_spec("good"), file).await.unwrap();
+    let plan = run_vod_job(cluster.bus.as_ref(), &cluster.stores.sources, &vod_spec("good"), file, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(plan.segments, 2);
     match outcome(cluster.bus.as_ref(), "bad").await {
         JobEventKind::Failed { reason, bad_input } => {
@@ -196,7 +200,7 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     ensure_streams(bus.as_ref()).await.unwrap();
     let sources = Store::in_memory();
     let file = std::fs::File::open(source()).unwrap();
-    run_vod_job(bus.as_ref(), &sources, &vod_spec("steal"), file).await.unwrap();
+    run_vod_job(bus.as_ref(), &sources, &vod_spec("steal"), file, &Default::default()).await.unwrap();
     // A "worker" takes the first task and dies without acking.
     let thief =
         bus.consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, DELIVERY)).await.unwrap();
@@ -208,7 +212,7 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let stores = WorkerStores { sources, outputs: Store::in_memory() };
     let shutdown = CancellationToken::new();
     let config = WorkerConfig { slots: 2, delivery: DELIVERY, ..WorkerConfig::default() };
-    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, shutdown.clone()));
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, None, shutdown.clone()));
     tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
     match outcome(bus.as_ref(), "steal").await {
         JobEventKind::Packaged { .. } => {}

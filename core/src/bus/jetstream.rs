@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck, Retention,
-    StreamConfig,
+    StoredMessage, StreamConfig,
 };
 
 /// How long a "what is there now" pull request may stay open.
@@ -51,6 +51,11 @@ impl JetStreamBus {
             .map_err(connection)?;
         Ok(Self { js: jetstream::new(client.clone()), client })
     }
+
+    /// The JetStream context (for the key-value buckets).
+    pub(crate) fn context(&self) -> &Context {
+        &self.js
+    }
 }
 
 #[async_trait]
@@ -67,6 +72,7 @@ impl Bus for JetStreamBus {
                 retention,
                 storage: stream::StorageType::File,
                 duplicate_window: config.duplicate_window,
+                max_age: config.max_age.unwrap_or_default(),
                 ..Default::default()
             })
             .await
@@ -121,6 +127,50 @@ impl Bus for JetStreamBus {
                 _ => connection(e),
             })?;
         Ok(PublishAck { stream_seq: ack.sequence, duplicate: ack.duplicate })
+    }
+
+    async fn history(&self, stream_name: &str, subject: &str) -> Result<Vec<StoredMessage>, BusError> {
+        let stream = self.js.get_stream(stream_name).await.map_err(|e| match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(_) => BusError::UnknownStream(stream_name.into()),
+            _ => connection(e),
+        })?;
+        // An ephemeral consumer without acks reads the stream and vanishes
+        // shortly after; durable consumers are untouched.
+        let consumer: PullConsumer = stream
+            .create_consumer(pull::Config {
+                filter_subject: subject.to_string(),
+                ack_policy: AckPolicy::None,
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                inactive_threshold: Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| BusError::Config(format!("history of '{subject}' in stream '{stream_name}': {e}")))?;
+        let mut consumer = consumer;
+        let mut remaining = consumer.info().await.map_err(connection)?.num_pending;
+        let mut out = Vec::new();
+        while remaining > 0 {
+            let batch = usize::try_from(remaining.min(1000)).unwrap_or(1000);
+            let mut messages = consumer
+                .fetch()
+                .max_messages(batch)
+                .expires(Duration::from_secs(5))
+                .messages()
+                .await
+                .map_err(connection)?;
+            let mut got = 0;
+            while let Some(message) = messages.next().await {
+                let message = message.map_err(connection)?;
+                let stream_seq = message.info().map_err(connection)?.stream_sequence;
+                out.push(StoredMessage { message: outgoing(&message), stream_seq });
+                got += 1;
+            }
+            if got == 0 {
+                break;
+            }
+            remaining = remaining.saturating_sub(got);
+        }
+        Ok(out)
     }
 }
 
@@ -205,6 +255,12 @@ impl Drop for JetStreamConsumer {
 fn delivery(message: jetstream::Message) -> Result<Delivery, BusError> {
     let info = message.info().map_err(connection)?;
     let (stream_seq, delivered) = (info.stream_sequence, u32::try_from(info.delivered).unwrap_or(u32::MAX));
+    let outgoing = outgoing(&message);
+    Ok(Delivery::new(outgoing, stream_seq, delivered, Box::new(JetStreamAcker { message })))
+}
+
+/// The message's subject, dedupe id, other headers (sorted) and body.
+fn outgoing(message: &async_nats::Message) -> OutgoingMessage {
     let mut id = None;
     let mut headers = Vec::new();
     if let Some(map) = &message.headers {
@@ -220,9 +276,7 @@ fn delivery(message: jetstream::Message) -> Result<Delivery, BusError> {
         }
     }
     headers.sort();
-    let outgoing =
-        OutgoingMessage { subject: message.subject.to_string(), id, headers, payload: message.payload.clone() };
-    Ok(Delivery::new(outgoing, stream_seq, delivered, Box::new(JetStreamAcker { message })))
+    OutgoingMessage { subject: message.subject.to_string(), id, headers, payload: message.payload.clone() }
 }
 
 #[async_trait]

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{
     subject, Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck,
-    Retention, StreamConfig,
+    Retention, StoredMessage, StreamConfig,
 };
 
 /// The in-process bus. Cloning shares it.
@@ -224,6 +224,17 @@ impl Bus for MemoryBus {
         let ack = self.lock().publish(message, Instant::now())?;
         self.inner.changed.notify_waiters();
         Ok(ack)
+    }
+
+    async fn history(&self, stream: &str, filter: &str) -> Result<Vec<StoredMessage>, BusError> {
+        let mut state = self.lock();
+        let stream = state.stream_mut(stream)?;
+        Ok(stream
+            .messages
+            .iter()
+            .filter(|(_, m)| subject::matches(filter, &m.subject))
+            .map(|(&stream_seq, message)| StoredMessage { message: message.clone(), stream_seq })
+            .collect())
     }
 }
 

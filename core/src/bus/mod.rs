@@ -71,6 +71,9 @@ pub struct StreamConfig {
     pub retention: Retention,
     /// Window in which a repeated message id is a duplicate.
     pub duplicate_window: Duration,
+    /// Messages older than this are removed (`None`: kept; the in-process
+    /// bus, which lives as long as one run, keeps everything).
+    pub max_age: Option<Duration>,
 }
 
 /// A durable pull consumer.
@@ -215,6 +218,15 @@ pub struct DeadLetter {
     pub payload: String,
 }
 
+/// A message as a stream keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The message (subject, id, headers, body).
+    pub message: OutgoingMessage,
+    /// Stream sequence.
+    pub stream_seq: u64,
+}
+
 /// A durable pull consumer.
 #[async_trait]
 pub trait Consumer: Send + Sync {
@@ -237,4 +249,9 @@ pub trait Bus: Send + Sync {
 
     /// Publishes into whichever stream captures the subject.
     async fn publish(&self, message: OutgoingMessage) -> Result<PublishAck, BusError>;
+
+    /// Every message `stream` still holds on subjects matching `subject`,
+    /// oldest first, without disturbing any consumer: how a service rebuilds
+    /// what it knew about a job after a restart.
+    async fn history(&self, stream: &str, subject: &str) -> Result<Vec<StoredMessage>, BusError>;
 }

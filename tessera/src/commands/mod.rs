@@ -1,9 +1,16 @@
 //! Subcommands and the exit-code rule: 0 success, 2 bad input, 1 internal error.
 
+mod cluster;
+mod config_file;
+mod coordinator;
 mod encode;
+mod packager;
 mod probe;
+mod progress;
 mod segment;
+mod submit;
 mod transcode;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -16,8 +23,21 @@ use tessera_worker::WorkerError;
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
+    /// TOML file of settings (keys are long flag names); flags and TESSERA_* variables win over it.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Reads the command line, after the config file's settings are in place.
+pub fn parse() -> anyhow::Result<Cli> {
+    use clap::CommandFactory;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(file) = config_file::named(&args) {
+        config_file::apply(std::path::Path::new(&file), &Cli::command())?;
+    }
+    Ok(Cli::parse())
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +81,14 @@ enum Command {
         #[arg(long, default_value = "veryfast")]
         speed: SpeedPreset,
     },
+    /// Run the coordinator: HTTP API, segmenting of submitted jobs, job records (NATS + store).
+    Coordinator(coordinator::CoordinatorArgs),
+    /// Run a worker: encode tasks of one class and some codecs (NATS + store).
+    Worker(worker::WorkerArgs),
+    /// Run the packager: write manifests as jobs complete (NATS + store).
+    Packager(packager::PackagerArgs),
+    /// Submit a file or object URL to a coordinator; --wait follows it to the end.
+    Submit(submit::SubmitArgs),
     /// Encode every segment of a file for one rung: OUT/init.mp4 + OUT/NNNNNN.m4s (CMAF).
     Encode {
         /// The MP4/MOV file.
@@ -102,6 +130,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transcode { input, out, codecs, ladder, segment_duration, workers, speed } => {
             transcode::run(transcode::TranscodeArgs { input, out, codecs, ladder, segment_duration, workers, speed })
         }
+        Command::Coordinator(args) => coordinator::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Packager(args) => packager::run(args),
+        Command::Submit(args) => submit::run(args),
         Command::Encode { input, out, codec, height, bitrate, speed, segment_duration } => {
             let rung =
                 tessera_core::Rung { codec, height, bitrate_kbps: bitrate, max_frame_rate: None, speed: Some(speed) };

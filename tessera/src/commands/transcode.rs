@@ -3,13 +3,11 @@
 //! in-process bus; source segments go to a scratch folder, the package to
 //! DEST (a folder or an object store URL) in the cluster's layout.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use tessera_coordinator::{run_vod_job, VodJobSpec};
 use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus};
 use tessera_core::topology::ensure_streams;
@@ -79,6 +77,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             output_prefix: String::new(),
             class: WorkerClass::Cpu,
             limits: Limits::default(),
+            traceparent: None,
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, file, &args.input).await;
@@ -107,7 +106,7 @@ impl Pipeline {
         let worker_config = WorkerConfig { slots, ..WorkerConfig::default() };
         let stores = WorkerStores { sources: sources.clone(), outputs: outputs.clone() };
         let (b, s) = (bus.clone(), shutdown.clone());
-        services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, s).await?) });
+        services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, None, s).await?) });
         let (b, s, o) = (bus.clone(), shutdown.clone(), outputs.clone());
         services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
         Ok(Self { bus, shutdown, services, sources, outputs })
@@ -140,10 +139,11 @@ impl Pipeline {
                 },
             )
             .await?;
-        let coordinator = run_vod_job(self.bus.as_ref(), &self.sources, spec, file);
+        let never = tokio_util::sync::CancellationToken::new();
+        let coordinator = run_vod_job(self.bus.as_ref(), &self.sources, spec, file, &never);
         let mut coordinator = std::pin::pin!(coordinator);
         let mut publishing = true;
-        let mut progress = Progress::default();
+        let mut progress = super::progress::Progress::default();
         loop {
             tokio::select! {
                 result = &mut coordinator, if publishing => {
@@ -176,57 +176,6 @@ impl Pipeline {
                     }
                 }
             }
-        }
-    }
-}
-
-/// A progress bar on a terminal; a line per tenth of the job otherwise.
-#[derive(Default)]
-struct Progress {
-    bar: Option<ProgressBar>,
-    total: u64,
-    done: u64,
-    printed_tenths: u64,
-}
-
-impl Progress {
-    fn start(&mut self, total: u64) {
-        self.total = total;
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
-            let style =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks, ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar.enable_steady_tick(Duration::from_millis(200));
-            self.bar = Some(bar);
-        } else {
-            eprintln!("progress: 0/{total} tasks");
-        }
-    }
-
-    fn advance(&mut self) {
-        self.done += 1;
-        match &self.bar {
-            Some(bar) => bar.set_position(self.done),
-            None => {
-                let tenths = self.done * 10 / self.total.max(1);
-                if tenths > self.printed_tenths {
-                    self.printed_tenths = tenths;
-                    eprintln!(
-                        "progress: {}/{} tasks ({}%)",
-                        self.done,
-                        self.total,
-                        self.done * 100 / self.total.max(1)
-                    );
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
         }
     }
 }

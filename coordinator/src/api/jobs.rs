@@ -1,0 +1,475 @@
+//! `/v1/jobs`: submit, inspect, list and cancel jobs.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tessera_core::bus::OutgoingMessage;
+use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
+use tessera_core::kv::KvError;
+use tessera_core::wire::{
+    upload_key, validate_id, JobEvent, JobEventKind, WorkerClass, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT,
+};
+use tessera_core::{Ladder, StoreError};
+use tessera_media::{SpeedPreset, VideoCodec};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::ApiState;
+
+/// Where the source is: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRef {
+    /// An id returned by `PUT /v1/uploads`.
+    pub upload_id: Option<String>,
+    /// An object URL inside the coordinator's store (e.g. `s3://bucket/prefix/in.mp4`).
+    pub url: Option<String>,
+}
+
+/// `POST /v1/jobs` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// Job id (1-64 of `A-Z a-z 0-9 - _`); a time-ordered one is made when absent.
+    pub id: Option<String>,
+    /// The source.
+    pub source: SourceRef,
+    /// Video codecs of the default ladder, or a filter on `ladder` (default `["h264"]`).
+    pub codecs: Option<Vec<String>>,
+    /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps"}]}`); default: the built-in ladder.
+    #[schema(value_type = Option<Object>)]
+    pub ladder: Option<Ladder>,
+    /// Target segment duration in seconds, 1-30 (default 4).
+    pub segment_duration: Option<f64>,
+    /// Encoder speed: veryfast (default), fast, medium, slow.
+    pub speed: Option<String>,
+    /// Output prefix in the store (default `outputs/{id}`).
+    pub output_prefix: Option<String>,
+    /// Worker class: cpu (default) or gpu.
+    pub class: Option<String>,
+    /// URL POSTed (signed) when the job completes, fails or is cancelled.
+    pub webhook_url: Option<String>,
+}
+
+/// Tasks done out of all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Progress {
+    /// Tasks done.
+    pub done: u64,
+    /// Tasks in all (0 until planned).
+    pub total: u64,
+    /// Percentage done.
+    pub percent: f64,
+}
+
+/// One rendition's status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenditionView {
+    /// Name, e.g. `h264-720p`.
+    pub name: String,
+    /// Segments done.
+    pub done: u32,
+    /// Segments in all.
+    pub total: u32,
+    /// `pending`, `running` or `done`.
+    pub state: &'static str,
+}
+
+/// A job's error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobErrorView {
+    /// The first failing segment, rendition and reason.
+    pub reason: String,
+    /// True when the input is at fault.
+    pub bad_input: bool,
+}
+
+/// What `GET /v1/jobs/{id}` says.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub id: String,
+    /// queued, running, completed, failed or cancelled.
+    pub state: String,
+    /// Submission time (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+    /// Progress.
+    pub progress: Progress,
+    /// Per-rendition status (empty until planned).
+    pub renditions: Vec<RenditionView>,
+    /// Output prefix in the store.
+    pub output_prefix: String,
+    /// Manifest and report keys, once completed.
+    pub outputs: Vec<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobErrorView>,
+    /// The latest transient failure (being retried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_retry: Option<String>,
+    /// Webhook delivery: pending, delivered or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+}
+
+fn rfc3339(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+impl From<&JobRecord> for JobView {
+    fn from(record: &JobRecord) -> Self {
+        let (done, total) = record.progress();
+        let percent = if total == 0 { 0.0 } else { (done as f64 * 1000.0 / total as f64).round() / 10.0 };
+        Self {
+            id: record.id().to_string(),
+            state: record.state.as_str().to_string(),
+            created_at: rfc3339(record.created_at_ms),
+            updated_at: rfc3339(record.updated_at_ms),
+            progress: Progress { done, total, percent },
+            renditions: record
+                .renditions
+                .iter()
+                .map(|r| {
+                    let done = u32::try_from(r.done.len()).unwrap_or(u32::MAX);
+                    let state = match done {
+                        0 => "pending",
+                        d if d >= r.total => "done",
+                        _ => "running",
+                    };
+                    RenditionView { name: r.name.clone(), done, total: r.total, state }
+                })
+                .collect(),
+            output_prefix: record.submission.output_prefix.clone(),
+            outputs: record.outputs.clone(),
+            error: record.error.as_ref().map(|e| JobErrorView { reason: e.reason.clone(), bad_input: e.bad_input }),
+            last_retry: record.last_retry.clone().filter(|_| !record.state.is_terminal()),
+            webhook: record.webhook.as_ref().map(|h| format!("{:?}", h.delivery).to_ascii_lowercase()),
+        }
+    }
+}
+
+/// A store key from a client: relative, no empty, `.` or `..` parts, safe characters only.
+pub(crate) fn check_key(what: &'static str, code: &'static str, key: &str) -> Result<(), ApiError> {
+    let safe_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
+    let safe_parts = !key.is_empty() && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..");
+    if safe_chars && safe_parts && key.len() <= 512 {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            code,
+            format!("{what} '{key}' must be a relative path of A-Z a-z 0-9 - _ . / without empty, '.' or '..' parts"),
+        ))
+    }
+}
+
+/// The store key of the requested source.
+fn source_key(api: &ApiState, source: &SourceRef) -> Result<String, ApiError> {
+    match (&source.upload_id, &source.url) {
+        (Some(upload), None) => {
+            validate_id("upload id", upload).map_err(|e| ApiError::bad_request("invalid_source", e.to_string()))?;
+            Ok(upload_key(upload))
+        }
+        (None, Some(url)) => {
+            let base = api.store.describe().trim_end_matches('/');
+            let key = url.strip_prefix(base).and_then(|rest| rest.strip_prefix('/')).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_source",
+                    format!("source url '{url}' is not inside this coordinator's store ({base}/...)"),
+                )
+            })?;
+            check_key("source key", "invalid_source", key)?;
+            Ok(key.to_string())
+        }
+        _ => Err(ApiError::bad_request("invalid_source", "source needs exactly one of upload_id and url")),
+    }
+}
+
+/// Turns a request into a submission (everything checked), less the job id's uniqueness.
+fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmission, ApiError> {
+    let source_key = source_key(api, &request.source)?;
+    let codecs = request
+        .codecs
+        .clone()
+        .unwrap_or_else(|| vec!["h264".into()])
+        .iter()
+        .map(|c| c.parse::<VideoCodec>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
+    let mut ladder = request.ladder.clone().unwrap_or_else(|| Ladder::default_for(&codecs));
+    ladder.rungs.retain(|r| codecs.contains(&r.codec));
+    ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
+    if ladder.rungs.is_empty() {
+        return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
+    }
+    let segment_duration = request.segment_duration.unwrap_or(4.0);
+    if !(1.0..=30.0).contains(&segment_duration) {
+        return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-30 seconds"));
+    }
+    let speed = request.speed.clone().unwrap_or_else(|| "veryfast".into());
+    speed.parse::<SpeedPreset>().map_err(|e| ApiError::bad_request("invalid_request", e))?;
+    let class = match request.class.as_deref().unwrap_or("cpu") {
+        "cpu" => WorkerClass::Cpu,
+        "gpu" => WorkerClass::Gpu,
+        other => return Err(ApiError::bad_request("invalid_request", format!("unknown class '{other}' (cpu or gpu)"))),
+    };
+    let output_prefix = request.output_prefix.clone().unwrap_or_else(|| format!("outputs/{job}"));
+    let output_prefix = output_prefix.trim_end_matches('/').to_string();
+    check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
+    if ["sources", "uploads"].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
+        return Err(ApiError::bad_request(
+            "invalid_output_prefix",
+            "output_prefix must not be inside sources/ or uploads/ (the coordinator's own keys)",
+        ));
+    }
+    let mut submission = JobSubmission::new(job, &source_key, ladder, &output_prefix);
+    submission.segment_duration_secs = segment_duration;
+    submission.speed = speed;
+    submission.class = class;
+    Ok(submission)
+}
+
+fn check_webhook(api: &ApiState, url: Option<&str>) -> Result<(), ApiError> {
+    let Some(url) = url else { return Ok(()) };
+    let parsed =
+        url::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_request", format!("webhook_url: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ApiError::bad_request("invalid_request", "webhook_url must be http or https"));
+    }
+    if api.config.webhook_secret.is_empty() {
+        return Err(ApiError::bad_request(
+            "webhook_unavailable",
+            "this coordinator has no webhook secret (--webhook-secret) to sign webhooks with",
+        ));
+    }
+    Ok(())
+}
+
+/// A valid incoming `traceparent`, or a new trace.
+fn traceparent(headers: &HeaderMap) -> String {
+    let given = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok());
+    let valid = given.filter(|t| {
+        let parts: Vec<&str> = t.split('-').collect();
+        parts.len() == 4
+            && [2, 32, 16, 2]
+                .iter()
+                .zip(&parts)
+                .all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    match valid {
+        Some(t) => t.to_ascii_lowercase(),
+        None => {
+            let trace = uuid::Uuid::new_v4().simple().to_string();
+            let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+            format!("00-{trace}-{span}-01")
+        }
+    }
+}
+
+/// What an idempotency key remembers.
+#[derive(Serialize, Deserialize)]
+struct Remembered {
+    job: String,
+    request_sha256: String,
+}
+
+fn created(record: &JobRecord, status: StatusCode, replayed: bool) -> Response {
+    let mut response = (status, Json(JobView::from(record))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/jobs/{}", record.id())) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if replayed {
+        response.headers_mut().insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Publishes the job's submission (deduplicated by job id, so repeating it is harmless).
+async fn enqueue(api: &ApiState, submission: &JobSubmission) -> Result<(), ApiError> {
+    let mut message = OutgoingMessage::json(JOB_SUBMISSIONS_SUBJECT, Some(submission.job.clone()), submission);
+    if let Some(t) = &submission.traceparent {
+        message.headers.push((TRACEPARENT.into(), t.clone()));
+    }
+    api.bus.publish(message).await.map_err(ApiError::unavailable)?;
+    Ok(())
+}
+
+/// Submit a job.
+#[utoipa::path(post, path = "/v1/jobs", request_body = CreateJob,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe submission key")),
+    responses((status = 201, body = JobView), (status = 200, description = "Replayed idempotent submission", body = JobView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let request: CreateJob = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the job request is not valid: {e}")))?;
+    let job = match &request.id {
+        Some(id) => {
+            validate_id("job id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;
+            id.clone()
+        }
+        None => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let mut submission = submission(&api, &request, &job)?;
+    check_webhook(&api, request.webhook_url.as_deref())?;
+    match api.store.exists(&submission.source_key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::bad_request(
+                "source_not_found",
+                format!("the source '{}' does not exist in the store", submission.source_key),
+            ))
+        }
+        Err(StoreError::InvalidKey(k)) => {
+            return Err(ApiError::bad_request("invalid_source", format!("invalid source key '{k}'")))
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    submission.traceparent = Some(traceparent(&headers));
+
+    if let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()) {
+        let request_sha256 = hex::encode(Sha256::digest(&body));
+        let slot = hex::encode(Sha256::digest(key.as_bytes()));
+        let remembered = Remembered { job: job.clone(), request_sha256: request_sha256.clone() };
+        let value = Bytes::from(serde_json::to_vec(&remembered).unwrap_or_default());
+        match api.idempotency.create(&slot, value).await {
+            Ok(_) => {}
+            Err(KvError::AlreadyExists(_)) => {
+                let entry = api.idempotency.get(&slot).await.map_err(ApiError::unavailable)?;
+                let earlier: Remembered = entry
+                    .and_then(|e| serde_json::from_slice(&e.value).ok())
+                    .ok_or_else(|| ApiError::internal("an idempotency record is unreadable"))?;
+                if earlier.request_sha256 != request_sha256 {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different request",
+                    ));
+                }
+                return replay(&api, &earlier.job).await;
+            }
+            Err(e) => return Err(ApiError::unavailable(e)),
+        }
+    }
+
+    let record = JobRecord::queued(submission.clone(), request.webhook_url.clone());
+    match api.jobs.create(&record).await {
+        Ok(()) => {}
+        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a job with id '{job}' exists")))
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    enqueue(&api, &submission).await?;
+    api.metrics.job_submitted();
+    tracing::info!(%job, source = %submission.source_key, "job submitted");
+    Ok(created(&record, StatusCode::CREATED, false))
+}
+
+/// The answer to a repeated idempotent submission; re-publishes the
+/// submission in case the first attempt stopped between record and queue.
+async fn replay(api: &ApiState, job: &str) -> Result<Response, ApiError> {
+    // The first request may still be between claiming the key and creating the record.
+    for _ in 0..50 {
+        if let Some((record, _)) = api.jobs.get(job).await.map_err(ApiError::unavailable)? {
+            if record.state == JobState::Queued {
+                enqueue(api, &record.submission).await?;
+            }
+            return Ok(created(&record, StatusCode::OK, true));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(ApiError::new(StatusCode::CONFLICT, "job_exists", "the first request with this Idempotency-Key did not finish"))
+}
+
+async fn record(api: &ApiState, id: &str) -> Result<JobRecord, ApiError> {
+    validate_id("job id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;
+    match api.jobs.get(id).await {
+        Ok(Some((record, _))) => Ok(record),
+        Ok(None) => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no job '{id}'"))),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+/// A job's state, progress, renditions and error.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(JobView::from(&record(&api, &id).await?)))
+}
+
+/// Cancel a job: queued tasks are dropped, running ones stop at their next check.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let before = record(&api, &id).await?;
+    if before.state.is_terminal() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "job_ended",
+            format!("job '{id}' already ended ({})", before.state.as_str()),
+        ));
+    }
+    let kind = JobEventKind::Cancelled { reason: "cancelled through the API".into() };
+    let after = api.jobs.update(&id, |r| r.apply(&kind)).await.map_err(ApiError::unavailable)?;
+    if after.state != JobState::Cancelled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "job_ended",
+            format!("job '{id}' ended ({}) before it could be cancelled", after.state.as_str()),
+        ));
+    }
+    // Tells the packager (nothing more is written) and the trackers.
+    api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
+    tracing::info!(job = %id, "job cancelled");
+    Ok((StatusCode::ACCEPTED, Json(JobView::from(&after))).into_response())
+}
+
+/// `GET /v1/jobs` paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListParams {
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPage {
+    /// Jobs, newest first (for generated ids).
+    pub jobs: Vec<JobView>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// List jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", params(ListParams),
+    responses((status = 200, body = JobPage), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(State(api): State<ApiState>, Query(params): Query<ListParams>) -> Result<Json<JobPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50).clamp(1, 200);
+    let ids = api.jobs.ids().await.map_err(ApiError::unavailable)?;
+    let start = match &params.after {
+        Some(after) => ids.iter().position(|id| id.as_str() < after.as_str()).unwrap_or(ids.len()),
+        None => 0,
+    };
+    let page: Vec<&String> = ids.iter().skip(start).take(limit).collect();
+    let mut jobs = Vec::with_capacity(page.len());
+    for id in &page {
+        if let Some((record, _)) = api.jobs.get(id).await.map_err(ApiError::unavailable)? {
+            jobs.push(JobView::from(&record));
+        }
+    }
+    let next = (start + page.len() < ids.len()).then(|| page.last().map(|id| (*id).clone())).flatten();
+    Ok(Json(JobPage { jobs, next }))
+}

@@ -1,0 +1,121 @@
+//! The coordinator's HTTP API (axum): jobs, uploads, health, metrics and the
+//! OpenAPI document. `/v1` routes need a bearer token when tokens are
+//! configured; `/healthz`, `/readyz` and `/metrics` are open (for probes and
+//! scrapers inside the cluster).
+
+pub mod auth;
+pub mod error;
+pub mod jobs;
+pub mod uploads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use tessera_core::bus::Bus;
+use tessera_core::jobs::JobBook;
+use tessera_core::kv::KeyValue;
+use tessera_core::Store;
+use utoipa::OpenApi;
+
+use crate::metrics::Metrics;
+
+/// API settings.
+#[derive(Debug, Clone, Default)]
+pub struct ApiConfig {
+    /// Accepted bearer tokens (empty: no authentication).
+    pub api_tokens: Vec<String>,
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Secret that signs webhooks (empty: webhooks refused).
+    pub webhook_secret: String,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The bus (submissions, cancellations).
+    pub bus: Arc<dyn Bus>,
+    /// The store (uploads, sources).
+    pub store: Store,
+    /// Job records.
+    pub jobs: JobBook,
+    /// Idempotency keys.
+    pub idempotency: Arc<dyn KeyValue>,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// The OpenAPI description of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tessera coordinator API", description = "Submit transcoding jobs and follow them."),
+    paths(jobs::create, jobs::get, jobs::list, jobs::cancel, uploads::upload),
+    components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::JobView, jobs::JobPage, jobs::Progress,
+        jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router with every route.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/jobs", get(jobs::list).post(jobs::create))
+        .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
+        .route("/v1/uploads", put(uploads::upload).layer(DefaultBodyLimit::disable()))
+        .route("/v1/openapi.json", get(openapi))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Ready when the job records answer (the bus and its key-value bucket are up).
+async fn ready(State(api): State<ApiState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), api.jobs.get("readyz")).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("job records unavailable: {e}")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "job records did not answer within 2 s").into_response(),
+    }
+}
+
+async fn metrics(State(api): State<ApiState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render()).into_response()
+}
+
+async fn count_requests(State(api): State<ApiState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    api.metrics.request(&format!("{method} {route}"), response.status().as_u16());
+    response
+}

@@ -1,0 +1,98 @@
+//! The coordinator service: the HTTP API, the segmenting of submitted jobs
+//! and the tracking of job records, over any bus and key-value buckets.
+//! It keeps no state of its own: everything is in the bus, the buckets and
+//! the store, so coordinators can be restarted or run side by side.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tessera_core::bus::Bus;
+use tessera_core::jobs::JobBook;
+use tessera_core::kv::KeyValue;
+use tessera_core::Store;
+use tessera_media::Limits;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ApiConfig, ApiState};
+use crate::error::CoordinatorError;
+use crate::metrics::Metrics;
+use crate::submissions::{self, Segmenting};
+use crate::tracker::{self, Tracking};
+
+/// How a coordinator runs.
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    /// Where the HTTP API listens.
+    pub listen: SocketAddr,
+    /// API settings.
+    pub api: ApiConfig,
+    /// Jobs segmented at once.
+    pub segmenting_slots: usize,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+/// What a coordinator works with.
+#[derive(Clone)]
+pub struct CoordinatorDeps {
+    /// The bus.
+    pub bus: Arc<dyn Bus>,
+    /// Uploads, sources and outputs.
+    pub store: Store,
+    /// The job-records bucket.
+    pub jobs: Arc<dyn KeyValue>,
+    /// The idempotency-keys bucket.
+    pub idempotency: Arc<dyn KeyValue>,
+}
+
+/// Runs the coordinator until `shutdown`: stops accepting requests, hands
+/// the jobs it is segmenting back to the queue, then returns.
+pub async fn run(
+    deps: CoordinatorDeps,
+    config: CoordinatorConfig,
+    shutdown: CancellationToken,
+) -> Result<(), CoordinatorError> {
+    tessera_core::topology::ensure_streams(deps.bus.as_ref()).await?;
+    let jobs = JobBook::new(deps.jobs.clone());
+    let metrics = Metrics::new();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| CoordinatorError::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    let address = listener.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+    tracing::info!(%address, store = %deps.store.describe(), "coordinator API listening");
+
+    let state = ApiState {
+        bus: deps.bus.clone(),
+        store: deps.store.clone(),
+        jobs: jobs.clone(),
+        idempotency: deps.idempotency.clone(),
+        config: Arc::new(config.api.clone()),
+        metrics: metrics.clone(),
+    };
+    let server_shutdown = shutdown.clone();
+    let server = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+    let segmenting = Segmenting {
+        bus: deps.bus.clone(),
+        store: deps.store.clone(),
+        jobs: jobs.clone(),
+        limits: config.limits,
+        slots: config.segmenting_slots,
+        metrics: metrics.clone(),
+    };
+    let tracking = Tracking {
+        bus: deps.bus.clone(),
+        jobs,
+        http: reqwest::Client::new(),
+        webhook_secret: Arc::new(config.api.webhook_secret.clone().into_bytes()),
+        metrics,
+    };
+    let (served, segmented, tracked) = tokio::join!(
+        async { server.await.map_err(|e| CoordinatorError::Internal(format!("HTTP server: {e}"))) },
+        submissions::run(segmenting, shutdown.clone()),
+        tracker::run(tracking, shutdown.clone()),
+    );
+    served?;
+    segmented?;
+    tracked
+}

@@ -1,0 +1,195 @@
+//! The coordinator's side of submitted jobs: coordinators share one durable
+//! consumer of job submissions; the one that takes a submission copies the
+//! source to a local scratch file, segments it and publishes its tasks
+//! ([`run_vod_job`]), keeping the submission alive with in-progress acks and
+//! acking it at the end. If that coordinator dies (or is stopped), the
+//! submission is delivered again and the job is segmented again from the
+//! start: segments come out identical and every task, plan and event carries
+//! a dedupe id, so nothing is done twice within the bus's dedupe window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::bus::{Bus, Delivery};
+use tessera_core::jobs::{JobBook, JobState, JobSubmission};
+use tessera_core::topology::ingest_consumer_config;
+use tessera_core::wire::{JobEvent, JobEventKind, JOBS_STREAM};
+use tessera_core::Store;
+use tessera_media::{Limits, SpeedPreset};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CoordinatorError;
+use crate::vod::{run_vod_job, VodJobSpec};
+
+/// How often a running job's record is checked for a cancellation.
+const CANCEL_POLL: Duration = Duration::from_secs(1);
+
+/// What segmenting jobs needs.
+#[derive(Clone)]
+pub struct Segmenting {
+    /// The bus.
+    pub bus: Arc<dyn Bus>,
+    /// Holds uploads, sources and outputs.
+    pub store: Store,
+    /// Job records.
+    pub jobs: JobBook,
+    /// Input limits.
+    pub limits: Limits,
+    /// Jobs segmented at once by this coordinator.
+    pub slots: usize,
+    /// Counters.
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// Takes job submissions and segments them until `shutdown`; on shutdown the
+/// submissions in hand are nak'ed so another coordinator takes them at once.
+pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
+    let consumer = segmenting.bus.consumer(JOBS_STREAM, &ingest_consumer_config()).await?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(segmenting.slots.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            fetched = consumer.fetch(1, Duration::from_secs(1)) => fetched,
+        };
+        match fetched {
+            Ok(mut deliveries) => {
+                if let Some(delivery) = deliveries.pop() {
+                    let (segmenting, shutdown) = (segmenting.clone(), shutdown.clone());
+                    running.spawn(async move {
+                        segment(&segmenting, delivery, &shutdown).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching job submissions failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    while running.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Segments one submitted job and settles its submission.
+async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &CancellationToken) {
+    let submission: JobSubmission = match serde_json::from_slice(&delivery.payload) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable job submission dropped");
+            let _ = delivery.ack().await;
+            return;
+        }
+    };
+    let job = submission.job.clone();
+    match segmenting.jobs.get(&job).await {
+        Ok(Some((record, _))) if record.state.is_terminal() => {
+            tracing::info!(%job, state = record.state.as_str(), "submission of an ended job dropped");
+            let _ = delivery.ack().await;
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%job, error = %e, "cannot read the job record; will retry");
+            let _ = delivery.nak(Some(Duration::from_secs(2))).await;
+            return;
+        }
+    }
+    tracing::info!(%job, attempt = delivery.delivered, "segmenting");
+    let delivery = Arc::new(delivery);
+    let cancel = CancellationToken::new();
+    let watch = tokio::spawn(keep_alive(segmenting.jobs.clone(), job.clone(), delivery.clone(), cancel.clone()));
+    segmenting.metrics.segmenting.inc();
+    let outcome = tokio::select! {
+        outcome = run_submission(segmenting, &submission, &cancel) => Some(outcome),
+        _ = shutdown.cancelled() => None,
+    };
+    segmenting.metrics.segmenting.dec();
+    watch.abort();
+    let settled = match outcome {
+        None => {
+            tracing::info!(%job, "stopping: the job goes back to the queue");
+            delivery.nak(None).await
+        }
+        Some(Ok(())) => {
+            tracing::info!(%job, "every task published");
+            delivery.ack().await
+        }
+        Some(Err(CoordinatorError::Cancelled)) => delivery.ack().await,
+        // Bad input: `run_vod_job` published the failure; nothing to retry.
+        Some(Err(e)) if e.is_bad_input() => delivery.ack().await,
+        Some(Err(e)) if delivery.delivered >= ingest_consumer_config().max_deliver => {
+            tracing::error!(%job, error = %e, "segmenting failed for the last time");
+            delivery.ack().await
+        }
+        Some(Err(e)) => {
+            tracing::warn!(%job, error = %e, "segmenting failed; will retry");
+            delivery.nak(Some(Duration::from_secs(u64::from(delivery.delivered) * 2))).await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(%job, error = %e, "could not settle the submission; it will be delivered again");
+    }
+}
+
+/// Sends in-progress acks and cancels `cancel` when the job's record says cancelled.
+async fn keep_alive(jobs: JobBook, job: String, delivery: Arc<Delivery>, cancel: CancellationToken) {
+    let every = ingest_consumer_config().ack_wait / 3;
+    let mut last_ack = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        if let Ok(Some((record, _))) = jobs.get(&job).await {
+            if record.state == JobState::Cancelled {
+                cancel.cancel();
+                return;
+            }
+        }
+        if last_ack.elapsed() >= every {
+            let _ = delivery.in_progress().await;
+            last_ack = tokio::time::Instant::now();
+        }
+    }
+}
+
+/// Copies the source to a scratch file and runs the job on it.
+async fn run_submission(
+    segmenting: &Segmenting,
+    submission: &JobSubmission,
+    cancel: &CancellationToken,
+) -> Result<(), CoordinatorError> {
+    let spec = VodJobSpec {
+        job: submission.job.clone(),
+        ladder: submission.ladder.clone(),
+        segment_duration: Duration::try_from_secs_f64(submission.segment_duration_secs)
+            .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?,
+        speed: submission.speed.parse::<SpeedPreset>().map_err(CoordinatorError::Internal)?,
+        output_prefix: submission.output_prefix.clone(),
+        class: submission.class,
+        limits: segmenting.limits,
+        traceparent: submission.traceparent.clone(),
+    };
+    let scratch = tempfile::NamedTempFile::new()
+        .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;
+    let copied = segmenting.store.get_to_file(&submission.source_key, scratch.path()).await;
+    if let Err(e) = copied {
+        let e = CoordinatorError::Store(e);
+        if e.is_bad_input() {
+            let reason = format!("source: {e}");
+            let event = JobEvent::new(&submission.job, JobEventKind::Failed { reason, bad_input: true });
+            segmenting.bus.publish(event.to_message()).await?;
+        }
+        return Err(e);
+    }
+    let file = scratch.reopen().map_err(|e| CoordinatorError::Internal(format!("scratch file: {e}")))?;
+    run_vod_job(segmenting.bus.as_ref(), &segmenting.store, &spec, file, cancel).await?;
+    Ok(())
+}

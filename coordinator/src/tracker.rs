@@ -1,0 +1,118 @@
+//! Job records follow job events: coordinators share one durable consumer of
+//! every job's events and fold each into its job's record (revision-checked,
+//! idempotent, so any number of coordinators and any redelivery are safe).
+//! When a record reaches an end state its webhook is sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::bus::{Bus, Delivery};
+use tessera_core::jobs::{JobBook, JobBookError, WebhookDelivery};
+use tessera_core::topology::tracker_consumer_config;
+use tessera_core::wire::{JobEvent, EVENTS_STREAM};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CoordinatorError;
+use crate::metrics::Metrics;
+use crate::webhook;
+
+/// What following events needs.
+#[derive(Clone)]
+pub struct Tracking {
+    /// The bus.
+    pub bus: Arc<dyn Bus>,
+    /// Job records.
+    pub jobs: JobBook,
+    /// HTTP client for webhooks.
+    pub http: reqwest::Client,
+    /// Webhook signing secret.
+    pub webhook_secret: Arc<Vec<u8>>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+/// Folds events into job records until `shutdown`.
+pub async fn run(tracking: Tracking, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
+    resend_pending_webhooks(&tracking).await;
+    let consumer = tracking.bus.consumer(EVENTS_STREAM, &tracker_consumer_config()).await?;
+    loop {
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            fetched = consumer.fetch(256, Duration::from_secs(1)) => fetched,
+        };
+        match fetched {
+            Ok(deliveries) => {
+                for delivery in deliveries {
+                    track(&tracking, &delivery).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching job events failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn track(tracking: &Tracking, delivery: &Delivery) {
+    let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else {
+        tracing::warn!(subject = %delivery.subject, "undecodable job event ignored");
+        let _ = delivery.ack().await;
+        return;
+    };
+    let mut ended = false;
+    let updated = tracking
+        .jobs
+        .update(&event.job, |record| {
+            let changed = record.apply(&event.kind);
+            ended = changed && record.state.is_terminal();
+            changed
+        })
+        .await;
+    let settled = match updated {
+        Ok(record) => {
+            if ended {
+                tracing::info!(job = %event.job, state = record.state.as_str(), "job ended");
+                tracking.metrics.job_ended(record.state.as_str());
+                let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
+                if pending {
+                    let tracking = tracking.clone();
+                    tokio::spawn(async move {
+                        webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
+                    });
+                }
+            }
+            delivery.ack().await
+        }
+        // Jobs not submitted through the API (e.g. `tessera transcode` on a shared bus) have no record.
+        Err(JobBookError::NotFound(_)) => delivery.ack().await,
+        Err(e) => {
+            tracing::warn!(job = %event.job, error = %e, "could not update the job record; will retry");
+            delivery.nak(Some(Duration::from_secs(1))).await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "could not settle a job event");
+    }
+}
+
+/// Sends webhooks of jobs that ended while no coordinator could send them.
+async fn resend_pending_webhooks(tracking: &Tracking) {
+    let ids = match tracking.jobs.ids().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list jobs to resend webhooks");
+            return;
+        }
+    };
+    for id in ids {
+        let Ok(Some((record, _))) = tracking.jobs.get(&id).await else { continue };
+        let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
+        if record.state.is_terminal() && pending {
+            let tracking = tracking.clone();
+            tokio::spawn(async move {
+                webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The in-process key-value bucket.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{validate_key, KeyValue, KvEntry, KvError};
+
+/// A bucket in memory (embedded mode and unit tests).
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<String, KvEntry>,
+    last_revision: u64,
+}
+
+impl MemoryKv {
+    /// An empty bucket.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn write(&self, key: &str, value: Bytes, expect: Option<u64>) -> Result<u64, KvError> {
+        validate_key(key)?;
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = state.entries.get(key).map(|e| e.revision);
+        match (expect, current) {
+            (None, Some(_)) => return Err(KvError::AlreadyExists(key.to_string())),
+            (Some(expected), current) if current != Some(expected) => return Err(KvError::Conflict(key.to_string())),
+            _ => {}
+        }
+        state.last_revision += 1;
+        let revision = state.last_revision;
+        state.entries.insert(key.to_string(), KvEntry { value, revision });
+        Ok(revision)
+    }
+}
+
+#[async_trait]
+impl KeyValue for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+        validate_key(key)?;
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(state.entries.get(key).cloned())
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        self.write(key, value, None)
+    }
+
+    async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
+        self.write(key, value, Some(revision))
+    }
+
+    async fn keys(&self) -> Result<Vec<String>, KvError> {
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(state.entries.keys().cloned().collect())
+    }
+}

@@ -1,0 +1,88 @@
+//! What the cluster services share on the command line: the NATS and store
+//! flags, connecting to them, and stopping on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tessera_core::bus::{Bus, JetStreamBus};
+use tessera_core::kv::{JetStreamKv, KeyValue};
+use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET};
+use tessera_core::Store;
+use tokio_util::sync::CancellationToken;
+
+/// The NATS server and object store every service uses.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// NATS server URL (JetStream enabled, nats-server >= 2.10).
+    #[arg(long, env = "TESSERA_NATS", default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
+    /// Object store for uploads, sources and outputs: s3://bucket/prefix, gs://..., az://...,
+    /// file:///dir or a folder. S3 settings come from AWS_* variables (AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP for plain HTTP).
+    #[arg(long, env = "TESSERA_STORE")]
+    pub store: String,
+}
+
+/// A connected bus, store and job-record buckets.
+pub struct Connected {
+    /// The JetStream bus.
+    pub bus: Arc<dyn Bus>,
+    /// The store.
+    pub store: Store,
+    /// Job records.
+    pub jobs: Arc<dyn KeyValue>,
+    /// Idempotency keys.
+    pub idempotency: Arc<dyn KeyValue>,
+}
+
+/// How long idempotency keys are remembered.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+impl ClusterArgs {
+    /// Connects to NATS (waiting for it if it is not up yet), opens the store
+    /// and creates or updates the streams and buckets.
+    pub async fn connect(&self) -> anyhow::Result<Connected> {
+        let store = Store::open(&self.store)?;
+        let bus =
+            JetStreamBus::connect(&self.nats).await.with_context(|| format!("cannot reach NATS at {}", self.nats))?;
+        tessera_core::topology::ensure_streams(&bus).await?;
+        let jobs = JetStreamKv::open(&bus, JOBS_BUCKET, None).await?;
+        let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;
+        Ok(Connected { bus: Arc::new(bus), store, jobs: Arc::new(jobs), idempotency: Arc::new(idempotency) })
+    }
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C (a second one exits at once).
+pub fn stop_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            #[cfg(unix)]
+            {
+                if let Ok(mut sigterm) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    sigterm.recv().await;
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::info!("stopping: finishing what is in hand");
+        eprintln!("stopping (again to exit at once)");
+        cancel.cancel();
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    token
+}
+
+/// Runs `service` on a multi-threaded runtime.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}

@@ -1,0 +1,59 @@
+//! `tessera coordinator`: the HTTP API, segmenting and job records over NATS and a store.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use tessera_coordinator::api::ApiConfig;
+use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
+use tessera_media::Limits;
+
+use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+
+/// Coordinator flags.
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Bearer token accepted by the /v1 API (repeat, or comma-separate in the
+    /// variable, for several; none: the API is open).
+    #[arg(long = "api-token", env = "TESSERA_API_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    api_tokens: Vec<String>,
+    /// Largest accepted upload in bytes (larger: 413).
+    #[arg(long, env = "TESSERA_MAX_UPLOAD_BYTES", default_value_t = 10 << 30)]
+    max_upload_bytes: u64,
+    /// Secret that signs completion webhooks (HMAC-SHA256); without it jobs cannot ask for webhooks.
+    #[arg(long, env = "TESSERA_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Jobs this coordinator segments at once.
+    #[arg(long, env = "TESSERA_SEGMENTING_SLOTS", default_value_t = 2)]
+    segmenting_slots: usize,
+}
+
+/// Runs the coordinator until SIGTERM.
+pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let shutdown = stop_on_signal();
+        let connected = args.cluster.connect().await?;
+        let deps = CoordinatorDeps {
+            bus: connected.bus,
+            store: connected.store,
+            jobs: connected.jobs,
+            idempotency: connected.idempotency,
+        };
+        let config = CoordinatorConfig {
+            listen: args.listen,
+            api: ApiConfig {
+                api_tokens: args.api_tokens.into_iter().filter(|t| !t.is_empty()).collect(),
+                max_upload_bytes: args.max_upload_bytes,
+                webhook_secret: args.webhook_secret.unwrap_or_default(),
+            },
+            segmenting_slots: args.segmenting_slots.max(1),
+            limits: Limits::default(),
+        };
+        tessera_coordinator::service::run(deps, config, shutdown).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,23 @@
+//! `tessera packager`: writes manifests as jobs' segments complete.
+
+use clap::Args;
+
+use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+
+/// Packager flags.
+#[derive(Debug, Args)]
+pub struct PackagerArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Runs the packager until SIGTERM.
+pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let shutdown = stop_on_signal();
+        let connected = args.cluster.connect().await?;
+        tracing::info!("packager started");
+        tessera_packager::run(connected.bus, connected.store, shutdown).await?;
+        Ok(())
+    })
+}

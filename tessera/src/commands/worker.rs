@@ -1,0 +1,71 @@
+//! `tessera worker`: pulls tasks of one class and some codecs from NATS and encodes them.
+
+use std::time::Duration;
+
+use clap::Args;
+use tessera_core::jobs::JobBook;
+use tessera_core::topology::TaskDelivery;
+use tessera_core::wire::{TaskCodec, WorkerClass};
+use tessera_media::SpeedPreset;
+use tessera_worker::{WorkerConfig, WorkerStores};
+
+use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+
+/// Worker flags.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Task codecs to take, comma-separated: h264, av1, aac.
+    #[arg(long, env = "TESSERA_CODECS", value_delimiter = ',', default_value = "h264,av1,aac")]
+    codecs: Vec<String>,
+    /// Worker class whose subjects to serve: cpu or gpu. This build has no GPU
+    /// encoder: a gpu worker encodes on the CPU (the fallback).
+    #[arg(long, env = "TESSERA_CLASS", default_value = "cpu")]
+    class: String,
+    /// Tasks run at once (default: the number of CPU cores).
+    #[arg(long, env = "TESSERA_SLOTS")]
+    slots: Option<usize>,
+    /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
+    #[arg(long, env = "TESSERA_SPEED", default_value = "veryfast")]
+    speed: SpeedPreset,
+    /// Seconds a task may go without an in-progress ack before NATS gives it
+    /// to another worker (workers ack every third of it while encoding).
+    /// Every worker must use the same value: the last to start sets it.
+    #[arg(long, env = "TESSERA_ACK_WAIT", default_value_t = 30)]
+    ack_wait: u64,
+    /// Seconds to finish the tasks in hand after SIGTERM before handing them back.
+    #[arg(long, env = "TESSERA_DRAIN_TIMEOUT", default_value_t = 60)]
+    drain_timeout: u64,
+}
+
+/// Runs the worker until SIGTERM, then drains.
+pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let codecs = args.codecs.iter().map(|c| c.parse::<TaskCodec>()).collect::<Result<Vec<_>, _>>()?;
+    let class = match args.class.as_str() {
+        "cpu" => WorkerClass::Cpu,
+        "gpu" => WorkerClass::Gpu,
+        other => anyhow::bail!("--class must be cpu or gpu, not '{other}'"),
+    };
+    if class == WorkerClass::Gpu {
+        tracing::warn!("no GPU encoder in this build: the gpu class encodes on the CPU");
+    }
+    let default = WorkerConfig::default();
+    let config = WorkerConfig {
+        class,
+        codecs,
+        slots: args.slots.unwrap_or(default.slots).max(1),
+        delivery: TaskDelivery { ack_wait: Duration::from_secs(args.ack_wait.max(1)), ..TaskDelivery::default() },
+        default_speed: args.speed,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+    };
+    runtime()?.block_on(async move {
+        let shutdown = stop_on_signal();
+        let connected = args.cluster.connect().await?;
+        let stores = WorkerStores { sources: connected.store.clone(), outputs: connected.store };
+        let jobs = Some(JobBook::new(connected.jobs));
+        tracing::info!(class = class.as_str(), slots = config.slots, "worker started");
+        tessera_worker::run(connected.bus, stores, config, jobs, shutdown).await?;
+        Ok(())
+    })
+}

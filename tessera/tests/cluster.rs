@@ -1,0 +1,540 @@
+//! The cluster end to end: `tessera coordinator`, `worker` and `packager`
+//! as separate processes on a real nats-server and a real S3 API server
+//! (moto), driven through the HTTP API, with processes killed and restarted
+//! under them. Each test owns its servers (free ports, own folders).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tessera_testkit::nats::NatsServer;
+use tessera_testkit::s3::S3Server;
+use tessera_testkit::{cached_fixture, count_frames};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-fixtures")
+}
+
+/// 320x180 H.264 High (B-frames) + AAC, keyframe every 2 s, `secs` long.
+fn source(secs: u32) -> PathBuf {
+    let recipe = format!(
+        "-f lavfi -i testsrc2=size=320x180:rate=30:duration={secs} \
+         -f lavfi -i sine=frequency=440:sample_rate=48000:duration={secs} \
+         -c:v libx264 -profile:v high -bf 3 -g 60 -keyint_min 60 -pix_fmt yuv420p \
+         -c:a aac -b:a 96k -shortest -f mp4"
+    );
+    let args: Vec<&str> = recipe.split_whitespace().collect();
+    cached_fixture(&fixtures(), &format!("180p-{secs}s.mp4"), &args)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const BUCKET: &str = "media";
+const STORE: &str = "s3://media/tessera";
+
+/// Servers, service processes and a client for the API.
+struct Cluster {
+    nats: NatsServer,
+    s3: S3Server,
+    logs: tempfile::TempDir,
+    port: u16,
+    coordinator: Option<Child>,
+    coordinator_args: Vec<String>,
+    workers: Vec<Child>,
+    packager: Option<Child>,
+    token: Option<String>,
+    http: reqwest::Client,
+    spawned: usize,
+}
+
+impl Cluster {
+    /// Servers plus a coordinator (with `coordinator_args`) and a packager; no workers yet.
+    async fn start(coordinator_args: &[&str]) -> Self {
+        let s3 = S3Server::start();
+        s3.create_bucket(BUCKET);
+        let mut cluster = Self {
+            nats: NatsServer::start(),
+            s3,
+            logs: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            coordinator: None,
+            coordinator_args: coordinator_args.iter().map(|s| s.to_string()).collect(),
+            workers: Vec::new(),
+            packager: None,
+            token: None,
+            http: reqwest::Client::new(),
+            spawned: 0,
+        };
+        cluster.start_coordinator().await;
+        cluster.packager = Some(cluster.spawn("packager", &["packager"]));
+        cluster
+    }
+
+    fn spawn(&mut self, name: &str, args: &[&str]) -> Child {
+        self.spawned += 1;
+        let log = self.log_path(&format!("{name}-{}", self.spawned));
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("TESSERA_NATS", self.nats.url())
+            .env("TESSERA_STORE", STORE)
+            .env("TESSERA_LOG", "info,tessera_worker=debug")
+            .envs(self.s3.env())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .expect("start tessera")
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.logs.path().join(format!("{name}.log"))
+    }
+
+    /// Every log so far, for failure messages.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        let mut entries: Vec<_> = std::fs::read_dir(self.logs.path()).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: String =
+                text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            out += &format!("\n--- {} ---\n{tail}", entry.file_name().to_string_lossy());
+        }
+        out
+    }
+
+    async fn start_coordinator(&mut self) {
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut args = vec!["coordinator".to_string(), "--listen".into(), listen];
+        args.extend(self.coordinator_args.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.coordinator = Some(self.spawn("coordinator", &args));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self.http.get(self.url("/readyz")).send().await.map(|r| r.status().is_success());
+            if ready.unwrap_or(false) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "coordinator not ready within 30 s{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn add_worker(&mut self, extra: &[&str]) {
+        let mut args = vec!["worker", "--slots", "1", "--ack-wait", "3", "--drain-timeout", "2"];
+        args.extend_from_slice(extra);
+        let worker = self.spawn("worker", &args);
+        self.workers.push(worker);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match &self.token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        }
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("API reachable");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn upload(&self, file: &Path) -> String {
+        let bytes = std::fs::read(file).unwrap();
+        let (status, body) = self.call(self.request(reqwest::Method::PUT, "/v1/uploads").body(bytes)).await;
+        assert_eq!(status, 201, "{body}");
+        body["upload_id"].as_str().unwrap().to_string()
+    }
+
+    async fn submit(&self, request: Value) -> String {
+        let (status, body) = self.call(self.request(reqwest::Method::POST, "/v1/jobs").json(&request)).await;
+        assert_eq!(status, 201, "{body}{}", self.logs());
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    async fn job(&self, id: &str) -> Value {
+        let (status, body) = self.call(self.request(reqwest::Method::GET, &format!("/v1/jobs/{id}"))).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Polls until `done(job)` holds.
+    async fn wait_for(&self, id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // A coordinator may be down for a moment: treat connection errors as "not yet".
+            if let Ok(response) = self.request(reqwest::Method::GET, &format!("/v1/jobs/{id}")).send().await {
+                if let Ok(job) = response.json::<Value>().await {
+                    if done(&job) {
+                        return job;
+                    }
+                    if job["state"] == "failed" && what != "failed" {
+                        panic!("job {id} failed while waiting for {what}: {job}{}", self.logs());
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "job {id}: no {what} within {timeout:?}{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
+        self.wait_for(id, state, timeout, |job| job["state"] == state).await
+    }
+
+    /// Every object under `prefix`, by key relative to it.
+    async fn tree(&self, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        for (key, value) in self.s3.env() {
+            std::env::set_var(key, value);
+        }
+        let store = tessera_core::Store::open(&format!("{STORE}/{prefix}")).unwrap();
+        let mut out = BTreeMap::new();
+        for key in store.list("").await.unwrap() {
+            out.insert(key.clone(), store.get(&key).await.unwrap().to_vec());
+        }
+        out
+    }
+
+    /// Downloads the package under `prefix` to a folder (for ffmpeg).
+    async fn download(&self, prefix: &str, dir: &Path) {
+        for (key, bytes) in self.tree(prefix).await {
+            let path = dir.join(&key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in self.workers.iter_mut().chain(self.coordinator.as_mut()).chain(self.packager.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Waits for a process to exit, returning its exit code.
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until a log contains `needle`.
+async fn wait_log(path: &Path, needle: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !std::fs::read_to_string(path).unwrap_or_default().contains(needle) {
+        assert!(Instant::now() < deadline, "{} never logged '{needle}'", path.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `tessera transcode` of the same input, as a tree.
+async fn transcode_tree(input: &Path, args: &[&str]) -> BTreeMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["transcode", input.to_str().unwrap(), "--out", dir.path().to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = tessera_core::Store::local_dir(dir.path()).unwrap();
+    let mut tree = BTreeMap::new();
+    for key in store.list("").await.unwrap() {
+        tree.insert(key.clone(), store.get(&key).await.unwrap().to_vec());
+    }
+    tree
+}
+
+/// Two trees are the same package: same keys, same bytes (report.json less CPU times).
+fn assert_same_package(cluster: &BTreeMap<String, Vec<u8>>, local: &BTreeMap<String, Vec<u8>>) {
+    assert_eq!(cluster.keys().collect::<Vec<_>>(), local.keys().collect::<Vec<_>>());
+    for (key, bytes) in cluster {
+        if key == "report.json" {
+            let strip = |b: &[u8]| {
+                let mut v: Value = serde_json::from_slice(b).unwrap();
+                for r in v["renditions"].as_array_mut().unwrap() {
+                    r.as_object_mut().unwrap().remove("encode_cpu_secs");
+                }
+                v
+            };
+            assert_eq!(strip(bytes), strip(&local[key]));
+        } else {
+            assert!(bytes == &local[key], "{key} differs between the cluster and tessera transcode");
+        }
+    }
+}
+
+/// One job through coordinator + two workers + packager; one worker is
+/// killed (SIGKILL) in the middle of a task. The job completes with output
+/// byte-identical to `tessera transcode` of the same input and ladder, so
+/// no segment is missing or listed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
+    let input = source(4);
+    let mut cluster = Cluster::start(&[]).await;
+    cluster.add_worker(&[]);
+    let victim_log = cluster.log_path("worker-3");
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .await;
+    // The first worker has started an (AV1, the longest) task: kill it mid-task.
+    wait_log(&victim_log, "task started", Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut victim = cluster.workers.remove(0);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    cluster.add_worker(&[]);
+    cluster.add_worker(&[]);
+    let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
+    assert_eq!(done["progress"]["done"], done["progress"]["total"]);
+    assert_eq!(done["progress"]["total"], 6, "2 segments x (h264-180p, av1-180p, aac): {done}");
+    let prefix = done["output_prefix"].as_str().unwrap();
+    let package = cluster.tree(prefix).await;
+    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "2"]).await;
+    assert_same_package(&package, &local);
+}
+
+/// The coordinator is killed and restarted mid-job, then nats-server is
+/// stopped and restarted mid-job: every service reconnects and the job
+/// completes with every frame. A worker stopped with SIGTERM exits cleanly
+/// within its drain timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_survives_coordinator_and_nats_restarts() {
+    let input = source(6);
+    let mut cluster = Cluster::start(&[]).await;
+    cluster.add_worker(&["--codecs", "av1,h264,aac"]);
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .await;
+    cluster.wait_for(&job, "progress", Duration::from_secs(60), |j| j["state"] == "running").await;
+
+    let mut coordinator = cluster.coordinator.take().unwrap();
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.start_coordinator().await;
+
+    cluster.nats.stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.nats.restart();
+
+    // A second worker joins; the first is stopped with SIGTERM and drains.
+    cluster.add_worker(&[]);
+    let mut first = cluster.workers.remove(0);
+    sigterm(&first);
+    let code = wait_exit(&mut first, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "a SIGTERM'd worker exits cleanly within its drain timeout{}", cluster.logs());
+
+    let done = cluster.wait_state(&job, "completed", Duration::from_secs(240)).await;
+    assert_eq!(done["progress"]["done"], 9, "{done}");
+    let dir = tempfile::tempdir().unwrap();
+    cluster.download(done["output_prefix"].as_str().unwrap(), dir.path()).await;
+    for rendition in ["h264-180p", "av1-180p"] {
+        let (frames, _) = count_frames(&dir.path().join(rendition).join("index.m3u8"), "v");
+        assert_eq!(frames, 180, "{rendition}");
+    }
+}
+
+/// A bad input fails its job with a clear error while a good job submitted
+/// at the same time completes and its signed webhook arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_job_fails_clearly_while_a_good_one_completes_with_its_webhook() {
+    // A webhook receiver that records what it gets.
+    let (hook_tx, mut hook_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Vec<u8>)>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let tx = hook_tx.clone();
+            async move {
+                let signature =
+                    headers.get("tessera-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let _ = tx.send((signature, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let mut cluster = Cluster::start(&["--webhook-secret", "hush"]).await;
+    cluster.add_worker(&[]);
+    let bad_file = cluster.logs.path().join("bad.mp4");
+    std::fs::write(&bad_file, b"this is not an MP4 file, just text pretending to be one").unwrap();
+    let bad_upload = cluster.upload(&bad_file).await;
+    let good_upload = cluster.upload(&source(4)).await;
+    let bad = cluster.submit(json!({"source": {"upload_id": bad_upload}, "segment_duration": 2})).await;
+    let good = cluster
+        .submit(json!({"source": {"upload_id": good_upload}, "segment_duration": 2, "webhook_url": hook_url}))
+        .await;
+    let failed = cluster.wait_state(&bad, "failed", Duration::from_secs(60)).await;
+    let reason = failed["error"]["reason"].as_str().unwrap();
+    assert!(reason.to_lowercase().contains("mp4") || reason.contains("box"), "names the container problem: {reason}");
+    assert_eq!(failed["error"]["bad_input"], true);
+    let done = cluster.wait_state(&good, "completed", Duration::from_secs(120)).await;
+    assert!(done["outputs"].as_array().unwrap().iter().any(|o| o.as_str().unwrap().ends_with("master.m3u8")));
+
+    let (signature, body) = tokio::time::timeout(Duration::from_secs(30), hook_rx.recv()).await.unwrap().unwrap();
+    let hook: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((hook["job"].as_str(), hook["event"].as_str()), (Some(good.as_str()), Some("job.completed")));
+    let (t, v1) = signature.split_once(",v1=").expect("t=...,v1=... signature");
+    let timestamp = t.strip_prefix("t=").unwrap();
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hush").unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(&body);
+    assert_eq!(v1, hex::encode(mac.finalize().into_bytes()), "HMAC-SHA256 over '<t>.<body>'");
+    let after =
+        cluster.wait_for(&good, "webhook delivered", Duration::from_secs(10), |j| j["webhook"] == "delivered").await;
+    assert_eq!(after["state"], "completed");
+}
+
+/// Cancel mid-job: the state is cancelled, the worker goes idle (a job
+/// submitted next completes), and nothing is written after the cancel settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_stops_writing_and_frees_the_workers() {
+    let mut cluster = Cluster::start(&[]).await;
+    cluster.add_worker(&[]);
+    let long = cluster.upload(&source(8)).await;
+    let job = cluster.submit(json!({"source": {"upload_id": long}, "codecs": ["av1"], "segment_duration": 2})).await;
+    cluster
+        .wait_for(&job, "a done segment", Duration::from_secs(120), |j| j["progress"]["done"].as_u64() >= Some(1))
+        .await;
+    let (status, cancelled) = cluster.call(cluster.request(reqwest::Method::DELETE, &format!("/v1/jobs/{job}"))).await;
+    assert_eq!((status, cancelled["state"].as_str()), (202, Some("cancelled")), "{cancelled}");
+    // Settling: the running task stops at its next check (within a second or two).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let prefix = cancelled["output_prefix"].as_str().unwrap().to_string();
+    let settled = cluster.tree(&prefix).await;
+    let next = cluster.upload(&source(4)).await;
+    let second = cluster.submit(json!({"source": {"upload_id": next}, "segment_duration": 2})).await;
+    cluster.wait_state(&second, "completed", Duration::from_secs(120)).await;
+    assert_eq!(
+        cluster.tree(&prefix).await.keys().collect::<Vec<_>>(),
+        settled.keys().collect::<Vec<_>>(),
+        "nothing written after the cancel settled"
+    );
+    assert!(!settled.contains_key("master.m3u8"), "a cancelled job has no manifests");
+    let job = cluster.job(&job).await;
+    assert_eq!(job["state"], "cancelled");
+    assert!(job["progress"]["done"].as_u64() < job["progress"]["total"].as_u64(), "{job}");
+    let (status, again) = cluster
+        .call(cluster.request(reqwest::Method::DELETE, &format!("/v1/jobs/{}", job["id"].as_str().unwrap())))
+        .await;
+    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("job_ended")));
+}
+
+/// Authentication, size limits, path tricks, idempotency, and the open endpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
+    let mut cluster = Cluster::start(&["--api-token", "secret-token", "--max-upload-bytes", "200000"]).await;
+    // No token, a wrong token: 401 with a JSON error.
+    let (status, body) = cluster.call(cluster.http.get(cluster.url("/v1/jobs"))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let (status, _) = cluster.call(cluster.http.get(cluster.url("/v1/jobs")).bearer_auth("wrong")).await;
+    assert_eq!(status, 401);
+    cluster.token = Some("secret-token".into());
+    let (status, page) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs")).await;
+    assert_eq!((status, page["jobs"].as_array().map(Vec::len)), (200, Some(0)));
+
+    // Over the size limit: 413, whether declared up front or streamed.
+    let big = vec![0u8; 300_000];
+    let (status, body) = cluster.call(cluster.request(reqwest::Method::PUT, "/v1/uploads").body(big.clone())).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    let (status, _) = cluster.call(cluster.request(reqwest::Method::PUT, "/v1/uploads").body(chunked(big))).await;
+    assert_eq!(status, 413);
+
+    let upload = cluster.upload(&source(4)).await;
+    let tricks = [
+        json!({"id": "../escape", "source": {"upload_id": upload}}),
+        json!({"id": "a/b", "source": {"upload_id": upload}}),
+        json!({"source": {"upload_id": "../../etc/passwd"}}),
+        json!({"source": {"url": "s3://media/tessera/../other/x.mp4"}}),
+        json!({"source": {"url": "s3://elsewhere/x.mp4"}}),
+        json!({"source": {"url": "file:///etc/passwd"}}),
+        json!({"source": {"upload_id": upload}, "output_prefix": "../outside"}),
+        json!({"source": {"upload_id": upload}, "output_prefix": "/absolute"}),
+        json!({"source": {"upload_id": upload}, "output_prefix": "a/./b"}),
+        json!({"source": {"upload_id": upload}, "output_prefix": "a//b"}),
+        json!({"source": {"upload_id": upload}, "output_prefix": "sources/x"}),
+        json!({"source": {"upload_id": upload}, "webhook_url": "http://example.com/hook"}),
+        json!({"source": {"upload_id": upload}, "ladder": {"rungs": [{"codec": "h264", "height": 7, "bitrate_kbps": 1}]}}),
+        json!({"source": {"upload_id": "no-such-upload"}}),
+    ];
+    for request in tricks {
+        let (status, body) = cluster.call(cluster.request(reqwest::Method::POST, "/v1/jobs").json(&request)).await;
+        assert_eq!(status, 400, "{request} -> {body}");
+        assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
+    }
+    let (status, _) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs/..%2F..%2Fetc")).await;
+    assert!(status == 400 || status == 404, "{status}");
+
+    // The same Idempotency-Key and body: the same job; another body: 422.
+    let request = json!({"source": {"upload_id": upload}, "segment_duration": 2});
+    let post =
+        |body: &Value| cluster.request(reqwest::Method::POST, "/v1/jobs").header("Idempotency-Key", "k-1").json(body);
+    let (first_status, first) = cluster.call(post(&request)).await;
+    let (again_status, again) = cluster.call(post(&request)).await;
+    assert_eq!((first_status, again_status), (201, 200));
+    assert_eq!(first["id"], again["id"]);
+    let (status, body) = cluster.call(post(&json!({"source": {"upload_id": upload}, "segment_duration": 3}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));
+    let (status, body) = cluster
+        .call(
+            cluster
+                .request(reqwest::Method::POST, "/v1/jobs")
+                .json(&json!({"id": first["id"], "source": {"upload_id": upload}})),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("job_exists")));
+    cluster.add_worker(&[]);
+    let id = first["id"].as_str().unwrap();
+    cluster.wait_state(id, "completed", Duration::from_secs(120)).await;
+    let (_, page) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs?limit=1")).await;
+    assert_eq!(page["jobs"][0]["id"], id);
+
+    // Open endpoints: health, readiness, metrics, and the OpenAPI document (behind auth).
+    let health = cluster.http.get(cluster.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = cluster.http.get(cluster.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_jobs_submitted_total 1"), "{metrics}");
+    assert!(metrics.contains("tessera_http_requests_total{route=\"POST /v1/jobs\",status=\"400\"}"), "{metrics}");
+    let (status, openapi) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/openapi.json")).await;
+    assert_eq!(status, 200);
+    for path in ["/v1/jobs", "/v1/jobs/{id}", "/v1/uploads"] {
+        assert!(openapi["paths"][path].is_object(), "{path} documented");
+    }
+}
+
+/// A body sent in 16 KiB chunks with no declared length.
+fn chunked(bytes: Vec<u8>) -> reqwest::Body {
+    let parts: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures::stream::iter(parts))
+}

@@ -1,0 +1,59 @@
+//! The key-value contract every bucket implementation must pass: create
+//! refuses an existing key, update refuses a stale revision, revisions grow,
+//! keys list what was written, bad keys are refused. One call runs them all
+//! (each against fresh keys), so one test per implementation suffices.
+
+use bytes::Bytes;
+use tessera_core::kv::{KeyValue, KvError};
+
+/// Runs every case against `kv`.
+pub async fn all(kv: &dyn KeyValue) {
+    create_then_get(kv).await;
+    create_refuses_existing(kv).await;
+    update_checks_revision(kv).await;
+    keys_lists_written(kv).await;
+    invalid_keys_refused(kv).await;
+}
+
+async fn create_then_get(kv: &dyn KeyValue) {
+    assert_eq!(kv.get("absent").await.unwrap(), None);
+    let revision = kv.create("a", Bytes::from_static(b"one")).await.unwrap();
+    let entry = kv.get("a").await.unwrap().expect("created key is there");
+    assert_eq!(entry.value, Bytes::from_static(b"one"));
+    assert_eq!(entry.revision, revision);
+}
+
+async fn create_refuses_existing(kv: &dyn KeyValue) {
+    kv.create("b", Bytes::from_static(b"first")).await.unwrap();
+    let second = kv.create("b", Bytes::from_static(b"second")).await;
+    assert!(matches!(second, Err(KvError::AlreadyExists(_))), "{second:?}");
+    assert_eq!(kv.get("b").await.unwrap().unwrap().value, Bytes::from_static(b"first"));
+}
+
+async fn update_checks_revision(kv: &dyn KeyValue) {
+    let first = kv.create("c", Bytes::from_static(b"1")).await.unwrap();
+    let second = kv.update("c", Bytes::from_static(b"2"), first).await.unwrap();
+    assert!(second > first, "revisions grow: {first} then {second}");
+    let stale = kv.update("c", Bytes::from_static(b"3"), first).await;
+    assert!(matches!(stale, Err(KvError::Conflict(_))), "{stale:?}");
+    let entry = kv.get("c").await.unwrap().unwrap();
+    assert_eq!((entry.value, entry.revision), (Bytes::from_static(b"2"), second));
+    let missing = kv.update("never-written", Bytes::from_static(b"x"), 1).await;
+    assert!(matches!(missing, Err(KvError::Conflict(_))), "{missing:?}");
+}
+
+async fn keys_lists_written(kv: &dyn KeyValue) {
+    kv.create("k-1", Bytes::new()).await.unwrap();
+    kv.create("k-2", Bytes::new()).await.unwrap();
+    let keys = kv.keys().await.unwrap();
+    for key in ["a", "b", "c", "k-1", "k-2"] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+    }
+}
+
+async fn invalid_keys_refused(kv: &dyn KeyValue) {
+    for key in ["", "a b", "../x", "a/b", "a*", "a>", ".a"] {
+        let result = kv.create(key, Bytes::new()).await;
+        assert!(matches!(result, Err(KvError::InvalidKey(_))), "key {key:?}: {result:?}");
+    }
+}
