@@ -181,6 +181,7 @@ where
                 rendition: rendition.clone(),
                 source_key: source_key.clone(),
                 frame_rate: plan.source.frame_rate,
+                published_at_ms: Some(tessera_core::jobs::now_ms()),
             };
             let subject = task_subject(spec.class, rendition.codec());
             bus.publish(with_trace(OutgoingMessage::json(subject, Some(task.id()), &task), spec)).await?;

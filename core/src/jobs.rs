@@ -381,6 +381,9 @@ mod tests {
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
             psnr: None,
             cpu_secs: 0.0,
+            queued_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
         })
     }
 

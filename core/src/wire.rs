@@ -196,6 +196,10 @@ pub struct Task {
     /// codec level (and so the init segment) could differ between segments.
     #[serde(default)]
     pub frame_rate: f64,
+    /// When the coordinator published it (ms since the Unix epoch): the start
+    /// of its queue wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at_ms: Option<u64>,
 }
 
 impl Task {
@@ -386,6 +390,16 @@ pub struct SegmentDone {
     pub psnr: Option<f64>,
     /// CPU seconds spent on the task.
     pub cpu_secs: f64,
+    /// When the coordinator published the task (copied from it), so the
+    /// queue wait is `started_at_ms - queued_at_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at_ms: Option<u64>,
+    /// When the worker started the task (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// When the fragment was written (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
 }
 
 /// A task that will not succeed.
@@ -515,6 +529,7 @@ mod tests {
             source_key: source_segment_key("j1", 7),
             output_key: output_key("outputs/j1", "av1-360p/000007.m4s"),
             frame_rate: 30.0,
+            published_at_ms: None,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
         assert_eq!(task.source_key, "sources/j1/000007.mp4");
@@ -546,6 +561,9 @@ mod tests {
                 config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
                 psnr: None,
                 cpu_secs: 0.01,
+                queued_at_ms: Some(0),
+                started_at_ms: Some(1),
+                finished_at_ms: Some(2),
             }),
         );
         let json = serde_json::to_string(&done).unwrap();

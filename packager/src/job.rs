@@ -164,6 +164,9 @@ mod tests {
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
             psnr: Some(40.0),
             cpu_secs: 0.5,
+            queued_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
         })
     }
 
@@ -215,6 +218,7 @@ mod tests {
             source_key: "sources/j/000000.mp4".into(),
             output_key: "h264-180p/000000.m4s".into(),
             frame_rate: 30.0,
+            published_at_ms: None,
         };
         job.apply(&JobEventKind::TaskRetry { task: task.id(), reason: "store unreachable".into() });
         match job.dead_letter(&task, 5) {

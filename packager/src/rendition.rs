@@ -187,6 +187,9 @@ mod tests {
                     config: TrackConfig::Avc { parameter_sets: Vec::new() },
                     psnr: Some(40.0),
                     cpu_secs: 0.0,
+                    queued_at_ms: None,
+                    started_at_ms: None,
+                    finished_at_ms: None,
                 };
                 start += duration;
                 s

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod audio;
+pub mod benchmark;
 pub mod decoded_cache;
 pub mod error;
 pub mod service;

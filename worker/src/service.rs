@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tessera_core::bus::{Bus, Consumer, Delivery};
-use tessera_core::jobs::{JobBook, JobState};
+use tessera_core::jobs::{now_ms, JobBook, JobState};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
     JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
@@ -21,9 +21,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::audio::copy_audio_segment;
+use crate::benchmark::fixed_time_stand_in;
 use crate::decoded_cache::DecodedCache;
 use crate::error::WorkerError;
-use crate::transcode::encode_rung;
+use crate::transcode::{encode_rung, RenditionSegment};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -41,6 +42,10 @@ pub struct WorkerConfig {
     /// After shutdown, how long tasks in hand may run before they are
     /// nak'ed for another worker.
     pub drain_timeout: Duration,
+    /// Benchmarks only: replace decoding and encoding with a stand-in that
+    /// takes exactly this long per task (see [`fixed_time_stand_in`]), to
+    /// measure the dispatch path without the codecs. The output is not the video.
+    pub benchmark_task_time: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -52,6 +57,7 @@ impl Default for WorkerConfig {
             delivery: TaskDelivery::default(),
             default_speed: SpeedPreset::default(),
             drain_timeout: Duration::from_secs(60),
+            benchmark_task_time: None,
         }
     }
 }
@@ -299,33 +305,27 @@ enum Settle {
 /// source bytes, produces the rendition segment, writes it.
 async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerError> {
     let seq = task.seq;
-    let (fragment, done) = match &task.rendition {
-        RenditionSpec::Video { rung } => {
+    let started_at_ms = Some(now_ms());
+    let began = tokio::time::Instant::now();
+    let spec = task.rendition.clone();
+    let (fragment, done) = match (&task.rendition, shared.config.benchmark_task_time) {
+        (RenditionSpec::Video { rung }, None) => {
             let load = async { Ok(shared.stores.sources.get(&task.source_key).await?) };
             let decoded = shared.decoded.get_or_decode(&task.source_key, seq, load).await?;
-            let (rung, speed, spec) = (rung.clone(), shared.config.default_speed, task.rendition.clone());
-            let frame_rate = task.frame_rate;
+            let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
             on_cpu(move || {
                 let out = encode_rung(&decoded, &rung, speed, frame_rate)?;
-                let done = SegmentDone {
-                    start: out.start,
-                    duration: out.duration,
-                    timescale: out.timescale,
-                    frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                    width: out.width,
-                    height: out.height,
-                    codec_string: out.codec_string,
-                    config: TrackConfig::from_video(&out.config),
-                    psnr: Some(out.psnr),
-                    ..unfinished(&spec, seq)
-                };
-                Ok((out.fragment, done))
+                Ok(video_done(out, &spec, seq))
             })
             .await?
         }
-        RenditionSpec::Audio { .. } => {
+        (RenditionSpec::Video { rung }, Some(_)) => {
             let source = shared.stores.sources.get(&task.source_key).await?;
-            let spec = task.rendition.clone();
+            let rung = rung.clone();
+            on_cpu(move || Ok(video_done(fixed_time_stand_in(&source, seq, &rung)?, &spec, seq))).await?
+        }
+        (RenditionSpec::Audio { .. }, _) => {
+            let source = shared.stores.sources.get(&task.source_key).await?;
             on_cpu(move || {
                 let out = copy_audio_segment(&source, seq)?;
                 let done = SegmentDone {
@@ -342,9 +342,31 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
             .await?
         }
     };
+    if let Some(fixed) = shared.config.benchmark_task_time {
+        // The benchmark's stand-in encoder takes exactly this long.
+        tokio::time::sleep(fixed.saturating_sub(began.elapsed())).await;
+    }
+    let done = SegmentDone { queued_at_ms: task.published_at_ms, started_at_ms, ..done };
     let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, ..done };
     shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
-    Ok(done)
+    Ok(SegmentDone { finished_at_ms: Some(now_ms()), ..done })
+}
+
+/// The report of an encoded video segment.
+fn video_done(out: RenditionSegment, spec: &RenditionSpec, seq: u32) -> (Vec<u8>, SegmentDone) {
+    let done = SegmentDone {
+        start: out.start,
+        duration: out.duration,
+        timescale: out.timescale,
+        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+        width: out.width,
+        height: out.height,
+        codec_string: out.codec_string,
+        config: TrackConfig::from_video(&out.config),
+        psnr: Some(out.psnr),
+        ..unfinished(spec, seq)
+    };
+    (out.fragment, done)
 }
 
 /// Runs the CPU part of a task on a blocking thread and records its CPU time
@@ -379,5 +401,8 @@ fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
         config: TrackConfig::Aac { asc: Vec::new(), channels: 0 },
         psnr: None,
         cpu_secs: 0.0,
+        queued_at_ms: None,
+        started_at_ms: None,
+        finished_at_ms: None,
     }
 }

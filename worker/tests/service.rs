@@ -54,6 +54,7 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         delivery: DELIVERY,
         default_speed: SpeedPreset::Veryfast,
         drain_timeout: Duration::from_secs(5),
+        benchmark_task_time: None,
     };
     tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, None, shutdown.clone()));
     tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
@@ -114,6 +115,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         source_key: source_segment_key(job, 0),
         output_key: format!("outputs/{job}/h264-180p/000000.m4s"),
         frame_rate: 30.0,
+        published_at_ms: None,
     };
     bus.publish(OutgoingMessage::json(task_subject(WorkerClass::Cpu, TaskCodec::H264), Some(task.id()), &task))
         .await

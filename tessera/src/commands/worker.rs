@@ -58,6 +58,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         delivery: TaskDelivery { ack_wait: Duration::from_secs(args.ack_wait.max(1)), ..TaskDelivery::default() },
         default_speed: args.speed,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        benchmark_task_time: None,
     };
     runtime()?.block_on(async move {
         let shutdown = stop_on_signal();
