@@ -60,20 +60,9 @@ mkdir -p "$BENCH_DIR"
 
 # --- the clip ----------------------------------------------------------------
 CLIP_SECS=12
-graph="mandelbrot=size=1280x720:rate=30:maxiter=600:start_scale=2:end_scale=0.02:end_pts=$((CLIP_SECS * 30))"
-graph+=":outer=normalized_iteration_count,gblur=sigma=1.2[m];testsrc2=size=480x270:rate=30[t];"
-graph+="[m][t]overlay=x='(W-w)*(0.5+0.45*sin(t*0.9))':y='(H-h)*(0.5+0.4*cos(t*1.3))',format=yuv420p[v];"
-graph+="sine=frequency=440:beep_factor=4:sample_rate=48000[a]"
-src_args=(-filter_complex "$graph" -map "[v]" -map "[a]" -t "$CLIP_SECS"
-  -c:v libx264 -preset medium -crf 20 -profile:v high -bf 3 -g 60 -keyint_min 60 -sc_threshold 0
-  -c:a aac -b:a 128k -ac 2 -movflags +faststart)
-key=$(printf '%s\n' "${src_args[@]}" | sha1sum | cut -c1-10)
-SRC="$BENCH_DIR/clip-720p30-${CLIP_SECS}s-$key.mp4"
-if [ ! -s "$SRC" ]; then
-  echo "making the clip $SRC (about a minute) ..." >&2
-  "$FFMPEG" -hide_banner -nostdin -loglevel error -y "${src_args[@]}" "$SRC.tmp.mp4"
-  mv "$SRC.tmp.mp4" "$SRC"
-fi
+# shellcheck source=clip.sh
+. "$here/clip.sh"
+make_clip "$CLIP_SECS"
 
 runs="$BENCH_DIR/runs"
 rm -rf "$runs"; mkdir -p "$runs"

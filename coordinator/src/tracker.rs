@@ -9,7 +9,7 @@ use std::time::Duration;
 use tessera_core::bus::{Bus, Delivery};
 use tessera_core::jobs::{JobBook, JobBookError, WebhookDelivery};
 use tessera_core::topology::tracker_consumer_config;
-use tessera_core::wire::{JobEvent, EVENTS_STREAM};
+use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
@@ -69,18 +69,24 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
             changed
         })
         .await;
+    // The end event itself (not any late event) triggers the webhook; a
+    // cancellation is written by the API before its event arrives here.
+    let ending_event = matches!(
+        event.kind,
+        JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } | JobEventKind::Cancelled { .. }
+    );
     let settled = match updated {
         Ok(record) => {
             if ended {
                 tracing::info!(job = %event.job, state = record.state.as_str(), "job ended");
                 tracking.metrics.job_ended(record.state.as_str());
-                let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
-                if pending {
-                    let tracking = tracking.clone();
-                    tokio::spawn(async move {
-                        webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
-                    });
-                }
+            }
+            let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
+            if ending_event && record.state.is_terminal() && pending {
+                let tracking = tracking.clone();
+                tokio::spawn(async move {
+                    webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
+                });
             }
             delivery.ack().await
         }

@@ -126,6 +126,7 @@ fn main() -> anyhow::Result<()> {
         }
 
         let mut waits = Vec::new();
+    let mut runs = Vec::new();
         let mut last_done: HashMap<String, u64> = HashMap::new();
         let mut packaging = Vec::new();
         let mut tasks = 0u64;
@@ -140,6 +141,7 @@ fn main() -> anyhow::Result<()> {
                         tasks += 1;
                         if let (Some(q), Some(s), Some(f)) = (done.queued_at_ms, done.started_at_ms, done.finished_at_ms) {
                             waits.push(s.saturating_sub(q));
+                            runs.push(f.saturating_sub(s));
                             let last = last_done.entry(event.job.clone()).or_default();
                             *last = (*last).max(f);
                             last_finish = last_finish.max(f);
@@ -166,6 +168,11 @@ fn main() -> anyhow::Result<()> {
             "  queue wait      p50 {} ms, p99 {} ms (task published -> started; includes waiting for a free slot)",
             percentile(&mut waits, 0.5),
             percentile(&mut waits, 0.99)
+        );
+        println!(
+            "  task run        p50 {} ms, p99 {} ms (started -> fragment written and reported)",
+            percentile(&mut runs, 0.5),
+            percentile(&mut runs, 0.99)
         );
         println!(
             "  packaging       p50 {} ms, p99 {} ms (last task done -> manifests written, per job)",

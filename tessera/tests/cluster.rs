@@ -451,7 +451,8 @@ async fn a_cancelled_job_stops_writing_and_frees_the_workers() {
     assert_eq!((status, again["error"]["code"].as_str()), (409, Some("job_ended")));
 }
 
-/// Authentication, size limits, path tricks, idempotency, and the open endpoints.
+/// Authentication, size limits, path tricks, idempotency, the GPU class on
+/// its CPU fallback, and the open endpoints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
     let mut cluster = Cluster::start(&["--api-token", "secret-token", "--max-upload-bytes", "200000"]).await;
@@ -501,7 +502,8 @@ async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
     assert!(status == 400 || status == 404, "{status}");
 
     // The same Idempotency-Key and body: the same job; another body: 422.
-    let request = json!({"source": {"upload_id": upload}, "segment_duration": 2});
+    // The job goes to the GPU class: this build's gpu workers encode on the CPU.
+    let request = json!({"source": {"upload_id": upload}, "segment_duration": 2, "class": "gpu"});
     let post =
         |body: &Value| cluster.request(reqwest::Method::POST, "/v1/jobs").header("Idempotency-Key", "k-1").json(body);
     let (first_status, first) = cluster.call(post(&request)).await;
@@ -518,7 +520,7 @@ async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
         )
         .await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("job_exists")));
-    cluster.add_worker(&[]);
+    cluster.add_worker(&["--class", "gpu"]);
     let id = first["id"].as_str().unwrap();
     cluster.wait_state(id, "completed", Duration::from_secs(120)).await;
     let (_, page) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs?limit=1")).await;

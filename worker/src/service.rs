@@ -14,6 +14,7 @@ use tessera_core::jobs::{now_ms, JobBook, JobState};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
     JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
+    TRACEPARENT,
 };
 use tessera_core::Store;
 use tessera_media::SpeedPreset;
@@ -120,6 +121,11 @@ fn by_task_length(codecs: &[TaskCodec]) -> Vec<TaskCodec> {
 /// Longest pause between polls when there is no work.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// A queue found empty is not polled again for this long (an empty poll
+/// costs a round trip, or the bus's no-wait expiry), so a busy queue is not
+/// slowed by polling an idle one before every task.
+const EMPTY_QUEUE_REST: Duration = Duration::from_millis(200);
+
 /// Whenever a slot is free, takes one task from the first consumer (in
 /// [`by_task_length`] order) that has one, and runs it in the background.
 /// A slot is never held while waiting for work, so one codec's empty queue
@@ -134,6 +140,7 @@ async fn schedule(
     let slots = Arc::new(Semaphore::new(slots));
     let mut running = tokio::task::JoinSet::new();
     let mut idle = Duration::from_millis(10);
+    let mut rest_until = vec![tokio::time::Instant::now(); consumers.len()];
     'schedule: loop {
         while running.try_join_next().is_some() {}
         let permit = tokio::select! {
@@ -143,18 +150,23 @@ async fn schedule(
                 Err(_) => break,
             },
         };
-        for consumer in &consumers {
+        for (consumer, rest_until) in consumers.iter().zip(rest_until.iter_mut()) {
+            if tokio::time::Instant::now() < *rest_until {
+                continue;
+            }
             match consumer.fetch(1, Duration::ZERO).await {
                 Ok(mut deliveries) => {
-                    if let Some(delivery) = deliveries.pop() {
-                        let shared = shared.clone();
-                        running.spawn(async move {
-                            handle(&shared, delivery).await;
-                            drop(permit);
-                        });
-                        idle = Duration::from_millis(10);
-                        continue 'schedule;
-                    }
+                    let Some(delivery) = deliveries.pop() else {
+                        *rest_until = tokio::time::Instant::now() + EMPTY_QUEUE_REST;
+                        continue;
+                    };
+                    let shared = shared.clone();
+                    running.spawn(async move {
+                        handle(&shared, delivery).await;
+                        drop(permit);
+                    });
+                    idle = Duration::from_millis(10);
+                    continue 'schedule;
                 }
                 Err(e) => tracing::warn!(error = %e, "fetching tasks failed; retrying"),
             }
@@ -262,8 +274,12 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             (JobEventKind::TaskRetry { task: task.id(), reason }, Settle::Nak(backoff))
         }
     };
-    let event = JobEvent::new(&task.job, event);
-    let published = shared.bus.publish(event.to_message()).await;
+    let mut message = JobEvent::new(&task.job, event).to_message();
+    // The job's trace continues in the worker's report.
+    if let Some(traceparent) = delivery.header(TRACEPARENT) {
+        message.headers.push((TRACEPARENT.to_string(), traceparent.to_string()));
+    }
+    let published = shared.bus.publish(message).await;
     let settled = match (published, settle) {
         (Ok(_), Settle::Ack) => delivery.ack().await,
         // The event did not go out: let the task run again.

@@ -132,9 +132,12 @@ fn vod_spec(job: &str) -> VodJobSpec {
         output_prefix: format!("outputs/{job}"),
         class: WorkerClass::Cpu,
         limits: Limits::default(),
-        traceparent: None,
+        traceparent: Some(TRACE.into()),
     }
 }
+
+/// The trace context the test jobs carry.
+const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_that_keeps_failing_is_dead_lettered_and_fails_its_job_with_the_last_error() {
@@ -193,6 +196,14 @@ async fn bad_and_good_jobs(cluster: Cluster) {
     }
     let playlist = cluster.stores.outputs.get("outputs/good/h264-180p/index.m3u8").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&playlist).matches("#EXTINF").count(), 2);
+    // The job's trace context is on its plan (coordinator) and every segment report (workers).
+    let events = cluster.bus.history(EVENTS_STREAM, &job_events_subject("good")).await.unwrap();
+    let traced =
+        |m: &tessera_core::bus::StoredMessage| m.message.headers.iter().any(|(k, v)| k == "traceparent" && v == TRACE);
+    let reports: Vec<_> =
+        events.iter().filter(|m| String::from_utf8_lossy(&m.message.payload).contains("segment_done")).collect();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|m| traced(m)) && traced(&events[0]), "trace context missing: {events:?}");
     cluster.shutdown.cancel();
 }
 

@@ -430,6 +430,7 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
     }
     // Tells the packager (nothing more is written) and the trackers.
     api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
+    api.metrics.job_ended(JobState::Cancelled.as_str());
     tracing::info!(job = %id, "job cancelled");
     Ok((StatusCode::ACCEPTED, Json(JobView::from(&after))).into_response())
 }
