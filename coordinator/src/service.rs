@@ -60,6 +60,9 @@ pub async fn run(
         .map_err(|e| CoordinatorError::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
     let address = listener.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?;
     tracing::info!(%address, store = %deps.store.describe(), "coordinator API listening");
+    if config.api.api_tokens.is_empty() {
+        tracing::warn!("no --api-token: the /v1 API is open to anyone who can reach {address}");
+    }
 
     let state = ApiState {
         bus: deps.bus.clone(),
@@ -83,7 +86,11 @@ pub async fn run(
     let tracking = Tracking {
         bus: deps.bus.clone(),
         jobs,
-        http: reqwest::Client::new(),
+        // Webhooks are not redirected: a receiver cannot bounce the coordinator elsewhere.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CoordinatorError::Internal(format!("HTTP client: {e}")))?,
         webhook_secret: Arc::new(config.api.webhook_secret.clone().into_bytes()),
         metrics,
     };

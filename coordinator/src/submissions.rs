@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::bus::{Bus, Delivery};
+use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::jobs::{JobBook, JobState, JobSubmission};
-use tessera_core::topology::ingest_consumer_config;
-use tessera_core::wire::{JobEvent, JobEventKind, JOBS_STREAM};
+use tessera_core::topology::{ingest_consumer_config, ingest_dead_letter_consumer_config};
+use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM, JOBS_STREAM};
 use tessera_core::Store;
 use tessera_media::{Limits, SpeedPreset};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,7 @@ pub struct Segmenting {
 /// submissions in hand are nak'ed so another coordinator takes them at once.
 pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
     let consumer = segmenting.bus.consumer(JOBS_STREAM, &ingest_consumer_config()).await?;
+    let dead = tokio::spawn(fail_dead_letters(segmenting.bus.clone(), shutdown.clone()));
     let slots = Arc::new(tokio::sync::Semaphore::new(segmenting.slots.max(1)));
     let mut running = tokio::task::JoinSet::new();
     loop {
@@ -77,7 +78,7 @@ pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<
         }
     }
     while running.join_next().await.is_some() {}
-    Ok(())
+    dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))?
 }
 
 /// Segments one submitted job and settles its submission.
@@ -129,7 +130,11 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
         Some(Err(e)) if e.is_bad_input() => delivery.ack().await,
         Some(Err(e)) if delivery.delivered >= ingest_consumer_config().max_deliver => {
             tracing::error!(%job, error = %e, "segmenting failed for the last time");
-            delivery.ack().await
+            let reason = format!("segmenting failed {} times; last error: {e}", delivery.delivered);
+            match fail_job(segmenting.bus.as_ref(), &job, reason).await {
+                Ok(()) => delivery.ack().await,
+                Err(e) => Err(e),
+            }
         }
         Some(Err(e)) => {
             tracing::warn!(%job, error = %e, "segmenting failed; will retry");
@@ -138,6 +143,54 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
     };
     if let Err(e) = settled {
         tracing::warn!(%job, error = %e, "could not settle the submission; it will be delivered again");
+    }
+}
+
+/// Publishes a job's `failed` event (not bad input: the environment failed).
+async fn fail_job(bus: &dyn Bus, job: &str, reason: String) -> Result<(), tessera_core::bus::BusError> {
+    bus.publish(JobEvent::new(job, JobEventKind::Failed { reason, bad_input: false }).to_message()).await?;
+    Ok(())
+}
+
+/// Fails the jobs whose submissions ran out of deliveries (their
+/// coordinators kept dying or stopping while segmenting them), so no job
+/// waits for ever in `queued` or `running`.
+async fn fail_dead_letters(bus: Arc<dyn Bus>, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
+    let consumer = bus.consumer(EVENTS_STREAM, &ingest_dead_letter_consumer_config()).await?;
+    loop {
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            fetched = consumer.fetch(16, Duration::from_secs(1)) => fetched,
+        };
+        let deliveries = match fetched {
+            Ok(deliveries) => deliveries,
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching dead submissions failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for delivery in deliveries {
+            let letter = serde_json::from_slice::<DeadLetter>(&delivery.payload).ok();
+            let submission = letter.as_ref().and_then(|l| serde_json::from_str::<JobSubmission>(&l.payload).ok());
+            let settled = match (letter, submission) {
+                (Some(letter), Some(submission)) => {
+                    let reason = format!(
+                        "segmenting was started {} times and never finished (coordinators stopped or crashed)",
+                        letter.deliveries
+                    );
+                    tracing::error!(job = %submission.job, %reason, "job failed");
+                    match fail_job(bus.as_ref(), &submission.job, reason).await {
+                        Ok(()) => delivery.ack().await,
+                        Err(_) => delivery.nak(Some(Duration::from_secs(1))).await,
+                    }
+                }
+                _ => delivery.ack().await,
+            };
+            if let Err(e) = settled {
+                tracing::warn!(error = %e, "could not settle a dead submission");
+            }
+        }
     }
 }
 

@@ -76,6 +76,15 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
         JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } | JobEventKind::Cancelled { .. }
     );
     let settled = match updated {
+        // A segment report that overtook its plan (redelivered plan, several
+        // coordinators): wait for the plan so that it is counted.
+        Ok(record)
+            if matches!(event.kind, JobEventKind::SegmentDone(_))
+                && record.renditions.is_empty()
+                && !record.state.is_terminal() =>
+        {
+            delivery.nak(Some(Duration::from_millis(500))).await
+        }
         Ok(record) => {
             if ended {
                 tracing::info!(job = %event.job, state = record.state.as_str(), "job ended");

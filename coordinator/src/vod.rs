@@ -82,7 +82,8 @@ pub fn plan_renditions(
 }
 
 /// Runs a VOD job's coordinator side to the last published task and returns
-/// the plan. On failure a `failed` event is published with the reason; when
+/// the plan. On bad input a `failed` event is published with the reason;
+/// other errors are returned for the caller to retry or give up on; when
 /// `cancel` fires it stops between segments with [`CoordinatorError::Cancelled`]
 /// (the API publishes the cancellation). Running it again on the same input
 /// is harmless: segments are cut identically and the plan, tasks and events
@@ -98,9 +99,8 @@ where
     R: Read + Seek + Send + 'static,
 {
     let result = publish_job(bus, sources, spec, reader, cancel).await;
-    if let Some(e) = result.as_ref().err().filter(|e| !matches!(e, CoordinatorError::Cancelled)) {
-        let event =
-            JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: e.is_bad_input() });
+    if let Some(e) = result.as_ref().err().filter(|e| e.is_bad_input()) {
+        let event = JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: true });
         if let Err(publish_error) = bus.publish(with_trace(event.to_message(), spec)).await {
             tracing::error!(job = %spec.job, error = %publish_error, "could not publish the job's failure");
         }

@@ -70,9 +70,23 @@ pub fn ingest_consumer_config() -> ConsumerConfig {
         durable: INGEST_CONSUMER.into(),
         filter_subject: JOB_SUBMISSIONS_SUBJECT.into(),
         ack_wait: Duration::from_secs(30),
-        max_deliver: 5,
+        // A stopping coordinator naks what it holds, which counts: leave room for rolling restarts.
+        max_deliver: 10,
         max_ack_pending: 64,
         dead_letter_subject: Some(dead_letter_subject(INGEST_CONSUMER)),
+    }
+}
+
+/// The coordinators' consumer of submissions that ran out of deliveries
+/// (their jobs are failed).
+pub fn ingest_dead_letter_consumer_config() -> ConsumerConfig {
+    ConsumerConfig {
+        durable: format!("{INGEST_CONSUMER}-deadletters"),
+        filter_subject: dead_letter_subject(INGEST_CONSUMER),
+        ack_wait: Duration::from_secs(30),
+        max_deliver: 20,
+        max_ack_pending: 100,
+        dead_letter_subject: None,
     }
 }
 

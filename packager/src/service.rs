@@ -4,9 +4,9 @@
 //! publishes `failed` with the first failing segment's reason. Tasks that
 //! ran out of deliveries arrive as dead letters and fail their job.
 //!
-//! The first time it sees a job (also after a restart, when its state is
-//! gone) it rebuilds the job from the events stream's history of that job,
-//! so events acked before a restart are not lost.
+//! A job first seen by an event other than its plan (after a restart, when
+//! its state is gone) is rebuilt from the events stream's history of that
+//! job and the dead letters, so events acked before a restart are not lost.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -91,7 +91,10 @@ impl Packager {
         if self.ended.contains(&event.job) {
             return Ok(());
         }
-        self.rebuild_if_unknown(&event.job).await?;
+        if !matches!(event.kind, JobEventKind::Planned(_)) {
+            // Seen first mid-job: this packager restarted (a new job starts with its plan).
+            self.rebuild_if_unknown(&event.job).await?;
+        }
         let job = self.jobs.entry(event.job.clone()).or_default();
         let step = job.apply(&event.kind);
         if let (JobEventKind::Planned(plan), Step::Wait) = (&event.kind, &step) {

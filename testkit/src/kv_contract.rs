@@ -1,6 +1,7 @@
 //! The key-value contract every bucket implementation must pass: create
 //! refuses an existing key, update refuses a stale revision, revisions grow,
-//! keys list what was written, bad keys are refused. One call runs them all
+//! keys list what was written, bad keys are refused, deleted keys can be
+//! created again. One call runs them all
 //! (each against fresh keys), so one test per implementation suffices.
 
 use bytes::Bytes;
@@ -13,6 +14,17 @@ pub async fn all(kv: &dyn KeyValue) {
     update_checks_revision(kv).await;
     keys_lists_written(kv).await;
     invalid_keys_refused(kv).await;
+    delete_then_create_again(kv).await;
+}
+
+async fn delete_then_create_again(kv: &dyn KeyValue) {
+    kv.create("d", Bytes::from_static(b"1")).await.unwrap();
+    kv.delete("d").await.unwrap();
+    kv.delete("never-there").await.unwrap();
+    assert_eq!(kv.get("d").await.unwrap(), None);
+    assert!(!kv.keys().await.unwrap().iter().any(|k| k == "d"), "a deleted key is not listed");
+    kv.create("d", Bytes::from_static(b"2")).await.unwrap();
+    assert_eq!(kv.get("d").await.unwrap().unwrap().value, Bytes::from_static(b"2"));
 }
 
 async fn create_then_get(kv: &dyn KeyValue) {

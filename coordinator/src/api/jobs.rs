@@ -334,13 +334,16 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
     }
     submission.traceparent = Some(traceparent(&headers));
 
+    let mut claimed = None;
     if let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()) {
         let request_sha256 = hex::encode(Sha256::digest(&body));
-        let slot = hex::encode(Sha256::digest(key.as_bytes()));
+        // Keys are per client: the same key from two tokens names two requests.
+        let client = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+        let slot = hex::encode(Sha256::digest([client, b"\n", key.as_bytes()].concat()));
         let remembered = Remembered { job: job.clone(), request_sha256: request_sha256.clone() };
         let value = Bytes::from(serde_json::to_vec(&remembered).unwrap_or_default());
         match api.idempotency.create(&slot, value).await {
-            Ok(_) => {}
+            Ok(_) => claimed = Some(slot),
             Err(KvError::AlreadyExists(_)) => {
                 let entry = api.idempotency.get(&slot).await.map_err(ApiError::unavailable)?;
                 let earlier: Remembered = entry
@@ -360,17 +363,45 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
     }
 
     let record = JobRecord::queued(submission.clone(), request.webhook_url.clone());
-    match api.jobs.create(&record).await {
-        Ok(()) => {}
-        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a job with id '{job}' exists")))
+    let outcome = create_and_enqueue(&api, &record).await;
+    if let (Err(_), Some(slot)) = (&outcome, &claimed) {
+        // The key did not get its job: free it so the client's retry can.
+        if let Err(e) = api.idempotency.delete(slot).await {
+            tracing::warn!(error = %e, "could not release an idempotency key");
         }
-        Err(e) => return Err(ApiError::unavailable(e)),
     }
-    enqueue(&api, &submission).await?;
-    api.metrics.job_submitted();
-    tracing::info!(%job, source = %submission.source_key, "job submitted");
-    Ok(created(&record, StatusCode::CREATED, false))
+    outcome
+}
+
+/// Creates the record and queues the submission. A job id that exists with
+/// the same submission still queued is the retry of a request whose queueing
+/// failed: it is queued again (deduplicated by job id) and answered with 200.
+async fn create_and_enqueue(api: &ApiState, record: &JobRecord) -> Result<Response, ApiError> {
+    let job = record.id();
+    match api.jobs.create(record).await {
+        Ok(()) => {
+            enqueue(api, &record.submission).await?;
+            api.metrics.job_submitted();
+            tracing::info!(%job, source = %record.submission.source_key, "job submitted");
+            Ok(created(record, StatusCode::CREATED, false))
+        }
+        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
+            let existing = api.jobs.get(job).await.map_err(ApiError::unavailable)?;
+            if let Some((existing, _)) = existing {
+                let same =
+                    JobSubmission { traceparent: existing.submission.traceparent.clone(), ..record.submission.clone() };
+                if existing.state == JobState::Queued
+                    && existing.submission == same
+                    && existing.webhook == record.webhook
+                {
+                    enqueue(api, &existing.submission).await?;
+                    return Ok(created(&existing, StatusCode::OK, true));
+                }
+            }
+            Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a job with id '{job}' exists")))
+        }
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
 }
 
 /// The answer to a repeated idempotent submission; re-publishes the
@@ -412,6 +443,12 @@ pub async fn get(State(api): State<ApiState>, Path(id): Path<String>) -> Result<
     security(("bearer" = [])))]
 pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let before = record(&api, &id).await?;
+    let kind = JobEventKind::Cancelled { reason: "cancelled through the API".into() };
+    if before.state == JobState::Cancelled {
+        // A retry of a cancel whose event may not have gone out: send it again (deduplicated).
+        api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
+        return Ok((StatusCode::ACCEPTED, Json(JobView::from(&before))).into_response());
+    }
     if before.state.is_terminal() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -419,7 +456,6 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
             format!("job '{id}' already ended ({})", before.state.as_str()),
         ));
     }
-    let kind = JobEventKind::Cancelled { reason: "cancelled through the API".into() };
     let after = api.jobs.update(&id, |r| r.apply(&kind)).await.map_err(ApiError::unavailable)?;
     if after.state != JobState::Cancelled {
         return Err(ApiError::new(

@@ -114,7 +114,11 @@ async fn metrics(State(api): State<ApiState>) -> Response {
 
 async fn count_requests(State(api): State<ApiState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let method = request.method().clone();
+    // Only standard methods become labels: made-up ones would grow the series without bound.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_string(),
+        _ => "OTHER".to_string(),
+    };
     let response = next.run(request).await;
     api.metrics.request(&format!("{method} {route}"), response.status().as_u16());
     response

@@ -64,6 +64,11 @@ impl KeyValue for JetStreamKv {
         })
     }
 
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        validate_key(key)?;
+        self.store.delete(key).await.map_err(connection)
+    }
+
     async fn keys(&self) -> Result<Vec<String>, KvError> {
         let keys = self.store.keys().await.map_err(connection)?;
         keys.try_collect().await.map_err(connection)

@@ -58,6 +58,13 @@ impl KeyValue for MemoryKv {
         self.write(key, value, Some(revision))
     }
 
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        validate_key(key)?;
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.entries.remove(key);
+        Ok(())
+    }
+
     async fn keys(&self) -> Result<Vec<String>, KvError> {
         let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(state.entries.keys().cloned().collect())

@@ -50,6 +50,8 @@ pub trait KeyValue: Send + Sync {
     async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError>;
     /// Every key (in no particular order).
     async fn keys(&self) -> Result<Vec<String>, KvError>;
+    /// Removes `key` (a missing key is not an error); it can be created again.
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
 }
 
 /// Checks a key: 1-256 of `[A-Za-z0-9_=.-]` (what JetStream KV accepts, less `/`).

@@ -82,7 +82,17 @@ pub fn stop_on_signal() -> CancellationToken {
     token
 }
 
-/// Runs `service` on a multi-threaded runtime.
+/// A multi-threaded runtime.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Runs a service to its end, then exits without waiting for encoder threads
+/// still busy with tasks that were handed back or cancelled (their results
+/// are dropped anyway), so a drained worker exits within its drain timeout.
+pub fn run_service(service: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    let result = runtime.block_on(service);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }

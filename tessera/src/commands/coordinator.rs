@@ -7,7 +7,7 @@ use tessera_coordinator::api::ApiConfig;
 use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
 use tessera_media::Limits;
 
-use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 
 /// Coordinator flags.
 #[derive(Debug, Args)]
@@ -34,7 +34,7 @@ pub struct CoordinatorArgs {
 
 /// Runs the coordinator until SIGTERM.
 pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
-    runtime()?.block_on(async move {
+    run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
         let deps = CoordinatorDeps {

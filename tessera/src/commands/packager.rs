@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 
 /// Packager flags.
 #[derive(Debug, Args)]
@@ -13,7 +13,7 @@ pub struct PackagerArgs {
 
 /// Runs the packager until SIGTERM.
 pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
-    runtime()?.block_on(async move {
+    run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
         tracing::info!("packager started");

@@ -9,7 +9,7 @@ use tessera_core::wire::{TaskCodec, WorkerClass};
 use tessera_media::SpeedPreset;
 use tessera_worker::{WorkerConfig, WorkerStores};
 
-use super::cluster::{runtime, stop_on_signal, ClusterArgs};
+use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 
 /// Worker flags.
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         drain_timeout: Duration::from_secs(args.drain_timeout),
         benchmark_task_time: None,
     };
-    runtime()?.block_on(async move {
+    run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
         let stores = WorkerStores { sources: connected.store.clone(), outputs: connected.store };
