@@ -111,7 +111,9 @@ impl Packager {
             return Ok(());
         }
         let mut job = JobAssembly::new();
-        for stored in self.bus.history(EVENTS_STREAM, &job_events_subject(job_id)).await? {
+        let history = self.bus.history(EVENTS_STREAM, &job_events_subject(job_id)).await?;
+        tracing::info!(job = %job_id, events = history.len(), "rebuilt a job from its event history");
+        for stored in history {
             if let Ok(event) = serde_json::from_slice::<JobEvent>(&stored.message.payload) {
                 job.apply(&event.kind);
             }

@@ -321,9 +321,9 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
 }
 
 /// The coordinator is killed and restarted mid-job, then nats-server is
-/// stopped and restarted mid-job: every service reconnects and the job
-/// completes with every frame. A worker stopped with SIGTERM exits cleanly
-/// within its drain timeout.
+/// stopped and restarted mid-job, then the packager is killed and restarted:
+/// every service reconnects and the job completes with every frame. A worker
+/// stopped with SIGTERM exits cleanly within its drain timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_survives_coordinator_and_nats_restarts() {
     let input = source(6);
@@ -345,6 +345,17 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     cluster.nats.restart();
 
+    // The packager is killed after it took some of the job's events, then
+    // restarted: it rebuilds the job from the events stream.
+    cluster
+        .wait_for(&job, "two done tasks", Duration::from_secs(120), |j| j["progress"]["done"].as_u64() >= Some(2))
+        .await;
+    let mut packager = cluster.packager.take().unwrap();
+    packager.kill().unwrap();
+    packager.wait().unwrap();
+    assert_eq!(cluster.job(&job).await["state"], "running", "the packager died mid-job");
+    cluster.packager = Some(cluster.spawn("packager", &["packager"]));
+
     // A second worker joins; the first is stopped with SIGTERM and drains.
     cluster.add_worker(&[]);
     let mut first = cluster.workers.remove(0);
@@ -354,6 +365,7 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
 
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(240)).await;
     assert_eq!(done["progress"]["done"], 9, "{done}");
+    assert!(cluster.logs().contains("rebuilt a job from its event history"), "{}", cluster.logs());
     let dir = tempfile::tempdir().unwrap();
     cluster.download(done["output_prefix"].as_str().unwrap(), dir.path()).await;
     for rendition in ["h264-180p", "av1-180p"] {
