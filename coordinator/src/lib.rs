@@ -11,6 +11,7 @@
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod probe;
 pub mod service;

@@ -5,6 +5,8 @@
 //!   timestamped H.264 and AAC samples, with clear errors for what we reject.
 //! - [`segmenter`]: the closed-GOP cut rule as a pure state machine.
 //! - [`source_segment`]: each segment as a self-contained fragmented MP4.
+//! - [`flv`], [`live_segmenter`]: RTMP's FLV tag bodies, and cutting a live
+//!   stream into the same source segments as it arrives.
 //! - [`h264`], [`av1`], [`encode`]: openh264 decode/encode and rav1e encode.
 //! - [`scale`], [`quality`]: SIMD downscaling and PSNR.
 //! - [`cmaf`]: init segments and fragments for avc1, av01 and mp4a tracks.
@@ -16,9 +18,11 @@ pub mod cmaf;
 pub mod demux;
 pub mod encode;
 pub mod error;
+pub mod flv;
 pub mod frame;
 pub mod h264;
 pub mod limits;
+pub mod live_segmenter;
 pub mod quality;
 pub mod scale;
 pub mod segmenter;

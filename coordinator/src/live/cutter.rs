@@ -1,0 +1,64 @@
+//! A publisher's messages to source segments: FLV tag bodies parsed
+//! (`tessera_media::flv`) and fed to the live segmenter. Audio in a codec
+//! other than AAC is left out with one warning (as VOD does); video that is
+//! not H.264 ends the broadcast with the reason.
+
+use std::time::Duration;
+
+use tessera_media::flv::{parse_audio, parse_video, AudioTag, VideoTag};
+use tessera_media::live_segmenter::{LiveFrame, LiveSegment, LiveSegmenter};
+use tessera_media::MediaError;
+
+use super::rtmp::Ingest;
+
+/// Cuts one publish into segments.
+#[derive(Debug)]
+pub struct StreamCutter {
+    segmenter: LiveSegmenter,
+    audio_refused: bool,
+    ended: bool,
+}
+
+impl StreamCutter {
+    /// Segments of about `target`, numbered from `first_seq`.
+    pub fn new(target: Duration, first_seq: u32) -> Self {
+        Self { segmenter: LiveSegmenter::new(target, first_seq), audio_refused: false, ended: false }
+    }
+
+    /// True once the publisher's `End` was handled.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Handles one message; returns a segment when one is complete.
+    pub fn push(&mut self, message: Ingest) -> Result<Option<LiveSegment>, MediaError> {
+        match message {
+            Ingest::Video { ms, body } => match parse_video(&body)? {
+                VideoTag::SequenceHeader(config) => {
+                    self.segmenter.set_video_config(config)?;
+                    Ok(None)
+                }
+                VideoTag::Frame { keyframe, composition_ms, data } => {
+                    self.segmenter.push_video(LiveFrame { dts_ms: i64::from(ms), composition_ms, keyframe, data })
+                }
+                VideoTag::EndOfSequence => Ok(None),
+            },
+            Ingest::Audio { ms, body } => {
+                match parse_audio(&body) {
+                    Ok(AudioTag::SequenceHeader(config)) => self.segmenter.set_audio_config(config),
+                    Ok(AudioTag::Frame(data)) => self.segmenter.push_audio(i64::from(ms), data),
+                    Err(e) if !self.audio_refused => {
+                        tracing::warn!(error = %e, "audio left out of the broadcast");
+                        self.audio_refused = true;
+                    }
+                    Err(_) => {}
+                }
+                Ok(None)
+            }
+            Ingest::End => {
+                self.ended = true;
+                self.segmenter.finish()
+            }
+        }
+    }
+}

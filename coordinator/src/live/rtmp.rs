@@ -1,0 +1,248 @@
+//! The RTMP ingest server: accepts publishers (OBS, ffmpeg), checks their
+//! stream key with a [`PublishGate`], and forwards the FLV video and audio
+//! message bodies of an accepted publish to the broadcast the gate returned.
+//! rml_rtmp does the handshake and the chunk/message protocol (sans-IO);
+//! this module owns the sockets. A connection that sends garbage, or an
+//! unknown key, is closed and logged; nothing else is affected.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CoordinatorError;
+
+/// What a publisher sends, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingest {
+    /// An FLV video tag body and its timestamp (ms).
+    Video {
+        /// RTMP timestamp in milliseconds.
+        ms: u32,
+        /// The tag body.
+        body: Bytes,
+    },
+    /// An FLV audio tag body and its timestamp (ms).
+    Audio {
+        /// RTMP timestamp in milliseconds.
+        ms: u32,
+        /// The tag body.
+        body: Bytes,
+    },
+    /// The publisher stopped publishing (or disconnected).
+    End,
+}
+
+/// Decides who may publish, and where their media goes.
+#[async_trait]
+pub trait PublishGate: Send + Sync {
+    /// A publish on `app` with `stream_key`: a channel for its media, or why it is refused.
+    async fn open(&self, app: &str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String>;
+}
+
+/// How long a connection may stay silent before it is dropped.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves RTMP on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, gate: Arc<dyn PublishGate>, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                let (gate, shutdown) = (gate.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    if let Err(reason) = connection(socket, peer, gate.as_ref(), shutdown).await {
+                        tracing::warn!(%peer, %reason, "RTMP connection closed");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "RTMP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Binds the RTMP port.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, CoordinatorError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| CoordinatorError::Internal(format!("cannot listen for RTMP on {address}: {e}")))
+}
+
+async fn read(socket: &mut TcpStream, buffer: &mut [u8]) -> Result<usize, String> {
+    match tokio::time::timeout(READ_TIMEOUT, socket.read(buffer)).await {
+        Ok(Ok(0)) => Err("the peer closed the connection".into()),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(format!("read failed: {e}")),
+        Err(_) => Err(format!("nothing received for {} s", READ_TIMEOUT.as_secs())),
+    }
+}
+
+async fn connection(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    gate: &dyn PublishGate,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let _ = socket.set_nodelay(true);
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut handshake = Handshake::new(PeerType::Server);
+    let leftover = loop {
+        let n = read(&mut socket, &mut buffer).await?;
+        match handshake.process_bytes(&buffer[..n]).map_err(|e| format!("RTMP handshake failed: {e:?}"))? {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                socket.write_all(&response_bytes).await.map_err(|e| e.to_string())?;
+            }
+            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                socket.write_all(&response_bytes).await.map_err(|e| e.to_string())?;
+                break remaining_bytes;
+            }
+        }
+    };
+    let (mut session, initial) =
+        ServerSession::new(ServerSessionConfig::new()).map_err(|e| format!("RTMP session: {e:?}"))?;
+    let mut publishing: Option<mpsc::Sender<Ingest>> = None;
+    let mut pending = initial;
+    let mut input = leftover;
+    let mut close = false;
+    let result = loop {
+        if !input.is_empty() {
+            match session.handle_input(&input) {
+                Ok(results) => pending.extend(results),
+                Err(e) => break Err(format!("invalid RTMP data: {e:?}")),
+            }
+            input.clear();
+        }
+        let mut outcome = Ok(());
+        for result in std::mem::take(&mut pending) {
+            match result {
+                ServerSessionResult::OutboundResponse(packet) => {
+                    if let Err(e) = socket.write_all(&packet.bytes).await {
+                        outcome = Err(format!("write failed: {e}"));
+                        break;
+                    }
+                }
+                ServerSessionResult::RaisedEvent(event) => {
+                    match on_event(event, &mut session, gate, &mut publishing, peer).await {
+                        Ok(reaction) => {
+                            pending.extend(reaction.send);
+                            close |= reaction.close;
+                        }
+                        Err(reason) => {
+                            outcome = Err(reason);
+                            break;
+                        }
+                    }
+                }
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        // Responses raised while handling events go out before reading again.
+        if outcome.is_ok() && !pending.is_empty() {
+            continue;
+        }
+        if let Err(reason) = outcome {
+            break Err(reason);
+        }
+        if close {
+            break Ok(());
+        }
+        let n = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            n = read(&mut socket, &mut buffer) => n,
+        };
+        match n {
+            Ok(n) => input.extend_from_slice(&buffer[..n]),
+            Err(reason) if publishing.is_some() => break Err(reason),
+            Err(_) => break Ok(()),
+        }
+    };
+    if let Some(sender) = publishing.take() {
+        let _ = sender.send(Ingest::End).await;
+    }
+    result
+}
+
+/// What to do after an event: send these, then maybe close.
+struct Reaction {
+    send: Vec<ServerSessionResult>,
+    close: bool,
+}
+
+impl Reaction {
+    fn none() -> Self {
+        Self { send: Vec::new(), close: false }
+    }
+}
+
+/// Reacts to one session event.
+async fn on_event(
+    event: ServerSessionEvent,
+    session: &mut ServerSession,
+    gate: &dyn PublishGate,
+    publishing: &mut Option<mpsc::Sender<Ingest>>,
+    peer: SocketAddr,
+) -> Result<Reaction, String> {
+    let accept = |session: &mut ServerSession, request_id| {
+        let send = session.accept_request(request_id).map_err(|e| format!("RTMP session: {e:?}"))?;
+        Ok(Reaction { send, close: false })
+    };
+    match event {
+        ServerSessionEvent::ConnectionRequested { request_id, .. } => accept(session, request_id),
+        ServerSessionEvent::PublishStreamRequested { request_id, app_name, stream_key, .. } => {
+            if publishing.is_some() {
+                return Err("a second publish on one connection".into());
+            }
+            match gate.open(&app_name, &stream_key).await {
+                Ok(sender) => {
+                    tracing::info!(%peer, app = %app_name, "publish accepted");
+                    *publishing = Some(sender);
+                    accept(session, request_id)
+                }
+                Err(reason) => {
+                    tracing::warn!(%peer, app = %app_name, %reason, "publish refused");
+                    let refused = session
+                        .reject_request(request_id, "NetStream.Publish.BadName", &reason)
+                        .map_err(|e| format!("RTMP session: {e:?}"))?;
+                    // Send the refusal, then close: no resources are held for it.
+                    Ok(Reaction { send: refused, close: true })
+                }
+            }
+        }
+        ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
+            forward(publishing, Ingest::Video { ms: timestamp.value, body: data }).await?;
+            Ok(Reaction::none())
+        }
+        ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
+            forward(publishing, Ingest::Audio { ms: timestamp.value, body: data }).await?;
+            Ok(Reaction::none())
+        }
+        ServerSessionEvent::PublishStreamFinished { .. } => {
+            if let Some(sender) = publishing.take() {
+                let _ = sender.send(Ingest::End).await;
+            }
+            Ok(Reaction::none())
+        }
+        _ => Ok(Reaction::none()),
+    }
+}
+
+async fn forward(publishing: &mut Option<mpsc::Sender<Ingest>>, message: Ingest) -> Result<(), String> {
+    match publishing {
+        Some(sender) => sender.send(message).await.map_err(|_| "the broadcast ended".to_string()),
+        None => Err("media before an accepted publish".into()),
+    }
+}

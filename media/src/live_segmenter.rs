@@ -1,0 +1,244 @@
+//! Cuts a live stream into the same self-contained source segments as VOD
+//! (`source_segment.rs`), as its frames arrive: video in decode order with
+//! millisecond times (as RTMP delivers them), audio as AAC frames. A segment
+//! is cut at the first keyframe at or after the target duration, so its
+//! length is the target rounded up to the stream's keyframe interval. Video
+//! is timed on a 90 kHz clock from the first keyframe; audio on its sample
+//! clock, frame after frame (1024 samples each), resynchronised to the
+//! stream's times only after a gap.
+
+use std::time::Duration;
+
+use crate::aac::AacConfig;
+use crate::demux::{AudioTrack, Mp4Source, Sample, VideoTrack};
+use crate::error::{MediaError, Result};
+use crate::h264::config::AvcConfig;
+use crate::segmenter::{SegmentPlan, SegmentSpan};
+use crate::source_segment::{write_source_segment, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
+
+/// The video timescale of live source segments.
+pub const LIVE_VIDEO_TIMESCALE: u32 = 90_000;
+/// Samples per AAC frame.
+const AAC_FRAME: i64 = 1024;
+/// Audio further than this from its expected time is resynchronised.
+const AUDIO_RESYNC_MS: i64 = 200;
+
+/// One video frame as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFrame {
+    /// Decode time in milliseconds (any origin).
+    pub dts_ms: i64,
+    /// Presentation minus decode time in milliseconds.
+    pub composition_ms: i32,
+    /// True for a keyframe (IDR).
+    pub keyframe: bool,
+    /// The access unit, NAL units with length prefixes.
+    pub data: Vec<u8>,
+}
+
+/// A finished source segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSegment {
+    /// Segment number from 0.
+    pub seq: u32,
+    /// The source segment (init + one fragment, video and audio).
+    pub bytes: Vec<u8>,
+    /// Presentation start, seconds from the first keyframe.
+    pub start_secs: f64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Video frames in it.
+    pub frames: usize,
+    /// The decoder configuration its video was cut with.
+    pub video: AvcConfig,
+}
+
+/// The cutter for one broadcast.
+#[derive(Debug)]
+pub struct LiveSegmenter {
+    target_ticks: i64,
+    video_config: Option<AvcConfig>,
+    audio_config: Option<AacConfig>,
+    origin_ms: Option<i64>,
+    video: Vec<(Sample, Vec<u8>)>,
+    audio: Vec<(i64, Vec<u8>)>,
+    next_audio: Option<i64>,
+    seq: u32,
+}
+
+fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
+    ms * i64::from(timescale) / 1000
+}
+
+impl LiveSegmenter {
+    /// A cutter aiming at `target` per segment, numbering from `first_seq`.
+    pub fn new(target: Duration, first_seq: u32) -> Self {
+        let target_ms = i64::try_from(target.as_millis()).unwrap_or(i64::MAX / 1000);
+        Self {
+            target_ticks: ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE),
+            video_config: None,
+            audio_config: None,
+            origin_ms: None,
+            video: Vec::new(),
+            audio: Vec::new(),
+            next_audio: None,
+            seq: first_seq,
+        }
+    }
+
+    /// Number of the next segment to be cut.
+    pub fn next_seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Sets the video decoder configuration (an AVC sequence header). A
+    /// different configuration mid-broadcast is refused: every segment of a
+    /// rendition must share one init segment.
+    pub fn set_video_config(&mut self, config: AvcConfig) -> Result<()> {
+        config.check_supported()?;
+        match &self.video_config {
+            Some(current) if *current != config && self.origin_ms.is_some() => Err(MediaError::Unsupported(
+                "the video parameter sets changed mid-broadcast (resolution or profile change): start a new broadcast"
+                    .into(),
+            )),
+            _ => {
+                self.video_config = Some(config);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets the audio configuration (an AAC sequence header).
+    pub fn set_audio_config(&mut self, config: AacConfig) {
+        self.audio_config = Some(config);
+    }
+
+    /// Adds a video frame; returns the segment it completes, if any. Frames
+    /// before the first keyframe are dropped (nothing can decode them).
+    pub fn push_video(&mut self, frame: LiveFrame) -> Result<Option<LiveSegment>> {
+        if self.video_config.is_none() {
+            return Err(MediaError::InvalidH264("a video frame came before the AVC sequence header".into()));
+        }
+        let origin = match self.origin_ms {
+            Some(origin) => origin,
+            None if frame.keyframe => *self.origin_ms.insert(frame.dts_ms),
+            None => return Ok(None),
+        };
+        let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE);
+        let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
+        if let Some((last, _)) = self.video.last_mut() {
+            // Times that go backwards are the publisher's fault; keep decode order with a 1-tick step.
+            last.duration = u32::try_from((dts - last.dts).max(1)).unwrap_or(u32::MAX);
+        }
+        let cut = self.video.first().is_some_and(|(first, _)| frame.keyframe && dts - first.dts >= self.target_ticks);
+        let segment = if cut { Some(self.cut(pts)?) } else { None };
+        let size = u32::try_from(frame.data.len()).unwrap_or(u32::MAX);
+        let sample = Sample { dts, pts, duration: 0, offset: 0, size, is_sync: frame.keyframe };
+        self.video.push((sample, frame.data));
+        Ok(segment)
+    }
+
+    /// Adds an AAC frame received at `ms`. Audio before the first keyframe is dropped.
+    pub fn push_audio(&mut self, ms: i64, data: Vec<u8>) {
+        let (Some(origin), Some(config)) = (self.origin_ms, &self.audio_config) else { return };
+        let rate = config.sample_rate;
+        let stamped = ms_to_ticks(ms - origin, rate);
+        let at = match self.next_audio {
+            Some(expected) if (stamped - expected).abs() <= ms_to_ticks(AUDIO_RESYNC_MS, rate) => expected,
+            _ => stamped,
+        };
+        self.next_audio = Some(at + AAC_FRAME);
+        if at >= 0 {
+            self.audio.push((at, data));
+        }
+    }
+
+    /// Cuts what is left (the end of the broadcast), the last frame lasting
+    /// as long as the one before it.
+    pub fn finish(&mut self) -> Result<Option<LiveSegment>> {
+        let Some((last, _)) = self.video.last() else { return Ok(None) };
+        let step = match self.video.len() {
+            1 => ms_to_ticks(33, LIVE_VIDEO_TIMESCALE),
+            n => i64::from(self.video[n - 2].0.duration),
+        };
+        let end = last.dts + step;
+        if let Some((last, _)) = self.video.last_mut() {
+            last.duration = u32::try_from(step.max(1)).unwrap_or(u32::MAX);
+        }
+        let end_pts = self.video.iter().map(|(s, _)| s.pts + i64::from(s.duration)).max().unwrap_or(end);
+        self.cut(end_pts).map(Some)
+    }
+
+    /// Writes the pending frames as a segment ending at `end_pts` (video ticks).
+    fn cut(&mut self, end_pts: i64) -> Result<LiveSegment> {
+        let config =
+            self.video_config.clone().ok_or_else(|| MediaError::InvalidH264("no AVC sequence header".into()))?;
+        let info = config.sps_info()?;
+        let video = std::mem::take(&mut self.video);
+        let start_pts = video.iter().map(|(s, _)| s.pts).min().unwrap_or(0);
+        let (samples, data): (Vec<Sample>, Vec<Vec<u8>>) = video.into_iter().unzip();
+        let frames = samples.len();
+        let audio = self.audio_config.clone().map(|config| {
+            let end = end_pts * i64::from(config.sample_rate) / i64::from(LIVE_VIDEO_TIMESCALE);
+            let split = self.audio.iter().position(|(at, _)| *at >= end).unwrap_or(self.audio.len());
+            let taken: Vec<(i64, Vec<u8>)> = self.audio.drain(..split).collect();
+            (config, taken)
+        });
+        let (audio_track, audio_data) = match audio {
+            Some((config, taken)) if !taken.is_empty() => {
+                let samples = taken
+                    .iter()
+                    .map(|(at, d)| Sample {
+                        dts: *at,
+                        pts: *at,
+                        duration: AAC_FRAME as u32,
+                        offset: 0,
+                        size: u32::try_from(d.len()).unwrap_or(u32::MAX),
+                        is_sync: true,
+                    })
+                    .collect();
+                let track = AudioTrack {
+                    track_id: AUDIO_TRACK_ID,
+                    timescale: config.sample_rate,
+                    config,
+                    decode_offset: 0,
+                    samples,
+                };
+                (Some(track), taken.into_iter().map(|(_, d)| d).collect())
+            }
+            _ => (None, Vec::new()),
+        };
+        let audio_count = audio_data.len();
+        let source = Mp4Source {
+            brand: None,
+            file_len: 0,
+            video: VideoTrack {
+                track_id: VIDEO_TRACK_ID,
+                timescale: LIVE_VIDEO_TIMESCALE,
+                width: info.width,
+                height: info.height,
+                config: config.clone(),
+                decode_offset: 0,
+                samples,
+            },
+            audio: audio_track,
+            warnings: Vec::new(),
+        };
+        let plan = SegmentPlan {
+            span: SegmentSpan { seq: self.seq, video: 0..frames, start_pts, end_pts },
+            audio: 0..audio_count,
+        };
+        let bytes = write_source_segment(&source, &plan, &data, &audio_data)?;
+        let tick = f64::from(LIVE_VIDEO_TIMESCALE);
+        let segment = LiveSegment {
+            seq: self.seq,
+            bytes,
+            start_secs: start_pts as f64 / tick,
+            duration_secs: (end_pts - start_pts) as f64 / tick,
+            frames,
+            video: config,
+        };
+        self.seq += 1;
+        Ok(segment)
+    }
+}
