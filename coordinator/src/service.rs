@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tessera_core::bus::Bus;
+use tessera_core::channels::ChannelBook;
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::KeyValue;
 use tessera_core::Store;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiConfig, ApiState};
 use crate::error::CoordinatorError;
+use crate::live::{self, broadcast::ChannelGate, broadcast::LiveDeps};
 use crate::metrics::Metrics;
 use crate::submissions::{self, Segmenting};
 use crate::tracker::{self, Tracking};
@@ -30,6 +32,10 @@ pub struct CoordinatorConfig {
     pub segmenting_slots: usize,
     /// Input limits.
     pub limits: Limits,
+    /// Where the RTMP server listens (none: no live ingest).
+    pub rtmp_listen: Option<SocketAddr>,
+    /// A local folder served over HTTP under `/files` (`tessera dev`'s outputs).
+    pub serve_files: Option<std::path::PathBuf>,
 }
 
 /// What a coordinator works with.
@@ -43,6 +49,10 @@ pub struct CoordinatorDeps {
     pub jobs: Arc<dyn KeyValue>,
     /// The idempotency-keys bucket.
     pub idempotency: Arc<dyn KeyValue>,
+    /// The live-channels bucket.
+    pub channels: Arc<dyn KeyValue>,
+    /// The stream-keys bucket.
+    pub stream_keys: Arc<dyn KeyValue>,
 }
 
 /// Runs the coordinator until `shutdown`: stops accepting requests, hands
@@ -64,17 +74,35 @@ pub async fn run(
         tracing::warn!("no --api-token: the /v1 API is open to anyone who can reach {address}");
     }
 
+    let channels = ChannelBook::new(deps.channels.clone(), deps.stream_keys.clone());
+    if let Some(address) = config.rtmp_listen {
+        let rtmp = live::rtmp::bind(address).await?;
+        tracing::info!(address = %rtmp.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMP ingest listening");
+        let gate = ChannelGate::new(LiveDeps {
+            bus: deps.bus.clone(),
+            store: deps.store.clone(),
+            jobs: jobs.clone(),
+            channels: channels.clone(),
+        });
+        tokio::spawn(live::rtmp::serve(rtmp, Arc::new(gate), shutdown.clone()));
+    }
     let state = ApiState {
         bus: deps.bus.clone(),
         store: deps.store.clone(),
         jobs: jobs.clone(),
         idempotency: deps.idempotency.clone(),
+        channels,
         config: Arc::new(config.api.clone()),
         metrics: metrics.clone(),
     };
+    let mut router = api::router(state);
+    if let Some(dir) = &config.serve_files {
+        // Players fetch playlists and fragments from another origin in development.
+        let files = tower_http::services::ServeDir::new(dir);
+        router = router.nest_service("/files", files).layer(tower_http::cors::CorsLayer::permissive());
+    }
     let server_shutdown = shutdown.clone();
-    let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
     let segmenting = Segmenting {
         bus: deps.bus.clone(),
         store: deps.store.clone(),

@@ -170,31 +170,72 @@ where
         };
         let Some(cut) = cut else { break };
         let (seq, bytes) = cut?;
-        let source_key = source_segment_key(&spec.job, seq);
-        sources.put(&source_key, Bytes::from(bytes)).await?;
-        for rendition in &renditions {
-            let task = Task {
-                version: WIRE_VERSION,
-                job: spec.job.clone(),
-                seq,
-                output_key: output_key(&spec.output_prefix, &format!("{}/{seq:06}.m4s", rendition.name())),
-                rendition: rendition.clone(),
-                source_key: source_key.clone(),
-                frame_rate: plan.source.frame_rate,
-                published_at_ms: Some(tessera_core::jobs::now_ms()),
-            };
-            let subject = task_subject(spec.class, rendition.codec());
-            bus.publish(with_trace(OutgoingMessage::json(subject, Some(task.id()), &task), spec)).await?;
-        }
+        let target = SegmentTarget {
+            job: &spec.job,
+            class: spec.class,
+            output_prefix: &spec.output_prefix,
+            renditions: &renditions,
+            frame_rate: plan.source.frame_rate,
+            traceparent: spec.traceparent.as_deref(),
+        };
+        publish_segment(bus, sources, &target, seq, bytes).await?;
     }
     cutter.await.map_err(|e| CoordinatorError::Internal(format!("the demux thread failed: {e}")))?;
     Ok(plan)
 }
 
 /// Adds the job's trace context to a message.
-fn with_trace(mut message: OutgoingMessage, spec: &VodJobSpec) -> OutgoingMessage {
-    if let Some(traceparent) = &spec.traceparent {
-        message.headers.push((TRACEPARENT.to_string(), traceparent.clone()));
+fn with_trace(message: OutgoingMessage, spec: &VodJobSpec) -> OutgoingMessage {
+    traced(message, spec.traceparent.as_deref())
+}
+
+/// Adds a trace context to a message.
+pub(crate) fn traced(mut message: OutgoingMessage, traceparent: Option<&str>) -> OutgoingMessage {
+    if let Some(traceparent) = traceparent {
+        message.headers.push((TRACEPARENT.to_string(), traceparent.to_string()));
     }
     message
+}
+
+/// Where a job's source segments and tasks go (VOD and live alike).
+pub(crate) struct SegmentTarget<'a> {
+    /// Job id.
+    pub job: &'a str,
+    /// Worker class of the tasks.
+    pub class: WorkerClass,
+    /// Output prefix.
+    pub output_prefix: &'a str,
+    /// One task per rendition.
+    pub renditions: &'a [RenditionSpec],
+    /// The source's nominal frame rate.
+    pub frame_rate: f64,
+    /// Trace context for the tasks.
+    pub traceparent: Option<&'a str>,
+}
+
+/// Writes one source segment and publishes its tasks, one per rendition.
+pub(crate) async fn publish_segment(
+    bus: &dyn Bus,
+    sources: &Store,
+    target: &SegmentTarget<'_>,
+    seq: u32,
+    bytes: Vec<u8>,
+) -> Result<(), CoordinatorError> {
+    let source_key = source_segment_key(target.job, seq);
+    sources.put(&source_key, Bytes::from(bytes)).await?;
+    for rendition in target.renditions {
+        let task = Task {
+            version: WIRE_VERSION,
+            job: target.job.to_string(),
+            seq,
+            output_key: output_key(target.output_prefix, &format!("{}/{seq:06}.m4s", rendition.name())),
+            rendition: rendition.clone(),
+            source_key: source_key.clone(),
+            frame_rate: target.frame_rate,
+            published_at_ms: Some(tessera_core::jobs::now_ms()),
+        };
+        let subject = task_subject(target.class, rendition.codec());
+        bus.publish(traced(OutgoingMessage::json(subject, Some(task.id()), &task), target.traceparent)).await?;
+    }
+    Ok(())
 }

@@ -249,8 +249,33 @@ impl JobRecord {
                 self.state = JobState::Cancelled;
                 true
             }
-            // The packager turns a failed segment into the job's `failed` event.
-            JobEventKind::SegmentFailed(_) | JobEventKind::Unknown => false,
+            JobEventKind::LivePlanned(plan) => {
+                let first = self.renditions.is_empty();
+                if first {
+                    self.state = JobState::Running;
+                    self.source = Some(plan.source.clone());
+                    self.renditions = plan
+                        .renditions
+                        .iter()
+                        .map(|r| RenditionProgress { name: r.name(), total: 0, done: BTreeSet::new() })
+                        .collect();
+                }
+                first
+            }
+            // A live job's total grows with every segment cut.
+            JobEventKind::LiveSegment(cut) => {
+                let mut changed = false;
+                for r in &mut self.renditions {
+                    if r.total <= cut.seq {
+                        r.total = cut.seq + 1;
+                        changed = true;
+                    }
+                }
+                changed
+            }
+            // The packager turns a failed segment into the job's `failed` event;
+            // a live job completes when the packager finalizes it.
+            JobEventKind::SegmentFailed(_) | JobEventKind::LiveEnded { .. } | JobEventKind::Unknown => false,
         };
         if changed {
             self.updated_at_ms = now_ms();

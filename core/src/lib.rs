@@ -6,10 +6,12 @@
 //! - [`store`]: object storage by URL.
 //! - [`kv`]: the revision-checked key-value bucket contract (memory, JetStream KV).
 //! - [`jobs`]: job records and how events fold into them.
+//! - [`channels`]: live channels and their stream keys.
 //! - [`topology`]: the streams and consumers services create at start-up.
 #![deny(missing_docs)]
 
 pub mod bus;
+pub mod channels;
 pub mod error;
 pub mod jobs;
 pub mod kv;

@@ -36,6 +36,10 @@ pub const INGEST_CONSUMER: &str = "coordinator-ingest";
 pub const TRACKER_CONSUMER: &str = "coordinator-tracker";
 /// Key-value bucket of job records (see `jobs`).
 pub const JOBS_BUCKET: &str = "tessera_jobs";
+/// Key-value bucket of live channels.
+pub const LIVE_BUCKET: &str = "tessera_live";
+/// Key-value bucket from stream-key digests to channels.
+pub const STREAM_KEYS_BUCKET: &str = "tessera_stream_keys";
 /// Key-value bucket mapping `Idempotency-Key`s to the jobs they created.
 pub const IDEMPOTENCY_BUCKET: &str = "tessera_idempotency";
 /// Store key of an upload: `uploads/{id}`.
@@ -359,6 +363,35 @@ impl JobPlan {
     }
 }
 
+/// A live broadcast's plan, published when its first segment is cut (the
+/// renditions follow the source's size, known only then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePlan {
+    /// Renditions, video rungs first, audio last.
+    pub renditions: Vec<RenditionSpec>,
+    /// The source as the publisher sends it (duration and frames 0).
+    pub source: SourceInfo,
+    /// Where outputs go.
+    pub output_prefix: String,
+    /// Segments in the live playlists' sliding window.
+    pub window: u32,
+    /// Target segment duration in seconds.
+    pub target_duration_secs: f64,
+    /// Wall-clock time (ms since the Unix epoch) of presentation time 0.
+    pub started_at_ms: u64,
+}
+
+/// A live source segment was cut and its tasks published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveSegmentCut {
+    /// Segment number.
+    pub seq: u32,
+    /// Presentation start, seconds from the broadcast's start.
+    pub start_secs: f64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+}
+
 /// A finished segment x rendition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentDone {
@@ -445,6 +478,15 @@ pub enum JobEventKind {
         /// True when the input is at fault.
         bad_input: bool,
     },
+    /// A live broadcast started: its plan.
+    LivePlanned(LivePlan),
+    /// A live segment was cut.
+    LiveSegment(LiveSegmentCut),
+    /// The broadcast ended after `segments` segments: finalize as VOD.
+    LiveEnded {
+        /// Segments in all.
+        segments: u32,
+    },
     /// The job was cancelled through the API: nothing more is written for it.
     Cancelled {
         /// Who or what cancelled it.
@@ -487,6 +529,9 @@ impl JobEvent {
             JobEventKind::Packaged { .. } => Some(format!("{}/packaged", self.job)),
             JobEventKind::Failed { .. } => Some(format!("{}/failed", self.job)),
             JobEventKind::Cancelled { .. } => Some(format!("{}/cancelled", self.job)),
+            JobEventKind::LivePlanned(_) => Some(format!("{}/live-planned", self.job)),
+            JobEventKind::LiveSegment(cut) => Some(format!("{}/live/{}", self.job, cut.seq)),
+            JobEventKind::LiveEnded { .. } => Some(format!("{}/live-ended", self.job)),
             JobEventKind::TaskRetry { .. } | JobEventKind::Unknown => None,
         }
     }

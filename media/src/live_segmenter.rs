@@ -51,6 +51,8 @@ pub struct LiveSegment {
     pub frames: usize,
     /// The decoder configuration its video was cut with.
     pub video: AvcConfig,
+    /// Bytes of AAC audio in it (0: none).
+    pub audio_bytes: u64,
 }
 
 /// The cutter for one broadcast.
@@ -209,6 +211,7 @@ impl LiveSegmenter {
             _ => (None, Vec::new()),
         };
         let audio_count = audio_data.len();
+        let audio_bytes = audio_data.iter().map(|d| d.len() as u64).sum();
         let source = Mp4Source {
             brand: None,
             file_len: 0,
@@ -237,6 +240,7 @@ impl LiveSegmenter {
             duration_secs: (end_pts - start_pts) as f64 / tick,
             frames,
             video: config,
+            audio_bytes,
         };
         self.seq += 1;
         Ok(segment)

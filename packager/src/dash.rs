@@ -1,7 +1,8 @@
-//! The static DASH MPD (ISO/IEC 23009-1, live profile addressing) written with
+//! The DASH MPD (ISO/IEC 23009-1, live profile addressing) written with
 //! dash-mpd-core: one AdaptationSet per video codec and one for audio, each
 //! Representation with a SegmentTemplate and SegmentTimeline over the same
-//! fragments the HLS playlists list.
+//! fragments the HLS playlists list. Static for a finished job; dynamic,
+//! over the sliding window, while a broadcast is live.
 
 use std::time::Duration;
 
@@ -26,11 +27,12 @@ fn timeline(rendition: &Rendition) -> SegmentTimeline {
 }
 
 fn representation(rendition: &Rendition) -> Representation {
+    let first_seq = rendition.segments.first().map_or(0, |s| u64::from(s.seq));
     let (width, height) = rendition.size();
     let template = SegmentTemplate {
         media: Some("$RepresentationID$/$Number%06d$.m4s".into()),
         initialization: Some("$RepresentationID$/init.mp4".into()),
-        startNumber: Some(0),
+        startNumber: Some(first_seq),
         timescale: Some(u64::from(rendition.timescale())),
         SegmentTimeline: Some(timeline(rendition)),
         ..SegmentTemplate::default()
@@ -57,8 +59,35 @@ fn representation(rendition: &Rendition) -> Representation {
     r
 }
 
+/// A live broadcast's timing, for the dynamic MPD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveTiming {
+    /// Wall-clock time of presentation time 0 (ms since the Unix epoch).
+    pub started_at_ms: u64,
+    /// When this MPD is published (ms since the Unix epoch).
+    pub published_at_ms: u64,
+    /// Target segment duration: how often clients should reload.
+    pub target_secs: f64,
+    /// Segments in the window.
+    pub window: u32,
+}
+
+fn utc(ms: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)
+}
+
 /// The static MPD of a finished job.
 pub fn static_mpd(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
+    mpd(videos, audio, None)
+}
+
+/// The dynamic MPD of a live broadcast over the window (the renditions hold
+/// the window's segments).
+pub fn dynamic_mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: LiveTiming) -> String {
+    mpd(videos, audio, Some(live))
+}
+
+fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming>) -> String {
     let mut adaptations: Vec<AdaptationSet> = Vec::new();
     let mut codecs: Vec<String> = Vec::new();
     for v in videos {
@@ -95,7 +124,7 @@ pub fn static_mpd(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
     }
     let duration = videos.iter().chain(audio.as_ref()).map(|r| r.duration_secs()).fold(0.0, f64::max);
     let longest = videos.iter().chain(audio.as_ref()).map(|r| r.longest_segment_secs()).fold(0.0, f64::max);
-    let mpd = MPD {
+    let mut mpd = MPD {
         xmlns: Some("urn:mpeg:dash:schema:mpd:2011".into()),
         profiles: Some("urn:mpeg:dash:profile:isoff-live:2011".into()),
         mpdtype: Some("static".into()),
@@ -105,5 +134,15 @@ pub fn static_mpd(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
         periods: vec![Period { id: Some("0".into()), start: Some(Duration::ZERO), adaptations, ..Period::default() }],
         ..MPD::default()
     };
+    if let Some(live) = live {
+        let target = longest.max(live.target_secs);
+        mpd.mpdtype = Some("dynamic".into());
+        mpd.mediaPresentationDuration = None;
+        mpd.availabilityStartTime = utc(live.started_at_ms);
+        mpd.publishTime = utc(live.published_at_ms);
+        mpd.minimumUpdatePeriod = Some(Duration::from_secs_f64(live.target_secs));
+        mpd.timeShiftBufferDepth = Some(Duration::from_secs_f64(target * f64::from(live.window)));
+        mpd.suggestedPresentationDelay = Some(Duration::from_secs_f64(target * 3.0));
+    }
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{mpd}\n")
 }

@@ -44,6 +44,39 @@ pub fn media_playlist(rendition: &Rendition) -> String {
     to_string(|w| playlist.write_to(w))
 }
 
+/// A rendition's live media playlist: the window's segments (the rendition
+/// holds only those), numbered from the first, each with its wall-clock
+/// time; no end tag. `target_secs` is the broadcast's target duration.
+pub fn live_media_playlist(rendition: &Rendition, started_at_ms: u64, target_secs: f64) -> String {
+    let timescale = f64::from(rendition.timescale().max(1));
+    let segments = rendition
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let at_ms = started_at_ms as f64 + s.start as f64 * 1000.0 / timescale;
+            let time = chrono::DateTime::from_timestamp_millis(at_ms as i64).map(|t| t.fixed_offset());
+            MediaSegment {
+                uri: format!("{:06}.m4s", s.seq),
+                duration: rendition.seconds(s) as f32,
+                map: (i == 0).then(|| Map { uri: "init.mp4".into(), ..Map::default() }),
+                program_date_time: time,
+                ..MediaSegment::empty()
+            }
+        })
+        .collect();
+    let playlist = MediaPlaylist {
+        version: Some(7),
+        target_duration: rendition.longest_segment_secs().max(target_secs).ceil() as u64,
+        media_sequence: rendition.segments.first().map_or(0, |s| u64::from(s.seq)),
+        segments,
+        end_list: false,
+        independent_segments: true,
+        ..MediaPlaylist::default()
+    };
+    to_string(|w| playlist.write_to(w))
+}
+
 /// The multivariant playlist: one variant per video rendition (highest
 /// first), each referencing the audio group when there is audio.
 pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> String {

@@ -74,7 +74,11 @@ impl JobAssembly {
                 self.ended = true;
                 return Step::Ended;
             }
-            JobEventKind::Unknown => {}
+            // Live events are the live job's (`live.rs`); its assembly sees segments and failures only.
+            JobEventKind::LivePlanned(_)
+            | JobEventKind::LiveSegment(_)
+            | JobEventKind::LiveEnded { .. }
+            | JobEventKind::Unknown => {}
         }
         // Until its publication is confirmed, every event repeats the failure.
         if let Some((reason, bad_input)) = &self.failure {
@@ -112,16 +116,19 @@ impl JobAssembly {
         })
     }
 
+    /// The segments of `rendition` reported so far, in order.
+    pub fn done_segments(&self, rendition: &str) -> Vec<SegmentDone> {
+        let name = rendition.to_string();
+        self.done.range((name.clone(), 0)..=(name, u32::MAX)).map(|(_, s)| s.clone()).collect()
+    }
+
     /// The finished renditions: video in plan order, then audio.
     pub fn renditions(&self) -> Result<(Vec<Rendition>, Option<Rendition>), PackagerError> {
         let plan = self.plan.as_ref().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
         let mut videos = Vec::new();
         let mut audio = None;
         for spec in &plan.renditions {
-            let name = spec.name();
-            let segments: Vec<SegmentDone> =
-                self.done.range((name.clone(), 0)..=(name.clone(), u32::MAX)).map(|(_, s)| s.clone()).collect();
-            let rendition = Rendition::new(spec.clone(), segments)?;
+            let rendition = Rendition::new(spec.clone(), self.done_segments(&spec.name()))?;
             match spec {
                 RenditionSpec::Video { .. } => videos.push(rendition),
                 RenditionSpec::Audio { .. } => audio = Some(rendition),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod hls;
 pub mod init;
 pub mod job;
+pub mod live;
 pub mod rendition;
 pub mod report;
 pub mod service;

@@ -17,13 +17,19 @@ pub struct Rendition {
 impl Rendition {
     /// Collects a rendition's segments, checking that they are numbered
     /// 0..n, share one configuration and tile the timeline.
-    pub fn new(spec: RenditionSpec, mut segments: Vec<SegmentDone>) -> Result<Self, PackagerError> {
+    pub fn new(spec: RenditionSpec, segments: Vec<SegmentDone>) -> Result<Self, PackagerError> {
+        Self::from(spec, segments, 0)
+    }
+
+    /// The same for a live window: segments numbered on from `first_seq`.
+    pub fn from(spec: RenditionSpec, mut segments: Vec<SegmentDone>, first_seq: u32) -> Result<Self, PackagerError> {
         let name = spec.name();
         segments.sort_by_key(|s| s.seq);
         let first = segments.first().ok_or_else(|| PackagerError::Incomplete(format!("{name} has no segment")))?;
         for (i, s) in segments.iter().enumerate() {
-            if s.seq as usize != i {
-                return Err(PackagerError::Incomplete(format!("{name} lacks segment {i}")));
+            let expected = u64::from(first_seq) + i as u64;
+            if u64::from(s.seq) != expected {
+                return Err(PackagerError::Incomplete(format!("{name} lacks segment {expected}")));
             }
             if s.config != first.config || s.timescale != first.timescale {
                 return Err(PackagerError::ConfigMismatch { rendition: name.clone(), seq: s.seq });

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
+use tessera_core::jobs::now_ms;
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
 use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM};
 use tessera_core::Store;
@@ -20,15 +21,53 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::PackagerError;
 use crate::job::{JobAssembly, Step};
+use crate::live::LiveJob;
 use crate::vod::{clear_manifests, package_vod};
 
 /// Ended jobs remembered (to ignore their late events) before the oldest are forgotten.
 const ENDED_MEMORY: usize = 100_000;
 
+/// A job being followed: VOD, or a live broadcast.
+enum Tracked {
+    Vod(JobAssembly),
+    Live(Box<LiveJob>),
+}
+
+impl Tracked {
+    /// The job's first event decides what it is.
+    fn first(kind: &JobEventKind) -> Self {
+        match kind {
+            JobEventKind::LivePlanned(plan) => Tracked::Live(Box::new(LiveJob::new(plan.clone()))),
+            _ => Tracked::Vod(JobAssembly::new()),
+        }
+    }
+
+    fn apply(&mut self, kind: &JobEventKind) -> Step {
+        match self {
+            Tracked::Vod(job) => job.apply(kind),
+            Tracked::Live(live) => live.apply(kind),
+        }
+    }
+
+    fn assembly(&self) -> &JobAssembly {
+        match self {
+            Tracked::Vod(job) => job,
+            Tracked::Live(live) => live.assembly(),
+        }
+    }
+
+    fn assembly_mut(&mut self) -> &mut JobAssembly {
+        match self {
+            Tracked::Vod(job) => job,
+            Tracked::Live(live) => live.assembly_mut(),
+        }
+    }
+}
+
 struct Packager {
     bus: Arc<dyn Bus>,
     outputs: Store,
-    jobs: HashMap<String, JobAssembly>,
+    jobs: HashMap<String, Tracked>,
     ended: HashSet<String>,
     ended_order: VecDeque<String>,
 }
@@ -81,7 +120,8 @@ impl Packager {
                 return Ok(());
             }
             self.rebuild_if_unknown(&task.job).await?;
-            let step = self.jobs.entry(task.job.clone()).or_default().dead_letter(&task, letter.deliveries);
+            let tracked = self.jobs.entry(task.job.clone()).or_insert_with(|| Tracked::Vod(JobAssembly::new()));
+            let step = tracked.assembly_mut().dead_letter(&task, letter.deliveries);
             return self.act(&task.job, step).await;
         }
         let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else {
@@ -91,14 +131,19 @@ impl Packager {
         if self.ended.contains(&event.job) {
             return Ok(());
         }
-        if !matches!(event.kind, JobEventKind::Planned(_)) {
+        if !matches!(event.kind, JobEventKind::Planned(_) | JobEventKind::LivePlanned(_)) {
             // Seen first mid-job: this packager restarted (a new job starts with its plan).
             self.rebuild_if_unknown(&event.job).await?;
         }
-        let job = self.jobs.entry(event.job.clone()).or_default();
-        let step = job.apply(&event.kind);
-        if let (JobEventKind::Planned(plan), Step::Wait) = (&event.kind, &step) {
-            clear_manifests(&self.outputs, plan).await?;
+        let tracked = self.jobs.entry(event.job.clone()).or_insert_with(|| Tracked::first(&event.kind));
+        let step = tracked.apply(&event.kind);
+        match (&event.kind, &step, tracked) {
+            (JobEventKind::Planned(plan), Step::Wait, _) => clear_manifests(&self.outputs, plan).await?,
+            (JobEventKind::LivePlanned(_), Step::Wait, Tracked::Live(live)) => {
+                clear_manifests(&self.outputs, &live.vod_plan(0)).await?;
+            }
+            (_, Step::Wait, Tracked::Live(live)) => live.update(&self.outputs, now_ms()).await?,
+            _ => {}
         }
         self.act(&event.job, step).await
     }
@@ -110,20 +155,21 @@ impl Packager {
         if self.jobs.contains_key(job_id) {
             return Ok(());
         }
-        let mut job = JobAssembly::new();
+        let mut job: Option<Tracked> = None;
         let history = self.bus.history(EVENTS_STREAM, &job_events_subject(job_id)).await?;
         tracing::info!(job = %job_id, events = history.len(), "rebuilt a job from its event history");
         for stored in history {
             if let Ok(event) = serde_json::from_slice::<JobEvent>(&stored.message.payload) {
-                job.apply(&event.kind);
+                job.get_or_insert_with(|| Tracked::first(&event.kind)).apply(&event.kind);
             }
         }
+        let mut job = job.unwrap_or_else(|| Tracked::Vod(JobAssembly::new()));
         for stored in self.bus.history(EVENTS_STREAM, "tessera.events.deadletter.>").await? {
             let letter = serde_json::from_slice::<DeadLetter>(&stored.message.payload).ok();
             let task = letter.as_ref().and_then(|l| serde_json::from_str::<Task>(&l.payload).ok());
             if let (Some(letter), Some(task)) = (letter, task) {
                 if task.job == job_id {
-                    job.dead_letter(&task, letter.deliveries);
+                    job.assembly_mut().dead_letter(&task, letter.deliveries);
                 }
             }
         }
@@ -168,7 +214,7 @@ impl Packager {
     }
 
     async fn package(&self, job_id: &str) -> Result<Vec<String>, PackagerError> {
-        let job = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?;
+        let job = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?.assembly();
         let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
         let (videos, audio) = job.renditions()?;
         let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref()).await?;

@@ -110,7 +110,8 @@ impl Cluster {
 
     async fn start_coordinator(&mut self) {
         let listen = format!("127.0.0.1:{}", self.port);
-        let mut args = vec!["coordinator".to_string(), "--listen".into(), listen];
+        let mut args =
+            vec!["coordinator".to_string(), "--listen".into(), listen, "--rtmp".into(), "127.0.0.1:0".into()];
         args.extend(self.coordinator_args.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.coordinator = Some(self.spawn("coordinator", &args));

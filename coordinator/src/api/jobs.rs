@@ -10,14 +10,12 @@ use sha2::{Digest, Sha256};
 use tessera_core::bus::OutgoingMessage;
 use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
-use tessera_core::wire::{
-    upload_key, validate_id, JobEvent, JobEventKind, WorkerClass, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT,
-};
+use tessera_core::wire::{upload_key, validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
 use tessera_core::{Ladder, StoreError};
-use tessera_media::{SpeedPreset, VideoCodec};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::settings::Settings;
 use super::ApiState;
 
 /// Where the source is: exactly one of the two.
@@ -118,7 +116,8 @@ pub struct JobView {
     pub webhook: Option<String>,
 }
 
-fn rfc3339(ms: u64) -> String {
+/// Milliseconds since the Unix epoch as RFC 3339.
+pub(crate) fn rfc3339(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_millis(time).to_string()
 }
@@ -194,44 +193,21 @@ fn source_key(api: &ApiState, source: &SourceRef) -> Result<String, ApiError> {
 /// Turns a request into a submission (everything checked), less the job id's uniqueness.
 fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmission, ApiError> {
     let source_key = source_key(api, &request.source)?;
-    let codecs = request
-        .codecs
-        .clone()
-        .unwrap_or_else(|| vec!["h264".into()])
-        .iter()
-        .map(|c| c.parse::<VideoCodec>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
-    let mut ladder = request.ladder.clone().unwrap_or_else(|| Ladder::default_for(&codecs));
-    ladder.rungs.retain(|r| codecs.contains(&r.codec));
-    ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
-    if ladder.rungs.is_empty() {
-        return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
-    }
     let segment_duration = request.segment_duration.unwrap_or(4.0);
     if !(1.0..=30.0).contains(&segment_duration) {
         return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-30 seconds"));
     }
-    let speed = request.speed.clone().unwrap_or_else(|| "veryfast".into());
-    speed.parse::<SpeedPreset>().map_err(|e| ApiError::bad_request("invalid_request", e))?;
-    let class = match request.class.as_deref().unwrap_or("cpu") {
-        "cpu" => WorkerClass::Cpu,
-        "gpu" => WorkerClass::Gpu,
-        other => return Err(ApiError::bad_request("invalid_request", format!("unknown class '{other}' (cpu or gpu)"))),
-    };
-    let output_prefix = request.output_prefix.clone().unwrap_or_else(|| format!("outputs/{job}"));
-    let output_prefix = output_prefix.trim_end_matches('/').to_string();
-    check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
-    if ["sources", "uploads"].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
-        return Err(ApiError::bad_request(
-            "invalid_output_prefix",
-            "output_prefix must not be inside sources/ or uploads/ (the coordinator's own keys)",
-        ));
-    }
-    let mut submission = JobSubmission::new(job, &source_key, ladder, &output_prefix);
+    let settings = Settings::parse(
+        request.codecs.as_deref(),
+        request.ladder.as_ref(),
+        request.speed.as_deref(),
+        request.class.as_deref(),
+        request.output_prefix.as_deref().unwrap_or(&format!("outputs/{job}")),
+    )?;
+    let mut submission = JobSubmission::new(job, &source_key, settings.ladder, &settings.output_prefix);
     submission.segment_duration_secs = segment_duration;
-    submission.speed = speed;
-    submission.class = class;
+    submission.speed = settings.speed;
+    submission.class = settings.class;
     Ok(submission)
 }
 

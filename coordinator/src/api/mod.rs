@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod live;
+pub mod settings;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use tessera_core::bus::Bus;
+use tessera_core::channels::ChannelBook;
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::KeyValue;
 use tessera_core::Store;
@@ -34,6 +37,12 @@ pub struct ApiConfig {
     pub max_upload_bytes: u64,
     /// Secret that signs webhooks (empty: webhooks refused).
     pub webhook_secret: String,
+    /// Port of the RTMP server (for the URLs channels show).
+    pub rtmp_port: Option<u16>,
+    /// Public RTMP URL up to the application (`rtmp://live.example.com/live`), if not this host.
+    pub rtmp_public_url: Option<String>,
+    /// Public base URL of the store's outputs, for playback URLs (none: store keys).
+    pub playback_base_url: Option<String>,
 }
 
 /// What every handler shares.
@@ -47,6 +56,8 @@ pub struct ApiState {
     pub jobs: JobBook,
     /// Idempotency keys.
     pub idempotency: Arc<dyn KeyValue>,
+    /// Live channels.
+    pub channels: ChannelBook,
     /// Settings.
     pub config: Arc<ApiConfig>,
     /// Metrics.
@@ -57,9 +68,10 @@ pub struct ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tessera coordinator API", description = "Submit transcoding jobs and follow them."),
-    paths(jobs::create, jobs::get, jobs::list, jobs::cancel, uploads::upload),
+    paths(jobs::create, jobs::get, jobs::list, jobs::cancel, uploads::upload, live::create, live::get, live::end),
     components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::JobView, jobs::JobPage, jobs::Progress,
-        jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail)),
+        jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
+        live::CreateChannel, live::ChannelView, live::Playback)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -83,6 +95,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/jobs", get(jobs::list).post(jobs::create))
         .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
         .route("/v1/uploads", put(uploads::upload).layer(DefaultBodyLimit::disable()))
+        .route("/v1/live", axum::routing::post(live::create))
+        .route("/v1/live/{id}", get(live::get).delete(live::end))
         .route("/v1/openapi.json", get(openapi))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()

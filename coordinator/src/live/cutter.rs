@@ -25,6 +25,11 @@ impl StreamCutter {
         Self { segmenter: LiveSegmenter::new(target, first_seq), audio_refused: false, ended: false }
     }
 
+    /// Number of the next segment (= segments cut so far, from 0).
+    pub fn next_seq(&self) -> u32 {
+        self.segmenter.next_seq()
+    }
+
     /// True once the publisher's `End` was handled.
     pub fn ended(&self) -> bool {
         self.ended

@@ -1,5 +1,8 @@
-//! Live ingest: the RTMP server ([`rtmp`]) and the cutting of a publish into
-//! the same source segments VOD uses ([`cutter`]).
+//! Live ingest: the RTMP server ([`rtmp`]), the cutting of a publish into
+//! the same source segments VOD uses ([`cutter`]), and broadcasts: the gate
+//! that admits publishers by stream key and the publishing of each segment's
+//! tasks ([`broadcast`]).
 
+pub mod broadcast;
 pub mod cutter;
 pub mod rtmp;

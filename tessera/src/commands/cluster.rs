@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use tessera_core::bus::{Bus, JetStreamBus};
 use tessera_core::kv::{JetStreamKv, KeyValue};
-use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET};
+use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +35,10 @@ pub struct Connected {
     pub jobs: Arc<dyn KeyValue>,
     /// Idempotency keys.
     pub idempotency: Arc<dyn KeyValue>,
+    /// Live channels.
+    pub channels: Arc<dyn KeyValue>,
+    /// Stream-key digests.
+    pub stream_keys: Arc<dyn KeyValue>,
 }
 
 /// How long idempotency keys are remembered.
@@ -50,7 +54,16 @@ impl ClusterArgs {
         tessera_core::topology::ensure_streams(&bus).await?;
         let jobs = JetStreamKv::open(&bus, JOBS_BUCKET, None).await?;
         let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;
-        Ok(Connected { bus: Arc::new(bus), store, jobs: Arc::new(jobs), idempotency: Arc::new(idempotency) })
+        let channels = JetStreamKv::open(&bus, LIVE_BUCKET, None).await?;
+        let stream_keys = JetStreamKv::open(&bus, STREAM_KEYS_BUCKET, None).await?;
+        Ok(Connected {
+            bus: Arc::new(bus),
+            store,
+            jobs: Arc::new(jobs),
+            idempotency: Arc::new(idempotency),
+            channels: Arc::new(channels),
+            stream_keys: Arc::new(stream_keys),
+        })
     }
 }
 

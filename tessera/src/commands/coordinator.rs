@@ -27,6 +27,16 @@ pub struct CoordinatorArgs {
     /// Secret that signs completion webhooks (HMAC-SHA256); without it jobs cannot ask for webhooks.
     #[arg(long, env = "TESSERA_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Address of the RTMP ingest server ("off" to run without live ingest).
+    #[arg(long, env = "TESSERA_RTMP", default_value = "0.0.0.0:1935")]
+    rtmp: String,
+    /// Public RTMP URL up to the application that channels show to publishers
+    /// (default: rtmp://<the API request's host>:<rtmp port>/live).
+    #[arg(long, env = "TESSERA_RTMP_PUBLIC_URL")]
+    rtmp_public_url: Option<String>,
+    /// Public base URL of the store's objects (a CDN or bucket URL), for playback URLs.
+    #[arg(long, env = "TESSERA_PLAYBACK_BASE_URL")]
+    playback_base_url: Option<String>,
     /// Jobs this coordinator segments at once.
     #[arg(long, env = "TESSERA_SEGMENTING_SLOTS", default_value_t = 2)]
     segmenting_slots: usize,
@@ -34,6 +44,10 @@ pub struct CoordinatorArgs {
 
 /// Runs the coordinator until SIGTERM.
 pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let rtmp_listen = match args.rtmp.as_str() {
+        "off" | "" => None,
+        address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--rtmp {address}: {e}"))?),
+    };
     run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
@@ -42,6 +56,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             store: connected.store,
             jobs: connected.jobs,
             idempotency: connected.idempotency,
+            channels: connected.channels,
+            stream_keys: connected.stream_keys,
         };
         let config = CoordinatorConfig {
             listen: args.listen,
@@ -49,9 +65,14 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 api_tokens: args.api_tokens.into_iter().filter(|t| !t.is_empty()).collect(),
                 max_upload_bytes: args.max_upload_bytes,
                 webhook_secret: args.webhook_secret.unwrap_or_default(),
+                rtmp_port: rtmp_listen.map(|a| a.port()),
+                rtmp_public_url: args.rtmp_public_url,
+                playback_base_url: args.playback_base_url,
             },
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),
+            rtmp_listen,
+            serve_files: None,
         };
         tessera_coordinator::service::run(deps, config, shutdown).await?;
         Ok(())

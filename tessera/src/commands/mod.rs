@@ -3,6 +3,7 @@
 mod cluster;
 mod config_file;
 mod coordinator;
+mod dev;
 mod encode;
 mod packager;
 mod probe;
@@ -87,6 +88,8 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Run the packager: write manifests as jobs complete (NATS + store).
     Packager(packager::PackagerArgs),
+    /// Everything in one process (API, RTMP ingest, workers, packager, outputs over HTTP): push and watch.
+    Dev(dev::DevArgs),
     /// Submit a file or object URL to a coordinator; --wait follows it to the end.
     Submit(submit::SubmitArgs),
     /// Encode every segment of a file for one rung: OUT/init.mp4 + OUT/NNNNNN.m4s (CMAF).
@@ -134,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args),
         Command::Packager(args) => packager::run(args),
         Command::Submit(args) => submit::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Encode { input, out, codec, height, bitrate, speed, segment_duration } => {
             let rung =
                 tessera_core::Rung { codec, height, bitrate_kbps: bitrate, max_frame_rate: None, speed: Some(speed) };

@@ -1,0 +1,217 @@
+//! `/v1/live`: create, inspect and end live channels.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tessera_core::channels::{ChannelRecord, ChannelState};
+use tessera_core::jobs::{now_ms, JobBookError};
+use tessera_core::kv::KvError;
+use tessera_core::wire::validate_id;
+use tessera_core::Ladder;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::jobs::rfc3339;
+use super::settings::Settings;
+use super::ApiState;
+
+/// `POST /v1/live` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannel {
+    /// Channel id (1-64 of `A-Z a-z 0-9 - _`); made when absent.
+    pub id: Option<String>,
+    /// Video codecs (default `["h264"]`).
+    pub codecs: Option<Vec<String>>,
+    /// The ladder; default: the built-in ladder.
+    #[schema(value_type = Option<Object>)]
+    pub ladder: Option<Ladder>,
+    /// Target segment duration in seconds, 1-10 (default 2); segments last
+    /// at least the publisher's keyframe interval.
+    pub segment_duration: Option<f64>,
+    /// Segments in the live playlists, 2-100 (default 6).
+    pub window: Option<u32>,
+    /// Encoder speed (default veryfast).
+    pub speed: Option<String>,
+    /// Worker class: cpu (default) or gpu.
+    pub class: Option<String>,
+    /// Output prefix (default `live/{id}`).
+    pub output_prefix: Option<String>,
+}
+
+/// Playback URLs (or store keys when no public base URL is configured).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Playback {
+    /// HLS multivariant playlist.
+    pub hls: String,
+    /// DASH MPD.
+    pub dash: String,
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    /// Channel id (also the broadcast's job id in `/v1/jobs`).
+    pub id: String,
+    /// idle, live or ended.
+    pub state: String,
+    /// The secret stream key: shown only when the channel is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_key: Option<String>,
+    /// Where to publish (RTMP URL with the key) - only when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmp_url: Option<String>,
+    /// The RTMP server and application, without the key.
+    pub rtmp_server: String,
+    /// Where to watch, live and afterwards.
+    pub playback: Playback,
+    /// Segments cut so far.
+    pub segments: u32,
+    /// Target segment duration (s).
+    pub segment_duration: f64,
+    /// Segments in the live window.
+    pub window: u32,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Broadcast start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Broadcast end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Why the broadcast stopped, when it was not the publisher's choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The RTMP server URL (`rtmp://host:port/live`) clients should publish to.
+fn rtmp_server(api: &ApiState, headers: &HeaderMap) -> String {
+    if let Some(url) = &api.config.rtmp_public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    format!("rtmp://{host}:{}/live", api.config.rtmp_port.unwrap_or(1935))
+}
+
+fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Option<String>) -> ChannelView {
+    let server = rtmp_server(api, headers);
+    let base = api.config.playback_base_url.as_deref().map(|b| b.trim_end_matches('/'));
+    let url = |name: &str| match base {
+        Some(base) => format!("{base}/{}/{name}", c.output_prefix),
+        None => format!("{}/{name}", c.output_prefix),
+    };
+    ChannelView {
+        id: c.id.clone(),
+        state: c.state.as_str().into(),
+        rtmp_url: stream_key.as_ref().map(|k| format!("{server}/{k}")),
+        stream_key,
+        rtmp_server: server,
+        playback: Playback { hls: url("master.m3u8"), dash: url("manifest.mpd") },
+        segments: c.segments,
+        segment_duration: c.segment_duration_secs,
+        window: c.window,
+        created_at: rfc3339(c.created_at_ms),
+        started_at: c.started_at_ms.map(rfc3339),
+        ended_at: c.ended_at_ms.map(rfc3339),
+        error: c.error.clone(),
+    }
+}
+
+/// Create a live channel: its stream key, RTMP URL and playback URLs.
+#[utoipa::path(post, path = "/v1/live", request_body = CreateChannel,
+    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(api): State<ApiState>,
+    headers: HeaderMap,
+    Json(request): Json<CreateChannel>,
+) -> Result<Response, ApiError> {
+    let id = match &request.id {
+        Some(id) => {
+            validate_id("channel id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;
+            id.clone()
+        }
+        None => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let segment_duration = request.segment_duration.unwrap_or(2.0);
+    if !(1.0..=10.0).contains(&segment_duration) {
+        return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-10 seconds"));
+    }
+    let window = request.window.unwrap_or(6);
+    if !(2..=100).contains(&window) {
+        return Err(ApiError::bad_request("invalid_request", "window must be within 2-100 segments"));
+    }
+    let settings = Settings::parse(
+        request.codecs.as_deref(),
+        request.ladder.as_ref(),
+        request.speed.as_deref(),
+        request.class.as_deref(),
+        request.output_prefix.as_deref().unwrap_or(&format!("live/{id}")),
+    )?;
+    let record = ChannelRecord {
+        id: id.clone(),
+        ladder: settings.ladder,
+        segment_duration_secs: segment_duration,
+        window,
+        speed: settings.speed,
+        class: settings.class,
+        output_prefix: settings.output_prefix,
+        state: ChannelState::Idle,
+        created_at_ms: now_ms(),
+        started_at_ms: None,
+        ended_at_ms: None,
+        segments: 0,
+        error: None,
+    };
+    let stream_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    match api.channels.create(&record, &stream_key).await {
+        Ok(()) => {}
+        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a channel with id '{id}' exists")))
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    tracing::info!(channel = %id, "live channel created");
+    Ok((StatusCode::CREATED, Json(view(&api, &headers, &record, Some(stream_key)))).into_response())
+}
+
+async fn channel(api: &ApiState, id: &str) -> Result<ChannelRecord, ApiError> {
+    validate_id("channel id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;
+    match api.channels.get(id).await {
+        Ok(Some((record, _))) => Ok(record),
+        Ok(None) => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no channel '{id}'"))),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+/// A channel's state and figures.
+#[utoipa::path(get, path = "/v1/live/{id}", params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get(
+    State(api): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let record = channel(&api, &id).await?;
+    Ok(Json(view(&api, &headers, &record, None)))
+}
+
+/// End a channel's broadcast: the playlists are finalized as VOD.
+#[utoipa::path(delete, path = "/v1/live/{id}", params(("id" = String, Path, description = "Channel id")),
+    responses((status = 202, body = ChannelView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn end(
+    State(api): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    channel(&api, &id).await?;
+    let record = api.channels.end(&id, None).await.map_err(ApiError::unavailable)?;
+    tracing::info!(channel = %id, "live channel ended through the API");
+    Ok((StatusCode::ACCEPTED, Json(view(&api, &headers, &record, None))).into_response())
+}

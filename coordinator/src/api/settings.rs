@@ -1,0 +1,64 @@
+//! Encoding settings shared by jobs and live channels: codecs and ladder,
+//! speed, worker class, output prefix; each checked with a clear 400.
+
+use tessera_core::wire::WorkerClass;
+use tessera_core::Ladder;
+use tessera_media::{SpeedPreset, VideoCodec};
+
+use super::error::ApiError;
+use super::jobs::check_key;
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The ladder, limited to the requested codecs.
+    pub ladder: Ladder,
+    /// Encoder speed name.
+    pub speed: String,
+    /// Worker class.
+    pub class: WorkerClass,
+    /// Output prefix (no trailing slash).
+    pub output_prefix: String,
+}
+
+impl Settings {
+    /// Checks the request's settings (`codecs` default `["h264"]`, the
+    /// built-in ladder, `veryfast`, `cpu`).
+    pub fn parse(
+        codecs: Option<&[String]>,
+        ladder: Option<&Ladder>,
+        speed: Option<&str>,
+        class: Option<&str>,
+        output_prefix: &str,
+    ) -> Result<Self, ApiError> {
+        let codecs = match codecs {
+            Some(names) => names.iter().map(|c| c.parse::<VideoCodec>()).collect::<Result<Vec<_>, _>>(),
+            None => Ok(vec![VideoCodec::H264]),
+        }
+        .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
+        let mut ladder = ladder.cloned().unwrap_or_else(|| Ladder::default_for(&codecs));
+        ladder.rungs.retain(|r| codecs.contains(&r.codec));
+        ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
+        if ladder.rungs.is_empty() {
+            return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
+        }
+        let speed = speed.unwrap_or("veryfast").to_string();
+        speed.parse::<SpeedPreset>().map_err(|e| ApiError::bad_request("invalid_request", e))?;
+        let class = match class.unwrap_or("cpu") {
+            "cpu" => WorkerClass::Cpu,
+            "gpu" => WorkerClass::Gpu,
+            other => {
+                return Err(ApiError::bad_request("invalid_request", format!("unknown class '{other}' (cpu or gpu)")))
+            }
+        };
+        let output_prefix = output_prefix.trim_end_matches('/').to_string();
+        check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
+        if ["sources", "uploads"].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
+            return Err(ApiError::bad_request(
+                "invalid_output_prefix",
+                "output_prefix must not be inside sources/ or uploads/ (the coordinator's own keys)",
+            ));
+        }
+        Ok(Self { ladder, speed, class, output_prefix })
+    }
+}

@@ -1,0 +1,156 @@
+//! Live channels: what `POST /v1/live` creates, kept in the
+//! [`LIVE_BUCKET`](crate::wire::LIVE_BUCKET) key-value bucket by channel id,
+//! with the SHA-256 of each stream key in
+//! [`STREAM_KEYS_BUCKET`](crate::wire::STREAM_KEYS_BUCKET) pointing at its
+//! channel (the key itself is shown once, at creation, and never stored).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::jobs::{now_ms, JobBookError};
+use crate::kv::{KeyValue, KvError};
+use crate::ladder::Ladder;
+use crate::wire::WorkerClass;
+
+/// Where a channel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    /// Created; nobody has published yet.
+    Idle,
+    /// A publisher is sending.
+    Live,
+    /// The broadcast ended (publisher gone, DELETE, or timeout); it plays as VOD.
+    Ended,
+}
+
+impl ChannelState {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Idle => "idle",
+            ChannelState::Live => "live",
+            ChannelState::Ended => "ended",
+        }
+    }
+}
+
+/// A live channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// Channel id (also the broadcast's job id).
+    pub id: String,
+    /// The ladder (already limited to the requested codecs).
+    pub ladder: Ladder,
+    /// Target segment duration in seconds.
+    pub segment_duration_secs: f64,
+    /// Segments in the live playlists' window.
+    pub window: u32,
+    /// Encoder speed for rungs that name none.
+    pub speed: String,
+    /// Worker class that gets the tasks.
+    pub class: WorkerClass,
+    /// Output prefix in the store.
+    pub output_prefix: String,
+    /// State.
+    pub state: ChannelState,
+    /// Creation time (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// When the broadcast started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<u64>,
+    /// Segments cut so far.
+    #[serde(default)]
+    pub segments: u32,
+    /// Why the broadcast stopped, when it was not the publisher's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The stream-key bucket's key for a stream key.
+pub fn stream_key_digest(stream_key: &str) -> String {
+    hex::encode(Sha256::digest(stream_key.as_bytes()))
+}
+
+/// Channel records and their stream keys.
+#[derive(Clone)]
+pub struct ChannelBook {
+    channels: Arc<dyn KeyValue>,
+    keys: Arc<dyn KeyValue>,
+}
+
+/// Attempts of a read-modify-write before giving up.
+const UPDATE_ATTEMPTS: usize = 50;
+
+impl ChannelBook {
+    /// Records in `channels`, key digests in `keys`.
+    pub fn new(channels: Arc<dyn KeyValue>, keys: Arc<dyn KeyValue>) -> Self {
+        Self { channels, keys }
+    }
+
+    fn encode(record: &ChannelRecord) -> Bytes {
+        Bytes::from(serde_json::to_vec(record).unwrap_or_default())
+    }
+
+    /// Stores a new channel and its stream key.
+    pub async fn create(&self, record: &ChannelRecord, stream_key: &str) -> Result<(), JobBookError> {
+        self.channels.create(&record.id, Self::encode(record)).await?;
+        self.keys.create(&stream_key_digest(stream_key), Bytes::from(record.id.clone())).await?;
+        Ok(())
+    }
+
+    /// A channel and its revision.
+    pub async fn get(&self, id: &str) -> Result<Option<(ChannelRecord, u64)>, JobBookError> {
+        let Some(entry) = self.channels.get(id).await? else { return Ok(None) };
+        let record = serde_json::from_slice(&entry.value)
+            .map_err(|e| JobBookError::Corrupt { job: id.to_string(), reason: e.to_string() })?;
+        Ok(Some((record, entry.revision)))
+    }
+
+    /// The channel a stream key publishes to.
+    pub async fn by_stream_key(&self, stream_key: &str) -> Result<Option<ChannelRecord>, JobBookError> {
+        let Some(entry) = self.keys.get(&stream_key_digest(stream_key)).await? else { return Ok(None) };
+        let id = String::from_utf8_lossy(&entry.value).into_owned();
+        Ok(self.get(&id).await?.map(|(record, _)| record))
+    }
+
+    /// Read-modify-write with revision checks (see `JobBook::update`).
+    pub async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut ChannelRecord) -> bool + Send,
+    ) -> Result<ChannelRecord, JobBookError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (mut record, revision) = self.get(id).await?.ok_or_else(|| JobBookError::NotFound(id.into()))?;
+            if !change(&mut record) {
+                return Ok(record);
+            }
+            match self.channels.update(id, Self::encode(&record), revision).await {
+                Ok(_) => return Ok(record),
+                Err(KvError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(JobBookError::Contended(id.to_string()))
+    }
+
+    /// Marks a channel ended (if it was not already).
+    pub async fn end(&self, id: &str, error: Option<String>) -> Result<ChannelRecord, JobBookError> {
+        self.update(id, |c| {
+            if c.state == ChannelState::Ended {
+                return false;
+            }
+            c.state = ChannelState::Ended;
+            c.ended_at_ms = Some(now_ms());
+            c.error = error.clone();
+            true
+        })
+        .await
+    }
+}

@@ -1,0 +1,140 @@
+//! A live job as the packager sees it: while the broadcast runs, each
+//! rendition's media playlist lists a sliding window of its segments, but
+//! only segments that are written together with every earlier one; the
+//! master playlist appears once every rendition has its first segment; a
+//! dynamic MPD follows the window. When the broadcast has ended and every
+//! segment is written, the same URLs are rewritten as VOD (every segment,
+//! ENDLIST, static MPD) by the VOD packaging.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tessera_core::wire::{output_key, JobEventKind, JobPlan, LivePlan, RenditionSpec, SegmentDone};
+use tessera_core::Store;
+
+use crate::dash::{dynamic_mpd, LiveTiming};
+use crate::error::PackagerError;
+use crate::hls::{live_media_playlist, master_playlist};
+use crate::init::init_from_wire;
+use crate::job::{JobAssembly, Step};
+use crate::rendition::Rendition;
+
+/// One broadcast's progress.
+#[derive(Debug, Clone)]
+pub struct LiveJob {
+    plan: LivePlan,
+    assembly: JobAssembly,
+    /// Per rendition, how many segments (from 0) are written in an unbroken run.
+    listed: HashMap<String, u32>,
+    master_written: bool,
+}
+
+impl LiveJob {
+    /// A broadcast that has just been planned.
+    pub fn new(plan: LivePlan) -> Self {
+        Self { plan, assembly: JobAssembly::new(), listed: HashMap::new(), master_written: false }
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &LivePlan {
+        &self.plan
+    }
+
+    /// The plan as a VOD plan of `segments` segments.
+    pub fn vod_plan(&self, segments: u32) -> JobPlan {
+        JobPlan {
+            segments,
+            renditions: self.plan.renditions.clone(),
+            source: self.plan.source.clone(),
+            output_prefix: self.plan.output_prefix.clone(),
+        }
+    }
+
+    /// Applies an event; `Package` means the broadcast ended and every segment is written.
+    pub fn apply(&mut self, event: &JobEventKind) -> Step {
+        match event {
+            JobEventKind::LiveEnded { segments } => {
+                let plan = self.vod_plan(*segments);
+                self.assembly.apply(&JobEventKind::Planned(plan))
+            }
+            JobEventKind::LivePlanned(_) | JobEventKind::LiveSegment(_) => self.assembly.apply(&JobEventKind::Unknown),
+            other => self.assembly.apply(other),
+        }
+    }
+
+    /// The assembly: every segment so far, failures, and the final VOD plan.
+    pub fn assembly(&self) -> &JobAssembly {
+        &self.assembly
+    }
+
+    /// The same, to change.
+    pub fn assembly_mut(&mut self) -> &mut JobAssembly {
+        &mut self.assembly
+    }
+
+    /// Segments of `name` written in an unbroken run from 0.
+    fn unbroken(&self, name: &str) -> Vec<SegmentDone> {
+        self.assembly
+            .done_segments(name)
+            .into_iter()
+            .enumerate()
+            .take_while(|(i, s)| s.seq as usize == *i)
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// Writes what newly written segments allow: init segments and playlists
+    /// of renditions whose unbroken run grew, the master playlist once every
+    /// rendition has a segment, and the dynamic MPD.
+    pub async fn update(&mut self, outputs: &Store, now_ms: u64) -> Result<(), PackagerError> {
+        let key = |rel: &str| output_key(&self.plan.output_prefix, rel);
+        let window = self.plan.window.max(1) as usize;
+        let mut windows: Vec<(RenditionSpec, Rendition)> = Vec::new();
+        let mut grew = false;
+        for spec in &self.plan.renditions {
+            let name = spec.name();
+            let run = self.unbroken(&name);
+            let listed = self.listed.get(&name).copied().unwrap_or(0) as usize;
+            if run.is_empty() {
+                continue;
+            }
+            let first_seq = run[run.len().saturating_sub(window)].seq;
+            let shown: Vec<SegmentDone> = run[run.len().saturating_sub(window)..].to_vec();
+            let rendition = Rendition::from(spec.clone(), shown, first_seq)?;
+            if run.len() > listed {
+                if listed == 0 {
+                    let media_start = match spec {
+                        RenditionSpec::Audio { priming, .. } => *priming,
+                        RenditionSpec::Video { .. } => 0,
+                    };
+                    let init =
+                        init_from_wire(rendition.config(), rendition.timescale(), rendition.size(), media_start)?;
+                    outputs.put(&key(&format!("{name}/init.mp4")), Bytes::from(init)).await?;
+                }
+                let playlist = live_media_playlist(&rendition, self.plan.started_at_ms, self.plan.target_duration_secs);
+                outputs.put(&key(&format!("{name}/index.m3u8")), Bytes::from(playlist)).await?;
+                self.listed.insert(name, u32::try_from(run.len()).unwrap_or(u32::MAX));
+                grew = true;
+            }
+            windows.push((spec.clone(), rendition));
+        }
+        if windows.len() < self.plan.renditions.len() || !grew {
+            return Ok(());
+        }
+        let videos: Vec<&Rendition> =
+            windows.iter().filter(|(s, _)| matches!(s, RenditionSpec::Video { .. })).map(|(_, r)| r).collect();
+        let audio = windows.iter().find(|(s, _)| matches!(s, RenditionSpec::Audio { .. })).map(|(_, r)| r);
+        if !self.master_written {
+            outputs.put(&key("master.m3u8"), Bytes::from(master_playlist(&videos, audio))).await?;
+            self.master_written = true;
+        }
+        let timing = LiveTiming {
+            started_at_ms: self.plan.started_at_ms,
+            published_at_ms: now_ms,
+            target_secs: self.plan.target_duration_secs,
+            window: self.plan.window,
+        };
+        outputs.put(&key("manifest.mpd"), Bytes::from(dynamic_mpd(&videos, audio, timing))).await?;
+        Ok(())
+    }
+}

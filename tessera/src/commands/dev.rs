@@ -1,0 +1,95 @@
+//! `tessera dev`: the whole system in one process for trying it out: the
+//! coordinator (HTTP API and RTMP ingest), workers and the packager over the
+//! in-process bus and buckets, outputs in a local folder served over HTTP.
+//! Nothing else to install: push from OBS or ffmpeg and watch.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use tessera_coordinator::api::ApiConfig;
+use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
+use tessera_core::bus::{Bus, MemoryBus};
+use tessera_core::jobs::JobBook;
+use tessera_core::kv::{KeyValue, MemoryKv};
+use tessera_core::Store;
+use tessera_media::Limits;
+use tessera_worker::{WorkerConfig, WorkerStores};
+
+use super::cluster::{run_service, stop_on_signal};
+
+/// Dev-server flags.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Address of the HTTP API, the outputs (under /files) and, later, the dashboard.
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Address of the RTMP ingest server.
+    #[arg(long, env = "TESSERA_RTMP", default_value = "127.0.0.1:1935")]
+    rtmp: SocketAddr,
+    /// Folder for uploads, sources and outputs (created if missing).
+    #[arg(long, env = "TESSERA_OUT", default_value = "tessera-out")]
+    out: PathBuf,
+    /// Tasks encoded at once (default: the number of CPU cores).
+    #[arg(long, env = "TESSERA_SLOTS")]
+    slots: Option<usize>,
+}
+
+/// Runs everything until Ctrl-C.
+pub fn run(args: DevArgs) -> anyhow::Result<()> {
+    let store = Store::local_dir(&args.out)?;
+    let out = std::fs::canonicalize(&args.out)?;
+    run_service(async move {
+        let shutdown = stop_on_signal();
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+        tessera_core::topology::ensure_streams(bus.as_ref()).await?;
+        let jobs: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
+        let deps = CoordinatorDeps {
+            bus: bus.clone(),
+            store: store.clone(),
+            jobs: jobs.clone(),
+            idempotency: Arc::new(MemoryKv::new()),
+            channels: Arc::new(MemoryKv::new()),
+            stream_keys: Arc::new(MemoryKv::new()),
+        };
+        let config = CoordinatorConfig {
+            listen: args.listen,
+            api: ApiConfig {
+                api_tokens: Vec::new(),
+                max_upload_bytes: 10 << 30,
+                webhook_secret: String::new(),
+                rtmp_port: Some(args.rtmp.port()),
+                rtmp_public_url: None,
+                playback_base_url: Some(format!("http://{}/files", args.listen)),
+            },
+            segmenting_slots: 2,
+            limits: Limits::default(),
+            rtmp_listen: Some(args.rtmp),
+            serve_files: Some(out.clone()),
+        };
+        let default = WorkerConfig::default();
+        let worker_config = WorkerConfig { slots: args.slots.unwrap_or(default.slots).max(1), ..default };
+        let stores = WorkerStores { sources: store.clone(), outputs: store.clone() };
+        let mut services = tokio::task::JoinSet::new();
+        let (b, s) = (bus.clone(), shutdown.clone());
+        services.spawn(async move {
+            Ok::<_, anyhow::Error>(tessera_worker::run(b, stores, worker_config, Some(JobBook::new(jobs)), s).await?)
+        });
+        let (b, o, s) = (bus.clone(), store.clone(), shutdown.clone());
+        services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
+        let s = shutdown.clone();
+        services.spawn(async move { Ok(tessera_coordinator::service::run(deps, config, s).await?) });
+        eprintln!("tessera dev: API http://{} (OpenAPI at /v1/openapi.json)", args.listen);
+        eprintln!("  outputs in {} served at http://{}/files/", out.display(), args.listen);
+        eprintln!("  live: curl -X POST http://{}/v1/live  (then publish to the rtmp_url it returns)", args.listen);
+        eprintln!("  VOD:  tessera submit FILE.mp4 --server http://{} --wait", args.listen);
+        while let Some(stopped) = services.join_next().await {
+            if let Err(e) = stopped.map_err(anyhow::Error::from).and_then(|r| r) {
+                shutdown.cancel();
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}

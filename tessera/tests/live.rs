@@ -1,0 +1,170 @@
+//! Live end to end in `tessera dev` (coordinator with RTMP ingest, workers
+//! and packager in one process, outputs served over HTTP): ffmpeg pushes a
+//! test pattern with audio in real time; while it runs the live playlists
+//! appear and grow, their segments decode, the DASH MPD is dynamic and hls.js
+//! plays the live master playlist in Chromium; garbage on the RTMP port and a
+//! wrong stream key change nothing; after the push the same URLs are VOD
+//! with every frame that was sent.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Dev {
+    child: Child,
+    api: String,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dev() -> Dev {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (http, rtmp) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["dev", "--listen", &format!("127.0.0.1:{http}"), "--rtmp", &format!("127.0.0.1:{rtmp}")])
+        .args(["--out", out.to_str().unwrap(), "--slots", "2"])
+        .env("TESSERA_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("dev.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{http}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
+        assert!(Instant::now() < deadline, "tessera dev did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Dev { child, api, out, _dir: dir }
+}
+
+/// A real-time push of `secs` seconds: 320x180 H.264 (keyframe every 2 s) + AAC.
+fn push(url: &str, secs: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs")
+}
+
+fn playlist_segments(path: &Path) -> Option<(usize, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some((text.matches("#EXTINF").count(), text))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
+    let dev = start_dev();
+    let http = reqwest::Client::new();
+    let channel: Value = http
+        .post(format!("{}/v1/live", dev.api))
+        .json(&serde_json::json!({"codecs": ["h264"], "segment_duration": 2, "window": 4}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, url) = (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string());
+    assert_eq!(channel["state"], "idle");
+    let server = channel["rtmp_server"].as_str().unwrap().to_string();
+    let package = dev.out.join(format!("live/{id}"));
+    let media = package.join("h264-180p/index.m3u8");
+
+    let mut publisher = push(&url, 16);
+    // A wrong key is refused; garbage on the port is dropped; the broadcast goes on.
+    let wrong = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=duration=1"])
+        .args(["-c:v", "libx264", "-f", "flv", &format!("{server}/wrong-key")])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong stream key must be refused");
+    let rtmp_port: u16 = server.rsplit(':').next().unwrap().split('/').next().unwrap().parse().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", rtmp_port)).await.unwrap();
+        let _ = garbage.write_all(&[0x5a; 3000]).await;
+    }
+
+    // While it runs: the playlist appears and grows, without an end tag, with wall-clock times.
+    let mut sizes = Vec::new();
+    let mut live_text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sizes.len() < 3 {
+        assert!(Instant::now() < deadline, "the live playlist did not grow: {sizes:?}");
+        if let Some((n, text)) = playlist_segments(&media) {
+            if sizes.last() != Some(&n) {
+                assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+                assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME"), "{text}");
+                sizes.push(n);
+                live_text = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sizes.windows(2).all(|w| w[1] > w[0]), "{sizes:?}");
+    // A listed segment decodes (ffprobe would follow a live playlist to its end, so read one segment).
+    let listed = live_text.lines().find(|l| l.ends_with(".m4s")).unwrap();
+    let rendition = media.parent().unwrap();
+    let mut one = std::fs::read(rendition.join("init.mp4")).unwrap();
+    one.extend(std::fs::read(rendition.join(listed)).unwrap());
+    let sample = dev.out.join("one-segment.mp4");
+    std::fs::write(&sample, one).unwrap();
+    let (frames, _) = tessera_testkit::count_frames(&sample, "v");
+    assert_eq!(frames, 60, "a live segment decodes: 2 s at 30 fps\n{live_text}");
+    let mpd = std::fs::read_to_string(package.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("type=\"dynamic\"") && mpd.contains("availabilityStartTime"), "{mpd}");
+    let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(state["state"], "live", "{state}");
+
+    // hls.js plays the live master playlist while the push runs.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
+    let played = Command::new("node")
+        .arg(&script)
+        .args(["--dir", package.to_str().unwrap(), "--manifest", "master.m3u8", "--player", "hls"])
+        .args(["--expect", "320x180", "--seconds", "5", "--timeout", "30"])
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&played.stdout);
+    assert!(played.status.success(), "hls.js live: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+
+    let pushed = publisher.wait().unwrap();
+    assert!(pushed.success(), "the publisher was cut off");
+    // After the broadcast: VOD at the same URLs, every frame.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job: Value = http.get(format!("{}/v1/jobs/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+        if job["state"] == "completed" {
+            break;
+        }
+        assert!(job["state"] != "failed" && Instant::now() < deadline, "{job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, vod) = playlist_segments(&media).unwrap();
+    assert!(vod.contains("#EXT-X-ENDLIST") && vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{vod}");
+    let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
+    assert_eq!(frames, 480, "every frame that was pushed (16 s at 30 fps)");
+    assert!((duration - 16.0).abs() < 0.2, "{duration}");
+    let mpd = std::fs::read_to_string(package.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("type=\"static\""), "{mpd}");
+    let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(8)), "{state}");
+}
