@@ -34,6 +34,8 @@ pub struct CoordinatorConfig {
     pub limits: Limits,
     /// Where the RTMP server listens (none: no live ingest).
     pub rtmp_listen: Option<SocketAddr>,
+    /// How long a broadcast whose publisher dropped waits for it to reconnect.
+    pub live_grace: std::time::Duration,
     /// A local folder served over HTTP under `/files` (`tessera dev`'s outputs).
     pub serve_files: Option<std::path::PathBuf>,
 }
@@ -78,13 +80,14 @@ pub async fn run(
     if let Some(address) = config.rtmp_listen {
         let rtmp = live::rtmp::bind(address).await?;
         tracing::info!(address = %rtmp.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMP ingest listening");
-        let gate = ChannelGate::new(LiveDeps {
+        let live = LiveDeps {
             bus: deps.bus.clone(),
             store: deps.store.clone(),
             jobs: jobs.clone(),
             channels: channels.clone(),
-        });
-        tokio::spawn(live::rtmp::serve(rtmp, Arc::new(gate), shutdown.clone()));
+        };
+        tokio::spawn(live::sweeper::run(live.clone(), config.live_grace, shutdown.clone()));
+        tokio::spawn(live::rtmp::serve(rtmp, Arc::new(ChannelGate::new(live)), shutdown.clone()));
     }
     let state = ApiState {
         bus: deps.bus.clone(),

@@ -34,7 +34,7 @@ impl PublishGate for Gate {
         let (tx, mut rx) = mpsc::channel(256);
         let done = self.done.lock().unwrap().take();
         tokio::spawn(async move {
-            let mut cutter = StreamCutter::new(Duration::from_secs(2), 0);
+            let mut cutter = StreamCutter::new(Duration::from_secs(2), 0, 0.0);
             let mut segments = Vec::new();
             let mut outcome = Ok(());
             while let Some(message) = rx.recv().await {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::jobs::{now_ms, JobBookError};
 use crate::kv::{KeyValue, KvError};
 use crate::ladder::Ladder;
-use crate::wire::WorkerClass;
+use crate::wire::{RenditionSpec, WorkerClass};
 
 /// Where a channel is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +71,35 @@ pub struct ChannelRecord {
     /// Why the broadcast stopped, when it was not the publisher's choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The broadcast's renditions, fixed at its first segment.
+    #[serde(default)]
+    pub renditions: Vec<RenditionSpec>,
+    /// The source's frame rate, from its first segment.
+    #[serde(default)]
+    pub frame_rate: f64,
+    /// Where the broadcast's timeline has reached (end of the last segment, s).
+    #[serde(default)]
+    pub timeline_end_secs: f64,
+    /// True while a coordinator runs the publish (renewed every second, see `last_activity_ms`).
+    #[serde(default)]
+    pub broadcasting: bool,
+    /// Last sign of life of the broadcast (ms since the Unix epoch).
+    #[serde(default)]
+    pub last_activity_ms: u64,
+    /// True once the end was announced (`live_ended`) to the packager.
+    #[serde(default)]
+    pub finalized: bool,
+}
+
+/// A running broadcast renews its lease this often; a lease older than
+/// three periods is stale (its coordinator died).
+pub const BROADCAST_HEARTBEAT_MS: u64 = 1000;
+
+impl ChannelRecord {
+    /// True when a coordinator is running this channel's publish right now.
+    pub fn has_publisher(&self, now_ms: u64) -> bool {
+        self.broadcasting && now_ms.saturating_sub(self.last_activity_ms) < 3 * BROADCAST_HEARTBEAT_MS
+    }
 }
 
 /// The stream-key bucket's key for a stream key.
@@ -138,6 +167,11 @@ impl ChannelBook {
             }
         }
         Err(JobBookError::Contended(id.to_string()))
+    }
+
+    /// Every channel id.
+    pub async fn ids(&self) -> Result<Vec<String>, JobBookError> {
+        Ok(self.channels.keys().await?)
     }
 
     /// Marks a channel ended (if it was not already).

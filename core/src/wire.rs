@@ -390,6 +390,9 @@ pub struct LiveSegmentCut {
     pub start_secs: f64,
     /// Duration in seconds.
     pub duration_secs: f64,
+    /// The first segment after the publisher reconnected.
+    #[serde(default)]
+    pub discontinuity: bool,
 }
 
 /// A finished segment x rendition.

@@ -66,6 +66,8 @@ pub struct LiveSegmenter {
     audio: Vec<(i64, Vec<u8>)>,
     next_audio: Option<i64>,
     seq: u32,
+    /// Where this publish's time 0 falls on the broadcast's timeline (seconds).
+    offset_secs: f64,
 }
 
 fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
@@ -75,6 +77,12 @@ fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
 impl LiveSegmenter {
     /// A cutter aiming at `target` per segment, numbering from `first_seq`.
     pub fn new(target: Duration, first_seq: u32) -> Self {
+        Self::resume(target, first_seq, 0.0)
+    }
+
+    /// A cutter continuing a broadcast whose timeline reached `offset_secs`
+    /// (a publisher that reconnected): its first keyframe lands there.
+    pub fn resume(target: Duration, first_seq: u32, offset_secs: f64) -> Self {
         let target_ms = i64::try_from(target.as_millis()).unwrap_or(i64::MAX / 1000);
         Self {
             target_ticks: ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE),
@@ -85,7 +93,12 @@ impl LiveSegmenter {
             audio: Vec::new(),
             next_audio: None,
             seq: first_seq,
+            offset_secs: offset_secs.max(0.0),
         }
+    }
+
+    fn offset(&self, timescale: u32) -> i64 {
+        (self.offset_secs * f64::from(timescale)).round() as i64
     }
 
     /// Number of the next segment to be cut.
@@ -126,7 +139,7 @@ impl LiveSegmenter {
             None if frame.keyframe => *self.origin_ms.insert(frame.dts_ms),
             None => return Ok(None),
         };
-        let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE);
+        let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE) + self.offset(LIVE_VIDEO_TIMESCALE);
         let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
         if let Some((last, _)) = self.video.last_mut() {
             // Times that go backwards are the publisher's fault; keep decode order with a 1-tick step.
@@ -144,7 +157,7 @@ impl LiveSegmenter {
     pub fn push_audio(&mut self, ms: i64, data: Vec<u8>) {
         let (Some(origin), Some(config)) = (self.origin_ms, &self.audio_config) else { return };
         let rate = config.sample_rate;
-        let stamped = ms_to_ticks(ms - origin, rate);
+        let stamped = ms_to_ticks(ms - origin, rate) + self.offset(rate);
         let at = match self.next_audio {
             Some(expected) if (stamped - expected).abs() <= ms_to_ticks(AUDIO_RESYNC_MS, rate) => expected,
             _ => stamped,

@@ -6,6 +6,8 @@ use m3u8_rs::{
     Resolution, VariantStream,
 };
 
+use std::collections::BTreeSet;
+
 use crate::rendition::Rendition;
 
 /// Audio group id every variant references.
@@ -19,7 +21,8 @@ fn to_string(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String 
 }
 
 /// A rendition's VOD media playlist; URIs are relative to its folder.
-pub fn media_playlist(rendition: &Rendition) -> String {
+/// Segments in `discontinuities` (a live publisher's reconnects) are marked.
+pub fn media_playlist(rendition: &Rendition, discontinuities: &BTreeSet<u32>) -> String {
     let segments = rendition
         .segments
         .iter()
@@ -28,6 +31,7 @@ pub fn media_playlist(rendition: &Rendition) -> String {
             uri: format!("{:06}.m4s", s.seq),
             duration: rendition.seconds(s) as f32,
             map: (i == 0).then(|| Map { uri: "init.mp4".into(), ..Map::default() }),
+            discontinuity: discontinuities.contains(&s.seq),
             ..MediaSegment::empty()
         })
         .collect();
@@ -46,8 +50,15 @@ pub fn media_playlist(rendition: &Rendition) -> String {
 
 /// A rendition's live media playlist: the window's segments (the rendition
 /// holds only those), numbered from the first, each with its wall-clock
-/// time; no end tag. `target_secs` is the broadcast's target duration.
-pub fn live_media_playlist(rendition: &Rendition, started_at_ms: u64, target_secs: f64) -> String {
+/// time; no end tag. `target_secs` is the broadcast's target duration;
+/// segments in `discontinuities` follow a publisher's reconnect.
+pub fn live_media_playlist(
+    rendition: &Rendition,
+    started_at_ms: u64,
+    target_secs: f64,
+    discontinuities: &BTreeSet<u32>,
+) -> String {
+    let first_seq = rendition.segments.first().map_or(0, |s| s.seq);
     let timescale = f64::from(rendition.timescale().max(1));
     let segments = rendition
         .segments
@@ -61,6 +72,7 @@ pub fn live_media_playlist(rendition: &Rendition, started_at_ms: u64, target_sec
                 duration: rendition.seconds(s) as f32,
                 map: (i == 0).then(|| Map { uri: "init.mp4".into(), ..Map::default() }),
                 program_date_time: time,
+                discontinuity: discontinuities.contains(&s.seq),
                 ..MediaSegment::empty()
             }
         })
@@ -68,7 +80,8 @@ pub fn live_media_playlist(rendition: &Rendition, started_at_ms: u64, target_sec
     let playlist = MediaPlaylist {
         version: Some(7),
         target_duration: rendition.longest_segment_secs().max(target_secs).ceil() as u64,
-        media_sequence: rendition.segments.first().map_or(0, |s| u64::from(s.seq)),
+        media_sequence: u64::from(first_seq),
+        discontinuity_sequence: discontinuities.range(..first_seq).count() as u64,
         segments,
         end_list: false,
         independent_segments: true,

@@ -6,7 +6,7 @@
 //! segment is written, the same URLs are rewritten as VOD (every segment,
 //! ENDLIST, static MPD) by the VOD packaging.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use tessera_core::wire::{output_key, JobEventKind, JobPlan, LivePlan, RenditionSpec, SegmentDone};
@@ -27,17 +27,30 @@ pub struct LiveJob {
     /// Per rendition, how many segments (from 0) are written in an unbroken run.
     listed: HashMap<String, u32>,
     master_written: bool,
+    /// Segments that follow a publisher's reconnect.
+    discontinuities: BTreeSet<u32>,
 }
 
 impl LiveJob {
     /// A broadcast that has just been planned.
     pub fn new(plan: LivePlan) -> Self {
-        Self { plan, assembly: JobAssembly::new(), listed: HashMap::new(), master_written: false }
+        Self {
+            plan,
+            assembly: JobAssembly::new(),
+            listed: HashMap::new(),
+            master_written: false,
+            discontinuities: BTreeSet::new(),
+        }
     }
 
     /// The plan.
     pub fn plan(&self) -> &LivePlan {
         &self.plan
+    }
+
+    /// Segments that follow a publisher's reconnect.
+    pub fn discontinuities(&self) -> &BTreeSet<u32> {
+        &self.discontinuities
     }
 
     /// The plan as a VOD plan of `segments` segments.
@@ -57,7 +70,13 @@ impl LiveJob {
                 let plan = self.vod_plan(*segments);
                 self.assembly.apply(&JobEventKind::Planned(plan))
             }
-            JobEventKind::LivePlanned(_) | JobEventKind::LiveSegment(_) => self.assembly.apply(&JobEventKind::Unknown),
+            JobEventKind::LiveSegment(cut) => {
+                if cut.discontinuity {
+                    self.discontinuities.insert(cut.seq);
+                }
+                self.assembly.apply(&JobEventKind::Unknown)
+            }
+            JobEventKind::LivePlanned(_) => self.assembly.apply(&JobEventKind::Unknown),
             other => self.assembly.apply(other),
         }
     }
@@ -111,7 +130,12 @@ impl LiveJob {
                         init_from_wire(rendition.config(), rendition.timescale(), rendition.size(), media_start)?;
                     outputs.put(&key(&format!("{name}/init.mp4")), Bytes::from(init)).await?;
                 }
-                let playlist = live_media_playlist(&rendition, self.plan.started_at_ms, self.plan.target_duration_secs);
+                let playlist = live_media_playlist(
+                    &rendition,
+                    self.plan.started_at_ms,
+                    self.plan.target_duration_secs,
+                    &self.discontinuities,
+                );
                 outputs.put(&key(&format!("{name}/index.m3u8")), Bytes::from(playlist)).await?;
                 self.listed.insert(name, u32::try_from(run.len()).unwrap_or(u32::MAX));
                 grew = true;

@@ -8,7 +8,7 @@
 //! its state is gone) is rebuilt from the events stream's history of that
 //! job and the dead letters, so events acked before a restart are not lost.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,10 +214,16 @@ impl Packager {
     }
 
     async fn package(&self, job_id: &str) -> Result<Vec<String>, PackagerError> {
-        let job = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?.assembly();
+        let tracked = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?;
+        let job = tracked.assembly();
         let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
         let (videos, audio) = job.renditions()?;
-        let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref()).await?;
+        let none = BTreeSet::new();
+        let discontinuities = match tracked {
+            Tracked::Live(live) => live.discontinuities(),
+            Tracked::Vod(_) => &none,
+        };
+        let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref(), discontinuities).await?;
         Ok(outputs)
     }
 

@@ -3,6 +3,8 @@
 //! exists before the manifest is written (workers report a segment only
 //! after its fragment is stored).
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use tessera_core::wire::{output_key, JobPlan, RenditionSpec};
 use tessera_core::Store;
@@ -35,6 +37,7 @@ pub async fn package_vod(
     plan: &JobPlan,
     videos: &[Rendition],
     audio: Option<&Rendition>,
+    discontinuities: &BTreeSet<u32>,
 ) -> Result<(JobReport, Vec<String>), PackagerError> {
     let key = |rel: &str| output_key(&plan.output_prefix, rel);
     let mut written = Vec::new();
@@ -47,7 +50,7 @@ pub async fn package_vod(
         let init_key = key(&format!("{}/init.mp4", r.name()));
         outputs.put(&init_key, Bytes::from(init)).await?;
         let playlist_key = key(&format!("{}/index.m3u8", r.name()));
-        outputs.put(&playlist_key, Bytes::from(media_playlist(r))).await?;
+        outputs.put(&playlist_key, Bytes::from(media_playlist(r, discontinuities))).await?;
         written.extend([init_key, playlist_key]);
     }
     let video_refs: Vec<&Rendition> = videos.iter().collect();

@@ -30,13 +30,13 @@ impl Drop for Dev {
     }
 }
 
-fn start_dev() -> Dev {
+fn start_dev(grace_secs: u32) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let (http, rtmp) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["dev", "--listen", &format!("127.0.0.1:{http}"), "--rtmp", &format!("127.0.0.1:{rtmp}")])
-        .args(["--out", out.to_str().unwrap(), "--slots", "2"])
+        .args(["--out", out.to_str().unwrap(), "--slots", "2", "--live-grace", &grace_secs.to_string()])
         .env("TESSERA_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("dev.log")).unwrap())
@@ -72,7 +72,7 @@ fn playlist_segments(path: &Path) -> Option<(usize, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
-    let dev = start_dev();
+    let dev = start_dev(10);
     let http = reqwest::Client::new();
     let channel: Value = http
         .post(format!("{}/v1/live", dev.api))
@@ -167,4 +167,82 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert!(mpd.contains("type=\"static\""), "{mpd}");
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(8)), "{state}");
+}
+
+async fn create_channel(http: &reqwest::Client, dev: &Dev) -> (String, String) {
+    let channel: Value = http
+        .post(format!("{}/v1/live", dev.api))
+        .json(&serde_json::json!({"codecs": ["h264"], "segment_duration": 2}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string())
+}
+
+async fn wait_listed(playlist: &Path, segments: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while playlist_segments(playlist).map_or(0, |(n, _)| n) < segments {
+        assert!(Instant::now() < deadline, "{} never listed {segments} segments", playlist.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_completed(http: &reqwest::Client, dev: &Dev, id: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let job: Value = http.get(format!("{}/v1/jobs/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+        if job["state"] == "completed" {
+            return job;
+        }
+        assert!(job["state"] != "failed" && Instant::now() < deadline, "{job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A publisher killed mid-stream that reconnects within the grace period
+/// continues the same broadcast (the playlist marks the discontinuity); one
+/// that does not come back is finalized after the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_continues_the_broadcast_and_an_abandoned_one_is_finalized() {
+    let dev = start_dev(4);
+    let http = reqwest::Client::new();
+    let (kept, kept_url) = create_channel(&http, &dev).await;
+    let (lost, lost_url) = create_channel(&http, &dev).await;
+    let kept_media = dev.out.join(format!("live/{kept}/h264-180p/index.m3u8"));
+    let lost_media = dev.out.join(format!("live/{lost}/h264-180p/index.m3u8"));
+
+    let mut first = push(&kept_url, 30);
+    let mut abandoned = push(&lost_url, 30);
+    wait_listed(&kept_media, 2).await;
+    wait_listed(&lost_media, 2).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    abandoned.kill().unwrap();
+    abandoned.wait().unwrap();
+    let cut_at = Instant::now();
+
+    // The first publisher comes back within the grace period and ends cleanly.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = push(&kept_url, 4).wait_with_output().unwrap();
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let job = wait_completed(&http, &dev, &kept, Duration::from_secs(60)).await;
+    let (_, vod) = playlist_segments(&kept_media).unwrap();
+    assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "one reconnect: {vod}");
+    assert!(vod.contains("#EXT-X-ENDLIST"), "{vod}");
+    let (frames, duration) = tessera_testkit::count_frames(&kept_media, "v");
+    assert!(frames >= 120 + 120, "both publishes' frames: {frames}");
+    let done = job["progress"]["done"].as_u64().unwrap();
+    assert_eq!(Some(done), job["progress"]["total"].as_u64(), "{job}");
+    assert!((duration - frames as f64 / 30.0).abs() < 0.2, "one continuous timeline: {duration} s for {frames} frames");
+
+    // The other never comes back: finalized once the grace period (4 s) is over.
+    wait_completed(&http, &dev, &lost, Duration::from_secs(60)).await;
+    assert!(cut_at.elapsed() >= Duration::from_secs(4), "not before the grace period");
+    let (_, vod) = playlist_segments(&lost_media).unwrap();
+    assert!(vod.contains("#EXT-X-ENDLIST") && !vod.contains("DISCONTINUITY"), "{vod}");
+    let state: Value = http.get(format!("{}/v1/live/{lost}", dev.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(state["state"], "ended", "{state}");
 }

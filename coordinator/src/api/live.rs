@@ -168,6 +168,12 @@ pub async fn create(
         ended_at_ms: None,
         segments: 0,
         error: None,
+        renditions: Vec::new(),
+        frame_rate: 0.0,
+        timeline_end_secs: 0.0,
+        broadcasting: false,
+        last_activity_ms: 0,
+        finalized: false,
     };
     let stream_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     match api.channels.create(&record, &stream_key).await {

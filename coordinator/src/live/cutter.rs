@@ -20,9 +20,10 @@ pub struct StreamCutter {
 }
 
 impl StreamCutter {
-    /// Segments of about `target`, numbered from `first_seq`.
-    pub fn new(target: Duration, first_seq: u32) -> Self {
-        Self { segmenter: LiveSegmenter::new(target, first_seq), audio_refused: false, ended: false }
+    /// Segments of about `target`, numbered from `first_seq`, this publish's
+    /// time 0 at `offset_secs` on the broadcast's timeline.
+    pub fn new(target: Duration, first_seq: u32, offset_secs: f64) -> Self {
+        Self { segmenter: LiveSegmenter::resume(target, first_seq, offset_secs), audio_refused: false, ended: false }
     }
 
     /// Number of the next segment (= segments cut so far, from 0).
@@ -60,7 +61,7 @@ impl StreamCutter {
                 }
                 Ok(None)
             }
-            Ingest::End => {
+            Ingest::End { .. } => {
                 self.ended = true;
                 self.segmenter.finish()
             }

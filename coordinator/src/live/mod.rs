@@ -6,3 +6,4 @@
 pub mod broadcast;
 pub mod cutter;
 pub mod rtmp;
+pub mod sweeper;

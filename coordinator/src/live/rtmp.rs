@@ -37,8 +37,12 @@ pub enum Ingest {
         /// The tag body.
         body: Bytes,
     },
-    /// The publisher stopped publishing (or disconnected).
-    End,
+    /// The publisher stopped: `clean` when it said so (unpublish), not when
+    /// the connection dropped (it may come back).
+    End {
+        /// True for an unpublish, false for a lost connection.
+        clean: bool,
+    },
 }
 
 /// Decides who may publish, and where their media goes.
@@ -171,7 +175,7 @@ async fn connection(
         }
     };
     if let Some(sender) = publishing.take() {
-        let _ = sender.send(Ingest::End).await;
+        let _ = sender.send(Ingest::End { clean: false }).await;
     }
     result
 }
@@ -232,7 +236,7 @@ async fn on_event(
         }
         ServerSessionEvent::PublishStreamFinished { .. } => {
             if let Some(sender) = publishing.take() {
-                let _ = sender.send(Ingest::End).await;
+                let _ = sender.send(Ingest::End { clean: true }).await;
             }
             Ok(Reaction::none())
         }

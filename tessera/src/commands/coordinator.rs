@@ -37,6 +37,10 @@ pub struct CoordinatorArgs {
     /// Public base URL of the store's objects (a CDN or bucket URL), for playback URLs.
     #[arg(long, env = "TESSERA_PLAYBACK_BASE_URL")]
     playback_base_url: Option<String>,
+    /// Seconds a broadcast whose publisher's connection dropped waits for it
+    /// to reconnect and continue, before it is finalized.
+    #[arg(long, env = "TESSERA_LIVE_GRACE", default_value_t = 10)]
+    live_grace: u64,
     /// Jobs this coordinator segments at once.
     #[arg(long, env = "TESSERA_SEGMENTING_SLOTS", default_value_t = 2)]
     segmenting_slots: usize,
@@ -72,6 +76,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),
             rtmp_listen,
+            live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: None,
         };
         tessera_coordinator::service::run(deps, config, shutdown).await?;

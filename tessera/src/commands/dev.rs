@@ -31,6 +31,9 @@ pub struct DevArgs {
     /// Folder for uploads, sources and outputs (created if missing).
     #[arg(long, env = "TESSERA_OUT", default_value = "tessera-out")]
     out: PathBuf,
+    /// Seconds a broadcast whose publisher dropped waits for it to reconnect.
+    #[arg(long, env = "TESSERA_LIVE_GRACE", default_value_t = 10)]
+    live_grace: u64,
     /// Tasks encoded at once (default: the number of CPU cores).
     #[arg(long, env = "TESSERA_SLOTS")]
     slots: Option<usize>,
@@ -66,6 +69,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             segmenting_slots: 2,
             limits: Limits::default(),
             rtmp_listen: Some(args.rtmp),
+            live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: Some(out.clone()),
         };
         let default = WorkerConfig::default();
