@@ -43,6 +43,7 @@ struct Cluster {
     s3: S3Server,
     logs: tempfile::TempDir,
     port: u16,
+    rtmp_port: u16,
     coordinator: Option<Child>,
     coordinator_args: Vec<String>,
     workers: Vec<Child>,
@@ -62,6 +63,7 @@ impl Cluster {
             s3,
             logs: tempfile::tempdir().unwrap(),
             port: free_port(),
+            rtmp_port: free_port(),
             coordinator: None,
             coordinator_args: coordinator_args.iter().map(|s| s.to_string()).collect(),
             workers: Vec::new(),
@@ -110,8 +112,8 @@ impl Cluster {
 
     async fn start_coordinator(&mut self) {
         let listen = format!("127.0.0.1:{}", self.port);
-        let mut args =
-            vec!["coordinator".to_string(), "--listen".into(), listen, "--rtmp".into(), "127.0.0.1:0".into()];
+        let rtmp = format!("127.0.0.1:{}", self.rtmp_port);
+        let mut args = vec!["coordinator".to_string(), "--listen".into(), listen, "--rtmp".into(), rtmp];
         args.extend(self.coordinator_args.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.coordinator = Some(self.spawn("coordinator", &args));
@@ -570,4 +572,105 @@ async fn raw_http(port: u16, request: &[u8]) -> String {
 fn chunked(bytes: Vec<u8>) -> reqwest::Body {
     let parts: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
     reqwest::Body::wrap_stream(futures::stream::iter(parts))
+}
+
+/// A real-time RTMP push of a 320x180 test pattern with audio, keyframe every 2 s.
+fn rtmp_push(url: &str, secs: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg runs")
+}
+
+/// Segments listed in a playlist in the bucket (0 when it is not there yet).
+async fn listed(cluster: &Cluster, key: &str) -> (usize, String) {
+    for (k, v) in cluster.s3.env() {
+        std::env::set_var(k, v);
+    }
+    let store = tessera_core::Store::open(STORE).unwrap();
+    match store.get(key).await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            (text.matches("#EXTINF").count(), text)
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Waits until `needle` appears `count` times in a log.
+async fn wait_log_count(path: &Path, needle: &str, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while std::fs::read_to_string(path).unwrap_or_default().matches(needle).count() < count {
+        assert!(Instant::now() < deadline, "{} never logged '{needle}' {count} times", path.display());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A broadcast through the cluster survives a worker killed mid-task and a
+/// coordinator killed between segments (the publisher reconnects to the
+/// restarted one, as OBS does): the final playlist has every segment, in
+/// order, with the reconnect marked, and every frame decodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
+    let mut cluster = Cluster::start(&["--live-grace", "15"]).await;
+    cluster.add_worker(&[]);
+    cluster.add_worker(&[]);
+    let victim_log = cluster.log_path("worker-3");
+    let (status, channel) = cluster
+        .call(
+            cluster
+                .request(reqwest::Method::POST, "/v1/live")
+                .json(&json!({"codecs": ["h264"], "segment_duration": 2})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    let id = channel["id"].as_str().unwrap().to_string();
+    let url = channel["rtmp_url"].as_str().unwrap().to_string();
+    let playlist = format!("live/{id}/h264-180p/index.m3u8");
+
+    let mut first = rtmp_push(&url, 60);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while listed(&cluster, &playlist).await.0 < 1 {
+        assert!(Instant::now() < deadline, "no live segment{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A worker dies in the middle of a task.
+    let started = std::fs::read_to_string(&victim_log).unwrap_or_default().matches("task started").count();
+    wait_log_count(&victim_log, "task started", started + 1, Duration::from_secs(30)).await;
+    let mut victim = cluster.workers.remove(0);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let before = listed(&cluster, &playlist).await.0;
+    while listed(&cluster, &playlist).await.0 < before + 1 {
+        assert!(Instant::now() < deadline + Duration::from_secs(60), "the broadcast stalled{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The coordinator dies between segments, and the publisher's connection with it.
+    let mut coordinator = cluster.coordinator.take().unwrap();
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    let _ = first.wait();
+    cluster.start_coordinator().await;
+    // The publisher comes back once the dead coordinator's lease ran out (3 s).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let second = rtmp_push(&url, 4).wait_with_output().unwrap();
+    assert!(second.status.success(), "the reconnect was refused{}", cluster.logs());
+    let job = cluster.wait_state(&id, "completed", Duration::from_secs(120)).await;
+
+    let (segments, vod) = listed(&cluster, &playlist).await;
+    assert_eq!(Some(segments as u64), job["renditions"][0]["total"].as_u64(), "{job}\n{vod}");
+    let numbers: Vec<usize> = vod.lines().filter(|l| l.ends_with(".m4s")).map(|l| l[..6].parse().unwrap()).collect();
+    assert_eq!(numbers, (0..segments).collect::<Vec<_>>(), "every segment, in order: {vod}");
+    assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{vod}");
+    let dir = tempfile::tempdir().unwrap();
+    cluster.download(&format!("live/{id}"), dir.path()).await;
+    let (frames, duration) = count_frames(&dir.path().join("h264-180p/index.m3u8"), "v");
+    assert!(frames >= 120 + 120, "{frames} frames");
+    assert!((duration - frames as f64 / 30.0).abs() < 0.2, "one continuous timeline: {duration} s, {frames} frames");
 }
