@@ -1,8 +1,8 @@
 //! Live end to end in `tessera dev` (coordinator with RTMP ingest, workers
 //! and packager in one process, outputs served over HTTP): ffmpeg pushes a
 //! test pattern with audio in real time; while it runs the live playlists
-//! appear and grow, their segments decode, the DASH MPD is dynamic and hls.js
-//! plays the live master playlist in Chromium; garbage on the RTMP port and a
+//! appear and grow, their segments decode, the DASH MPD is dynamic, and
+//! hls.js and dash.js play them live in Chromium; garbage on the RTMP port and a
 //! wrong stream key change nothing; after the push the same URLs are VOD
 //! with every frame that was sent.
 
@@ -89,7 +89,7 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     let package = dev.out.join(format!("live/{id}"));
     let media = package.join("h264-180p/index.m3u8");
 
-    let mut publisher = push(&url, 16);
+    let mut publisher = push(&url, 20);
     // A wrong key is refused; garbage on the port is dropped; the broadcast goes on.
     let wrong = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=duration=1"])
@@ -135,16 +135,27 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["state"], "live", "{state}");
 
-    // hls.js plays the live master playlist while the push runs.
+    // hls.js and dash.js (at once) play the live master playlist and the dynamic MPD while the push runs.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
-    let played = Command::new("node")
-        .arg(&script)
-        .args(["--dir", package.to_str().unwrap(), "--manifest", "master.m3u8", "--player", "hls"])
-        .args(["--expect", "320x180", "--seconds", "5", "--timeout", "30"])
-        .output()
-        .expect("node runs (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&played.stdout);
-    assert!(played.status.success(), "hls.js live: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+    let players: Vec<(&str, Child)> = [("hls", "master.m3u8"), ("dash", "manifest.mpd")]
+        .into_iter()
+        .map(|(player, manifest)| {
+            let child = Command::new("node")
+                .arg(&script)
+                .args(["--dir", package.to_str().unwrap(), "--manifest", manifest, "--player", player])
+                .args(["--expect", "320x180", "--seconds", "5", "--timeout", "30"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("node runs (scripts/test.sh installs it)");
+            (player, child)
+        })
+        .collect();
+    for (player, child) in players {
+        let played = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&played.stdout);
+        assert!(played.status.success(), "{player} live: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+    }
 
     let pushed = publisher.wait().unwrap();
     assert!(pushed.success(), "the publisher was cut off");
@@ -161,12 +172,12 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     let (_, vod) = playlist_segments(&media).unwrap();
     assert!(vod.contains("#EXT-X-ENDLIST") && vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{vod}");
     let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
-    assert_eq!(frames, 480, "every frame that was pushed (16 s at 30 fps)");
-    assert!((duration - 16.0).abs() < 0.2, "{duration}");
+    assert_eq!(frames, 600, "every frame that was pushed (20 s at 30 fps)");
+    assert!((duration - 20.0).abs() < 0.2, "{duration}");
     let mpd = std::fs::read_to_string(package.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("type=\"static\""), "{mpd}");
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
-    assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(8)), "{state}");
+    assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(10)), "{state}");
 }
 
 async fn create_channel(http: &reqwest::Client, dev: &Dev) -> (String, String) {
