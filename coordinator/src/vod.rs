@@ -221,8 +221,14 @@ pub(crate) async fn publish_segment(
     seq: u32,
     bytes: Vec<u8>,
 ) -> Result<(), CoordinatorError> {
+    sources.put(&source_segment_key(target.job, seq), Bytes::from(bytes)).await?;
+    publish_tasks(bus, target, seq).await
+}
+
+/// Publishes the tasks of a written source segment, one per rendition
+/// (deduplicated by task id, so repeating it is harmless).
+pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq: u32) -> Result<(), CoordinatorError> {
     let source_key = source_segment_key(target.job, seq);
-    sources.put(&source_key, Bytes::from(bytes)).await?;
     for rendition in target.renditions {
         let task = Task {
             version: WIRE_VERSION,

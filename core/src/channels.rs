@@ -83,12 +83,37 @@ pub struct ChannelRecord {
     /// True while a coordinator runs the publish (renewed every second, see `last_activity_ms`).
     #[serde(default)]
     pub broadcasting: bool,
+    /// The running publish's lease token: only its holder renews, updates or releases it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    /// Wall-clock time of the broadcast's time 0 (ms since the Unix epoch), from its first segment.
+    #[serde(default)]
+    pub origin_ms: u64,
+    /// Video size of the broadcast, from its first segment (a reconnect must keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_size: Option<(u32, u32)>,
+    /// A segment being published: if its publish died half-way, the next one finishes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingSegment>,
     /// Last sign of life of the broadcast (ms since the Unix epoch).
     #[serde(default)]
     pub last_activity_ms: u64,
     /// True once the end was announced (`live_ended`) to the packager.
     #[serde(default)]
     pub finalized: bool,
+}
+
+/// A segment whose source and tasks are being published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingSegment {
+    /// Segment number.
+    pub seq: u32,
+    /// Presentation start (s).
+    pub start_secs: f64,
+    /// Duration (s).
+    pub duration_secs: f64,
+    /// First segment after a reconnect.
+    pub discontinuity: bool,
 }
 
 /// A running broadcast renews its lease this often; a lease older than

@@ -22,6 +22,12 @@ pub const LIVE_VIDEO_TIMESCALE: u32 = 90_000;
 const AAC_FRAME: i64 = 1024;
 /// Audio further than this from its expected time is resynchronised.
 const AUDIO_RESYNC_MS: i64 = 200;
+/// A segment may not grow beyond this many seconds (no keyframe, stuck clock).
+const MAX_SEGMENT_SECS: i64 = 30;
+/// ... nor beyond this many frames (timestamps that do not advance).
+const MAX_SEGMENT_FRAMES: usize = 30 * 240;
+/// Video timestamps may step back this far (reordering jitter) before it is an error.
+const MAX_BACKWARDS_MS: i64 = 1000;
 
 /// One video frame as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,10 +148,28 @@ impl LiveSegmenter {
         let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE) + self.offset(LIVE_VIDEO_TIMESCALE);
         let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
         if let Some((last, _)) = self.video.last_mut() {
-            // Times that go backwards are the publisher's fault; keep decode order with a 1-tick step.
+            if dts < last.dts - ms_to_ticks(MAX_BACKWARDS_MS, LIVE_VIDEO_TIMESCALE) {
+                return Err(MediaError::Unsupported(format!(
+                    "the publisher's video timestamps went back {} ms: restart the stream",
+                    (last.dts - dts) * 1000 / i64::from(LIVE_VIDEO_TIMESCALE)
+                )));
+            }
+            // Small steps back are jitter; keep decode order with a 1-tick step.
             last.duration = u32::try_from((dts - last.dts).max(1)).unwrap_or(u32::MAX);
         }
         let cut = self.video.first().is_some_and(|(first, _)| frame.keyframe && dts - first.dts >= self.target_ticks);
+        // Bounded memory whatever the publisher sends: a segment that never meets a keyframe is an error.
+        if let (Some((first, _)), false) = (self.video.first(), cut) {
+            let span = dts - first.dts;
+            let too_long = span > ms_to_ticks(MAX_SEGMENT_SECS * 1000, LIVE_VIDEO_TIMESCALE);
+            if too_long || self.video.len() >= MAX_SEGMENT_FRAMES {
+                return Err(MediaError::Unsupported(format!(
+                    "no keyframe for {} s ({} frames): set the encoder's keyframe interval to the segment duration",
+                    span / i64::from(LIVE_VIDEO_TIMESCALE),
+                    self.video.len()
+                )));
+            }
+        }
         let segment = if cut { Some(self.cut(pts)?) } else { None };
         let size = u32::try_from(frame.data.len()).unwrap_or(u32::MAX);
         let sample = Sample { dts, pts, duration: 0, offset: 0, size, is_sync: frame.keyframe };
@@ -153,9 +177,16 @@ impl LiveSegmenter {
         Ok(segment)
     }
 
-    /// Adds an AAC frame received at `ms`. Audio before the first keyframe is dropped.
-    pub fn push_audio(&mut self, ms: i64, data: Vec<u8>) {
-        let (Some(origin), Some(config)) = (self.origin_ms, &self.audio_config) else { return };
+    /// Adds an AAC frame received at `ms`. Audio before the first keyframe is
+    /// dropped; audio piling up without video is an error (bounded memory).
+    pub fn push_audio(&mut self, ms: i64, data: Vec<u8>) -> Result<()> {
+        let (Some(origin), Some(config)) = (self.origin_ms, &self.audio_config) else { return Ok(()) };
+        if self.audio.len() >= MAX_SEGMENT_FRAMES {
+            return Err(MediaError::Unsupported(format!(
+                "{} audio frames without video: the publisher stopped sending video",
+                self.audio.len()
+            )));
+        }
         let rate = config.sample_rate;
         let stamped = ms_to_ticks(ms - origin, rate) + self.offset(rate);
         let at = match self.next_audio {
@@ -166,6 +197,7 @@ impl LiveSegmenter {
         if at >= 0 {
             self.audio.push((at, data));
         }
+        Ok(())
     }
 
     /// Cuts what is left (the end of the broadcast), the last frame lasting
@@ -201,15 +233,20 @@ impl LiveSegmenter {
         });
         let (audio_track, audio_data) = match audio {
             Some((config, taken)) if !taken.is_empty() => {
+                // A frame lasts until the next one starts, so a gap (a resync) stays a gap.
                 let samples = taken
                     .iter()
-                    .map(|(at, d)| Sample {
-                        dts: *at,
-                        pts: *at,
-                        duration: AAC_FRAME as u32,
-                        offset: 0,
-                        size: u32::try_from(d.len()).unwrap_or(u32::MAX),
-                        is_sync: true,
+                    .enumerate()
+                    .map(|(i, (at, d))| {
+                        let next = taken.get(i + 1).map_or(at + AAC_FRAME, |(n, _)| *n);
+                        Sample {
+                            dts: *at,
+                            pts: *at,
+                            duration: u32::try_from((next - at).max(1)).unwrap_or(AAC_FRAME as u32),
+                            offset: 0,
+                            size: u32::try_from(d.len()).unwrap_or(u32::MAX),
+                            is_sync: true,
+                        }
                     })
                     .collect();
                 let track = AudioTrack {
@@ -257,5 +294,79 @@ impl LiveSegmenter {
         };
         self.seq += 1;
         Ok(segment)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{encode_segment, CodecConfig, EncoderSettings, VideoCodec};
+    use crate::frame::YuvFrame;
+    use crate::SpeedPreset;
+
+    /// A real 64x64 H.264 configuration and one coded keyframe.
+    fn coded() -> (AvcConfig, Vec<u8>) {
+        let grey = YuvFrame::new(64, 64, vec![128; 64 * 64], vec![128; 32 * 32], vec![128; 32 * 32], 0, 1).unwrap();
+        let settings = EncoderSettings {
+            codec: VideoCodec::H264,
+            width: 64,
+            height: 64,
+            bitrate_kbps: 100,
+            frame_rate: 30.0,
+            speed: SpeedPreset::Veryfast,
+            threads: 1,
+        };
+        let encoded = encode_segment(&settings, &[grey]).unwrap();
+        let CodecConfig::Avc(config) = encoded.config else { panic!("H.264 gives avcC") };
+        (config, encoded.samples[0].data.clone())
+    }
+
+    fn frame(ms: i64, keyframe: bool, data: &[u8]) -> LiveFrame {
+        LiveFrame { dts_ms: ms, composition_ms: 0, keyframe, data: data.to_vec() }
+    }
+
+    #[test]
+    fn cuts_at_the_first_keyframe_after_the_target_and_bounds_what_it_holds() {
+        let (config, data) = coded();
+        let mut cutter = LiveSegmenter::new(Duration::from_secs(2), 0);
+        cutter.set_video_config(config.clone()).unwrap();
+        cutter.set_audio_config(AacConfig::from_asc(&[0x11, 0x90]).unwrap());
+        // A keyframe every 1 s at 10 fps (the keyframe at 1 s is too early to cut).
+        let mut segments = Vec::new();
+        for i in 0..=40 {
+            if let Some(s) = cutter.push_video(frame(1000 + i * 100, i % 10 == 0, &data)).unwrap() {
+                segments.push(s);
+            }
+            cutter.push_audio(1000 + i * 100, vec![0x21; 8]).unwrap();
+        }
+        let durations: Vec<f64> = segments.iter().map(|s| s.duration_secs).collect();
+        assert_eq!(durations, [2.0, 2.0], "cut at 2 s and 4 s");
+        assert_eq!(segments[1].start_secs, 2.0);
+        assert!(segments.iter().all(|s| s.frames == 20 && s.audio_bytes > 0));
+        let last = cutter.finish().unwrap().unwrap();
+        assert_eq!((last.seq, last.frames), (2, 1));
+
+        // Timestamps far back, or no keyframe for 30 s: errors, not unbounded buffers.
+        let mut back = LiveSegmenter::new(Duration::from_secs(2), 0);
+        back.set_video_config(config.clone()).unwrap();
+        back.push_video(frame(10_000, true, &data)).unwrap();
+        assert!(back.push_video(frame(5_000, false, &data)).is_err());
+        let mut stuck = LiveSegmenter::new(Duration::from_secs(2), 0);
+        stuck.set_video_config(config).unwrap();
+        stuck.push_video(frame(0, true, &data)).unwrap();
+        let error = (1..400).find_map(|i| stuck.push_video(frame(i * 100, false, &data)).err()).expect("bounded");
+        assert!(error.to_string().contains("keyframe interval"), "{error}");
+    }
+
+    #[test]
+    fn a_resumed_publish_continues_the_timeline() {
+        let (config, data) = coded();
+        let mut cutter = LiveSegmenter::resume(Duration::from_secs(2), 7, 14.0);
+        cutter.set_video_config(config).unwrap();
+        let cut: Vec<LiveSegment> =
+            (0..=20).filter_map(|i| cutter.push_video(frame(500 + i * 100, i % 20 == 0, &data)).unwrap()).collect();
+        assert_eq!((cut[0].seq, cut[0].start_secs, cut[0].duration_secs), (7, 14.0, 2.0));
+        let rest = cutter.finish().unwrap().unwrap();
+        assert_eq!((rest.seq, rest.start_secs), (8, 16.0));
     }
 }

@@ -79,6 +79,7 @@ pub fn live_media_playlist(
         .collect();
     let playlist = MediaPlaylist {
         version: Some(7),
+        // The caller's target never shrinks during a broadcast.
         target_duration: rendition.longest_segment_secs().max(target_secs).ceil() as u64,
         media_sequence: u64::from(first_seq),
         discontinuity_sequence: discontinuities.range(..first_seq).count() as u64,

@@ -29,6 +29,8 @@ pub struct LiveJob {
     master_written: bool,
     /// Segments that follow a publisher's reconnect.
     discontinuities: BTreeSet<u32>,
+    /// The longest segment listed so far (s): the target duration may grow, never shrink (RFC 8216 6.2.1).
+    longest_secs: f64,
 }
 
 impl LiveJob {
@@ -40,6 +42,7 @@ impl LiveJob {
             listed: HashMap::new(),
             master_written: false,
             discontinuities: BTreeSet::new(),
+            longest_secs: 0.0,
         }
     }
 
@@ -120,6 +123,7 @@ impl LiveJob {
             let first_seq = run[run.len().saturating_sub(window)].seq;
             let shown: Vec<SegmentDone> = run[run.len().saturating_sub(window)..].to_vec();
             let rendition = Rendition::from(spec.clone(), shown, first_seq)?;
+            self.longest_secs = self.longest_secs.max(rendition.longest_segment_secs());
             if run.len() > listed {
                 if listed == 0 {
                     let media_start = match spec {
@@ -133,7 +137,7 @@ impl LiveJob {
                 let playlist = live_media_playlist(
                     &rendition,
                     self.plan.started_at_ms,
-                    self.plan.target_duration_secs,
+                    self.plan.target_duration_secs.max(self.longest_secs),
                     &self.discontinuities,
                 );
                 outputs.put(&key(&format!("{name}/index.m3u8")), Bytes::from(playlist)).await?;
@@ -155,7 +159,7 @@ impl LiveJob {
         let timing = LiveTiming {
             started_at_ms: self.plan.started_at_ms,
             published_at_ms: now_ms,
-            target_secs: self.plan.target_duration_secs,
+            target_secs: self.plan.target_duration_secs.max(self.longest_secs),
             window: self.plan.window,
         };
         outputs.put(&key("manifest.mpd"), Bytes::from(dynamic_mpd(&videos, audio, timing))).await?;

@@ -31,7 +31,7 @@ pub struct CreateChannel {
     /// Target segment duration in seconds, 1-10 (default 2); segments last
     /// at least the publisher's keyframe interval.
     pub segment_duration: Option<f64>,
-    /// Segments in the live playlists, 2-100 (default 6).
+    /// Segments in the live playlists, 3-100 (default 6).
     pub window: Option<u32>,
     /// Encoder speed (default veryfast).
     pub speed: Option<String>,
@@ -144,8 +144,9 @@ pub async fn create(
         return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-10 seconds"));
     }
     let window = request.window.unwrap_or(6);
-    if !(2..=100).contains(&window) {
-        return Err(ApiError::bad_request("invalid_request", "window must be within 2-100 segments"));
+    // RFC 8216 6.2.2: a live playlist must span at least three target durations.
+    if !(3..=100).contains(&window) {
+        return Err(ApiError::bad_request("invalid_request", "window must be within 3-100 segments"));
     }
     let settings = Settings::parse(
         request.codecs.as_deref(),
@@ -172,6 +173,10 @@ pub async fn create(
         frame_rate: 0.0,
         timeline_end_secs: 0.0,
         broadcasting: false,
+        publisher: None,
+        origin_ms: 0,
+        video_size: None,
+        pending: None,
         last_activity_ms: 0,
         finalized: false,
     };

@@ -10,12 +10,14 @@
 //! channels and sends `live_ended`, on which the packager rewrites the
 //! playlists as VOD at the same URLs.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_core::bus::Bus;
-use tessera_core::channels::{ChannelBook, ChannelRecord, ChannelState, BROADCAST_HEARTBEAT_MS};
+use tessera_core::channels::{ChannelBook, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS};
 use tessera_core::jobs::{now_ms, JobBook, JobBookError, JobRecord, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::wire::{JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
@@ -23,11 +25,12 @@ use tessera_core::Store;
 use tessera_media::live_segmenter::LiveSegment;
 use tessera_media::SpeedPreset;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::cutter::StreamCutter;
 use super::rtmp::{Ingest, PublishGate};
 use crate::error::CoordinatorError;
-use crate::vod::{publish_segment, SegmentTarget};
+use crate::vod::{publish_tasks, SegmentTarget};
 
 /// What broadcasts need.
 #[derive(Clone)]
@@ -64,6 +67,7 @@ impl PublishGate for ChannelGate {
             Err(e) => return Err(format!("channels unavailable: {e}")),
         };
         // Take the channel's lease: refused when it ended or someone publishes.
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let mut refusal = None;
         let claimed = self
             .deps
@@ -80,6 +84,7 @@ impl PublishGate for ChannelGate {
                 }
                 c.state = ChannelState::Live;
                 c.broadcasting = true;
+                c.publisher = Some(token.clone());
                 c.last_activity_ms = now;
                 c.started_at_ms.get_or_insert(now);
                 true
@@ -93,16 +98,37 @@ impl PublishGate for ChannelGate {
         let deps = self.deps.clone();
         tokio::spawn(async move {
             let id = claimed.id.clone();
-            if let Err(e) = run(&deps, claimed, rx).await {
-                tracing::error!(channel = %id, error = %e, "broadcast failed");
-                let bad_input = e.is_bad_input();
-                let _ = deps.channels.end(&id, Some(e.to_string())).await;
-                let event = JobEvent::new(&id, JobEventKind::Failed { reason: e.to_string(), bad_input });
-                let _ = deps.bus.publish(event.to_message()).await;
-            }
-            let released = deps.channels.update(&id, |c| std::mem::replace(&mut c.broadcasting, false)).await;
-            if let Err(e) = released {
-                tracing::warn!(channel = %id, error = %e, "could not release the channel's lease");
+            let publish = Publish {
+                deps: deps.clone(),
+                token: token.clone(),
+                last_media_ms: Arc::new(AtomicU64::new(now_ms())),
+                lost: Arc::default(),
+            };
+            let outcome = publish.run(claimed, rx).await;
+            // Release the lease (only if it is still ours).
+            let released = deps
+                .channels
+                .update(&id, |c| {
+                    if c.publisher.as_deref() != Some(token.as_str()) {
+                        return false;
+                    }
+                    c.publisher = None;
+                    c.broadcasting = false;
+                    if let Err(e) = &outcome {
+                        c.error = Some(e.to_string());
+                        // The input is at fault: reconnecting will not help, end now.
+                        if e.is_bad_input() && c.state != ChannelState::Ended {
+                            c.state = ChannelState::Ended;
+                            c.ended_at_ms = Some(now_ms());
+                        }
+                    }
+                    true
+                })
+                .await;
+            match (&outcome, released) {
+                (Err(e), _) => tracing::error!(channel = %id, error = %e, "publish stopped"),
+                (Ok(()), Err(e)) => tracing::warn!(channel = %id, error = %e, "could not release the channel's lease"),
+                _ => {}
             }
         });
         Ok(tx)
@@ -129,118 +155,274 @@ fn renditions(channel: &ChannelRecord, first: &LiveSegment) -> Result<Vec<Rendit
     Ok(renditions)
 }
 
-/// Publishes the plan at the broadcast's first segment and records it on the channel.
-async fn plan(deps: &LiveDeps, channel: &mut ChannelRecord, first: &LiveSegment) -> Result<(), CoordinatorError> {
-    let renditions = renditions(channel, first)?;
-    let info = first.video.sps_info()?;
-    let frame_rate = info.fps.unwrap_or(first.frames as f64 / first.duration_secs.max(0.1));
-    let plan = LivePlan {
-        renditions: renditions.clone(),
-        source: SourceInfo { width: info.width, height: info.height, frame_rate, duration_secs: 0.0, frames: 0 },
-        output_prefix: channel.output_prefix.clone(),
-        window: channel.window,
-        target_duration_secs: channel.segment_duration_secs,
-        // The first segment's end arrived just now: time 0 was that long ago.
-        started_at_ms: now_ms().saturating_sub(((first.start_secs + first.duration_secs) * 1000.0) as u64),
-    };
-    deps.bus.publish(JobEvent::new(&channel.id, JobEventKind::LivePlanned(plan)).to_message()).await?;
-    channel.renditions = renditions.clone();
-    channel.frame_rate = frame_rate;
-    deps.channels
-        .update(&channel.id, |c| {
-            c.renditions = renditions.clone();
-            c.frame_rate = frame_rate;
-            true
-        })
-        .await?;
-    Ok(())
+/// Attempts of a store, bus or record write before the publish gives up.
+const ATTEMPTS: u32 = 6;
+
+/// Retries a transient failure with back-off (0.25 s doubling): one S3 or
+/// NATS hiccup must not end a broadcast.
+async fn retried<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, CoordinatorError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CoordinatorError>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.is_bad_input() || n >= ATTEMPTS => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt = n, "{what} failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                n += 1;
+            }
+        }
+    }
 }
 
-/// Runs one publish of a broadcast: the first one, or one continuing it
-/// after its publisher reconnected (numbering and timeline carry on, the
-/// first segment marked as a discontinuity). A clean unpublish ends the
-/// channel; a lost connection leaves it live for the reconnect grace (the
-/// [`sweeper`](super::sweeper) ends it if nobody comes back).
-async fn run(
-    deps: &LiveDeps,
-    mut channel: ChannelRecord,
-    mut rx: mpsc::Receiver<Ingest>,
-) -> Result<(), CoordinatorError> {
-    let id = channel.id.clone();
-    let mut submission = JobSubmission::new(&id, "rtmp", channel.ladder.clone(), &channel.output_prefix);
-    submission.segment_duration_secs = channel.segment_duration_secs;
-    submission.speed = channel.speed.clone();
-    submission.class = channel.class;
-    match deps.jobs.create(&JobRecord::queued(submission, None)).await {
-        Ok(()) | Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {}
-        Err(e) => return Err(e.into()),
+/// One publish of a broadcast (the first, or one continuing it after a reconnect).
+struct Publish {
+    deps: LiveDeps,
+    /// Lease token: every record change is made only while the lease is ours.
+    token: String,
+    /// When media last arrived: the lease is renewed only while it does.
+    last_media_ms: Arc<AtomicU64>,
+    /// Set when another publish took the lease over: this one stops without touching the channel.
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Publish {
+    /// Updates the channel if the lease is still ours; `Ok(None)` when it is not.
+    async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut ChannelRecord) + Send,
+    ) -> Result<Option<ChannelRecord>, CoordinatorError> {
+        let mut ours = false;
+        let record = self
+            .deps
+            .channels
+            .update(id, |c| {
+                ours = c.publisher.as_deref() == Some(self.token.as_str());
+                if ours {
+                    change(c);
+                }
+                ours
+            })
+            .await?;
+        Ok(ours.then_some(record))
     }
-    let resumed = !channel.renditions.is_empty();
-    tracing::info!(channel = %id, resumed, from_segment = channel.segments, "publish started");
-    let target = Duration::try_from_secs_f64(channel.segment_duration_secs)
-        .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?;
-    let mut cutter = StreamCutter::new(target, channel.segments, channel.timeline_end_secs);
-    let mut first_of_publish = true;
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(BROADCAST_HEARTBEAT_MS));
-    let mut clean = false;
-    loop {
-        let message = tokio::select! {
-            message = rx.recv() => message.unwrap_or(Ingest::End { clean: false }),
-            _ = heartbeat.tick() => {
-                // Renew the lease; a DELETE through the API shows up here.
-                let renewed = deps.channels.update(&id, |c| {
-                    c.last_activity_ms = now_ms();
-                    true
-                }).await;
-                match renewed {
-                    Ok(c) if c.state == ChannelState::Ended => Ingest::End { clean: true },
-                    _ => continue,
+
+    /// Renews the lease every second while media arrives (a silent publisher
+    /// lets it lapse, so a reconnect can take over); cancels `stop` when the
+    /// channel was ended (DELETE) or the lease went to another publish.
+    async fn keep_lease(&self, id: &str, stop: &CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(BROADCAST_HEARTBEAT_MS));
+        loop {
+            tick.tick().await;
+            let silent =
+                now_ms().saturating_sub(self.last_media_ms.load(Ordering::Relaxed)) > 3 * BROADCAST_HEARTBEAT_MS;
+            let seen = if silent {
+                self.deps.channels.get(id).await.map(|c| c.map(|(c, _)| c)).map_err(CoordinatorError::from)
+            } else {
+                self.update(id, |c| c.last_activity_ms = now_ms()).await
+            };
+            let record = match seen {
+                Ok(record) => record,
+                Err(e) => {
+                    tracing::warn!(channel = %id, error = %e, "could not renew the channel's lease");
+                    continue;
+                }
+            };
+            let ours = record.as_ref().is_some_and(|c| c.publisher.as_deref() == Some(self.token.as_str()));
+            if !ours {
+                self.lost.store(true, Ordering::Relaxed);
+                stop.cancel();
+                return;
+            }
+            if record.is_some_and(|c| c.state == ChannelState::Ended) {
+                stop.cancel();
+                return;
+            }
+        }
+    }
+
+    /// Publishes the plan at the broadcast's first segment and records it on the channel.
+    async fn plan(&self, channel: &mut ChannelRecord, first: &LiveSegment) -> Result<(), CoordinatorError> {
+        let renditions = renditions(channel, first)?;
+        let info = first.video.sps_info()?;
+        let frame_rate = info.fps.unwrap_or(first.frames as f64 / first.duration_secs.max(0.1));
+        // The first segment's end arrived just now: time 0 was that long ago.
+        let origin_ms = now_ms().saturating_sub(((first.start_secs + first.duration_secs) * 1000.0) as u64);
+        let plan = LivePlan {
+            renditions: renditions.clone(),
+            source: SourceInfo { width: info.width, height: info.height, frame_rate, duration_secs: 0.0, frames: 0 },
+            output_prefix: channel.output_prefix.clone(),
+            window: channel.window,
+            target_duration_secs: channel.segment_duration_secs,
+            started_at_ms: origin_ms,
+        };
+        let event = JobEvent::new(&channel.id, JobEventKind::LivePlanned(plan));
+        retried("publishing the plan", || async { Ok(self.deps.bus.publish(event.to_message()).await?) }).await?;
+        let size = (info.width, info.height);
+        self.update(&channel.id, |c| {
+            c.renditions = renditions.clone();
+            c.frame_rate = frame_rate;
+            c.origin_ms = origin_ms;
+            c.video_size = Some(size);
+        })
+        .await?;
+        channel.renditions = renditions;
+        channel.frame_rate = frame_rate;
+        channel.origin_ms = origin_ms;
+        channel.video_size = Some(size);
+        Ok(())
+    }
+
+    /// Publishes one segment in two phases: it is recorded as pending, then
+    /// its source, event and tasks go out, then it is committed. A publish
+    /// that dies half-way leaves the pending mark for the next one.
+    async fn publish(
+        &self,
+        channel: &ChannelRecord,
+        pending: PendingSegment,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<(), CoordinatorError> {
+        let id = channel.id.as_str();
+        let mark = pending.clone();
+        retried("recording the segment", || async {
+            self.update(id, |c| c.pending = Some(mark.clone())).await.map(|_| ())
+        })
+        .await?;
+        let target = SegmentTarget {
+            job: id,
+            class: channel.class,
+            output_prefix: &channel.output_prefix,
+            renditions: &channel.renditions,
+            frame_rate: channel.frame_rate,
+            traceparent: None,
+        };
+        let seq = pending.seq;
+        let source_key = tessera_core::wire::source_segment_key(id, seq);
+        if let Some(bytes) = bytes {
+            let bytes = bytes::Bytes::from(bytes);
+            retried("writing the source segment", || async {
+                Ok(self.deps.store.put(&source_key, bytes.clone()).await?)
+            })
+            .await?;
+        }
+        let cut = LiveSegmentCut {
+            seq,
+            start_secs: pending.start_secs,
+            duration_secs: pending.duration_secs,
+            discontinuity: pending.discontinuity,
+        };
+        let event = JobEvent::new(id, JobEventKind::LiveSegment(cut));
+        retried("publishing the segment", || async { Ok(self.deps.bus.publish(event.to_message()).await?) }).await?;
+        retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
+        let end = pending.start_secs + pending.duration_secs;
+        retried("committing the segment", || async {
+            self.update(id, |c| {
+                c.segments = c.segments.max(seq + 1);
+                c.timeline_end_secs = c.timeline_end_secs.max(end);
+                c.pending = None;
+                c.last_activity_ms = now_ms();
+            })
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Runs the publish to its end. A clean unpublish (or a DELETE) ends the
+    /// channel; a lost connection leaves it live for the reconnect grace (the
+    /// [`sweeper`](super::sweeper) ends it if nobody comes back).
+    async fn run(&self, mut channel: ChannelRecord, mut rx: mpsc::Receiver<Ingest>) -> Result<(), CoordinatorError> {
+        let id = channel.id.clone();
+        let mut submission = JobSubmission::new(&id, "rtmp", channel.ladder.clone(), &channel.output_prefix);
+        submission.segment_duration_secs = channel.segment_duration_secs;
+        submission.speed = channel.speed.clone();
+        submission.class = channel.class;
+        match self.deps.jobs.create(&JobRecord::queued(submission, None)).await {
+            Ok(()) | Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // A segment a dead publish left half-published is finished first
+        // (its source is in the store; re-publishing is deduplicated).
+        if let Some(pending) = channel.pending.clone() {
+            let written = self.deps.store.exists(&tessera_core::wire::source_segment_key(&id, pending.seq)).await?;
+            if written {
+                tracing::info!(channel = %id, seq = pending.seq, "finishing a half-published segment");
+                self.publish(&channel, pending, None).await?;
+            }
+            if let Some((latest, _)) = self.deps.channels.get(&id).await? {
+                channel = latest;
+            }
+        }
+        let resumed = !channel.renditions.is_empty();
+        // A reconnect resumes at the wall clock, so program date times stay right and DASH stays available.
+        let since_origin = if resumed { now_ms().saturating_sub(channel.origin_ms) as f64 / 1000.0 } else { 0.0 };
+        let offset = channel.timeline_end_secs.max(since_origin);
+        tracing::info!(channel = %id, resumed, from_segment = channel.segments, at_secs = offset, "publish started");
+        let target = Duration::try_from_secs_f64(channel.segment_duration_secs)
+            .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?;
+        let mut cutter = StreamCutter::new(target, channel.segments, offset);
+        let stop = CancellationToken::new();
+        let lease = async {
+            self.keep_lease(&id, &stop).await;
+            // Stopping is the media loop's business now; this branch never finishes.
+            std::future::pending::<()>().await
+        };
+        let media = async {
+            let mut first_of_publish = true;
+            let mut clean = false;
+            loop {
+                let message = tokio::select! {
+                    message = rx.recv() => message.unwrap_or(Ingest::End { clean: false }),
+                    _ = stop.cancelled() => Ingest::End { clean: true },
+                };
+                self.last_media_ms.store(now_ms(), Ordering::Relaxed);
+                if let Ingest::End { clean: was_clean } = message {
+                    clean = was_clean;
+                }
+                if let Some(segment) = cutter.push(message)? {
+                    if channel.renditions.is_empty() {
+                        self.plan(&mut channel, &segment).await?;
+                    } else if let (Some(size), Ok(info)) = (channel.video_size, segment.video.sps_info()) {
+                        if size != (info.width, info.height) {
+                            return Err(CoordinatorError::Media(tessera_media::MediaError::Unsupported(format!(
+                                "the publisher came back at {}x{}, the broadcast is {}x{}: start a new channel",
+                                info.width, info.height, size.0, size.1
+                            ))));
+                        }
+                    }
+                    let pending = PendingSegment {
+                        seq: segment.seq,
+                        start_secs: segment.start_secs,
+                        duration_secs: segment.duration_secs,
+                        discontinuity: resumed && first_of_publish,
+                    };
+                    first_of_publish = false;
+                    self.publish(&channel, pending, Some(segment.bytes)).await?;
+                }
+                if cutter.ended() {
+                    return Ok::<bool, CoordinatorError>(clean);
                 }
             }
         };
-        if let Ingest::End { clean: was_clean } = message {
-            clean = was_clean;
+        let clean = tokio::select! {
+            clean = media => clean?,
+            () = lease => false,
+        };
+        if self.lost.load(Ordering::Relaxed) {
+            tracing::info!(channel = %id, "another publish took the channel over");
+        } else if clean {
+            self.deps.channels.end(&id, None).await?;
+            tracing::info!(channel = %id, segments = cutter.next_seq(), "broadcast ended");
+        } else {
+            tracing::info!(channel = %id, "publisher lost; waiting for it to reconnect");
         }
-        if let Some(segment) = cutter.push(message)? {
-            if channel.renditions.is_empty() {
-                plan(deps, &mut channel, &segment).await?;
-            }
-            let cut = LiveSegmentCut {
-                seq: segment.seq,
-                start_secs: segment.start_secs,
-                duration_secs: segment.duration_secs,
-                discontinuity: resumed && first_of_publish,
-            };
-            first_of_publish = false;
-            deps.bus.publish(JobEvent::new(&id, JobEventKind::LiveSegment(cut)).to_message()).await?;
-            let target = SegmentTarget {
-                job: &id,
-                class: channel.class,
-                output_prefix: &channel.output_prefix,
-                renditions: &channel.renditions,
-                frame_rate: channel.frame_rate,
-                traceparent: None,
-            };
-            let (seq, end) = (segment.seq, segment.start_secs + segment.duration_secs);
-            publish_segment(deps.bus.as_ref(), &deps.store, &target, seq, segment.bytes).await?;
-            deps.channels
-                .update(&id, |c| {
-                    c.segments = c.segments.max(seq + 1);
-                    c.timeline_end_secs = end;
-                    c.last_activity_ms = now_ms();
-                    true
-                })
-                .await?;
-        }
-        if cutter.ended() {
-            break;
-        }
+        Ok(())
     }
-    if clean {
-        deps.channels.end(&id, None).await?;
-        tracing::info!(channel = %id, segments = cutter.next_seq(), "broadcast ended by its publisher");
-    } else {
-        tracing::info!(channel = %id, "publisher lost; waiting for it to reconnect");
-    }
-    Ok(())
 }

@@ -52,7 +52,7 @@ impl StreamCutter {
             Ingest::Audio { ms, body } => {
                 match parse_audio(&body) {
                     Ok(AudioTag::SequenceHeader(config)) => self.segmenter.set_audio_config(config),
-                    Ok(AudioTag::Frame(data)) => self.segmenter.push_audio(i64::from(ms), data),
+                    Ok(AudioTag::Frame(data)) => self.segmenter.push_audio(i64::from(ms), data)?,
                     Err(e) if !self.audio_refused => {
                         tracing::warn!(error = %e, "audio left out of the broadcast");
                         self.audio_refused = true;

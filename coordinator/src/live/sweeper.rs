@@ -5,6 +5,7 @@
 //! channel record's revision checks make one of them win each change, and
 //! the events' dedupe ids make a repeated announcement harmless.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tessera_core::channels::ChannelState;
@@ -20,23 +21,35 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How long an ended channel's last publish may still be cutting its final segment.
 const SETTLE_MS: u64 = 3000;
 
+/// A lease not renewed for this long belongs to a coordinator that died.
+const STALE_LEASE_MS: u64 = 10_000;
+
 /// Sweeps until `shutdown`.
 pub async fn run(deps: LiveDeps, grace: Duration, shutdown: CancellationToken) {
+    let mut finalized = HashSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
         }
-        if let Err(e) = sweep(&deps, grace).await {
+        if let Err(e) = sweep(&deps, grace, &mut finalized).await {
             tracing::warn!(error = %e, "sweeping live channels failed");
         }
     }
 }
 
-async fn sweep(deps: &LiveDeps, grace: Duration) -> Result<(), CoordinatorError> {
+async fn sweep(deps: &LiveDeps, grace: Duration, finalized: &mut HashSet<String>) -> Result<(), CoordinatorError> {
     let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
     for id in deps.channels.ids().await? {
+        // Finalized channels never change again: not read again by this process.
+        if finalized.contains(&id) {
+            continue;
+        }
         let Some((channel, _)) = deps.channels.get(&id).await? else { continue };
+        if channel.finalized {
+            finalized.insert(id);
+            continue;
+        }
         let now = now_ms();
         let quiet = now.saturating_sub(channel.last_activity_ms);
         match channel.state {
@@ -45,7 +58,8 @@ async fn sweep(deps: &LiveDeps, grace: Duration) -> Result<(), CoordinatorError>
                 tracing::info!(channel = %id, %reason, "ending an abandoned broadcast");
                 deps.channels.end(&id, None).await?;
             }
-            ChannelState::Ended if !channel.finalized && !channel.has_publisher(now) && quiet > SETTLE_MS => {
+            // Announce the end once the last publish has let go (or its coordinator died).
+            ChannelState::Ended if (!channel.broadcasting || quiet > STALE_LEASE_MS) && quiet > SETTLE_MS => {
                 let mut won = false;
                 deps.channels
                     .update(&id, |c| {
