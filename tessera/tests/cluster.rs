@@ -672,5 +672,8 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
     cluster.download(&format!("live/{id}"), dir.path()).await;
     let (frames, duration) = count_frames(&dir.path().join("h264-180p/index.m3u8"), "v");
     assert!(frames >= 120 + 120, "{frames} frames");
-    assert!((duration - frames as f64 / 30.0).abs() < 0.2, "the segments' durations cover the frames: {duration} s, {frames}");
+    assert!(
+        (duration - frames as f64 / 30.0).abs() < 0.2,
+        "the segments' durations cover the frames: {duration} s, {frames}"
+    );
 }

@@ -247,7 +247,10 @@ async fn a_reconnect_continues_the_broadcast_and_an_abandoned_one_is_finalized()
     assert!(frames >= 120 + 120, "both publishes' frames: {frames}");
     let done = job["progress"]["done"].as_u64().unwrap();
     assert_eq!(Some(done), job["progress"]["total"].as_u64(), "{job}");
-    assert!((duration - frames as f64 / 30.0).abs() < 0.2, "the segments' durations cover the frames: {duration} s, {frames}");
+    assert!(
+        (duration - frames as f64 / 30.0).abs() < 0.2,
+        "the segments' durations cover the frames: {duration} s, {frames}"
+    );
 
     // The other never comes back: finalized once the grace period (4 s) is over.
     wait_completed(&http, &dev, &lost, Duration::from_secs(60)).await;
