@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use dash_mpd_core::{AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, MPD, S};
+use dash_mpd_core::{AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, UTCTiming, MPD, S};
 
 use crate::rendition::Rendition;
 
@@ -143,6 +143,16 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
         mpd.minimumUpdatePeriod = Some(Duration::from_secs_f64(live.target_secs));
         mpd.timeShiftBufferDepth = Some(Duration::from_secs_f64(target * f64::from(live.window)));
         mpd.suggestedPresentationDelay = Some(Duration::from_secs_f64(target * 3.0));
+        // The clock players align to: the time this MPD was written (otherwise
+        // dash.js asks public time servers, which fails offline).
+        mpd.UTCTiming = utc(live.published_at_ms)
+            .map(|t| UTCTiming {
+                schemeIdUri: "urn:mpeg:dash:utc:direct:2014".into(),
+                value: Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                ..UTCTiming::default()
+            })
+            .into_iter()
+            .collect();
     }
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{mpd}\n")
 }

@@ -132,6 +132,7 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert_eq!(frames, 60, "a live segment decodes: 2 s at 30 fps\n{live_text}");
     let mpd = std::fs::read_to_string(package.join("manifest.mpd")).unwrap();
     assert!(mpd.contains("type=\"dynamic\"") && mpd.contains("availabilityStartTime"), "{mpd}");
+    assert!(mpd.contains("urn:mpeg:dash:utc:direct:2014"), "players get the clock from the MPD: {mpd}");
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["state"], "live", "{state}");
 
