@@ -123,6 +123,7 @@ pub async fn run(
             .build()
             .map_err(|e| CoordinatorError::Internal(format!("HTTP client: {e}")))?,
         webhook_secret: Arc::new(config.api.webhook_secret.clone().into_bytes()),
+        store: deps.store.clone(),
         metrics,
     };
     let (served, segmented, tracked) = tokio::join!(

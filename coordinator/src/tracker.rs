@@ -10,6 +10,7 @@ use tessera_core::bus::{Bus, Delivery};
 use tessera_core::jobs::{JobBook, JobBookError, WebhookDelivery};
 use tessera_core::topology::tracker_consumer_config;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
+use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
@@ -29,6 +30,8 @@ pub struct Tracking {
     pub webhook_secret: Arc<Vec<u8>>,
     /// Counters.
     pub metrics: Metrics,
+    /// The store (source segments of ended jobs are removed).
+    pub store: Store,
 }
 
 /// Folds events into job records until `shutdown`.
@@ -90,6 +93,11 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
                 tracing::info!(job = %event.job, state = record.state.as_str(), "job ended");
                 tracking.metrics.job_ended(record.state.as_str());
             }
+            if ending_event && record.state.is_terminal() {
+                // Source segments are scratch: nothing reads them once the job ended.
+                let (store, job) = (tracking.store.clone(), event.job.clone());
+                tokio::spawn(async move { remove_sources(&store, &job).await });
+            }
             let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
             if ending_event && record.state.is_terminal() && pending {
                 let tracking = tracking.clone();
@@ -109,6 +117,23 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
     if let Err(e) = settled {
         tracing::warn!(error = %e, "could not settle a job event");
     }
+}
+
+/// Deletes an ended job's source segments (`sources/{job}/`).
+async fn remove_sources(store: &Store, job: &str) {
+    let keys = match store.list(&format!("sources/{job}")).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(%job, error = %e, "cannot list the job's source segments");
+            return;
+        }
+    };
+    for key in &keys {
+        if let Err(e) = store.delete(key).await {
+            tracing::warn!(%job, %key, error = %e, "cannot delete a source segment");
+        }
+    }
+    tracing::debug!(%job, segments = keys.len(), "source segments removed");
 }
 
 /// Sends webhooks of jobs that ended while no coordinator could send them.

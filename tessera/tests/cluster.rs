@@ -321,6 +321,12 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
     let package = cluster.tree(prefix).await;
     let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "2"]).await;
     assert_same_package(&package, &local);
+    // The job's scratch source segments are removed once it ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster.tree(&format!("sources/{job}")).await.is_empty() {
+        assert!(Instant::now() < deadline, "source segments left behind");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The coordinator is killed and restarted mid-job, then nats-server is
