@@ -10,6 +10,7 @@ pub mod hls;
 pub mod init;
 pub mod job;
 pub mod live;
+pub mod metrics;
 pub mod rendition;
 pub mod report;
 pub mod service;

@@ -92,6 +92,7 @@ pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken)
             }
         };
         for delivery in deliveries {
+            crate::metrics::EVENTS.inc();
             let settled = match packager.handle(&delivery).await {
                 Ok(()) => delivery.ack().await,
                 Err(e) if delivery.delivered >= packager_consumer_config().max_deliver => {
@@ -207,8 +208,10 @@ impl Packager {
                 Err(e) => return Err(e),
             },
         };
+        let outcome = if matches!(kind, JobEventKind::Packaged { .. }) { "packaged" } else { "failed" };
         let event = JobEvent::new(job_id, kind);
         self.bus.publish(event.to_message()).await?;
+        crate::metrics::JOBS.with_label_values(&[outcome]).inc();
         self.forget(job_id);
         Ok(())
     }

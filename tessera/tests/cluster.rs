@@ -44,6 +44,7 @@ struct Cluster {
     logs: tempfile::TempDir,
     port: u16,
     rtmp_port: u16,
+    packager_ops_port: u16,
     coordinator: Option<Child>,
     coordinator_args: Vec<String>,
     workers: Vec<Child>,
@@ -64,6 +65,7 @@ impl Cluster {
             logs: tempfile::tempdir().unwrap(),
             port: free_port(),
             rtmp_port: free_port(),
+            packager_ops_port: free_port(),
             coordinator: None,
             coordinator_args: coordinator_args.iter().map(|s| s.to_string()).collect(),
             workers: Vec::new(),
@@ -73,7 +75,8 @@ impl Cluster {
             spawned: 0,
         };
         cluster.start_coordinator().await;
-        cluster.packager = Some(cluster.spawn("packager", &["packager"]));
+        let ops = format!("127.0.0.1:{}", cluster.packager_ops_port);
+        cluster.packager = Some(cluster.spawn("packager", &["packager", "--listen", &ops]));
         cluster
     }
 
@@ -545,9 +548,26 @@ async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
         )
         .await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("job_exists")));
-    cluster.add_worker(&["--class", "gpu"]);
+    let worker_ops = free_port();
+    cluster.add_worker(&["--class", "gpu", "--listen", &format!("127.0.0.1:{worker_ops}")]);
     let id = first["id"].as_str().unwrap();
     cluster.wait_state(id, "completed", Duration::from_secs(120)).await;
+
+    // The worker's and the packager's health and metrics endpoints.
+    let ops = |port: u16, path: &str| cluster.http.get(format!("http://127.0.0.1:{port}{path}")).send();
+    for port in [worker_ops, cluster.packager_ops_port] {
+        assert_eq!(ops(port, "/healthz").await.unwrap().status(), 200);
+        assert_eq!(ops(port, "/readyz").await.unwrap().status(), 200);
+    }
+    let worker_metrics = ops(worker_ops, "/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        worker_metrics.contains("tessera_worker_tasks_total{codec=\"h264\",outcome=\"done\"} 2"),
+        "{worker_metrics}"
+    );
+    assert!(worker_metrics.contains("tessera_worker_tasks_in_flight 0"), "{worker_metrics}");
+    assert!(worker_metrics.contains("tessera_worker_task_seconds_count{codec=\"aac\"} 2"), "{worker_metrics}");
+    let packager_metrics = ops(cluster.packager_ops_port, "/metrics").await.unwrap().text().await.unwrap();
+    assert!(packager_metrics.contains("tessera_packager_jobs_total{outcome=\"packaged\"} 1"), "{packager_metrics}");
     let (_, page) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs?limit=1")).await;
     assert_eq!(page["jobs"][0]["id"], id);
 

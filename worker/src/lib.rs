@@ -10,6 +10,7 @@ pub mod audio;
 pub mod benchmark;
 pub mod decoded_cache;
 pub mod error;
+pub mod metrics;
 pub mod service;
 pub mod transcode;
 

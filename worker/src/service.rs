@@ -25,6 +25,7 @@ use crate::audio::copy_audio_segment;
 use crate::benchmark::fixed_time_stand_in;
 use crate::decoded_cache::DecodedCache;
 use crate::error::WorkerError;
+use crate::metrics;
 use crate::transcode::{encode_rung, RenditionSegment};
 
 /// How a worker runs.
@@ -222,11 +223,16 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         }
     };
     tracing::debug!(task = %task.id(), delivered = delivery.delivered, "task started");
+    let codec = task.rendition.codec().as_str();
+    let count = |outcome: &str| metrics::TASKS.with_label_values(&[codec, outcome]).inc();
     if job_cancelled(shared, &task.job).await {
         tracing::info!(task = %task.id(), "job cancelled: task dropped");
+        count("cancelled");
         let _ = delivery.ack().await;
         return;
     }
+    let _running = InFlight::start();
+    let started = std::time::Instant::now();
     let delivery = Arc::new(delivery);
     let heartbeat = {
         let delivery = delivery.clone();
@@ -245,12 +251,14 @@ async fn handle(shared: &Shared, delivery: Delivery) {
         _ = until_cancelled(shared, &task.job) => {
             heartbeat.abort();
             tracing::info!(task = %task.id(), "job cancelled: task stopped");
+            count("cancelled");
             let _ = delivery.ack().await;
             return;
         }
         _ = shared.abandon.cancelled() => {
             heartbeat.abort();
             tracing::info!(task = %task.id(), "shutting down: task handed back");
+            count("handed_back");
             let _ = delivery.nak(None).await;
             return;
         }
@@ -258,8 +266,13 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     heartbeat.abort();
     let name = task.rendition.name();
     let (event, settle) = match outcome {
-        Ok(done) => (JobEventKind::SegmentDone(done), Settle::Ack),
+        Ok(done) => {
+            count("done");
+            metrics::TASK_SECONDS.with_label_values(&[codec]).observe(started.elapsed().as_secs_f64());
+            (JobEventKind::SegmentDone(done), Settle::Ack)
+        }
         Err(e) if e.is_bad_input() => {
+            count("failed");
             let reason = format!("segment {} of {}: {e}", task.seq, name);
             tracing::warn!(task = %task.id(), %reason, "task failed: bad input");
             (
@@ -268,6 +281,7 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             )
         }
         Err(e) => {
+            count("retry");
             let reason = format!("segment {} of {}: {e}", task.seq, name);
             tracing::warn!(task = %task.id(), %reason, delivered = delivery.delivered, "task failed; will retry");
             let backoff = Duration::from_secs(u64::from(delivery.delivered.min(30)));
@@ -291,6 +305,22 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     };
     if let Err(e) = settled {
         tracing::warn!(error = %e, task = %task.id(), "could not settle the task; the bus will redeliver it");
+    }
+}
+
+/// Counts a running task in `tessera_worker_tasks_in_flight` while alive.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::TASKS_IN_FLIGHT.inc();
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::TASKS_IN_FLIGHT.dec();
     }
 }
 

@@ -56,6 +56,11 @@ impl JetStreamBus {
         Ok(Self { js: jetstream::new(client.clone()), client })
     }
 
+    /// True while the client is connected to the server (for readiness probes).
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
     /// The JetStream context (for the key-value buckets).
     pub(crate) fn context(&self) -> &Context {
         &self.js

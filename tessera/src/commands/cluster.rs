@@ -39,6 +39,8 @@ pub struct Connected {
     pub channels: Arc<dyn KeyValue>,
     /// Stream-key digests.
     pub stream_keys: Arc<dyn KeyValue>,
+    /// Whether NATS is reachable right now (readiness).
+    pub ready: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// How long idempotency keys are remembered.
@@ -56,7 +58,9 @@ impl ClusterArgs {
         let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;
         let channels = JetStreamKv::open(&bus, LIVE_BUCKET, None).await?;
         let stream_keys = JetStreamKv::open(&bus, STREAM_KEYS_BUCKET, None).await?;
+        let probe = bus.clone();
         Ok(Connected {
+            ready: Arc::new(move || probe.is_connected()),
             bus: Arc::new(bus),
             store,
             jobs: Arc::new(jobs),

@@ -5,6 +5,7 @@ mod config_file;
 mod coordinator;
 mod dev;
 mod encode;
+mod ops;
 mod packager;
 mod probe;
 mod progress;

@@ -9,6 +9,9 @@ use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 pub struct PackagerArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+    /// Address of /healthz, /readyz and /metrics (none: not served).
+    #[arg(long, env = "TESSERA_OPS_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the packager until SIGTERM.
@@ -16,6 +19,9 @@ pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
     run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
+        if let Some(listen) = args.listen {
+            tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
+        }
         tracing::info!("packager started");
         tessera_packager::run(connected.bus, connected.store, shutdown).await?;
         Ok(())

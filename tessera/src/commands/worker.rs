@@ -34,6 +34,9 @@ pub struct WorkerArgs {
     /// Every worker must use the same value: the last to start sets it.
     #[arg(long, env = "TESSERA_ACK_WAIT", default_value_t = 30)]
     ack_wait: u64,
+    /// Address of /healthz, /readyz and /metrics (none: not served).
+    #[arg(long, env = "TESSERA_OPS_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
     /// Seconds to finish the tasks in hand after SIGTERM before handing them back.
     #[arg(long, env = "TESSERA_DRAIN_TIMEOUT", default_value_t = 60)]
     drain_timeout: u64,
@@ -65,6 +68,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         let connected = args.cluster.connect().await?;
         let stores = WorkerStores { sources: connected.store.clone(), outputs: connected.store };
         let jobs = Some(JobBook::new(connected.jobs));
+        if let Some(listen) = args.listen {
+            tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
+        }
         tracing::info!(class = class.as_str(), slots = config.slots, "worker started");
         tessera_worker::run(connected.bus, stores, config, jobs, shutdown).await?;
         Ok(())

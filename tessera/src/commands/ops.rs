@@ -1,0 +1,51 @@
+//! The operations endpoints of the worker and packager processes (the
+//! coordinator serves its own with its API): `/healthz` (the process
+//! answers), `/readyz` (NATS is connected) and `/metrics` (Prometheus text of
+//! the process-wide registry).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::Encoder;
+use tokio_util::sync::CancellationToken;
+
+/// Serves the endpoints on `listen` until `shutdown`.
+pub async fn serve(
+    listen: SocketAddr,
+    ready: Arc<dyn Fn() -> bool + Send + Sync>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not connected to NATS")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|| async {
+                let mut text = Vec::new();
+                // Encoding gathered families into a Vec cannot fail.
+                let _ = prometheus::TextEncoder::new().encode(&prometheus::gather(), &mut text);
+                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listen, "health and metrics endpoints listening");
+    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    Ok(())
+}
