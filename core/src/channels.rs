@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::jobs::{now_ms, JobBookError};
-use crate::kv::{KeyValue, KvError};
+use crate::jobs::{encode_json, get_json, now_ms, update_json, JobBookError};
+use crate::kv::KeyValue;
 use crate::ladder::Ladder;
 use crate::wire::{RenditionSpec, WorkerClass};
 
@@ -139,32 +139,22 @@ pub struct ChannelBook {
     keys: Arc<dyn KeyValue>,
 }
 
-/// Attempts of a read-modify-write before giving up.
-const UPDATE_ATTEMPTS: usize = 50;
-
 impl ChannelBook {
     /// Records in `channels`, key digests in `keys`.
     pub fn new(channels: Arc<dyn KeyValue>, keys: Arc<dyn KeyValue>) -> Self {
         Self { channels, keys }
     }
 
-    fn encode(record: &ChannelRecord) -> Bytes {
-        Bytes::from(serde_json::to_vec(record).unwrap_or_default())
-    }
-
     /// Stores a new channel and its stream key.
     pub async fn create(&self, record: &ChannelRecord, stream_key: &str) -> Result<(), JobBookError> {
-        self.channels.create(&record.id, Self::encode(record)).await?;
+        self.channels.create(&record.id, encode_json(record)).await?;
         self.keys.create(&stream_key_digest(stream_key), Bytes::from(record.id.clone())).await?;
         Ok(())
     }
 
     /// A channel and its revision.
     pub async fn get(&self, id: &str) -> Result<Option<(ChannelRecord, u64)>, JobBookError> {
-        let Some(entry) = self.channels.get(id).await? else { return Ok(None) };
-        let record = serde_json::from_slice(&entry.value)
-            .map_err(|e| JobBookError::Corrupt { job: id.to_string(), reason: e.to_string() })?;
-        Ok(Some((record, entry.revision)))
+        get_json(self.channels.as_ref(), id).await
     }
 
     /// The channel a stream key publishes to.
@@ -178,20 +168,9 @@ impl ChannelBook {
     pub async fn update(
         &self,
         id: &str,
-        mut change: impl FnMut(&mut ChannelRecord) -> bool + Send,
+        change: impl FnMut(&mut ChannelRecord) -> bool + Send,
     ) -> Result<ChannelRecord, JobBookError> {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let (mut record, revision) = self.get(id).await?.ok_or_else(|| JobBookError::NotFound(id.into()))?;
-            if !change(&mut record) {
-                return Ok(record);
-            }
-            match self.channels.update(id, Self::encode(&record), revision).await {
-                Ok(_) => return Ok(record),
-                Err(KvError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(JobBookError::Contended(id.to_string()))
+        update_json(self.channels.as_ref(), id, change).await
     }
 
     /// Every channel id.

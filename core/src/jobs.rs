@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::kv::{KeyValue, KvError};
@@ -315,51 +316,71 @@ pub struct JobBook {
 /// Attempts of a read-modify-write before [`JobBookError::Contended`].
 const UPDATE_ATTEMPTS: usize = 50;
 
+/// A record as stored: JSON.
+pub(crate) fn encode_json<T: Serialize>(record: &T) -> Bytes {
+    // Records are plain data: serializing them cannot fail.
+    Bytes::from(serde_json::to_vec(record).unwrap_or_default())
+}
+
+/// A JSON record and its revision.
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    kv: &dyn KeyValue,
+    key: &str,
+) -> Result<Option<(T, u64)>, JobBookError> {
+    let Some(entry) = kv.get(key).await? else { return Ok(None) };
+    let record = serde_json::from_slice(&entry.value)
+        .map_err(|e| JobBookError::Corrupt { job: key.to_string(), reason: e.to_string() })?;
+    Ok(Some((record, entry.revision)))
+}
+
+/// Applies `change` to the latest JSON record under `key` and writes it back
+/// if it returned true, re-reading and retrying when someone else wrote in
+/// between. Returns the record as it now stands. Job and channel records
+/// share this.
+pub(crate) async fn update_json<T: Serialize + DeserializeOwned>(
+    kv: &dyn KeyValue,
+    key: &str,
+    mut change: impl FnMut(&mut T) -> bool + Send,
+) -> Result<T, JobBookError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let (mut record, revision) = get_json(kv, key).await?.ok_or_else(|| JobBookError::NotFound(key.into()))?;
+        if !change(&mut record) {
+            return Ok(record);
+        }
+        match kv.update(key, encode_json(&record), revision).await {
+            Ok(_) => return Ok(record),
+            Err(KvError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobBookError::Contended(key.to_string()))
+}
+
 impl JobBook {
     /// Records in `kv`.
     pub fn new(kv: Arc<dyn KeyValue>) -> Self {
         Self { kv }
     }
 
-    fn encode(record: &JobRecord) -> Bytes {
-        // A record is plain data: serializing it cannot fail.
-        Bytes::from(serde_json::to_vec(record).unwrap_or_default())
-    }
-
     /// Stores a new record; [`KvError::AlreadyExists`] if the id is taken.
     pub async fn create(&self, record: &JobRecord) -> Result<(), JobBookError> {
-        self.kv.create(record.id(), Self::encode(record)).await?;
+        self.kv.create(record.id(), encode_json(record)).await?;
         Ok(())
     }
 
     /// A record and its revision.
     pub async fn get(&self, job: &str) -> Result<Option<(JobRecord, u64)>, JobBookError> {
-        let Some(entry) = self.kv.get(job).await? else { return Ok(None) };
-        let record = serde_json::from_slice(&entry.value)
-            .map_err(|e| JobBookError::Corrupt { job: job.to_string(), reason: e.to_string() })?;
-        Ok(Some((record, entry.revision)))
+        get_json(self.kv.as_ref(), job).await
     }
 
     /// Applies `change` to the latest record and writes it back if it
-    /// returned true, re-reading and retrying when someone else wrote in
-    /// between. Returns the record as it now stands.
+    /// returned true, retrying on revision conflicts. Returns the record as it now stands.
     pub async fn update(
         &self,
         job: &str,
-        mut change: impl FnMut(&mut JobRecord) -> bool + Send,
+        change: impl FnMut(&mut JobRecord) -> bool + Send,
     ) -> Result<JobRecord, JobBookError> {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let (mut record, revision) = self.get(job).await?.ok_or_else(|| JobBookError::NotFound(job.into()))?;
-            if !change(&mut record) {
-                return Ok(record);
-            }
-            match self.kv.update(job, Self::encode(&record), revision).await {
-                Ok(_) => return Ok(record),
-                Err(KvError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(JobBookError::Contended(job.to_string()))
+        update_json(self.kv.as_ref(), job, change).await
     }
 
     /// Job ids, newest first for server-made ids (they are time-ordered).

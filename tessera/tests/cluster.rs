@@ -600,20 +600,6 @@ fn chunked(bytes: Vec<u8>) -> reqwest::Body {
     reqwest::Body::wrap_stream(futures::stream::iter(parts))
 }
 
-/// A real-time RTMP push of a 320x180 test pattern with audio, keyframe every 2 s.
-fn rtmp_push(url: &str, secs: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
-        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ffmpeg runs")
-}
-
 /// Segments listed in a playlist in the bucket (0 when it is not there yet).
 async fn listed(cluster: &Cluster, key: &str) -> (usize, String) {
     for (k, v) in cluster.s3.env() {
@@ -660,7 +646,7 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
     let url = channel["rtmp_url"].as_str().unwrap().to_string();
     let playlist = format!("live/{id}/h264-180p/index.m3u8");
 
-    let mut first = rtmp_push(&url, 60);
+    let mut first = tessera_testkit::rtmp_push(&url, 60);
     let deadline = Instant::now() + Duration::from_secs(60);
     while listed(&cluster, &playlist).await.0 < 1 {
         assert!(Instant::now() < deadline, "no live segment{}", cluster.logs());
@@ -685,7 +671,7 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
     cluster.start_coordinator().await;
     // The publisher comes back once the dead coordinator's lease ran out (3 s).
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let second = rtmp_push(&url, 4).wait_with_output().unwrap();
+    let second = tessera_testkit::rtmp_push(&url, 4).wait_with_output().unwrap();
     assert!(second.status.success(), "the reconnect was refused{}", cluster.logs());
     let job = cluster.wait_state(&id, "completed", Duration::from_secs(120)).await;
 

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use tessera_testkit::rtmp_push as push;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -51,20 +52,6 @@ fn start_dev(grace_secs: u32) -> Dev {
     Dev { child, api, out, _dir: dir }
 }
 
-/// A real-time push of `secs` seconds: 320x180 H.264 (keyframe every 2 s) + AAC.
-fn push(url: &str, secs: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
-        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg runs")
-}
-
 fn playlist_segments(path: &Path) -> Option<(usize, String)> {
     let text = std::fs::read_to_string(path).ok()?;
     Some((text.matches("#EXTINF").count(), text))
@@ -74,15 +61,7 @@ fn playlist_segments(path: &Path) -> Option<(usize, String)> {
 async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     let dev = start_dev(10);
     let http = reqwest::Client::new();
-    let channel: Value = http
-        .post(format!("{}/v1/live", dev.api))
-        .json(&serde_json::json!({"codecs": ["h264"], "segment_duration": 2, "window": 4}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel = create_channel(&http, &dev, json!({"codecs": ["h264"], "segment_duration": 2, "window": 4})).await;
     let (id, url) = (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string());
     assert_eq!(channel["state"], "idle");
     let server = channel["rtmp_server"].as_str().unwrap().to_string();
@@ -181,16 +160,14 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(10)), "{state}");
 }
 
-async fn create_channel(http: &reqwest::Client, dev: &Dev) -> (String, String) {
-    let channel: Value = http
-        .post(format!("{}/v1/live", dev.api))
-        .json(&serde_json::json!({"codecs": ["h264"], "segment_duration": 2}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+/// `POST /v1/live` with `body`: the channel.
+async fn create_channel(http: &reqwest::Client, dev: &Dev, body: Value) -> Value {
+    http.post(format!("{}/v1/live", dev.api)).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
+/// A 2 s-segment H.264 channel: its id and RTMP URL.
+async fn h264_channel(http: &reqwest::Client, dev: &Dev) -> (String, String) {
+    let channel = create_channel(http, dev, json!({"codecs": ["h264"], "segment_duration": 2})).await;
     (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string())
 }
 
@@ -221,8 +198,8 @@ async fn wait_completed(http: &reqwest::Client, dev: &Dev, id: &str, timeout: Du
 async fn a_reconnect_continues_the_broadcast_and_an_abandoned_one_is_finalized() {
     let dev = start_dev(4);
     let http = reqwest::Client::new();
-    let (kept, kept_url) = create_channel(&http, &dev).await;
-    let (lost, lost_url) = create_channel(&http, &dev).await;
+    let (kept, kept_url) = h264_channel(&http, &dev).await;
+    let (lost, lost_url) = h264_channel(&http, &dev).await;
     let kept_media = dev.out.join(format!("live/{kept}/h264-180p/index.m3u8"));
     let lost_media = dev.out.join(format!("live/{lost}/h264-180p/index.m3u8"));
 

@@ -110,3 +110,20 @@ pub fn psnr_against_scaled(distorted: &std::path::Path, reference: &std::path::P
     let average = stderr.split("average:").nth(1).expect("psnr output");
     average.split_whitespace().next().and_then(|s| s.parse().ok()).expect("psnr average")
 }
+
+/// Starts a real-time RTMP push to `url` of `secs` seconds: a 320x180 30 fps
+/// test pattern in H.264 (keyframe every 2 s) with a sine tone in AAC, as OBS
+/// would send it. Its stderr is piped (for failure messages).
+pub fn rtmp_push(url: &str, secs: u32) -> std::process::Child {
+    require("ffmpeg");
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs")
+}

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tessera_core::bus::{Bus, JetStreamBus};
-use tessera_core::kv::{JetStreamKv, KeyValue};
+use tessera_coordinator::CoordinatorDeps;
+use tessera_core::bus::JetStreamBus;
+use tessera_core::kv::JetStreamKv;
 use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
@@ -25,20 +26,11 @@ pub struct ClusterArgs {
     pub store: String,
 }
 
-/// A connected bus, store and job-record buckets.
+/// A connected bus, store and buckets (what a coordinator works with; workers
+/// and the packager use part of it).
 pub struct Connected {
-    /// The JetStream bus.
-    pub bus: Arc<dyn Bus>,
-    /// The store.
-    pub store: Store,
-    /// Job records.
-    pub jobs: Arc<dyn KeyValue>,
-    /// Idempotency keys.
-    pub idempotency: Arc<dyn KeyValue>,
-    /// Live channels.
-    pub channels: Arc<dyn KeyValue>,
-    /// Stream-key digests.
-    pub stream_keys: Arc<dyn KeyValue>,
+    /// Bus, store and buckets.
+    pub deps: CoordinatorDeps,
     /// Whether NATS is reachable right now (readiness).
     pub ready: Arc<dyn Fn() -> bool + Send + Sync>,
 }
@@ -61,12 +53,14 @@ impl ClusterArgs {
         let probe = bus.clone();
         Ok(Connected {
             ready: Arc::new(move || probe.is_connected()),
-            bus: Arc::new(bus),
-            store,
-            jobs: Arc::new(jobs),
-            idempotency: Arc::new(idempotency),
-            channels: Arc::new(channels),
-            stream_keys: Arc::new(stream_keys),
+            deps: CoordinatorDeps {
+                bus: Arc::new(bus),
+                store,
+                jobs: Arc::new(jobs),
+                idempotency: Arc::new(idempotency),
+                channels: Arc::new(channels),
+                stream_keys: Arc::new(stream_keys),
+            },
         })
     }
 }

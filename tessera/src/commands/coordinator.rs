@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use tessera_coordinator::api::ApiConfig;
-use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
+use tessera_coordinator::CoordinatorConfig;
 use tessera_media::Limits;
 
 use super::cluster::{run_service, stop_on_signal, ClusterArgs};
@@ -54,15 +54,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     };
     run_service(async move {
         let shutdown = stop_on_signal();
-        let connected = args.cluster.connect().await?;
-        let deps = CoordinatorDeps {
-            bus: connected.bus,
-            store: connected.store,
-            jobs: connected.jobs,
-            idempotency: connected.idempotency,
-            channels: connected.channels,
-            stream_keys: connected.stream_keys,
-        };
+        let deps = args.cluster.connect().await?.deps;
         let config = CoordinatorConfig {
             listen: args.listen,
             api: ApiConfig {

@@ -23,7 +23,7 @@ pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
             tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
         }
         tracing::info!("packager started");
-        tessera_packager::run(connected.bus, connected.store, shutdown).await?;
+        tessera_packager::run(connected.deps.bus, connected.deps.store, shutdown).await?;
         Ok(())
     })
 }

@@ -66,13 +66,14 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     run_service(async move {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
-        let stores = WorkerStores { sources: connected.store.clone(), outputs: connected.store };
-        let jobs = Some(JobBook::new(connected.jobs));
+        let deps = connected.deps;
+        let stores = WorkerStores { sources: deps.store.clone(), outputs: deps.store };
+        let jobs = Some(JobBook::new(deps.jobs));
         if let Some(listen) = args.listen {
             tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
         }
         tracing::info!(class = class.as_str(), slots = config.slots, "worker started");
-        tessera_worker::run(connected.bus, stores, config, jobs, shutdown).await?;
+        tessera_worker::run(deps.bus, stores, config, jobs, shutdown).await?;
         Ok(())
     })
 }
