@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod probe;
+pub mod queues;
 pub mod service;
 pub mod submissions;
 pub mod tracker;

@@ -66,11 +66,15 @@ impl Metrics {
         self.upload_bytes.inc_by(bytes);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric: this coordinator's
+    /// and the process's default registry (where OpenTelemetry instruments
+    /// such as the queue gauges and store errors are exported).
     pub fn render(&self) -> String {
         let mut out = Vec::new();
+        let mut families = self.registry.gather();
+        families.extend(prometheus::default_registry().gather());
         // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&families, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }

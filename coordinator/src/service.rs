@@ -10,6 +10,7 @@ use tessera_core::bus::Bus;
 use tessera_core::channels::ChannelBook;
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::KeyValue;
+use tessera_core::roster::Roster;
 use tessera_core::Store;
 use tessera_media::Limits;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,8 @@ pub struct CoordinatorDeps {
     pub channels: Arc<dyn KeyValue>,
     /// The stream-keys bucket.
     pub stream_keys: Arc<dyn KeyValue>,
+    /// The worker-roster bucket.
+    pub workers: Arc<dyn KeyValue>,
 }
 
 /// Runs the coordinator until `shutdown`: stops accepting requests, hands
@@ -95,6 +98,7 @@ pub async fn run(
         jobs: jobs.clone(),
         idempotency: deps.idempotency.clone(),
         channels,
+        roster: Roster::new(deps.workers.clone()),
         config: Arc::new(config.api.clone()),
         metrics: metrics.clone(),
     };
@@ -126,6 +130,7 @@ pub async fn run(
         store: deps.store.clone(),
         metrics,
     };
+    tokio::spawn(crate::queues::run(deps.bus.clone(), shutdown.clone()));
     let (served, segmented, tracked) = tokio::join!(
         async { server.await.map_err(|e| CoordinatorError::Internal(format!("HTTP server: {e}"))) },
         submissions::run(segmenting, shutdown.clone()),

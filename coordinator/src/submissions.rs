@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
 use crate::vod::{run_vod_job, VodJobSpec};
+use tessera_core::telemetry::{self, TraceParent};
+use tracing::Instrument;
 
 /// How often a running job's record is checked for a cancellation.
 const CANCEL_POLL: Duration = Duration::from_secs(1);
@@ -110,8 +112,15 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
     let cancel = CancellationToken::new();
     let watch = tokio::spawn(keep_alive(segmenting.jobs.clone(), job.clone(), delivery.clone(), cancel.clone()));
     segmenting.metrics.segmenting.inc();
+    let span = tracing::info_span!(
+        "job.segment",
+        %job,
+        attempt = delivery.delivered,
+        trace_id = submission.traceparent.as_deref().and_then(TraceParent::parse).map(|t| t.trace_hex()).unwrap_or_default(),
+    );
+    telemetry::adopt(&span, submission.traceparent.as_deref());
     let outcome = tokio::select! {
-        outcome = run_submission(segmenting, &submission, &cancel) => Some(outcome),
+        outcome = run_submission(segmenting, &submission, &cancel).instrument(span) => Some(outcome),
         _ = shutdown.cancelled() => None,
     };
     segmenting.metrics.segmenting.dec();

@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
 use tessera_core::bus::{Bus, Delivery};
-use tessera_core::jobs::{JobBook, JobBookError, WebhookDelivery};
+use tessera_core::jobs::{JobBook, JobBookError, JobRecord, WebhookDelivery};
+use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::tracker_consumer_config;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
 use tessera_core::Store;
@@ -94,6 +96,7 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
                 tracking.metrics.job_ended(record.state.as_str());
             }
             if ending_event && record.state.is_terminal() {
+                record_job_span(&record);
                 // Source segments are scratch: nothing reads them once the job ended.
                 let (store, job) = (tracking.store.clone(), event.job.clone());
                 tokio::spawn(async move { remove_sources(&store, &job).await });
@@ -117,6 +120,29 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
     if let Err(e) = settled {
         tracing::warn!(error = %e, "could not settle a job event");
     }
+}
+
+/// Records the job's own span, from submission to its end, with the span id
+/// every other span of the job names as its parent. A redelivered end event
+/// records it again with the same id; trace stores keep one.
+fn record_job_span(record: &JobRecord) {
+    let Some(job) = record.submission.traceparent.as_deref().and_then(TraceParent::parse) else { return };
+    let (done, total) = record.progress();
+    telemetry::record_span(PastSpan {
+        name: "job",
+        id: Some(job),
+        parent: record.submission.request_traceparent.as_deref().and_then(TraceParent::parse),
+        start_ms: record.created_at_ms,
+        end_ms: record.updated_at_ms,
+        attributes: vec![
+            KeyValue::new("job", record.id().to_string()),
+            KeyValue::new("state", record.state.as_str()),
+            KeyValue::new("tasks.done", i64::try_from(done).unwrap_or(i64::MAX)),
+            KeyValue::new("tasks.total", i64::try_from(total).unwrap_or(i64::MAX)),
+            KeyValue::new("renditions", i64::try_from(record.renditions.len()).unwrap_or(i64::MAX)),
+        ],
+        error: record.error.as_ref().map(|e| e.reason.as_str()),
+    });
 }
 
 /// Deletes an ended job's source segments (`sources/{job}/`).

@@ -37,9 +37,13 @@ pub struct JobSubmission {
     pub output_prefix: String,
     /// Worker class that gets the tasks.
     pub class: WorkerClass,
-    /// W3C `traceparent` of the request that submitted the job.
+    /// W3C `traceparent` of the job's span: the parent of every span of the
+    /// job, on every task and event; the span itself is recorded when the job ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The `traceparent` the submitting request came with, if any: the job span's parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_traceparent: Option<String>,
 }
 
 impl JobSubmission {
@@ -55,6 +59,7 @@ impl JobSubmission {
             output_prefix: output_prefix.to_string(),
             class: WorkerClass::Cpu,
             traceparent: None,
+            request_traceparent: None,
         }
     }
 }

@@ -16,7 +16,9 @@ pub mod error;
 pub mod jobs;
 pub mod kv;
 pub mod ladder;
+pub mod roster;
 pub mod store;
+pub mod telemetry;
 pub mod topology;
 pub mod wire;
 

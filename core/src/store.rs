@@ -124,37 +124,45 @@ impl Store {
         Ok(self.prefix.parts().chain(rel.parts()).collect())
     }
 
-    fn backend(key: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
+    /// Maps a backend failure, counting it in `tessera_store_errors_total{op}`
+    /// (a missing object is an answer, not a failure).
+    fn backend<'k>(op: &'static str, key: &'k str) -> impl FnOnce(object_store::Error) -> StoreError + 'k {
         move |source| match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound(key.to_string()),
-            source => StoreError::Backend { key: key.to_string(), source },
+            source => {
+                count_error(op);
+                StoreError::Backend { key: key.to_string(), source }
+            }
         }
     }
 
     /// Writes an object (atomically: readers see the old or the new bytes).
+    #[tracing::instrument(name = "store.write", skip_all, fields(key = key, bytes = bytes.len()))]
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        self.inner.put(&path, PutPayload::from_bytes(bytes)).await.map_err(Self::backend(key))?;
+        self.inner.put(&path, PutPayload::from_bytes(bytes)).await.map_err(Self::backend("write", key))?;
         Ok(())
     }
 
     /// Reads a whole object.
+    #[tracing::instrument(name = "store.read", skip_all, fields(key = key))]
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let path = self.path(key)?;
-        let result = self.inner.get(&path).await.map_err(Self::backend(key))?;
-        result.bytes().await.map_err(Self::backend(key))
+        let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
+        result.bytes().await.map_err(Self::backend("read", key))
     }
 
     /// Writes an object from a stream of chunks without holding it whole in
     /// memory (a multipart upload on object stores). If the stream fails the
     /// upload is aborted and nothing is written. Returns the bytes written.
+    #[tracing::instrument(name = "store.write", skip_all, fields(key = key))]
     pub async fn put_stream<S>(&self, key: &str, mut chunks: S) -> Result<u64, StoreError>
     where
         S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
     {
         use futures::StreamExt;
         let path = self.path(key)?;
-        let upload = self.inner.put_multipart(&path).await.map_err(Self::backend(key))?;
+        let upload = self.inner.put_multipart(&path).await.map_err(Self::backend("write", key))?;
         let mut writer = WriteMultipart::new(upload);
         let mut written = 0u64;
         while let Some(chunk) = chunks.next().await {
@@ -166,25 +174,26 @@ impl Store {
                 }
             };
             // Bounds the parts in flight, so memory stays at a few parts.
-            writer.wait_for_capacity(4).await.map_err(Self::backend(key))?;
+            writer.wait_for_capacity(4).await.map_err(Self::backend("write", key))?;
             written += chunk.len() as u64;
             writer.put(chunk);
         }
-        writer.finish().await.map_err(Self::backend(key))?;
+        writer.finish().await.map_err(Self::backend("write", key))?;
         Ok(written)
     }
 
     /// Copies an object into a local file chunk by chunk; returns its size.
+    #[tracing::instrument(name = "store.read", skip_all, fields(key = key))]
     pub async fn get_to_file(&self, key: &str, file: &std::path::Path) -> Result<u64, StoreError> {
         use futures::StreamExt;
         let local = |source: std::io::Error| StoreError::LocalFile { path: file.display().to_string(), source };
         let path = self.path(key)?;
-        let result = self.inner.get(&path).await.map_err(Self::backend(key))?;
+        let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
         let mut out = tokio::fs::File::create(file).await.map_err(local)?;
         let mut stream = result.into_stream();
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(Self::backend(key))?;
+            let chunk = chunk.map_err(Self::backend("read", key))?;
             size += chunk.len() as u64;
             out.write_all(&chunk).await.map_err(local)?;
         }
@@ -198,7 +207,7 @@ impl Store {
         match self.inner.head(&path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(source) => Err(StoreError::Backend { key: key.to_string(), source }),
+            Err(source) => Err(Self::backend("head", key)(source)),
         }
     }
 
@@ -207,14 +216,15 @@ impl Store {
         let path = self.path(key)?;
         match self.inner.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(StoreError::Backend { key: key.to_string(), source }),
+            Err(source) => Err(Self::backend("delete", key)(source)),
         }
     }
 
     /// Keys (relative to the store prefix) under `prefix` (`""`: all), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let path = if prefix.is_empty() { self.prefix.clone() } else { self.path(prefix)? };
-        let objects: Vec<_> = self.inner.list(Some(&path)).try_collect().await.map_err(Self::backend(prefix))?;
+        let objects: Vec<_> =
+            self.inner.list(Some(&path)).try_collect().await.map_err(Self::backend("list", prefix))?;
         let skip = self.prefix.parts().count();
         let mut keys: Vec<String> = objects
             .into_iter()
@@ -223,6 +233,30 @@ impl Store {
         keys.sort();
         Ok(keys)
     }
+}
+
+/// Failed store operations by operation (`tessera_store_errors_total{op}`).
+static ERRORS: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> = std::sync::LazyLock::new(|| {
+    opentelemetry::global::meter(crate::telemetry::SCOPE)
+        .u64_counter("tessera_store_errors")
+        .with_description("Failed object store operations by operation")
+        .build()
+});
+
+/// The operations counted in `tessera_store_errors_total`.
+const OPERATIONS: [&str; 5] = ["read", "write", "head", "delete", "list"];
+
+/// Starts the store error counters at zero, so that they are exported before
+/// the first error (call once the process's meter provider is installed).
+pub fn init_metrics() {
+    for op in OPERATIONS {
+        ERRORS.add(0, &[opentelemetry::KeyValue::new("op", op)]);
+    }
+}
+
+/// Counts a failed store operation.
+fn count_error(op: &'static str) {
+    ERRORS.add(1, &[opentelemetry::KeyValue::new("op", op)]);
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub const LIVE_BUCKET: &str = "tessera_live";
 pub const STREAM_KEYS_BUCKET: &str = "tessera_stream_keys";
 /// Key-value bucket mapping `Idempotency-Key`s to the jobs they created.
 pub const IDEMPOTENCY_BUCKET: &str = "tessera_idempotency";
+/// Key-value bucket of worker statuses (see `roster`).
+pub const WORKERS_BUCKET: &str = "tessera_workers";
 /// Store key of an upload: `uploads/{id}`.
 pub fn upload_key(id: &str) -> String {
     format!("uploads/{id}")

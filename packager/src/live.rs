@@ -141,7 +141,7 @@ impl LiveJob {
                     &self.discontinuities,
                 );
                 outputs.put(&key(&format!("{name}/index.m3u8")), Bytes::from(playlist)).await?;
-                crate::metrics::LIVE_PLAYLIST_UPDATES.inc();
+                crate::metrics::live_playlist_updated();
                 self.listed.insert(name, u32::try_from(run.len()).unwrap_or(u32::MAX));
                 grew = true;
             }

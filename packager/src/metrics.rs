@@ -1,24 +1,38 @@
-//! The packager's Prometheus metrics, in the process-wide default registry
-//! (the `tessera packager` command serves it at `/metrics`).
+//! The packager's metrics, made with the OpenTelemetry API: the `tessera
+//! packager` command exports them at `/metrics` (Prometheus names below) and
+//! over OTLP when an endpoint is set.
 
 use std::sync::LazyLock;
 
-use prometheus::{register_int_counter, register_int_counter_vec, IntCounter, IntCounterVec};
+use opentelemetry::metrics::Counter;
+use opentelemetry::KeyValue;
+use tessera_core::telemetry::SCOPE;
 
-// Registering a metric fails only for a duplicate name or bad labels: these
-// are fixed here, so `expect` states a programming error, not an input one.
+fn counter(name: &'static str, description: &'static str) -> Counter<u64> {
+    opentelemetry::global::meter(SCOPE).u64_counter(name).with_description(description).build()
+}
 
-/// Job events handled.
-pub static EVENTS: LazyLock<IntCounter> =
-    LazyLock::new(|| register_int_counter!("tessera_packager_events_total", "Job events handled").expect("metric"));
+/// Job events handled (`tessera_packager_events_total`).
+static EVENTS: LazyLock<Counter<u64>> = LazyLock::new(|| counter("tessera_packager_events", "Job events handled"));
 
-/// Jobs ended by the packager, by outcome (packaged, failed).
-pub static JOBS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("tessera_packager_jobs_total", "Jobs packaged or failed", &["outcome"]).expect("metric")
-});
+/// Jobs ended by the packager, by outcome (`tessera_packager_jobs_total`).
+static JOBS: LazyLock<Counter<u64>> = LazyLock::new(|| counter("tessera_packager_jobs", "Jobs packaged or failed"));
 
-/// Live media playlists rewritten because a rendition's run of segments grew.
-pub static LIVE_PLAYLIST_UPDATES: LazyLock<IntCounter> = LazyLock::new(|| {
-    register_int_counter!("tessera_packager_live_playlist_updates_total", "Live media playlists rewritten")
-        .expect("metric")
-});
+/// Live media playlists rewritten (`tessera_packager_live_playlist_updates_total`).
+static LIVE_PLAYLIST_UPDATES: LazyLock<Counter<u64>> =
+    LazyLock::new(|| counter("tessera_packager_live_playlist_updates", "Live media playlists rewritten"));
+
+/// Counts one handled event.
+pub fn event() {
+    EVENTS.add(1, &[]);
+}
+
+/// Counts one job ended: `packaged` or `failed`.
+pub fn job_ended(outcome: &'static str) {
+    JOBS.add(1, &[KeyValue::new("outcome", outcome)]);
+}
+
+/// Counts one rewritten live media playlist.
+pub fn live_playlist_updated() {
+    LIVE_PLAYLIST_UPDATES.add(1, &[]);
+}

@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::jobs::now_ms;
+use tessera_core::telemetry::{self, TraceParent};
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
-use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM};
+use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM, TRACEPARENT};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::error::PackagerError;
 use crate::job::{JobAssembly, Step};
@@ -92,7 +94,7 @@ pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken)
             }
         };
         for delivery in deliveries {
-            crate::metrics::EVENTS.inc();
+            crate::metrics::event();
             let settled = match packager.handle(&delivery).await {
                 Ok(()) => delivery.ack().await,
                 Err(e) if delivery.delivered >= packager_consumer_config().max_deliver => {
@@ -123,7 +125,7 @@ impl Packager {
             self.rebuild_if_unknown(&task.job).await?;
             let tracked = self.jobs.entry(task.job.clone()).or_insert_with(|| Tracked::Vod(JobAssembly::new()));
             let step = tracked.assembly_mut().dead_letter(&task, letter.deliveries);
-            return self.act(&task.job, step).await;
+            return self.act(&task.job, step, delivery.header(TRACEPARENT)).await;
         }
         let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else {
             tracing::warn!(subject = %delivery.subject, "undecodable event ignored");
@@ -143,10 +145,13 @@ impl Packager {
             (JobEventKind::LivePlanned(_), Step::Wait, Tracked::Live(live)) => {
                 clear_manifests(&self.outputs, &live.vod_plan(0)).await?;
             }
-            (_, Step::Wait, Tracked::Live(live)) => live.update(&self.outputs, now_ms()).await?,
+            (_, Step::Wait, Tracked::Live(live)) => {
+                let span = manifest_span(&event.job, "live", delivery.header(TRACEPARENT));
+                live.update(&self.outputs, now_ms()).instrument(span).await?;
+            }
             _ => {}
         }
-        self.act(&event.job, step).await
+        self.act(&event.job, step, delivery.header(TRACEPARENT)).await
     }
 
     /// Rebuilds a job not seen before from its stored events and dead
@@ -192,7 +197,8 @@ impl Packager {
         }
     }
 
-    async fn act(&mut self, job_id: &str, step: Step) -> Result<(), PackagerError> {
+    /// Carries out a step; `traceparent` is the job's trace context.
+    async fn act(&mut self, job_id: &str, step: Step, traceparent: Option<&str>) -> Result<(), PackagerError> {
         let kind = match step {
             Step::Wait => return Ok(()),
             Step::Ended => {
@@ -200,7 +206,7 @@ impl Packager {
                 return Ok(());
             }
             Step::Fail { reason, bad_input } => JobEventKind::Failed { reason, bad_input },
-            Step::Package => match self.package(job_id).await {
+            Step::Package => match self.package(job_id).instrument(manifest_span(job_id, "vod", traceparent)).await {
                 Ok(outputs) => JobEventKind::Packaged { outputs },
                 Err(e) if e.is_permanent() => {
                     JobEventKind::Failed { reason: format!("packaging failed: {e}"), bad_input: false }
@@ -211,7 +217,7 @@ impl Packager {
         let outcome = if matches!(kind, JobEventKind::Packaged { .. }) { "packaged" } else { "failed" };
         let event = JobEvent::new(job_id, kind);
         self.bus.publish(event.to_message()).await?;
-        crate::metrics::JOBS.with_label_values(&[outcome]).inc();
+        crate::metrics::job_ended(outcome);
         self.forget(job_id);
         Ok(())
     }
@@ -241,4 +247,12 @@ impl Packager {
             }
         }
     }
+}
+
+/// The `manifest.update` span of a job's manifest writes, a child of the job's trace.
+fn manifest_span(job: &str, kind: &'static str, traceparent: Option<&str>) -> tracing::Span {
+    let trace_id = traceparent.and_then(TraceParent::parse).map(|t| t.trace_hex()).unwrap_or_default();
+    let span = tracing::info_span!("manifest.update", %job, kind, trace_id);
+    telemetry::adopt(&span, traceparent);
+    span
 }

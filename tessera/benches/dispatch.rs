@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             };
             let stores = WorkerStores { sources: store.clone(), outputs: store.clone() };
             let (worker_bus, stop) = (connect().await?, shutdown.clone());
-            services.spawn(async move { tessera_worker::run(worker_bus, stores, config, None, stop).await.map_err(anyhow::Error::from) });
+            services.spawn(async move { tessera_worker::run(worker_bus, stores, config, Default::default(), stop).await.map_err(anyhow::Error::from) });
         }
         let (packager_bus, stop, outputs) = (connect().await?, shutdown.clone(), store.clone());
         services.spawn(async move { tessera_packager::run(packager_bus, outputs, stop).await.map_err(anyhow::Error::from) });

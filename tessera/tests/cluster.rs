@@ -52,11 +52,18 @@ struct Cluster {
     token: Option<String>,
     http: reqwest::Client,
     spawned: usize,
+    /// Extra environment of every process.
+    env: Vec<(String, String)>,
 }
 
 impl Cluster {
     /// Servers plus a coordinator (with `coordinator_args`) and a packager; no workers yet.
     async fn start(coordinator_args: &[&str]) -> Self {
+        Self::start_with(coordinator_args, &[]).await
+    }
+
+    /// [`Cluster::start`] with extra environment for every process.
+    async fn start_with(coordinator_args: &[&str], env: &[(&str, &str)]) -> Self {
         let s3 = S3Server::start();
         s3.create_bucket(BUCKET);
         let mut cluster = Self {
@@ -73,6 +80,7 @@ impl Cluster {
             token: None,
             http: reqwest::Client::new(),
             spawned: 0,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         cluster.start_coordinator().await;
         let ops = format!("127.0.0.1:{}", cluster.packager_ops_port);
@@ -89,6 +97,7 @@ impl Cluster {
             .env("TESSERA_STORE", STORE)
             .env("TESSERA_LOG", "info,tessera_worker=debug")
             .envs(self.s3.env())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap())
             .spawn()
@@ -688,4 +697,208 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
         (duration - frames as f64 / 30.0).abs() < 0.2,
         "the segments' durations cover the frames: {duration} s, {frames}"
     );
+}
+
+/// A small OTLP/HTTP receiver (JSON encoding): keeps every export it is sent.
+struct OtlpReceiver {
+    port: u16,
+    exports: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl OtlpReceiver {
+    async fn start() -> Self {
+        use axum::extract::{Path as UrlPath, State};
+        let exports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .route(
+                "/v1/{signal}",
+                axum::routing::post(
+                    |State(exports): State<std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>>,
+                     UrlPath(signal): UrlPath<String>,
+                     body: axum::body::Bytes| async move {
+                        let value: Value = serde_json::from_slice(&body).expect("OTLP JSON");
+                        exports.lock().unwrap().push((signal, value));
+                        ([("content-type", "application/json")], "{}")
+                    },
+                ),
+            )
+            .with_state(exports.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { port, exports }
+    }
+
+    /// Every span received: (service.name, span).
+    fn spans(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for (signal, export) in self.exports.lock().unwrap().iter() {
+            if signal != "traces" {
+                continue;
+            }
+            for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+                let service = resource["resource"]["attributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["key"] == "service.name")
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                    for span in scope["spans"].as_array().into_iter().flatten() {
+                        out.push((service.clone(), span.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The names of every metric received, by service.
+    fn metric_names(&self) -> std::collections::BTreeSet<(String, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        for (signal, export) in self.exports.lock().unwrap().iter() {
+            if signal != "metrics" {
+                continue;
+            }
+            for resource in export["resourceMetrics"].as_array().into_iter().flatten() {
+                let service = resource["resource"]["attributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["key"] == "service.name")
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                for scope in resource["scopeMetrics"].as_array().into_iter().flatten() {
+                    for metric in scope["metrics"].as_array().into_iter().flatten() {
+                        out.insert((service.clone(), metric["name"].as_str().unwrap_or_default().to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_job_is_one_connected_trace_across_the_services_with_metrics_and_json_logs() {
+    let otlp = OtlpReceiver::start().await;
+    let endpoint = format!("http://127.0.0.1:{}", otlp.port);
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ("TESSERA_LOG_FORMAT", "json"),
+    ];
+    let mut cluster = Cluster::start_with(&[], &env).await;
+    let worker_ops = free_port();
+    cluster.add_worker(&["--listen", &format!("127.0.0.1:{worker_ops}")]);
+    let upload = cluster.upload(&source(4)).await;
+    // The client's own trace: the job's span must become its child.
+    let (client_trace, client_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let request = cluster
+        .request(reqwest::Method::POST, "/v1/jobs")
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .json(&json!({"source": {"upload_id": upload}, "codecs": ["h264"], "segment_duration": 2}));
+    let (status, body) = cluster.call(request).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let job = cluster.wait_state(&id, "completed", Duration::from_secs(120)).await;
+    let tasks = job["progress"]["total"].as_u64().unwrap();
+    assert!(tasks >= 4, "2 segments x (video rungs + audio): {job}");
+
+    // Prometheus: the named metrics after a job.
+    let text = |url: String| async { cluster.http.get(url).send().await.unwrap().text().await.unwrap() };
+    let worker_metrics = text(format!("http://127.0.0.1:{worker_ops}/metrics")).await;
+    for needle in [
+        "tessera_worker_tasks_in_flight 0",
+        "tessera_encode_fps_count{codec=\"h264\",rung=\"h264-180p\"} 2",
+        "tessera_segment_latency_seconds_count{codec=\"h264\"} 2",
+        "tessera_store_errors_total{op=\"write\"} 0",
+    ] {
+        assert!(worker_metrics.contains(needle), "worker /metrics lacks {needle}:\n{worker_metrics}");
+    }
+    // The queue gauges are read every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = text(cluster.url("/metrics")).await;
+        if metrics.contains("tessera_queue_pending{class=\"cpu\",codec=\"h264\"} 0") {
+            assert!(metrics.contains("tessera_queue_in_flight{class=\"cpu\",codec=\"aac\"} 0"), "{metrics}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no queue gauge on the coordinator:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The dashboard's view of the cluster: the worker and its queues.
+    let (status, view) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/cluster")).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["workers"].as_array().map(Vec::len), Some(1), "{view}");
+    assert_eq!(view["workers"][0]["class"], "cpu");
+    assert!(view["queues"].as_array().unwrap().iter().any(|q| q["consumer"] == "worker-cpu-h264"), "{view}");
+
+    // Stop every process so that it flushes what it buffered.
+    for child in cluster.workers.iter().chain(cluster.coordinator.as_ref()).chain(cluster.packager.as_ref()) {
+        sigterm(child);
+    }
+    for child in cluster.workers.iter_mut().chain(cluster.coordinator.as_mut()).chain(cluster.packager.as_mut()) {
+        assert_eq!(wait_exit(child, Duration::from_secs(20)), Some(0), "{}", cluster.logs());
+    }
+
+    // One connected trace: every span of the job is on the client's trace, and
+    // every parent is a span of the trace (or the client's, for the job span).
+    let spans: Vec<(String, Value)> =
+        otlp.spans().into_iter().filter(|(_, s)| s["traceId"].as_str() == Some(client_trace)).collect();
+    let ids: std::collections::BTreeSet<&str> = spans.iter().filter_map(|(_, s)| s["spanId"].as_str()).collect();
+    let summary: Vec<String> = spans.iter().map(|(svc, s)| format!("{svc} {}", s["name"])).collect();
+    for (service, span) in &spans {
+        let parent = span["parentSpanId"].as_str().unwrap_or_default();
+        assert!(
+            ids.contains(parent) || (span["name"] == "job" && parent == client_span),
+            "{service} span {} has a parent outside the trace: {parent}\n{summary:#?}",
+            span["name"]
+        );
+    }
+    let named = |service: &str, name: &str| spans.iter().filter(|(svc, s)| svc == service && s["name"] == name).count();
+    assert_eq!(named("tessera-coordinator", "job"), 1, "{summary:#?}");
+    assert!(named("tessera-coordinator", "job.segment") >= 1, "{summary:#?}");
+    assert!(named("tessera-coordinator", "store.write") >= 2, "source segments: {summary:#?}");
+    assert_eq!(named("tessera-worker", "task.run") as u64, tasks, "{summary:#?}");
+    assert_eq!(named("tessera-worker", "task.queue_wait") as u64, tasks, "{summary:#?}");
+    assert_eq!(named("tessera-worker", "encode"), 2, "{summary:#?}");
+    assert_eq!(named("tessera-worker", "store.write") as u64, tasks, "{summary:#?}");
+    assert_eq!(named("tessera-packager", "manifest.update"), 1, "{summary:#?}");
+    assert!(named("tessera-packager", "store.write") >= 4, "playlists, MPD, report: {summary:#?}");
+    // The job span covers its tasks.
+    let time = |s: &Value, field: &str| s[field].as_str().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    let job_span = &spans.iter().find(|(_, s)| s["name"] == "job").unwrap().1;
+    for (_, span) in spans.iter().filter(|(_, s)| s["name"] == "task.run") {
+        assert!(time(span, "startTimeUnixNano") >= time(job_span, "startTimeUnixNano"), "{span}");
+    }
+
+    // Metrics over OTLP as well.
+    let exported = otlp.metric_names();
+    for (service, metric) in [
+        ("tessera-worker", "tessera_worker_tasks_in_flight"),
+        ("tessera-worker", "tessera_encode_fps"),
+        ("tessera-worker", "tessera_segment_latency"),
+        ("tessera-worker", "tessera_store_errors"),
+        ("tessera-coordinator", "tessera_queue_pending"),
+    ] {
+        assert!(exported.contains(&(service.to_string(), metric.to_string())), "{service} {metric}: {exported:?}");
+    }
+
+    // JSON logs: a worker line inside a task carries the job, segment and trace id.
+    let worker_log = std::fs::read_to_string(cluster.log_path("worker-3")).unwrap();
+    let done: Value = worker_log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "task done")
+        .unwrap_or_else(|| panic!("no JSON 'task done' line:\n{worker_log}"));
+    let task_span = done["spans"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "task.run")).unwrap();
+    assert_eq!(task_span["job"], id.as_str(), "{done}");
+    assert_eq!(task_span["trace_id"], client_trace, "{done}");
+    assert!(task_span["segment"].is_u64(), "{done}");
 }

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use tessera_core::bus::{Bus, Consumer, ConsumerConfig, DeadLetter, OutgoingMessage, Retention, StreamConfig};
+use tessera_core::bus::{
+    Bus, Consumer, ConsumerConfig, DeadLetter, OutgoingMessage, QueueDepth, Retention, StreamConfig,
+};
 
 /// Ack-wait used by the cases: long enough for a loaded CI machine to fetch
 /// and settle, short enough to keep the suite quick.
@@ -107,10 +109,15 @@ pub async fn ack_removes(bus: &dyn Bus, ns: &str) {
     let s = stream(bus, ns, "ack", Retention::WorkQueue).await;
     let c = consumer(bus, &s, "ack", format!("{ns}.ack.>"), 3).await;
     bus.publish(message(format!("{ns}.ack.x"), None, "m")).await.unwrap();
-    assert_eq!(c.pending().await.unwrap(), 1);
-    assert_eq!(fetch_bodies(c.as_ref(), Duration::from_secs(2)).await, [("m".to_string(), 1)]);
+    let depth = || async { bus.depth(&s, "ack").await.unwrap() };
+    assert_eq!(bus.depth(&s, "no-such-consumer").await.unwrap(), None);
+    assert_eq!(depth().await, Some(QueueDepth { waiting: 1, in_flight: 0 }));
+    let got = c.fetch(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(depth().await, Some(QueueDepth { waiting: 0, in_flight: 1 }), "delivered, not acked");
+    got[0].ack().await.unwrap();
     assert!(c.fetch(10, ACK_WAIT * 2).await.unwrap().is_empty(), "an acked message came back");
-    assert_eq!(c.pending().await.unwrap(), 0);
+    assert_eq!(depth().await, Some(QueueDepth::default()));
 }
 
 /// A message neither acked nor nak'ed comes back after the ack-wait, counted.
@@ -220,7 +227,7 @@ pub async fn max_deliveries_then_dead_letter(bus: &dyn Bus, ns: &str) {
     assert_eq!(letters[0].subject, format!("{ns}.work.x"));
     assert_eq!((letters[0].deliveries, letters[1].deliveries), (2, 2));
     assert_eq!((letters[0].consumer.as_str(), letters[0].stream.as_str()), ("work", s.as_str()));
-    assert_eq!(work.pending().await.unwrap(), 0);
+    assert_eq!(bus.depth(&s, "work").await.unwrap(), Some(QueueDepth::default()));
 }
 
 /// No more than `max_ack_pending` messages are out at once.

@@ -15,5 +15,5 @@ pub mod service;
 pub mod transcode;
 
 pub use error::WorkerError;
-pub use service::{run, WorkerConfig, WorkerStores};
+pub use service::{run, WorkerBooks, WorkerConfig, WorkerStores};
 pub use transcode::{decode_source_segment, encode_rung, transcode_segment, DecodedSegment, RenditionSegment};

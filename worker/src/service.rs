@@ -5,12 +5,16 @@
 //! reported as a permanent failure and acked; anything else is nak'ed with
 //! back-off and retried until the bus dead-letters it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use opentelemetry::KeyValue;
 use tessera_core::bus::{Bus, Consumer, Delivery};
 use tessera_core::jobs::{now_ms, JobBook, JobState};
+use tessera_core::roster::{worker_id, Roster, RunningTask, WorkerStatus, HEARTBEAT};
+use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
     JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
@@ -20,6 +24,7 @@ use tessera_core::Store;
 use tessera_media::SpeedPreset;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::audio::copy_audio_segment;
 use crate::benchmark::fixed_time_stand_in;
@@ -74,12 +79,23 @@ pub struct WorkerStores {
     pub outputs: Store,
 }
 
+/// The cluster's records a worker uses when it has them (none in `tessera transcode`).
+#[derive(Clone, Default)]
+pub struct WorkerBooks {
+    /// Job records: tasks of cancelled jobs are dropped.
+    pub jobs: Option<JobBook>,
+    /// The worker roster: this worker's status is written there.
+    pub roster: Option<Roster>,
+}
+
 struct Shared {
     bus: Arc<dyn Bus>,
     stores: WorkerStores,
     config: WorkerConfig,
     decoded: DecodedCache,
     jobs: Option<JobBook>,
+    /// Tasks running now, by task id (for the roster).
+    running: std::sync::Mutex<BTreeMap<String, RunningTask>>,
     /// Fired when the drain timeout is over: tasks in hand are nak'ed.
     abandon: CancellationToken,
 }
@@ -89,13 +105,14 @@ const CANCEL_POLL: Duration = Duration::from_secs(1);
 
 /// Runs a worker until `shutdown` is cancelled. It then stops taking tasks
 /// and gives those in hand `drain_timeout` to finish; the rest are nak'ed so
-/// another worker takes them at once. With job records (`jobs`), tasks of
-/// cancelled jobs are dropped, and a running one stops before writing.
+/// another worker takes them at once. With job records, tasks of cancelled
+/// jobs are dropped, and a running one stops before writing; with a roster,
+/// the worker's status is kept there while it runs.
 pub async fn run(
     bus: Arc<dyn Bus>,
     stores: WorkerStores,
     config: WorkerConfig,
-    jobs: Option<JobBook>,
+    books: WorkerBooks,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     tessera_core::topology::ensure_streams(bus.as_ref()).await?;
@@ -107,9 +124,95 @@ pub async fn run(
     // Room for the segments the slots are working on, plus the next one.
     let decoded = DecodedCache::new(config.slots.max(1) + 1);
     let abandon = CancellationToken::new();
-    let shared = Arc::new(Shared { bus, stores, config: config.clone(), decoded, jobs, abandon: abandon.clone() });
+    let shared = Arc::new(Shared {
+        bus,
+        stores,
+        config: config.clone(),
+        decoded,
+        jobs: books.jobs,
+        running: std::sync::Mutex::new(BTreeMap::new()),
+        abandon: abandon.clone(),
+    });
+    let heartbeat = books.roster.map(|roster| {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(keep_status(roster.clone(), shared.clone(), stop.clone()));
+        (roster, task, stop)
+    });
     schedule(shared, consumers, config.slots.max(1), shutdown, config.drain_timeout).await;
+    if let Some((roster, task, stop)) = heartbeat {
+        stop.cancel();
+        if let Ok(id) = task.await {
+            if let Err(e) = roster.remove(&id).await {
+                tracing::debug!(error = %e, "could not remove this worker from the roster");
+            }
+        }
+    }
     Ok(())
+}
+
+/// Writes this worker's status to the roster every [`HEARTBEAT`] until
+/// `stop`; returns its roster id.
+async fn keep_status(roster: Roster, shared: Arc<Shared>, stop: CancellationToken) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let mut status = WorkerStatus {
+        id: worker_id(&host),
+        host,
+        class: shared.config.class,
+        codecs: shared.config.codecs.clone(),
+        slots: u32::try_from(shared.config.slots).unwrap_or(u32::MAX),
+        started_at_ms: now_ms(),
+        last_seen_ms: 0,
+        tasks: Vec::new(),
+    };
+    loop {
+        status.last_seen_ms = now_ms();
+        status.tasks = lock(&shared.running).values().cloned().collect();
+        if let Err(e) = roster.announce(&status).await {
+            tracing::debug!(error = %e, "could not write this worker's status");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return status.id,
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+        }
+    }
+}
+
+/// Locks the running-task map (a panic while holding it leaves plain data behind).
+fn lock(
+    running: &std::sync::Mutex<BTreeMap<String, RunningTask>>,
+) -> std::sync::MutexGuard<'_, BTreeMap<String, RunningTask>> {
+    running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Lists a task as running in this worker's status while alive.
+struct Listed<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl<'a> Listed<'a> {
+    fn new(shared: &'a Shared, task: &Task) -> Self {
+        let id = task.id();
+        let running = RunningTask {
+            job: task.job.clone(),
+            segment: task.seq,
+            rendition: task.rendition.name(),
+            started_at_ms: now_ms(),
+        };
+        lock(&shared.running).insert(id.clone(), running);
+        Self { shared, id }
+    }
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.running).remove(&self.id);
+    }
 }
 
 /// Codecs, longest tasks first: AV1, then H.264, then AAC. Taking the long
@@ -209,8 +312,11 @@ async fn until_cancelled(shared: &Shared, job: &str) {
     }
 }
 
-/// Runs one delivered task to its ack or nak.
+/// Runs one delivered task to its ack or nak, in a `task.run` span that is a
+/// child of the job's trace (from the task's `traceparent`); its time in the
+/// queue is recorded as a `task.queue_wait` span beside it.
 async fn handle(shared: &Shared, delivery: Delivery) {
+    let received_ms = now_ms();
     let task: Task = match serde_json::from_slice(&delivery.payload) {
         Ok(task) => task,
         Err(e) => {
@@ -222,16 +328,48 @@ async fn handle(shared: &Shared, delivery: Delivery) {
             return;
         }
     };
+    let traceparent = delivery.header(TRACEPARENT).and_then(TraceParent::parse);
+    let span = tracing::info_span!(
+        "task.run",
+        job = %task.job,
+        segment = task.seq,
+        rendition = %task.rendition.name(),
+        delivered = delivery.delivered,
+        trace_id = traceparent.map(|t| t.trace_hex()).unwrap_or_default(),
+    );
+    telemetry::adopt(&span, delivery.header(TRACEPARENT));
+    if let (Some(parent), Some(published)) = (traceparent, task.published_at_ms) {
+        telemetry::record_span(PastSpan {
+            name: "task.queue_wait",
+            id: None,
+            parent: Some(parent),
+            start_ms: published,
+            end_ms: received_ms,
+            attributes: vec![
+                KeyValue::new("job", task.job.clone()),
+                KeyValue::new("segment", i64::from(task.seq)),
+                KeyValue::new("rendition", task.rendition.name()),
+                KeyValue::new("delivered", i64::from(delivery.delivered)),
+            ],
+            error: None,
+        });
+    }
+    run_task(shared, delivery, task).instrument(span).await;
+}
+
+/// The body of [`handle`], inside the task's span.
+async fn run_task(shared: &Shared, delivery: Delivery, task: Task) {
     tracing::debug!(task = %task.id(), delivered = delivery.delivered, "task started");
     let codec = task.rendition.codec().as_str();
-    let count = |outcome: &str| metrics::TASKS.with_label_values(&[codec, outcome]).inc();
+    let count = |outcome: &'static str| metrics::task_settled(codec, outcome);
     if job_cancelled(shared, &task.job).await {
         tracing::info!(task = %task.id(), "job cancelled: task dropped");
         count("cancelled");
         let _ = delivery.ack().await;
         return;
     }
-    let _running = InFlight::start();
+    let _running = metrics::InFlight::start();
+    let _listed = Listed::new(shared, &task);
     let started = std::time::Instant::now();
     let delivery = Arc::new(delivery);
     let heartbeat = {
@@ -268,7 +406,9 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     let (event, settle) = match outcome {
         Ok(done) => {
             count("done");
-            metrics::TASK_SECONDS.with_label_values(&[codec]).observe(started.elapsed().as_secs_f64());
+            tracing::info!(task = %task.id(), bytes = done.bytes, cpu_secs = done.cpu_secs, "task done");
+            let latency = done.finished_at_ms.zip(task.published_at_ms).map(|(f, p)| f.saturating_sub(p) as f64 / 1e3);
+            metrics::task_finished(codec, started.elapsed().as_secs_f64(), latency);
             (JobEventKind::SegmentDone(done), Settle::Ack)
         }
         Err(e) if e.is_bad_input() => {
@@ -308,22 +448,6 @@ async fn handle(shared: &Shared, delivery: Delivery) {
     }
 }
 
-/// Counts a running task in `tessera_worker_tasks_in_flight` while alive.
-struct InFlight;
-
-impl InFlight {
-    fn start() -> Self {
-        metrics::TASKS_IN_FLIGHT.inc();
-        Self
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        metrics::TASKS_IN_FLIGHT.dec();
-    }
-}
-
 /// Reports a task this worker cannot read (e.g. from a newer coordinator) as
 /// a failed segment of the job it names.
 async fn fail_unreadable(shared: &Shared, delivery: &Delivery, error: &serde_json::Error) {
@@ -357,13 +481,21 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let (fragment, done) = match (&task.rendition, shared.config.benchmark_task_time) {
         (RenditionSpec::Video { rung }, None) => {
             let load = async { Ok(shared.stores.sources.get(&task.source_key).await?) };
-            let decoded = shared.decoded.get_or_decode(&task.source_key, seq, load).await?;
+            let decoded = shared
+                .decoded
+                .get_or_decode(&task.source_key, seq, load)
+                .instrument(tracing::info_span!("decode", source = %task.source_key))
+                .await?;
             let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
-            on_cpu(move || {
+            let encode = tracing::info_span!("encode", codec = rung.codec.as_str(), height = rung.height);
+            let encoded = on_cpu(move || {
+                let _entered = encode.enter();
+                let began = std::time::Instant::now();
                 let out = encode_rung(&decoded, &rung, speed, frame_rate)?;
+                metrics::encoded(rung.codec.as_str(), spec.name(), out.frames as u64, began.elapsed().as_secs_f64());
                 Ok(video_done(out, &spec, seq))
-            })
-            .await?
+            });
+            encoded.await?
         }
         (RenditionSpec::Video { rung }, Some(_)) => {
             let source = shared.stores.sources.get(&task.source_key).await?;

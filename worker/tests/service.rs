@@ -56,7 +56,7 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         drain_timeout: Duration::from_secs(5),
         benchmark_task_time: None,
     };
-    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, None, shutdown.clone()));
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, Default::default(), shutdown.clone()));
     tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
     Cluster { bus, stores, shutdown }
 }
@@ -225,7 +225,7 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let stores = WorkerStores { sources, outputs: Store::in_memory() };
     let shutdown = CancellationToken::new();
     let config = WorkerConfig { slots: 2, delivery: DELIVERY, ..WorkerConfig::default() };
-    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, None, shutdown.clone()));
+    tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, Default::default(), shutdown.clone()));
     tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
     match outcome(bus.as_ref(), "steal").await {
         JobEventKind::Packaged { .. } => {}

@@ -10,11 +10,13 @@ use sha2::{Digest, Sha256};
 use tessera_core::bus::OutgoingMessage;
 use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
+use tessera_core::telemetry::TraceParent;
 use tessera_core::wire::{upload_key, validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
 use tessera_core::{Ladder, StoreError};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::live::Playback;
 use super::settings::Settings;
 use super::ApiState;
 
@@ -114,6 +116,21 @@ pub struct JobView {
     /// Webhook delivery: pending, delivered or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// Master playlist and MPD URLs (under `--playback-base-url`), once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback: Option<Playback>,
+}
+
+impl JobView {
+    /// The view of a record, with playback URLs when the job completed and
+    /// the coordinator knows where outputs are served.
+    pub(crate) fn of(api: &ApiState, record: &JobRecord) -> Self {
+        let served = api.config.playback_base_url.is_some() && record.state == JobState::Completed;
+        Self {
+            playback: served.then(|| super::live::playback(api, &record.submission.output_prefix)),
+            ..Self::from(record)
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch as RFC 3339.
@@ -150,6 +167,7 @@ impl From<&JobRecord> for JobView {
             error: record.error.as_ref().map(|e| JobErrorView { reason: e.reason.clone(), bad_input: e.bad_input }),
             last_retry: record.last_retry.clone().filter(|_| !record.state.is_terminal()),
             webhook: record.webhook.as_ref().map(|h| format!("{:?}", h.delivery).to_ascii_lowercase()),
+            playback: None,
         }
     }
 }
@@ -198,6 +216,7 @@ fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmi
         return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-30 seconds"));
     }
     let settings = Settings::parse(
+        &api.config,
         request.codecs.as_deref(),
         request.ladder.as_ref(),
         request.speed.as_deref(),
@@ -227,25 +246,12 @@ fn check_webhook(api: &ApiState, url: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A valid incoming `traceparent`, or a new trace.
-fn traceparent(headers: &HeaderMap) -> String {
-    let given = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok());
-    let valid = given.filter(|t| {
-        let parts: Vec<&str> = t.split('-').collect();
-        parts.len() == 4
-            && [2, 32, 16, 2]
-                .iter()
-                .zip(&parts)
-                .all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_hexdigit()))
-    });
-    match valid {
-        Some(t) => t.to_ascii_lowercase(),
-        None => {
-            let trace = uuid::Uuid::new_v4().simple().to_string();
-            let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-            format!("00-{trace}-{span}-01")
-        }
-    }
+/// The job's span context (a child of a valid incoming `traceparent`, else a
+/// new trace) and the incoming one.
+fn trace_context(headers: &HeaderMap) -> (String, Option<String>) {
+    let given = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(TraceParent::parse);
+    let job = given.map_or_else(TraceParent::new_root, |parent| parent.new_child());
+    (job.header(), given.map(|g| g.header()))
 }
 
 /// What an idempotency key remembers.
@@ -308,7 +314,9 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
         }
         Err(e) => return Err(ApiError::unavailable(e)),
     }
-    submission.traceparent = Some(traceparent(&headers));
+    let (traceparent, request_traceparent) = trace_context(&headers);
+    submission.traceparent = Some(traceparent);
+    submission.request_traceparent = request_traceparent;
 
     let mut claimed = None;
     if let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()) {
@@ -364,8 +372,11 @@ async fn create_and_enqueue(api: &ApiState, record: &JobRecord) -> Result<Respon
         Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
             let existing = api.jobs.get(job).await.map_err(ApiError::unavailable)?;
             if let Some((existing, _)) = existing {
-                let same =
-                    JobSubmission { traceparent: existing.submission.traceparent.clone(), ..record.submission.clone() };
+                let same = JobSubmission {
+                    traceparent: existing.submission.traceparent.clone(),
+                    request_traceparent: existing.submission.request_traceparent.clone(),
+                    ..record.submission.clone()
+                };
                 if existing.state == JobState::Queued
                     && existing.submission == same
                     && existing.webhook == record.webhook
@@ -410,7 +421,27 @@ async fn record(api: &ApiState, id: &str) -> Result<JobRecord, ApiError> {
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(JobView::from(&record(&api, &id).await?)))
+    Ok(Json(JobView::of(&api, &record(&api, &id).await?)))
+}
+
+/// A completed job's report (`report.json`: source, and per rendition its
+/// size, bitrates, PSNR and encode CPU time).
+#[utoipa::path(get, path = "/v1/jobs/{id}/report", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "report.json", content_type = "application/json"),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn report(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = record(&api, &id).await?;
+    let not_yet = || ApiError::new(StatusCode::NOT_FOUND, "no_report", format!("job '{id}' has no report yet"));
+    if record.state != JobState::Completed {
+        return Err(not_yet());
+    }
+    let key = format!("{}/report.json", record.submission.output_prefix);
+    match api.store.get(&key).await {
+        Ok(bytes) => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        Err(StoreError::NotFound(_)) => Err(not_yet()),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
 }
 
 /// Cancel a job: queued tasks are dropped, running ones stop at their next check.
@@ -423,7 +454,7 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
     if before.state == JobState::Cancelled {
         // A retry of a cancel whose event may not have gone out: send it again (deduplicated).
         api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
-        return Ok((StatusCode::ACCEPTED, Json(JobView::from(&before))).into_response());
+        return Ok((StatusCode::ACCEPTED, Json(JobView::of(&api, &before))).into_response());
     }
     if before.state.is_terminal() {
         return Err(ApiError::new(
@@ -444,7 +475,7 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
     api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
     api.metrics.job_ended(JobState::Cancelled.as_str());
     tracing::info!(job = %id, "job cancelled");
-    Ok((StatusCode::ACCEPTED, Json(JobView::from(&after))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(JobView::of(&api, &after))).into_response())
 }
 
 /// `GET /v1/jobs` paging.
@@ -480,7 +511,7 @@ pub async fn list(State(api): State<ApiState>, Query(params): Query<ListParams>)
     let mut jobs = Vec::with_capacity(page.len());
     for id in &page {
         if let Some((record, _)) = api.jobs.get(id).await.map_err(ApiError::unavailable)? {
-            jobs.push(JobView::from(&record));
+            jobs.push(JobView::of(&api, &record));
         }
     }
     let next = (start + page.len() < ids.len()).then(|| page.last().map(|id| (*id).clone())).flatten();

@@ -99,20 +99,26 @@ fn rtmp_server(api: &ApiState, headers: &HeaderMap) -> String {
     format!("rtmp://{host}:{}/live", api.config.rtmp_port.unwrap_or(1935))
 }
 
-fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Option<String>) -> ChannelView {
-    let server = rtmp_server(api, headers);
+/// The master playlist and MPD URLs of outputs under `prefix`: under
+/// `--playback-base-url` when set, else the bare store keys.
+pub(crate) fn playback(api: &ApiState, prefix: &str) -> Playback {
     let base = api.config.playback_base_url.as_deref().map(|b| b.trim_end_matches('/'));
     let url = |name: &str| match base {
-        Some(base) => format!("{base}/{}/{name}", c.output_prefix),
-        None => format!("{}/{name}", c.output_prefix),
+        Some(base) => format!("{base}/{prefix}/{name}"),
+        None => format!("{prefix}/{name}"),
     };
+    Playback { hls: url("master.m3u8"), dash: url("manifest.mpd") }
+}
+
+fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Option<String>) -> ChannelView {
+    let server = rtmp_server(api, headers);
     ChannelView {
         id: c.id.clone(),
         state: c.state.as_str().into(),
         rtmp_url: stream_key.as_ref().map(|k| format!("{server}/{k}")),
         stream_key,
         rtmp_server: server,
-        playback: Playback { hls: url("master.m3u8"), dash: url("manifest.mpd") },
+        playback: playback(api, &c.output_prefix),
         segments: c.segments,
         segment_duration: c.segment_duration_secs,
         window: c.window,
@@ -149,6 +155,7 @@ pub async fn create(
         return Err(ApiError::bad_request("invalid_request", "window must be within 3-100 segments"));
     }
     let settings = Settings::parse(
+        &api.config,
         request.codecs.as_deref(),
         request.ladder.as_ref(),
         request.speed.as_deref(),
@@ -199,6 +206,26 @@ async fn channel(api: &ApiState, id: &str) -> Result<ChannelRecord, ApiError> {
         Ok(None) => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no channel '{id}'"))),
         Err(e) => Err(ApiError::unavailable(e)),
     }
+}
+
+/// Every channel (newest first; stream keys are never shown again).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelList {
+    /// The channels.
+    pub channels: Vec<ChannelView>,
+}
+
+/// List channels, newest first.
+#[utoipa::path(get, path = "/v1/live", responses((status = 200, body = ChannelList)), security(("bearer" = [])))]
+pub async fn list(State(api): State<ApiState>, headers: HeaderMap) -> Result<Json<ChannelList>, ApiError> {
+    let mut records = Vec::new();
+    for id in api.channels.ids().await.map_err(ApiError::unavailable)? {
+        if let Some((record, _)) = api.channels.get(&id).await.map_err(ApiError::unavailable)? {
+            records.push(record);
+        }
+    }
+    records.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| a.id.cmp(&b.id)));
+    Ok(Json(ChannelList { channels: records.iter().map(|c| view(&api, &headers, c, None)).collect() }))
 }
 
 /// A channel's state and figures.

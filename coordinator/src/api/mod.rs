@@ -4,6 +4,8 @@
 //! scrapers inside the cluster).
 
 pub mod auth;
+pub mod cluster;
+pub mod dashboard;
 pub mod error;
 pub mod jobs;
 pub mod live;
@@ -23,6 +25,7 @@ use tessera_core::bus::Bus;
 use tessera_core::channels::ChannelBook;
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::KeyValue;
+use tessera_core::roster::Roster;
 use tessera_core::Store;
 use utoipa::OpenApi;
 
@@ -43,6 +46,8 @@ pub struct ApiConfig {
     pub rtmp_public_url: Option<String>,
     /// Public base URL of the store's outputs, for playback URLs (none: store keys).
     pub playback_base_url: Option<String>,
+    /// The ladder of jobs and channels that give none (none: the built-in ladder).
+    pub default_ladder: Option<tessera_core::Ladder>,
 }
 
 /// What every handler shares.
@@ -58,6 +63,8 @@ pub struct ApiState {
     pub idempotency: Arc<dyn KeyValue>,
     /// Live channels.
     pub channels: ChannelBook,
+    /// The worker roster.
+    pub roster: Roster,
     /// Settings.
     pub config: Arc<ApiConfig>,
     /// Metrics.
@@ -68,10 +75,12 @@ pub struct ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tessera coordinator API", description = "Submit transcoding jobs and follow them."),
-    paths(jobs::create, jobs::get, jobs::list, jobs::cancel, uploads::upload, live::create, live::get, live::end),
+    paths(jobs::create, jobs::get, jobs::list, jobs::cancel, jobs::report, uploads::upload, live::create,
+        live::list, live::get, live::end, cluster::get),
     components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::JobView, jobs::JobPage, jobs::Progress,
         jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
-        live::CreateChannel, live::ChannelView, live::Playback)),
+        live::CreateChannel, live::ChannelView, live::ChannelList, live::Playback, cluster::ClusterView,
+        cluster::WorkerView, cluster::TaskView, crate::queues::QueueView)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -94,13 +103,16 @@ pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
         .route("/v1/jobs", get(jobs::list).post(jobs::create))
         .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
+        .route("/v1/jobs/{id}/report", get(jobs::report))
+        .route("/v1/cluster", get(cluster::get))
         .route("/v1/uploads", put(uploads::upload).layer(DefaultBodyLimit::disable()))
-        .route("/v1/live", axum::routing::post(live::create))
+        .route("/v1/live", get(live::list).post(live::create))
         .route("/v1/live/{id}", get(live::get).delete(live::end))
         .route("/v1/openapi.json", get(openapi))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(v1)
+        .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

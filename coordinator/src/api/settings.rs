@@ -3,6 +3,8 @@
 
 use tessera_core::wire::WorkerClass;
 use tessera_core::Ladder;
+
+use super::ApiConfig;
 use tessera_media::{SpeedPreset, VideoCodec};
 
 use super::error::ApiError;
@@ -23,8 +25,9 @@ pub struct Settings {
 
 impl Settings {
     /// Checks the request's settings (`codecs` default `["h264"]`, the
-    /// built-in ladder, `veryfast`, `cpu`).
+    /// coordinator's default ladder or else the built-in one, `veryfast`, `cpu`).
     pub fn parse(
+        config: &ApiConfig,
         codecs: Option<&[String]>,
         ladder: Option<&Ladder>,
         speed: Option<&str>,
@@ -36,7 +39,8 @@ impl Settings {
             None => Ok(vec![VideoCodec::H264]),
         }
         .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
-        let mut ladder = ladder.cloned().unwrap_or_else(|| Ladder::default_for(&codecs));
+        let mut ladder =
+            ladder.or(config.default_ladder.as_ref()).cloned().unwrap_or_else(|| Ladder::default_for(&codecs));
         ladder.rungs.retain(|r| codecs.contains(&r.codec));
         ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
         if ladder.rungs.is_empty() {

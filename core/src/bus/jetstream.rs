@@ -18,8 +18,8 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 
 use super::{
-    Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck, Retention,
-    StoredMessage, StreamConfig,
+    Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck, QueueDepth,
+    Retention, StoredMessage, StreamConfig,
 };
 
 /// How long a "what is there now" pull request may stay open. The server
@@ -87,6 +87,27 @@ impl Bus for JetStreamBus {
             .await
             .map_err(|e| BusError::Config(format!("stream '{}': {e}", config.name)))?;
         Ok(())
+    }
+
+    async fn depth(&self, stream_name: &str, durable: &str) -> Result<Option<QueueDepth>, BusError> {
+        let stream = self.js.get_stream(stream_name).await.map_err(|e| match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(_) => BusError::UnknownStream(stream_name.into()),
+            _ => connection(e),
+        })?;
+        use async_nats::jetstream::context::ConsumerInfoErrorKind;
+        let info = match stream.consumer_info(durable).await {
+            Ok(info) => info,
+            Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => return Ok(None),
+            Err(e) => match e.kind() {
+                ConsumerInfoErrorKind::JetStream(js)
+                    if js.error_code() == async_nats::jetstream::ErrorCode::CONSUMER_NOT_FOUND =>
+                {
+                    return Ok(None)
+                }
+                _ => return Err(connection(e)),
+            },
+        };
+        Ok(Some(QueueDepth { waiting: info.num_pending, in_flight: info.num_ack_pending as u64 }))
     }
 
     async fn consumer(&self, stream_name: &str, config: &ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
@@ -330,10 +351,6 @@ impl Consumer for JetStreamConsumer {
             }
         }
         Ok(out)
-    }
-
-    async fn pending(&self) -> Result<u64, BusError> {
-        Ok(self.consumer.get_info().await.map_err(connection)?.num_pending)
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{
     subject, Acker, Bus, BusError, Consumer, ConsumerConfig, DeadLetter, Delivery, OutgoingMessage, PublishAck,
-    Retention, StoredMessage, StreamConfig,
+    QueueDepth, Retention, StoredMessage, StreamConfig,
 };
 
 /// The in-process bus. Cloning shares it.
@@ -226,6 +226,21 @@ impl Bus for MemoryBus {
         Ok(ack)
     }
 
+    async fn depth(&self, stream: &str, durable: &str) -> Result<Option<QueueDepth>, BusError> {
+        let mut state = self.lock();
+        let stream = state.stream_mut(stream)?;
+        let Some(consumer) = stream.consumers.get(durable) else { return Ok(None) };
+        let fresh = stream
+            .messages
+            .range(consumer.cursor..)
+            .filter(|(_, m)| subject::matches(&consumer.config.filter_subject, &m.subject))
+            .count();
+        Ok(Some(QueueDepth {
+            waiting: (fresh + consumer.redeliver.len()) as u64,
+            in_flight: consumer.pending.len() as u64,
+        }))
+    }
+
     async fn history(&self, stream: &str, filter: &str) -> Result<Vec<StoredMessage>, BusError> {
         let mut state = self.lock();
         let stream = state.stream_mut(stream)?;
@@ -324,18 +339,6 @@ impl Consumer for MemoryConsumer {
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
-    }
-
-    async fn pending(&self) -> Result<u64, BusError> {
-        let mut state = lock(&self.inner);
-        let stream = state.stream_mut(&self.stream)?;
-        let Some(consumer) = stream.consumers.get(&self.durable) else { return Ok(0) };
-        let fresh = stream
-            .messages
-            .range(consumer.cursor..)
-            .filter(|(_, m)| subject::matches(&consumer.config.filter_subject, &m.subject))
-            .count();
-        Ok((fresh + consumer.redeliver.len()) as u64)
     }
 }
 

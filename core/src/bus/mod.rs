@@ -233,9 +233,15 @@ pub trait Consumer: Send + Sync {
     /// Waits up to `wait` for messages and returns at most `max` of them
     /// (an empty list when none came).
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
+}
 
-    /// Messages waiting for this consumer and not yet delivered (queue depth).
-    async fn pending(&self) -> Result<u64, BusError>;
+/// A consumer's queue depth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueDepth {
+    /// Messages not delivered yet (or waiting to be delivered again).
+    pub waiting: u64,
+    /// Messages delivered and not yet acknowledged.
+    pub in_flight: u64,
 }
 
 /// A message bus: JetStream or the in-process one.
@@ -254,4 +260,9 @@ pub trait Bus: Send + Sync {
     /// oldest first, without disturbing any consumer: how a service rebuilds
     /// what it knew about a job after a restart.
     async fn history(&self, stream: &str, subject: &str) -> Result<Vec<StoredMessage>, BusError>;
+
+    /// How many messages wait for the durable consumer `durable` of `stream`
+    /// and how many are out being worked on; `None` when it does not exist.
+    /// Read-only: unlike [`Bus::consumer`] it never creates or changes it.
+    async fn depth(&self, stream: &str, durable: &str) -> Result<Option<QueueDepth>, BusError>;
 }

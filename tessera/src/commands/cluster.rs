@@ -9,7 +9,8 @@ use clap::Args;
 use tessera_coordinator::CoordinatorDeps;
 use tessera_core::bus::JetStreamBus;
 use tessera_core::kv::JetStreamKv;
-use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET};
+use tessera_core::roster;
+use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET, WORKERS_BUCKET};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +51,7 @@ impl ClusterArgs {
         let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;
         let channels = JetStreamKv::open(&bus, LIVE_BUCKET, None).await?;
         let stream_keys = JetStreamKv::open(&bus, STREAM_KEYS_BUCKET, None).await?;
+        let workers = JetStreamKv::open(&bus, WORKERS_BUCKET, Some(roster::BUCKET_MAX_AGE)).await?;
         let probe = bus.clone();
         Ok(Connected {
             ready: Arc::new(move || probe.is_connected()),
@@ -60,6 +62,7 @@ impl ClusterArgs {
                 idempotency: Arc::new(idempotency),
                 channels: Arc::new(channels),
                 stream_keys: Arc::new(stream_keys),
+                workers: Arc::new(workers),
             },
         })
     }

@@ -41,6 +41,11 @@ pub struct CoordinatorArgs {
     /// to reconnect and continue, before it is finalized.
     #[arg(long, env = "TESSERA_LIVE_GRACE", default_value_t = 10)]
     live_grace: u64,
+    /// Ladder file (JSON, or TOML by its .toml extension) for jobs and channels
+    /// that give none; the codecs a request asks for pick its rungs (default:
+    /// the built-in ladder).
+    #[arg(long, env = "TESSERA_LADDER")]
+    ladder: Option<std::path::PathBuf>,
     /// Jobs this coordinator segments at once.
     #[arg(long, env = "TESSERA_SEGMENTING_SLOTS", default_value_t = 2)]
     segmenting_slots: usize,
@@ -52,6 +57,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         "off" | "" => None,
         address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--rtmp {address}: {e}"))?),
     };
+    let default_ladder = args.ladder.as_deref().map(super::read_ladder).transpose()?;
     run_service(async move {
         let shutdown = stop_on_signal();
         let deps = args.cluster.connect().await?.deps;
@@ -64,6 +70,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 rtmp_port: rtmp_listen.map(|a| a.port()),
                 rtmp_public_url: args.rtmp_public_url,
                 playback_base_url: args.playback_base_url,
+                default_ladder,
             },
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),

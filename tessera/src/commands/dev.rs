@@ -13,9 +13,10 @@ use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
 use tessera_core::bus::{Bus, MemoryBus};
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::{KeyValue, MemoryKv};
+use tessera_core::roster::Roster;
 use tessera_core::Store;
 use tessera_media::Limits;
-use tessera_worker::{WorkerConfig, WorkerStores};
+use tessera_worker::{WorkerBooks, WorkerConfig, WorkerStores};
 
 use super::cluster::{run_service, stop_on_signal};
 
@@ -48,6 +49,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
         tessera_core::topology::ensure_streams(bus.as_ref()).await?;
         let jobs: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
+        let workers: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
         let deps = CoordinatorDeps {
             bus: bus.clone(),
             store: store.clone(),
@@ -55,6 +57,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             idempotency: Arc::new(MemoryKv::new()),
             channels: Arc::new(MemoryKv::new()),
             stream_keys: Arc::new(MemoryKv::new()),
+            workers: workers.clone(),
         };
         let config = CoordinatorConfig {
             listen: args.listen,
@@ -65,6 +68,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                 rtmp_port: Some(args.rtmp.port()),
                 rtmp_public_url: None,
                 playback_base_url: Some(format!("http://{}/files", args.listen)),
+                default_ladder: None,
             },
             segmenting_slots: 2,
             limits: Limits::default(),
@@ -77,8 +81,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         let stores = WorkerStores { sources: store.clone(), outputs: store.clone() };
         let mut services = tokio::task::JoinSet::new();
         let (b, s) = (bus.clone(), shutdown.clone());
+        let books = WorkerBooks { jobs: Some(JobBook::new(jobs)), roster: Some(Roster::new(workers)) };
         services.spawn(async move {
-            Ok::<_, anyhow::Error>(tessera_worker::run(b, stores, worker_config, Some(JobBook::new(jobs)), s).await?)
+            Ok::<_, anyhow::Error>(tessera_worker::run(b, stores, worker_config, books, s).await?)
         });
         let (b, o, s) = (bus.clone(), store.clone(), shutdown.clone());
         services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });

@@ -11,6 +11,7 @@ mod probe;
 mod progress;
 mod segment;
 mod submit;
+mod telemetry;
 mod transcode;
 mod worker;
 
@@ -28,6 +29,9 @@ pub struct Cli {
     /// TOML file of settings (keys are long flag names); flags and TESSERA_* variables win over it.
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as text or JSON (one object per line with job, segment and trace ids).
+    #[arg(long, global = true, env = "TESSERA_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -118,16 +122,24 @@ enum Command {
     },
 }
 
-/// Logs to stderr: warnings by default, `TESSERA_LOG` (e.g. `info`, `tessera_worker=debug`) to change.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+impl Command {
+    /// The service name telemetry reports for this command.
+    fn service(&self) -> &'static str {
+        match self {
+            Command::Coordinator(_) => "tessera-coordinator",
+            Command::Worker(_) => "tessera-worker",
+            Command::Packager(_) => "tessera-packager",
+            Command::Dev(_) => "tessera-dev",
+            Command::Submit(_) => "tessera-submit",
+            _ => "tessera",
+        }
+    }
 }
 
-/// Runs the parsed command.
+/// Runs the parsed command. Logs go to stderr: warnings by default,
+/// `TESSERA_LOG` (e.g. `info`, `tessera_worker=debug`) to change.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    init_logging();
+    let _telemetry = telemetry::init(cli.command.service(), cli.log_format)?;
     match cli.command {
         Command::Probe { input } => probe::run(&input),
         Command::Segment { input, out, segment_duration } => segment::run(&input, &out, segment_duration),
@@ -179,6 +191,16 @@ fn target_duration(secs: f64) -> anyhow::Result<std::time::Duration> {
         "--segment-duration must be within 0.1..=60 seconds"
     );
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Reads and checks a ladder file (JSON, or TOML by its `.toml` extension).
+fn read_ladder(path: &std::path::Path) -> anyhow::Result<tessera_core::Ladder> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read ladder {}", path.display()))?;
+    let ladder = tessera_core::Ladder::from_file_text(&path.to_string_lossy(), &text)
+        .with_context(|| format!("ladder {}", path.display()))?;
+    ladder.validate().with_context(|| format!("ladder {}", path.display()))?;
+    Ok(ladder)
 }
 
 /// Opens an input file, naming it in the error.

@@ -34,12 +34,7 @@ pub struct TranscodeArgs {
 fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
     let mut ladder = match &args.ladder {
         None => Ladder::default_for(&args.codecs),
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read ladder {}", path.display()))?;
-            Ladder::from_file_text(&path.to_string_lossy(), &text)
-                .with_context(|| format!("ladder {}", path.display()))?
-        }
+        Some(path) => super::read_ladder(path)?,
     };
     ladder.rungs.retain(|r| args.codecs.contains(&r.codec));
     anyhow::ensure!(
@@ -106,7 +101,7 @@ impl Pipeline {
         let worker_config = WorkerConfig { slots, ..WorkerConfig::default() };
         let stores = WorkerStores { sources: sources.clone(), outputs: outputs.clone() };
         let (b, s) = (bus.clone(), shutdown.clone());
-        services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, None, s).await?) });
+        services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, Default::default(), s).await?) });
         let (b, s, o) = (bus.clone(), shutdown.clone(), outputs.clone());
         services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
         Ok(Self { bus, shutdown, services, sources, outputs })

@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use clap::Args;
 use tessera_core::jobs::JobBook;
+use tessera_core::roster::Roster;
 use tessera_core::topology::TaskDelivery;
 use tessera_core::wire::{TaskCodec, WorkerClass};
 use tessera_media::SpeedPreset;
-use tessera_worker::{WorkerConfig, WorkerStores};
+use tessera_worker::{WorkerBooks, WorkerConfig, WorkerStores};
 
 use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 
@@ -68,12 +69,12 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         let connected = args.cluster.connect().await?;
         let deps = connected.deps;
         let stores = WorkerStores { sources: deps.store.clone(), outputs: deps.store };
-        let jobs = Some(JobBook::new(deps.jobs));
+        let books = WorkerBooks { jobs: Some(JobBook::new(deps.jobs)), roster: Some(Roster::new(deps.workers)) };
         if let Some(listen) = args.listen {
             tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
         }
         tracing::info!(class = class.as_str(), slots = config.slots, "worker started");
-        tessera_worker::run(deps.bus, stores, config, jobs, shutdown).await?;
+        tessera_worker::run(deps.bus, stores, config, books, shutdown).await?;
         Ok(())
     })
 }
