@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (ffmpeg to make and check media, nasm for the
 # codecs' assembly, Chromium + Node.js + the players for the browser tests)
-# and runs the whole check: rustfmt, clippy, every test.
+# and runs the whole check: the Helm chart's validation, rustfmt, clippy, every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,9 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The Helm chart: lint, render with every value set, Kubernetes schema validation, invariants.
+scripts/check_chart.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tessera_testkit::nats::NatsServer;
 use tessera_testkit::s3::S3Server;
-use tessera_testkit::{cached_fixture, count_frames};
+use tessera_testkit::{cached_fixture, count_frames, free_port};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-fixtures")
@@ -28,10 +28,6 @@ fn source(secs: u32) -> PathBuf {
     );
     let args: Vec<&str> = recipe.split_whitespace().collect();
     cached_fixture(&fixtures(), &format!("180p-{secs}s.mp4"), &args)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 const BUCKET: &str = "media";

@@ -6,50 +6,17 @@
 //! wrong stream key change nothing; after the push the same URLs are VOD
 //! with every frame that was sent.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tessera_testkit::dev::DevServer;
 use tessera_testkit::rtmp_push as push;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Dev {
-    child: Child,
-    api: String,
-    out: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dev(grace_secs: u32) -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let (http, rtmp) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["dev", "--listen", &format!("127.0.0.1:{http}"), "--rtmp", &format!("127.0.0.1:{rtmp}")])
-        .args(["--out", out.to_str().unwrap(), "--slots", "2", "--live-grace", &grace_secs.to_string()])
-        .env("TESSERA_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("dev.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let api = format!("http://127.0.0.1:{http}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
-        assert!(Instant::now() < deadline, "tessera dev did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Dev { child, api, out, _dir: dir }
+fn start_dev(grace_secs: u32) -> DevServer {
+    let binary = Path::new(env!("CARGO_BIN_EXE_tessera"));
+    DevServer::start(binary, &["--slots", "2", "--live-grace", &grace_secs.to_string()])
 }
 
 fn playlist_segments(path: &Path) -> Option<(usize, String)> {
@@ -161,12 +128,12 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
 }
 
 /// `POST /v1/live` with `body`: the channel.
-async fn create_channel(http: &reqwest::Client, dev: &Dev, body: Value) -> Value {
+async fn create_channel(http: &reqwest::Client, dev: &DevServer, body: Value) -> Value {
     http.post(format!("{}/v1/live", dev.api)).json(&body).send().await.unwrap().json().await.unwrap()
 }
 
 /// A 2 s-segment H.264 channel: its id and RTMP URL.
-async fn h264_channel(http: &reqwest::Client, dev: &Dev) -> (String, String) {
+async fn h264_channel(http: &reqwest::Client, dev: &DevServer) -> (String, String) {
     let channel = create_channel(http, dev, json!({"codecs": ["h264"], "segment_duration": 2})).await;
     (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string())
 }
@@ -179,7 +146,7 @@ async fn wait_listed(playlist: &Path, segments: usize) {
     }
 }
 
-async fn wait_completed(http: &reqwest::Client, dev: &Dev, id: &str, timeout: Duration) -> Value {
+async fn wait_completed(http: &reqwest::Client, dev: &DevServer, id: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
         let job: Value = http.get(format!("{}/v1/jobs/{id}", dev.api)).send().await.unwrap().json().await.unwrap();

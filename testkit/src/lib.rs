@@ -6,11 +6,18 @@
 #![deny(missing_docs)]
 
 pub mod bus_contract;
+pub mod dev;
 pub mod kv_contract;
 pub mod nats;
 pub mod s3;
 
 use std::process::Command;
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
 
 fn require(tool: &str) {
     let ok = Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false);

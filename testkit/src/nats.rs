@@ -2,7 +2,7 @@
 //! store folder, stopped (and its folder removed) on drop; it can be
 //! stopped and started again on the same port and store to test reconnects.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,11 @@ pub struct NatsServer {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
 impl NatsServer {
     /// Starts a server; panics with how to install it when the binary is missing.
     pub fn start() -> Self {
         let store = tempfile::tempdir().expect("store folder");
-        let mut server = Self { port: free_port(), store, child: None };
+        let mut server = Self { port: crate::free_port(), store, child: None };
         server.restart();
         server
     }

@@ -16,10 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use opentelemetry::KeyValue;
 use tessera_core::bus::Bus;
 use tessera_core::channels::{ChannelBook, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS};
 use tessera_core::jobs::{now_ms, JobBook, JobBookError, JobRecord, JobSubmission};
 use tessera_core::kv::KvError;
+use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::wire::{JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
 use tessera_core::Store;
 use tessera_media::live_segmenter::LiveSegment;
@@ -30,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::cutter::StreamCutter;
 use super::rtmp::{Ingest, PublishGate};
 use crate::error::CoordinatorError;
-use crate::vod::{publish_tasks, SegmentTarget};
+use crate::vod::{publish_tasks, traced, SegmentTarget};
 
 /// What broadcasts need.
 #[derive(Clone)]
@@ -282,7 +284,9 @@ impl Publish {
 
     /// Publishes one segment in two phases: it is recorded as pending, then
     /// its source, event and tasks go out, then it is committed. A publish
-    /// that dies half-way leaves the pending mark for the next one.
+    /// that dies half-way leaves the pending mark for the next one. Each
+    /// segment is a trace of its own (a `live.segment` root span, then its
+    /// tasks and the playlist update), which shows where its latency goes.
     async fn publish(
         &self,
         channel: &ChannelRecord,
@@ -290,6 +294,9 @@ impl Publish {
         bytes: Option<Vec<u8>>,
     ) -> Result<(), CoordinatorError> {
         let id = channel.id.as_str();
+        let trace = TraceParent::new_root();
+        let traceparent = trace.header();
+        let published_ms = now_ms();
         let mark = pending.clone();
         retried("recording the segment", || async {
             self.update(id, |c| c.pending = Some(mark.clone())).await.map(|_| ())
@@ -301,7 +308,7 @@ impl Publish {
             output_prefix: &channel.output_prefix,
             renditions: &channel.renditions,
             frame_rate: channel.frame_rate,
-            traceparent: None,
+            traceparent: Some(&traceparent),
         };
         let seq = pending.seq;
         let source_key = tessera_core::wire::source_segment_key(id, seq);
@@ -319,7 +326,10 @@ impl Publish {
             discontinuity: pending.discontinuity,
         };
         let event = JobEvent::new(id, JobEventKind::LiveSegment(cut));
-        retried("publishing the segment", || async { Ok(self.deps.bus.publish(event.to_message()).await?) }).await?;
+        retried("publishing the segment", || async {
+            Ok(self.deps.bus.publish(traced(event.to_message(), Some(&traceparent))).await?)
+        })
+        .await?;
         retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
         let end = pending.start_secs + pending.duration_secs;
         retried("committing the segment", || async {
@@ -332,7 +342,21 @@ impl Publish {
             .await
             .map(|_| ())
         })
-        .await
+        .await?;
+        telemetry::record_span(PastSpan {
+            name: "live.segment",
+            id: Some(trace),
+            parent: None,
+            start_ms: published_ms,
+            end_ms: now_ms(),
+            attributes: vec![
+                KeyValue::new("job", id.to_string()),
+                KeyValue::new("segment", i64::from(seq)),
+                KeyValue::new("duration_secs", pending.duration_secs),
+            ],
+            error: None,
+        });
+        Ok(())
     }
 
     /// Runs the publish to its end. A clean unpublish (or a DELETE) ends the

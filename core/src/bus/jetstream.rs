@@ -29,6 +29,10 @@ use super::{
 /// messages come at once.
 const NO_WAIT_EXPIRY: Duration = Duration::from_millis(10);
 
+/// How long past its expiry a pull request may go unanswered before the
+/// fetch gives up on it (see [`JetStreamConsumer::fetch`]).
+const LOST_REQUEST_GRACE: Duration = Duration::from_secs(2);
+
 /// Header carrying the dedupe id.
 const MSG_ID: &str = "Nats-Msg-Id";
 
@@ -314,16 +318,21 @@ impl Consumer for JetStreamConsumer {
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
         let max = max.max(1);
         let mut out = Vec::new();
+        // A pull request the server lost (it restarted while the request was
+        // open) never gets its expiry answer: without a deadline of our own the
+        // fetch, and the service loop behind it, would wait for ever.
+        let deadline = tokio::time::Instant::now() + wait.max(NO_WAIT_EXPIRY) + LOST_REQUEST_GRACE;
         // What is there now, without waiting. The request gets a short expiry
         // too: when max_ack_pending is reached the server holds a no-wait
         // request open, and it would otherwise collect redeliveries for as
         // long as the client's default expiry.
-        let mut now =
-            self.consumer.fetch().max_messages(max).expires(NO_WAIT_EXPIRY).messages().await.map_err(connection)?;
+        let request = self.consumer.fetch().max_messages(max).expires(NO_WAIT_EXPIRY).messages();
+        let Ok(now) = tokio::time::timeout_at(deadline, request).await else { return Ok(out) };
+        let mut now = now.map_err(connection)?;
         // Stop at `max`: the stream itself only ends when the request expires,
         // which cost every fetch the whole expiry (dispatch ran at 1/50 of capacity).
         while out.len() < max {
-            let Some(message) = now.next().await else { break };
+            let Ok(Some(message)) = tokio::time::timeout_at(deadline, now.next()).await else { break };
             match message {
                 Ok(m) => out.push(delivery(m)?),
                 Err(e) if out.is_empty() => return Err(connection(e)),
@@ -332,15 +341,10 @@ impl Consumer for JetStreamConsumer {
         }
         if out.is_empty() && wait > NO_WAIT_EXPIRY {
             // Nothing yet: wait for the first message, then return at once.
-            let mut first = self
-                .consumer
-                .batch()
-                .max_messages(1)
-                .expires(wait - NO_WAIT_EXPIRY)
-                .messages()
-                .await
-                .map_err(connection)?;
-            while let Some(message) = first.next().await {
+            let request = self.consumer.batch().max_messages(1).expires(wait - NO_WAIT_EXPIRY).messages();
+            let Ok(first) = tokio::time::timeout_at(deadline, request).await else { return Ok(out) };
+            let mut first = first.map_err(connection)?;
+            while let Ok(Some(message)) = tokio::time::timeout_at(deadline, first.next()).await {
                 match message {
                     Ok(m) => out.push(delivery(m)?),
                     Err(e) => {
