@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The cluster against `tessera transcode` on the same machine and clip: wall
 # time of one job through nats-server + coordinator + packager + workers
-# (1 worker with 2 slots; 2 workers with 1 slot each), measured from
+# (1 worker with 2 slots; 2 workers with 1 slot each; 1 worker with 2 slots
+# with OpenTelemetry export to a local OTLP sink and JSON logs at info, to
+# price the telemetry), measured from
 # `tessera submit --wait` starting (so the upload is included) to the job
 # ending, against `tessera transcode` with 2 workers. Also checks that every
 # cluster run wrote the same bytes as `tessera transcode`.
@@ -43,12 +45,38 @@ t0=$(now)
 "$TESSERA" transcode "$SRC" --out "$runs/transcode" --codecs h264 --workers 2 >"$runs/transcode.log" 2>&1
 transcode_secs=$(echo "$(now) - $t0" | bc)
 
-# cluster LABEL WORKERS SLOTS: one job through a fresh cluster; prints the wall seconds.
+# A stand-in OTLP/HTTP collector: takes JSON exports, counts the spans, answers 200.
+otlp_sink() {
+  python3 - "$1" "$2" <<'PY'
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path.endswith("/traces"):
+            spans = body.count(b'"spanId"')
+            with open(out, "a") as f:
+                f.write(f"{spans}\n")
+        self.send_response(200); self.send_header("content-type", "application/json"); self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+PY
+}
+
+# cluster LABEL WORKERS SLOTS [otel]: one job through a fresh cluster; prints the wall seconds.
 cluster() {
-  local label=$1 workers=$2 slots=$3 port
+  local label=$1 workers=$2 slots=$3 telemetry=${4:-} port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   local nats_port; nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$runs/$label"
+  if [ "$telemetry" = otel ]; then
+    local sink_port; sink_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    otlp_sink "$sink_port" "$runs/$label/spans" & pids+=($!)
+    export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/json \
+      OTEL_METRIC_EXPORT_INTERVAL=5000 TESSERA_LOG_FORMAT=json TESSERA_LOG=info
+  fi
   "$NATS_SERVER" -js -a 127.0.0.1 -p "$nats_port" -sd "$runs/$label/nats" >"$runs/$label/nats.log" 2>&1 & pids+=($!)
   export TESSERA_NATS="nats://127.0.0.1:$nats_port" TESSERA_STORE="$runs/$label/store"
   sleep 0.5
@@ -66,6 +94,7 @@ cluster() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
+  unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_PROTOCOL OTEL_METRIC_EXPORT_INTERVAL TESSERA_LOG_FORMAT TESSERA_LOG
   # Same bytes as tessera transcode (report.json differs in CPU seconds).
   (cd "$runs/transcode" && find . -type f ! -name report.json | sort) >"$runs/$label/files"
   while read -r f; do
@@ -75,13 +104,18 @@ cluster() {
 
 cluster cluster-1x2 1 2
 cluster cluster-2x1 2 1
-one=$(cat "$runs/cluster-1x2/secs"); two=$(cat "$runs/cluster-2x1/secs")
+cluster cluster-1x2-otel 1 2 otel
+one=$(cat "$runs/cluster-1x2/secs"); two=$(cat "$runs/cluster-2x1/secs"); traced=$(cat "$runs/cluster-1x2-otel/secs")
+spans=$(awk '{n += $1} END {print n + 0}' "$runs/cluster-1x2-otel/spans" 2>/dev/null || echo 0)
 {
   echo "| run | wall s | vs transcode |"
   echo "| --- | --- | --- |"
   printf '| tessera transcode (2 workers) | %.2f | 1.00x |\n' "$transcode_secs"
   printf '| cluster, 1 worker x 2 slots | %.2f | %.2fx |\n' "$one" "$(echo "$one / $transcode_secs" | bc -l)"
   printf '| cluster, 2 workers x 1 slot | %.2f | %.2fx |\n' "$two" "$(echo "$two / $transcode_secs" | bc -l)"
+  printf '| cluster, 1 worker x 2 slots, OTLP traces + metrics, JSON logs at info | %.2f | %.2fx (%.3fx of untraced) |\n' \
+    "$traced" "$(echo "$traced / $transcode_secs" | bc -l)" "$(echo "$traced / $one" | bc -l)"
   echo
+  echo "The traced run exported $spans spans."
   echo "Every cluster run wrote the same bytes as tessera transcode (report.json aside)."
 } | tee "$BENCH_DIR/cluster-results.md"

@@ -695,21 +695,24 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
     );
 }
 
+/// Every OTLP export received: (signal, body).
+type Exports = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
 /// A small OTLP/HTTP receiver (JSON encoding): keeps every export it is sent.
 struct OtlpReceiver {
     port: u16,
-    exports: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    exports: Exports,
 }
 
 impl OtlpReceiver {
     async fn start() -> Self {
         use axum::extract::{Path as UrlPath, State};
-        let exports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let exports = Exports::default();
         let app = axum::Router::new()
             .route(
                 "/v1/{signal}",
                 axum::routing::post(
-                    |State(exports): State<std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>>,
+                    |State(exports): State<Exports>,
                      UrlPath(signal): UrlPath<String>,
                      body: axum::body::Bytes| async move {
                         let value: Value = serde_json::from_slice(&body).expect("OTLP JSON");
