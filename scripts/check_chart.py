@@ -12,8 +12,8 @@ For the chart's files and for every value set in charts/tessera/ci/*.yaml:
   4. validate every built-in kind strictly against the Kubernetes 1.33 schemas and the
      custom resources (KEDA ScaledObject, ServiceMonitor) against the schemas below;
      any other kind fails;
-  5. assert the chart's invariants (probes, drain vs grace period, one packager, KEDA
-     consumers, security contexts, references between objects...).
+  5. assert the chart's invariants (probes, drain vs grace period, one packager as a StatefulSet
+     with its headless Service, KEDA consumers, security contexts, references between objects...).
 Then value sets that must be refused are rendered and must fail, and values.yaml must
 have a comment on every setting. Exits 1 listing every failure.
 """
@@ -396,7 +396,9 @@ class Invariants:
             key = (obj["kind"], meta["name"])
             self.c.expect(key not in seen, self.where(obj), "rendered twice")
             seen.add(key)
-            limit = 63 if obj["kind"] in ("Service", "StatefulSet") else 253
+            # A StatefulSet's pods carry controller-revision-hash=<name>-<hash of up to 10 characters>, a label
+            # value (63 at most), so its name gets 52.
+            limit = {"Service": 63, "StatefulSet": 52}.get(obj["kind"], 253)
             self.c.expect(len(meta["name"]) <= limit, self.where(obj), f"name longer than {limit}")
             self.c.expect("namespace" not in meta or meta["namespace"] == NAMESPACE, self.where(obj), "wrong namespace")
             labels = meta.get("labels", {})
@@ -537,19 +539,68 @@ class Invariants:
                 self.c.expect("replicas" not in d["spec"], where, f"replicas set although {mode} owns them (every upgrade would reset the scale)")
 
     def packager(self) -> None:
-        deployments = self.deployments("packager")
-        if not self.c.expect(len(deployments) == 1, f"[{self.name}]", f"{len(deployments)} packager Deployments (exactly one needed)"):
+        """At most one packager pod, even while one is evicted or deleted: a StatefulSet of one replica, whose
+        controller (unlike a ReplicaSet) creates the replacement only once the old pod is gone."""
+        packagers = [w for w in self.workloads() if self.component(w) == "packager"]
+        if not self.c.expect(len(packagers) == 1, f"[{self.name}]", f"{len(packagers)} packager workloads (exactly one needed)"):
             return
-        d = deployments[0]
-        where = self.where(d)
-        self.c.expect(d["spec"].get("replicas") == 1, where, f"replicas {d['spec'].get('replicas')}, must be 1")
-        self.c.expect(d["spec"].get("strategy", {}).get("type") == "Recreate", where, "strategy is not Recreate (a rollout would run two packagers)")
-        container = d["spec"]["template"]["spec"]["containers"][0]
+        s = packagers[0]
+        where = self.where(s)
+        spec = s["spec"]
+        if not self.c.expect(s["kind"] == "StatefulSet", where, f"a {s['kind']}, not a StatefulSet (a ReplicaSet starts a second packager while the first is terminating)"):
+            return
+        self.c.expect(spec.get("replicas") == 1, where, f"replicas {spec.get('replicas')}, must be 1")
+        self.c.expect(spec.get("podManagementPolicy") == "OrderedReady", where, f"podManagementPolicy {spec.get('podManagementPolicy')}, must be OrderedReady")
+        update = spec.get("updateStrategy", {})
+        self.c.expect(update.get("type") == "RollingUpdate", where, f"updateStrategy {update.get('type')}, must be RollingUpdate (OnDelete never rolls it)")
+        rolling = update.get("rollingUpdate", {})
+        self.c.expect(rolling.get("partition", 0) == 0 and rolling.get("maxUnavailable", 1) in (1, "1"), where, f"rollingUpdate {rolling} (a partition would hold back pod -0)")
+        self.c.expect(not spec.get("volumeClaimTemplates"), where, "volumeClaimTemplates: the packager keeps no state of its own")
+        pod = spec["template"]["spec"]
+        grace = pod.get("terminationGracePeriodSeconds")
+        self.c.expect(isinstance(grace, int) and 1 <= grace <= 300, where, f"terminationGracePeriodSeconds {grace}: the replacement waits for the old pod, keep it within 1-300 s")
+        # The governing Service: rendered, headless, selecting exactly the packager's pods.
+        governing = next((o for o in self.of_kind("Service") if o["metadata"]["name"] == spec.get("serviceName")), None)
+        if self.c.expect(governing is not None, where, f"serviceName {spec.get('serviceName')!r} is not a rendered Service"):
+            gwhere = self.where(governing)
+            self.c.expect(governing["spec"].get("clusterIP") == "None", gwhere, "the packager's governing Service is not headless")
+            self.c.expect(self.pods_selected(governing["spec"].get("selector", {})) == [s], gwhere, "does not select the packager's pods (only)")
+            self.c.expect(self.component(governing) == "packager", gwhere, "not labelled as the packager's")
+        container = pod["containers"][0]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         ops = self.env_value(container, "TESSERA_OPS_LISTEN") or ""
         self.c.expect("ops" in ports and ops.endswith(f":{ports['ops']}"), where, f"TESSERA_OPS_LISTEN {ops!r} is not the ops port")
+        if self.merged["otel"]["endpoint"]:
+            attrs = self.env_value(container, "OTEL_RESOURCE_ATTRIBUTES") or ""
+            self.c.expect(f"k8s.statefulset.name={s['metadata']['name']}" in attrs.split(","), where, "OTEL_RESOURCE_ATTRIBUTES does not name the StatefulSet")
         for scaler in self.of_kind("HorizontalPodAutoscaler", "ScaledObject"):
-            self.c.expect(scaler["spec"]["scaleTargetRef"]["name"] != d["metadata"]["name"], self.where(scaler), "scales the packager")
+            self.c.expect(scaler["spec"]["scaleTargetRef"]["name"] != s["metadata"]["name"], self.where(scaler), "scales the packager")
+        # The optional PDB: exactly one, maxUnavailable 1 (never blocks a drain), or none.
+        selector = spec["selector"]["matchLabels"]
+        pdbs = [b for b in self.of_kind("PodDisruptionBudget") if self.pods_selected(b["spec"]["selector"].get("matchLabels", {})) == [s]]
+        if self.merged["packager"]["podDisruptionBudget"]["enabled"]:
+            self.c.expect(len(pdbs) == 1 and pdbs[0]["spec"].get("maxUnavailable") == 1, where, f"podDisruptionBudget.enabled: {len(pdbs)} PDBs, expected one with maxUnavailable 1")
+        else:
+            self.c.expect(not pdbs, where, "a PDB although packager.podDisruptionBudget.enabled is false")
+        # Metrics: the ServiceMonitor selects a Service of the packager with the port it scrapes.
+        for sm in self.of_kind("ServiceMonitor"):
+            scraped = [svc for svc in self.of_kind("Service") if self.service_monitor_selects(sm, svc) and self.pods_selected(svc["spec"].get("selector", {})) == [s]]
+            sm_ports = {e.get("port") for e in sm["spec"]["endpoints"]}
+            self.c.expect(any({p.get("name") for p in svc["spec"]["ports"]} & sm_ports for svc in scraped), self.where(sm), f"scrapes no Service of the packager {selector}")
+
+    @staticmethod
+    def service_monitor_selects(sm: dict, svc: dict) -> bool:
+        labels = svc["metadata"].get("labels", {})
+        selector = sm["spec"]["selector"]
+        if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+            return False
+        for e in selector.get("matchExpressions", []):
+            present, value = e["key"] in labels, labels.get(e["key"])
+            ok = {"In": present and value in e.get("values", []), "NotIn": not present or value not in e.get("values", []),
+                  "Exists": present, "DoesNotExist": not present}[e["operator"]]
+            if not ok:
+                return False
+        return True
 
     def pods_selected(self, selector: dict) -> list[dict]:
         out = []
@@ -683,9 +734,10 @@ class Invariants:
 
     def nats(self) -> None:
         bundled = self.merged["nats"]["bundled"]["enabled"]
-        sts = self.of_kind("StatefulSet")
+        sts = [s for s in self.of_kind("StatefulSet") if self.component(s) == "nats"]
         self.c.expect(len(sts) == (1 if bundled else 0), f"[{self.name}]", f"{len(sts)} NATS StatefulSets with bundled={bundled}")
-        urls = {self.env_value(c, "TESSERA_NATS") for d in self.of_kind("Deployment") for c in d["spec"]["template"]["spec"]["containers"]}
+        tessera = [w for w in self.workloads() if self.component(w) != "nats"]
+        urls = {self.env_value(c, "TESSERA_NATS") for d in tessera for c in d["spec"]["template"]["spec"]["containers"]}
         self.c.expect(len(urls) == 1, f"[{self.name}]", f"services use different NATS URLs: {urls}")
         if bundled and sts:
             svc = next((s for s in self.of_kind("Service") if self.component(s) == "nats" and s["spec"].get("clusterIP") != "None"), None)
@@ -839,6 +891,7 @@ def main() -> int:
         ("bad rung", {"ladder": {"rungs": [{"codec": "h264", "height": 721, "bitrate_kbps": 900}]}}, "height"),
         ("unknown rung field", {"ladder": {"rungs": [{"codec": "h264", "height": 720, "bitrate": 900}]}}, "bitrate"),
         ("grace margin zero", {"workers": {"cpu": {"terminationGraceMarginSeconds": 0}}}, "terminationGraceMarginSeconds"),
+        ("packager grace period of an hour", {"packager": {"terminationGracePeriodSeconds": 3600}}, "terminationGracePeriodSeconds"),
     ]
     for name, overlay, needle in refusals:
         values = merge(copy.deepcopy(base), overlay) if name != "no store" else {}

@@ -22,7 +22,7 @@
 'use strict';
 
 (() => {
-  const POLL_MS = 1500;
+  const POLL_MS = 2000;
   const HIDDEN_POLL_MS = 10000;
   const FETCH_TIMEOUT_MS = 8000;
   const JOB_LIMIT = 50;
@@ -517,7 +517,7 @@
     const cluster = state.cluster;
     const depthNode = $('[data-queue-depth]');
     if (cluster) {
-      const pending = cluster.queues.reduce((s, q) => s + (Number(q.pending) || 0), 0);
+      const pending = cluster.queues.reduce((s, q) => s + (Number(q.waiting) || 0), 0);
       const inFlight = cluster.queues.reduce((s, q) => s + (Number(q.in_flight) || 0), 0);
       setText(depthNode, num(pending + inFlight));
       setAttr(depthNode, 'data-pending', pending);
@@ -790,7 +790,7 @@
     const panel = $('[data-panel="queues"]');
     const queues = state.cluster ? state.cluster.queues.slice() : [];
     queues.sort((a, b) => String(a.class).localeCompare(String(b.class)) || String(a.codec).localeCompare(String(b.codec)));
-    const max = Math.max(1, ...queues.map((q) => Number(q.pending) || 0));
+    const max = Math.max(1, ...queues.map((q) => Number(q.waiting) || 0));
     syncList(
       $('[data-queues-body]'),
       queues,
@@ -802,7 +802,7 @@
         setText($('[data-queue-class-text]', tr), q.class);
         setText($('[data-queue-codec-text]', tr), q.codec);
         setText($('[data-queue-consumer]', tr), q.consumer);
-        const pending = Number(q.pending) || 0;
+        const pending = Number(q.waiting) || 0;
         setText($('[data-queue-pending]', tr), num(pending));
         const bar = $('.qbar', tr);
         const width = ((pending / max) * 100).toFixed(1) + '%';

@@ -28,14 +28,21 @@ pub struct QueueView {
     pub codec: String,
     /// The durable consumer workers of this class and codec share.
     pub consumer: String,
-    /// Tasks not taken yet.
-    pub pending: u64,
+    /// Tasks not taken yet (or waiting to be delivered again).
+    pub waiting: u64,
     /// Tasks taken and not finished.
     pub in_flight: u64,
 }
 
 /// The latest depths of this process (shared by its gauges).
 static SNAPSHOT: LazyLock<Mutex<Vec<QueueView>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+/// Polls in a row that could not read the depths; after [`STALE_AFTER_FAILURES`]
+/// the snapshot is dropped rather than reported as current.
+static FAILURES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Failed polls (15 s) after which the depths are no longer reported.
+const STALE_AFTER_FAILURES: u32 = 3;
 
 /// The gauges; they read [`SNAPSHOT`] whenever metrics are collected.
 static GAUGES: LazyLock<(ObservableGauge<u64>, ObservableGauge<u64>)> = LazyLock::new(|| {
@@ -55,7 +62,7 @@ static GAUGES: LazyLock<(ObservableGauge<u64>, ObservableGauge<u64>)> = LazyLock
     };
     (
         gauge("tessera_queue_pending", "Tasks waiting plus in flight per worker queue (scale workers on this)", |q| {
-            q.pending + q.in_flight
+            q.waiting + q.in_flight
         }),
         gauge("tessera_queue_in_flight", "Tasks taken by workers and not finished, per worker queue", |q| q.in_flight),
     )
@@ -67,7 +74,10 @@ pub fn snapshot() -> Vec<QueueView> {
 }
 
 /// Reads every queue's depth once; queues no worker ever opened are left out.
+/// A coordinator that cannot read them for [`STALE_AFTER_FAILURES`] polls
+/// reports none (an autoscaler then sees no figure instead of an old one).
 pub async fn refresh(bus: &dyn Bus) {
+    use std::sync::atomic::Ordering;
     let mut queues = Vec::new();
     for class in [WorkerClass::Cpu, WorkerClass::Gpu] {
         for codec in TaskCodec::ALL {
@@ -77,17 +87,21 @@ pub async fn refresh(bus: &dyn Bus) {
                     class: class.as_str().into(),
                     codec: codec.as_str().into(),
                     consumer,
-                    pending: depth.waiting,
+                    waiting: depth.waiting,
                     in_flight: depth.in_flight,
                 }),
                 Ok(None) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, %consumer, "queue depth unavailable");
+                    if FAILURES.fetch_add(1, Ordering::Relaxed) + 1 >= STALE_AFTER_FAILURES {
+                        SNAPSHOT.lock().unwrap_or_else(PoisonError::into_inner).clear();
+                    }
                     return;
                 }
             }
         }
     }
+    FAILURES.store(0, Ordering::Relaxed);
     *SNAPSHOT.lock().unwrap_or_else(PoisonError::into_inner) = queues;
 }
 

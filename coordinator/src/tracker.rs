@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use tessera_core::bus::{Bus, Delivery};
-use tessera_core::jobs::{JobBook, JobBookError, JobRecord, WebhookDelivery};
+use tessera_core::jobs::{JobBook, JobBookError, JobRecord, JobState, WebhookDelivery};
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::tracker_consumer_config;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
@@ -95,8 +95,13 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
                 tracing::info!(job = %event.job, state = record.state.as_str(), "job ended");
                 tracking.metrics.job_ended(record.state.as_str());
             }
-            if ending_event && record.state.is_terminal() {
+            // The event that ended the job records its span; a cancel is written
+            // by the API first, so its event records it (again for a repeated DELETE).
+            let cancel = matches!(event.kind, JobEventKind::Cancelled { .. }) && record.state == JobState::Cancelled;
+            if ended || cancel {
                 record_job_span(&record);
+            }
+            if ending_event && record.state.is_terminal() {
                 // Source segments are scratch: nothing reads them once the job ended.
                 let (store, job) = (tracking.store.clone(), event.job.clone());
                 tokio::spawn(async move { remove_sources(&store, &job).await });
@@ -123,8 +128,7 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
 }
 
 /// Records the job's own span, from submission to its end, with the span id
-/// every other span of the job names as its parent. A redelivered end event
-/// records it again with the same id; trace stores keep one.
+/// every other span of the job names as its parent.
 fn record_job_span(record: &JobRecord) {
     let Some(job) = record.submission.traceparent.as_deref().and_then(TraceParent::parse) else { return };
     let (done, total) = record.progress();

@@ -12,6 +12,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::AsyncWriteExt;
+use tracing::Instrument;
 use url::Url;
 
 /// Storage failures.
@@ -137,68 +138,84 @@ impl Store {
     }
 
     /// Writes an object (atomically: readers see the old or the new bytes).
-    #[tracing::instrument(name = "store.write", skip_all, fields(key = key, bytes = bytes.len()))]
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
-        let path = self.path(key)?;
-        self.inner.put(&path, PutPayload::from_bytes(bytes)).await.map_err(Self::backend("write", key))?;
-        Ok(())
+        let span = op_span(Op::Write, key);
+        async move {
+            let path = self.path(key)?;
+            self.inner.put(&path, PutPayload::from_bytes(bytes)).await.map_err(Self::backend("write", key))?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     /// Reads a whole object.
-    #[tracing::instrument(name = "store.read", skip_all, fields(key = key))]
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let path = self.path(key)?;
-        let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
-        result.bytes().await.map_err(Self::backend("read", key))
+        let span = op_span(Op::Read, key);
+        async move {
+            let path = self.path(key)?;
+            let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
+            result.bytes().await.map_err(Self::backend("read", key))
+        }
+        .instrument(span)
+        .await
     }
 
     /// Writes an object from a stream of chunks without holding it whole in
     /// memory (a multipart upload on object stores). If the stream fails the
     /// upload is aborted and nothing is written. Returns the bytes written.
-    #[tracing::instrument(name = "store.write", skip_all, fields(key = key))]
     pub async fn put_stream<S>(&self, key: &str, mut chunks: S) -> Result<u64, StoreError>
     where
         S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
     {
-        use futures::StreamExt;
-        let path = self.path(key)?;
-        let upload = self.inner.put_multipart(&path).await.map_err(Self::backend("write", key))?;
-        let mut writer = WriteMultipart::new(upload);
-        let mut written = 0u64;
-        while let Some(chunk) = chunks.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(source) => {
-                    let _ = writer.abort().await;
-                    return Err(StoreError::Source { key: key.to_string(), source });
-                }
-            };
-            // Bounds the parts in flight, so memory stays at a few parts.
-            writer.wait_for_capacity(4).await.map_err(Self::backend("write", key))?;
-            written += chunk.len() as u64;
-            writer.put(chunk);
+        let span = op_span(Op::Write, key);
+        async move {
+            use futures::StreamExt;
+            let path = self.path(key)?;
+            let upload = self.inner.put_multipart(&path).await.map_err(Self::backend("write", key))?;
+            let mut writer = WriteMultipart::new(upload);
+            let mut written = 0u64;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(source) => {
+                        let _ = writer.abort().await;
+                        return Err(StoreError::Source { key: key.to_string(), source });
+                    }
+                };
+                // Bounds the parts in flight, so memory stays at a few parts.
+                writer.wait_for_capacity(4).await.map_err(Self::backend("write", key))?;
+                written += chunk.len() as u64;
+                writer.put(chunk);
+            }
+            writer.finish().await.map_err(Self::backend("write", key))?;
+            Ok(written)
         }
-        writer.finish().await.map_err(Self::backend("write", key))?;
-        Ok(written)
+        .instrument(span)
+        .await
     }
 
     /// Copies an object into a local file chunk by chunk; returns its size.
-    #[tracing::instrument(name = "store.read", skip_all, fields(key = key))]
     pub async fn get_to_file(&self, key: &str, file: &std::path::Path) -> Result<u64, StoreError> {
-        use futures::StreamExt;
-        let local = |source: std::io::Error| StoreError::LocalFile { path: file.display().to_string(), source };
-        let path = self.path(key)?;
-        let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
-        let mut out = tokio::fs::File::create(file).await.map_err(local)?;
-        let mut stream = result.into_stream();
-        let mut size = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(Self::backend("read", key))?;
-            size += chunk.len() as u64;
-            out.write_all(&chunk).await.map_err(local)?;
+        let span = op_span(Op::Read, key);
+        async move {
+            use futures::StreamExt;
+            let local = |source: std::io::Error| StoreError::LocalFile { path: file.display().to_string(), source };
+            let path = self.path(key)?;
+            let result = self.inner.get(&path).await.map_err(Self::backend("read", key))?;
+            let mut out = tokio::fs::File::create(file).await.map_err(local)?;
+            let mut stream = result.into_stream();
+            let mut size = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(Self::backend("read", key))?;
+                size += chunk.len() as u64;
+                out.write_all(&chunk).await.map_err(local)?;
+            }
+            out.flush().await.map_err(local)?;
+            Ok(size)
         }
-        out.flush().await.map_err(local)?;
-        Ok(size)
+        .instrument(span)
+        .await
     }
 
     /// True when the object exists.
@@ -232,6 +249,25 @@ impl Store {
             .collect();
         keys.sort();
         Ok(keys)
+    }
+}
+
+/// What a traced store call does.
+enum Op {
+    Read,
+    Write,
+}
+
+/// The span of a store call made inside traced work (a job's segmenting, a
+/// task, packaging); a call outside any span gets none, so that uploads,
+/// report reads and rebuilds do not each become a one-span trace.
+fn op_span(op: Op, key: &str) -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    match op {
+        Op::Read => tracing::info_span!("store.read", key),
+        Op::Write => tracing::info_span!("store.write", key),
     }
 }
 

@@ -15,6 +15,7 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
 };
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Instrumentation scope of every span Tessera records itself.
@@ -46,10 +47,12 @@ impl TraceParent {
         Some(Self { trace_id, span_id, sampled: flags & 1 == 1 })
     }
 
-    /// A new sampled trace with a new span id.
+    /// A new trace with a new span id, sampled as the process's
+    /// `OTEL_TRACES_SAMPLER` would sample a root span of it (so a job's later
+    /// root span and its children, which follow this flag, agree).
     pub fn new_root() -> Self {
-        let trace = uuid::Uuid::new_v4().as_u128().max(1);
-        Self { trace_id: TraceId::from(trace), span_id: new_span_id(), sampled: true }
+        let trace_id = RandomIdGenerator::default().new_trace_id();
+        Self { trace_id, span_id: new_span_id(), sampled: root_sampled(trace_id) }
     }
 
     /// The same trace with a new span id (for a span whose parent is `self`).
@@ -81,8 +84,30 @@ impl TraceParent {
 }
 
 fn new_span_id() -> SpanId {
-    let bytes = uuid::Uuid::new_v4().as_u64_pair().0.max(1);
-    SpanId::from(bytes)
+    RandomIdGenerator::default().new_span_id()
+}
+
+/// Whether the configured sampler keeps a root span of `trace_id`: the
+/// standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` settings, read
+/// once (default: always on). Ratio sampling decides on the trace id alone,
+/// so the decision made here is the one the SDK makes for the job's span.
+fn root_sampled(trace_id: TraceId) -> bool {
+    use opentelemetry::trace::SpanKind;
+    use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
+    static SAMPLER: std::sync::LazyLock<Sampler> = std::sync::LazyLock::new(|| {
+        let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
+        let ratio = || {
+            let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
+            arg.and_then(|a| a.trim().parse::<f64>().ok()).filter(|r| (0.0..=1.0).contains(r)).unwrap_or(1.0)
+        };
+        match name.trim() {
+            "always_off" | "parentbased_always_off" => Sampler::AlwaysOff,
+            "traceidratio" | "parentbased_traceidratio" => Sampler::TraceIdRatioBased(ratio()),
+            _ => Sampler::AlwaysOn,
+        }
+    });
+    let result = SAMPLER.should_sample(None, trace_id, "job", &SpanKind::Internal, &[], &[]);
+    result.decision == SamplingDecision::RecordAndSample
 }
 
 /// Makes `span` a child of the `traceparent` header value, when there is a valid one.
@@ -92,17 +117,6 @@ pub fn adopt(span: &tracing::Span, traceparent: Option<&str>) {
         // Fails only without an OpenTelemetry layer, when there is nothing to link.
         let _ = span.set_parent(parent.context());
     }
-}
-
-/// The `traceparent` of `span` when it is recorded, else `fallback` (the job's own).
-pub fn traceparent_of(span: &tracing::Span, fallback: Option<&str>) -> Option<String> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        let flags = span_context.trace_flags().to_u8();
-        return Some(format!("00-{}-{}-{flags:02x}", span_context.trace_id(), span_context.span_id()));
-    }
-    fallback.map(str::to_string)
 }
 
 thread_local! {
@@ -120,11 +134,30 @@ pub struct ChosenSpanIds;
 
 impl opentelemetry_sdk::trace::IdGenerator for ChosenSpanIds {
     fn new_trace_id(&self) -> TraceId {
-        CHOSEN_TRACE_ID.with(Cell::take).unwrap_or_else(|| TraceParent::new_root().trace_id)
+        CHOSEN_TRACE_ID.with(Cell::take).unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
     }
 
     fn new_span_id(&self) -> SpanId {
         CHOSEN_SPAN_ID.with(Cell::take).unwrap_or_else(new_span_id)
+    }
+}
+
+/// The ids the next span started on this thread gets; cleared when dropped,
+/// even by a panic, so they can never reach another span.
+struct Chosen;
+
+impl Chosen {
+    fn set(id: TraceParent) -> Self {
+        CHOSEN_SPAN_ID.with(|c| c.set(Some(id.span_id)));
+        CHOSEN_TRACE_ID.with(|c| c.set(Some(id.trace_id)));
+        Self
+    }
+}
+
+impl Drop for Chosen {
+    fn drop(&mut self) {
+        CHOSEN_SPAN_ID.with(Cell::take);
+        CHOSEN_TRACE_ID.with(Cell::take);
     }
 }
 
@@ -158,13 +191,10 @@ pub fn record_span(span: PastSpan<'_>) {
     };
     let time = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
     let builder = tracer.span_builder(span.name).with_start_time(time(span.start_ms)).with_attributes(span.attributes);
-    if let Some(id) = span.id {
-        CHOSEN_SPAN_ID.with(|c| c.set(Some(id.span_id)));
-        CHOSEN_TRACE_ID.with(|c| c.set(Some(id.trace_id)));
-    }
-    let mut started = builder.start_with_context(&tracer, &parent);
-    CHOSEN_SPAN_ID.with(Cell::take);
-    CHOSEN_TRACE_ID.with(Cell::take);
+    let mut started = {
+        let _chosen = span.id.map(Chosen::set);
+        builder.start_with_context(&tracer, &parent)
+    };
     if let Some(error) = span.error {
         use opentelemetry::trace::Span as _;
         started.set_status(opentelemetry::trace::Status::error(error.to_string()));
@@ -202,5 +232,48 @@ mod tests {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
         assert!(TraceParent::parse(&TraceParent::new_root().header()).is_some());
+    }
+
+    #[test]
+    fn past_spans_get_the_chosen_ids_and_nothing_else_does() {
+        use opentelemetry_sdk::trace::{InMemorySpanExporterBuilder, SdkTracerProvider};
+        let exporter = InMemorySpanExporterBuilder::new().build();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_id_generator(ChosenSpanIds)
+            .build();
+        opentelemetry::global::set_tracer_provider(provider);
+        let job = TraceParent::new_root();
+        let past = |name, id, parent, start_ms| PastSpan {
+            name,
+            id,
+            parent,
+            start_ms,
+            end_ms: start_ms + 500,
+            attributes: Vec::new(),
+            error: None,
+        };
+        record_span(past("job", Some(job), None, 1_000));
+        record_span(past("task.queue_wait", None, Some(job), 1_100));
+        let client = TraceParent::new_root();
+        let child_job = client.new_child();
+        record_span(past("job", Some(child_job), Some(client), 2_000));
+
+        let spans = exporter.get_finished_spans().expect("spans");
+        let find = |name: &str, trace: TraceId| {
+            spans.iter().find(|s| s.name == name && s.span_context.trace_id() == trace).expect(name)
+        };
+        let root = find("job", job.trace_id);
+        assert_eq!(root.span_context.span_id(), job.span_id);
+        assert_eq!(root.parent_span_id, SpanId::INVALID, "a job without a caller is a root");
+        assert_eq!(root.start_time, UNIX_EPOCH + Duration::from_millis(1_000));
+        assert_eq!(root.end_time, UNIX_EPOCH + Duration::from_millis(1_500));
+        let wait = find("task.queue_wait", job.trace_id);
+        assert_eq!(wait.parent_span_id, job.span_id);
+        assert_ne!(wait.span_context.span_id(), job.span_id, "the chosen id went to one span only");
+        let nested = find("job", client.trace_id);
+        assert_eq!(nested.span_context.span_id(), child_job.span_id);
+        assert_eq!(nested.parent_span_id, client.span_id, "a job continues its caller's trace");
+        assert!(CHOSEN_SPAN_ID.with(Cell::get).is_none() && CHOSEN_TRACE_ID.with(Cell::get).is_none());
     }
 }

@@ -3,8 +3,10 @@
 //! progress on `/`, then plays the finished job with the page's hls.js
 //! player, switches renditions and reads the per-rendition report.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tessera_testkit::cached_fixture;
@@ -33,21 +35,41 @@ async fn the_dashboard_shows_a_job_progress_and_plays_it_when_finished() {
         {"codec": "h264", "height": 144, "bitrate_kbps": 200},
         {"codec": "av1", "height": 144, "bitrate_kbps": 150},
     ]});
-    let request = json!({"source": {"upload_id": upload["upload_id"]}, "codecs": ["h264", "av1"],
+    // The browser opens the page first and the job is submitted once it watches (its id is
+    // chosen here), so even a fast run is seen in progress.
+    let id = "dashboard-check";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/dashboard.mjs");
+    let shot = dev.out.join("dashboard.png");
+    let mut browser = Command::new("node")
+        .arg(&script)
+        .args([&format!("{}/", dev.api), id, "--timeout", "240", "--screenshot", shot.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/test.sh installs it)");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stderr = browser.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("page open") {
+                let _ = ready_tx.send(());
+            }
+            text += &line;
+            text.push('\n');
+        }
+        text
+    });
+    let opened = ready_rx.recv_timeout(Duration::from_secs(90));
+    assert!(opened.is_ok(), "the dashboard did not open: {}", reader.join().unwrap_or_default());
+    let request = json!({"id": id, "source": {"upload_id": upload["upload_id"]}, "codecs": ["h264", "av1"],
         "ladder": ladder, "segment_duration": 1});
     let job: Value =
         http.post(format!("{}/v1/jobs", dev.api)).json(&request).send().await.unwrap().json().await.unwrap();
-    let id = job["id"].as_str().unwrap_or_else(|| panic!("{job}"));
-
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/dashboard.mjs");
-    let shot = dev.out.join("dashboard.png");
-    let out = Command::new("node")
-        .arg(&script)
-        .args([&format!("{}/", dev.api), id, "--timeout", "240", "--screenshot", shot.to_str().unwrap()])
-        .output()
-        .expect("node runs (scripts/test.sh installs it)");
+    assert_eq!(job["id"], id, "{job}");
+    let out = browser.wait_with_output().expect("the check ends");
+    let stderr = reader.join().unwrap_or_default();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let result: Value = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
     assert!(
         out.status.success() && result["ok"] == true,

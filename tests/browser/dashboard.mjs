@@ -265,6 +265,9 @@ async function main() {
     const hasDashboard = await page.evaluate(() => !!document.querySelector('[data-jobs-table]') && !!window.tesseraDashboard);
     if (!hasDashboard) throw new CheckFailed(`${opt.url} is not the Tessera dashboard (no [data-jobs-table] / window.tesseraDashboard)`);
 
+    // Callers may submit the job only now (so that it cannot finish before the page watches it).
+    process.stderr.write(`dashboard.mjs: page open, waiting for job ${opt.job}\n`);
+
     // 1. The job is listed.
     const listedBy = Date.now() + Math.min(60, opt.timeout) * 1000;
     let row = null;

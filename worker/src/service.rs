@@ -134,51 +134,52 @@ pub async fn run(
         abandon: abandon.clone(),
     });
     let heartbeat = books.roster.map(|roster| {
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(keep_status(roster.clone(), shared.clone(), stop.clone()));
-        (roster, task, stop)
+        let status = first_status(&shared.config);
+        let id = status.id.clone();
+        (roster.clone(), id, tokio::spawn(keep_status(roster, shared.clone(), status)))
     });
     schedule(shared, consumers, config.slots.max(1), shutdown, config.drain_timeout).await;
-    if let Some((roster, task, stop)) = heartbeat {
-        stop.cancel();
-        if let Ok(id) = task.await {
-            if let Err(e) = roster.remove(&id).await {
-                tracing::debug!(error = %e, "could not remove this worker from the roster");
-            }
+    if let Some((roster, id, task)) = heartbeat {
+        task.abort();
+        // A bus that is down must not hold up the exit: the entry expires by itself.
+        match tokio::time::timeout(Duration::from_secs(2), roster.remove(&id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not remove this worker from the roster"),
+            Err(_) => tracing::debug!("removing this worker from the roster timed out"),
         }
     }
     Ok(())
 }
 
-/// Writes this worker's status to the roster every [`HEARTBEAT`] until
-/// `stop`; returns its roster id.
-async fn keep_status(roster: Roster, shared: Arc<Shared>, stop: CancellationToken) -> String {
+/// This process's roster entry before its first heartbeat.
+fn first_status(config: &WorkerConfig) -> WorkerStatus {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "worker".into());
-    let mut status = WorkerStatus {
+    WorkerStatus {
         id: worker_id(&host),
         host,
-        class: shared.config.class,
-        codecs: shared.config.codecs.clone(),
-        slots: u32::try_from(shared.config.slots).unwrap_or(u32::MAX),
+        class: config.class,
+        codecs: config.codecs.clone(),
+        slots: u32::try_from(config.slots).unwrap_or(u32::MAX),
         started_at_ms: now_ms(),
         last_seen_ms: 0,
         tasks: Vec::new(),
-    };
+    }
+}
+
+/// Writes this worker's status to the roster every [`HEARTBEAT`] until aborted.
+async fn keep_status(roster: Roster, shared: Arc<Shared>, mut status: WorkerStatus) {
     loop {
         status.last_seen_ms = now_ms();
         status.tasks = lock(&shared.running).values().cloned().collect();
         if let Err(e) = roster.announce(&status).await {
             tracing::debug!(error = %e, "could not write this worker's status");
         }
-        tokio::select! {
-            _ = stop.cancelled() => return status.id,
-            _ = tokio::time::sleep(HEARTBEAT) => {}
-        }
+        tokio::time::sleep(HEARTBEAT).await;
     }
 }
 

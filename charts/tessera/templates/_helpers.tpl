@@ -145,7 +145,8 @@ The autoscaling mode of a worker class: (dict "root" $ "class" "cpu").
 
 {{/*
 Environment shared by every Tessera container: NATS, store, logs, telemetry.
-Takes (dict "root" $ "component" "worker").
+Takes (dict "root" $ "workload" "<name>"), plus "workloadKind" "statefulset" for a StatefulSet (default
+deployment): the OpenTelemetry resource attribute k8s.<kind>.name.
 */}}
 {{- define "tessera.commonEnv" -}}
 {{- $root := .root -}}
@@ -191,7 +192,7 @@ Takes (dict "root" $ "component" "worker").
   value: {{ $v.otel.endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: {{ $v.otel.protocol | quote }}
-{{- $attrs := list "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.node.name=$(NODE_NAME)" "service.instance.id=$(POD_NAME)" (printf "k8s.deployment.name=%s" .workload) -}}
+{{- $attrs := list "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.node.name=$(NODE_NAME)" "service.instance.id=$(POD_NAME)" (printf "k8s.%s.name=%s" (default "deployment" .workloadKind) .workload) -}}
 {{- range $key, $value := $v.otel.resourceAttributes }}
 {{- $attrs = append $attrs (printf "%s=%v" $key $value) -}}
 {{- end }}

@@ -52,7 +52,7 @@ pub struct WorkerView {
 pub struct ClusterView {
     /// Live workers, by id.
     pub workers: Vec<WorkerView>,
-    /// Task queues (as of the last poll, at most 5 s old).
+    /// Task queues (as of the last poll, every 5 s; empty when the bus could not be read for 15 s).
     pub queues: Vec<QueueView>,
 }
 

@@ -319,8 +319,9 @@ impl Consumer for JetStreamConsumer {
         let max = max.max(1);
         let mut out = Vec::new();
         // A pull request the server lost (it restarted while the request was
-        // open) never gets its expiry answer: without a deadline of our own the
-        // fetch, and the service loop behind it, would wait for ever.
+        // open) never gets its expiry answer; async-nats gives up on it only 5 s
+        // after its expiry, and setting up a request can stall on a connection
+        // being re-established. A deadline of our own bounds the whole fetch.
         let deadline = tokio::time::Instant::now() + wait.max(NO_WAIT_EXPIRY) + LOST_REQUEST_GRACE;
         // What is there now, without waiting. The request gets a short expiry
         // too: when max_ack_pending is reached the server holds a no-wait

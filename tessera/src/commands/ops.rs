@@ -12,14 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use prometheus::Encoder;
-use tokio_util::sync::CancellationToken;
 
-/// Serves the endpoints on `listen` until `shutdown`.
-pub async fn serve(
-    listen: SocketAddr,
-    ready: Arc<dyn Fn() -> bool + Send + Sync>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+/// Serves the endpoints on `listen` for as long as the process runs.
+pub async fn serve(listen: SocketAddr, ready: Arc<dyn Fn() -> bool + Send + Sync>) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -46,6 +41,6 @@ pub async fn serve(
         );
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "health and metrics endpoints listening");
-    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    axum::serve(listener, router).await?;
     Ok(())
 }

@@ -20,7 +20,8 @@ pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
         let shutdown = stop_on_signal();
         let connected = args.cluster.connect().await?;
         if let Some(listen) = args.listen {
-            tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
+            // Up until the process exits, through the drain: probes and scrapes still answer.
+            tokio::spawn(super::ops::serve(listen, connected.ready.clone()));
         }
         tracing::info!("packager started");
         tessera_packager::run(connected.deps.bus, connected.deps.store, shutdown).await?;

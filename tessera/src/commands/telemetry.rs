@@ -111,7 +111,7 @@ pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<Telemetr
         let spans = Targets::new().with_target("tessera", tracing::Level::INFO);
         tracing_opentelemetry::layer().with_tracer(provider.tracer(SCOPE)).with_filter(spans)
     });
-    // A second init (tests calling `run` twice in one process) keeps the first.
+    // Fails only when a subscriber is already installed (never: `run` is called once per process).
     let _ = tracing_subscriber::registry().with(logs).with(traces).try_init();
     Ok(Telemetry { tracer, meter: Some(meter) })
 }

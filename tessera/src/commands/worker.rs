@@ -71,7 +71,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         let stores = WorkerStores { sources: deps.store.clone(), outputs: deps.store };
         let books = WorkerBooks { jobs: Some(JobBook::new(deps.jobs)), roster: Some(Roster::new(deps.workers)) };
         if let Some(listen) = args.listen {
-            tokio::spawn(super::ops::serve(listen, connected.ready.clone(), shutdown.clone()));
+            // Up until the process exits, through the drain: probes and scrapes still answer.
+            tokio::spawn(super::ops::serve(listen, connected.ready.clone()));
         }
         tracing::info!(class = class.as_str(), slots = config.slots, "worker started");
         tessera_worker::run(deps.bus, stores, config, books, shutdown).await?;
