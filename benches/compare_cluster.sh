@@ -14,7 +14,7 @@
 # segments: 8 segments x 5 renditions = 40 tasks. H.264 is the harsh case for
 # the cluster: its tasks are short, so fixed costs weigh most.
 #
-# Run (about 3 minutes on 2 cores):
+# Run (about 5 minutes on 2 cores; REPEATS=3 pairs of untraced/traced runs):
 #   cargo build --release -p tessera
 #   benches/compare_cluster.sh        # env: TESSERA, BENCH_DIR, FFMPEG, NATS_SERVER
 set -euo pipefail
@@ -35,7 +35,8 @@ make_clip "$CLIP_SECS"
 runs="$BENCH_DIR/cluster-runs"
 rm -rf "$runs"; mkdir -p "$runs"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+sink=""
+cleanup() { for p in "${pids[@]}" $sink; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 now() { date +%s.%N; }
@@ -47,7 +48,7 @@ transcode_secs=$(echo "$(now) - $t0" | bc)
 
 # A stand-in OTLP/HTTP collector: takes JSON exports, counts the spans, answers 200.
 otlp_sink() {
-  python3 - "$1" "$2" <<'PY'
+  exec python3 - "$1" "$2" <<'PY'
 import http.server, sys
 port, out = int(sys.argv[1]), sys.argv[2]
 class Sink(http.server.BaseHTTPRequestHandler):
@@ -73,7 +74,7 @@ cluster() {
   mkdir -p "$runs/$label"
   if [ "$telemetry" = otel ]; then
     local sink_port; sink_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    otlp_sink "$sink_port" "$runs/$label/spans" & pids+=($!)
+    otlp_sink "$sink_port" "$runs/$label/spans" & sink=$!
     export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/json \
       OTEL_METRIC_EXPORT_INTERVAL=5000 TESSERA_LOG_FORMAT=json TESSERA_LOG=info
   fi
@@ -92,8 +93,11 @@ cluster() {
   "$TESSERA" submit "$SRC" --server "http://127.0.0.1:$port" --codecs h264 --id bench --wait >"$runs/$label/submit.log" 2>&1
   echo "$(now) - $start" | bc >"$runs/$label/secs"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
   pids=()
+  # The sink goes last: the services flush their spans as they exit.
+  if [ -n "${sink:-}" ]; then kill "$sink" 2>/dev/null || true; sink=""; fi
+  wait 2>/dev/null || true
   unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_PROTOCOL OTEL_METRIC_EXPORT_INTERVAL TESSERA_LOG_FORMAT TESSERA_LOG
   # Same bytes as tessera transcode (report.json differs in CPU seconds).
   (cd "$runs/transcode" && find . -type f ! -name report.json | sort) >"$runs/$label/files"
@@ -102,20 +106,28 @@ cluster() {
   done <"$runs/$label/files"
 }
 
-cluster cluster-1x2 1 2
 cluster cluster-2x1 2 1
-cluster cluster-1x2-otel 1 2 otel
-one=$(cat "$runs/cluster-1x2/secs"); two=$(cat "$runs/cluster-2x1/secs"); traced=$(cat "$runs/cluster-1x2-otel/secs")
-spans=$(awk '{n += $1} END {print n + 0}' "$runs/cluster-1x2-otel/spans" 2>/dev/null || echo 0)
+# The untraced and traced runs alternate, REPEATS times each: the figures are medians.
+REPEATS="${REPEATS:-3}"
+for i in $(seq "$REPEATS"); do
+  cluster "cluster-1x2-$i" 1 2
+  cluster "cluster-1x2-otel-$i" 1 2 otel
+done
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+one=$(cat "$runs"/cluster-1x2-[0-9]*/secs | median)
+traced=$(cat "$runs"/cluster-1x2-otel-*/secs | median)
+two=$(cat "$runs/cluster-2x1/secs")
+spans=$(awk '{n += $1} END {print n + 0}' "$runs/cluster-1x2-otel-1/spans" 2>/dev/null || echo 0)
 {
   echo "| run | wall s | vs transcode |"
   echo "| --- | --- | --- |"
   printf '| tessera transcode (2 workers) | %.2f | 1.00x |\n' "$transcode_secs"
-  printf '| cluster, 1 worker x 2 slots | %.2f | %.2fx |\n' "$one" "$(echo "$one / $transcode_secs" | bc -l)"
+  printf '| cluster, 1 worker x 2 slots (median of %s) | %.2f | %.2fx |\n' "$REPEATS" "$one" "$(echo "$one / $transcode_secs" | bc -l)"
   printf '| cluster, 2 workers x 1 slot | %.2f | %.2fx |\n' "$two" "$(echo "$two / $transcode_secs" | bc -l)"
-  printf '| cluster, 1 worker x 2 slots, OTLP traces + metrics, JSON logs at info | %.2f | %.2fx (%.3fx of untraced) |\n' \
-    "$traced" "$(echo "$traced / $transcode_secs" | bc -l)" "$(echo "$traced / $one" | bc -l)"
+  printf '| cluster, 1 worker x 2 slots, OTLP traces + metrics, JSON logs at info (median of %s) | %.2f | %.2fx (%.3fx of untraced) |\n' \
+    "$REPEATS" "$traced" "$(echo "$traced / $transcode_secs" | bc -l)" "$(echo "$traced / $one" | bc -l)"
   echo
-  echo "The traced run exported $spans spans."
+  echo "Untraced runs: $(cat "$runs"/cluster-1x2-[0-9]*/secs | tr '\n' ' ')s; traced: $(cat "$runs"/cluster-1x2-otel-*/secs | tr '\n' ' ')s."
+  echo "A traced run exported $spans spans."
   echo "Every cluster run wrote the same bytes as tessera transcode (report.json aside)."
 } | tee "$BENCH_DIR/cluster-results.md"

@@ -12,6 +12,7 @@ pub mod decoded_cache;
 pub mod error;
 pub mod metrics;
 pub mod service;
+mod status;
 pub mod transcode;
 
 pub use error::WorkerError;

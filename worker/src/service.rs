@@ -5,7 +5,6 @@
 //! reported as a permanent failure and acked; anything else is nak'ed with
 //! back-off and retried until the bus dead-letters it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use bytes::Bytes;
 use opentelemetry::KeyValue;
 use tessera_core::bus::{Bus, Consumer, Delivery};
 use tessera_core::jobs::{now_ms, JobBook, JobState};
-use tessera_core::roster::{worker_id, Roster, RunningTask, WorkerStatus, HEARTBEAT};
+use tessera_core::roster::Roster;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
@@ -31,6 +30,7 @@ use crate::benchmark::fixed_time_stand_in;
 use crate::decoded_cache::DecodedCache;
 use crate::error::WorkerError;
 use crate::metrics;
+use crate::status::{Listing, RunningTasks};
 use crate::transcode::{encode_rung, RenditionSegment};
 
 /// How a worker runs.
@@ -94,8 +94,8 @@ struct Shared {
     config: WorkerConfig,
     decoded: DecodedCache,
     jobs: Option<JobBook>,
-    /// Tasks running now, by task id (for the roster).
-    running: std::sync::Mutex<BTreeMap<String, RunningTask>>,
+    /// Tasks running now (for the roster).
+    running: Arc<RunningTasks>,
     /// Fired when the drain timeout is over: tasks in hand are nak'ed.
     abandon: CancellationToken,
 }
@@ -130,90 +130,15 @@ pub async fn run(
         config: config.clone(),
         decoded,
         jobs: books.jobs,
-        running: std::sync::Mutex::new(BTreeMap::new()),
+        running: Arc::default(),
         abandon: abandon.clone(),
     });
-    let heartbeat = books.roster.map(|roster| {
-        let status = first_status(&shared.config);
-        let id = status.id.clone();
-        (roster.clone(), id, tokio::spawn(keep_status(roster, shared.clone(), status)))
-    });
+    let listed = books.roster.map(|roster| Listing::start(roster, &config, shared.running.clone()));
     schedule(shared, consumers, config.slots.max(1), shutdown, config.drain_timeout).await;
-    if let Some((roster, id, task)) = heartbeat {
-        task.abort();
-        // A bus that is down must not hold up the exit: the entry expires by itself.
-        match tokio::time::timeout(Duration::from_secs(2), roster.remove(&id)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(error = %e, "could not remove this worker from the roster"),
-            Err(_) => tracing::debug!("removing this worker from the roster timed out"),
-        }
+    if let Some(listed) = listed {
+        listed.stop().await;
     }
     Ok(())
-}
-
-/// This process's roster entry before its first heartbeat.
-fn first_status(config: &WorkerConfig) -> WorkerStatus {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".into());
-    WorkerStatus {
-        id: worker_id(&host),
-        host,
-        class: config.class,
-        codecs: config.codecs.clone(),
-        slots: u32::try_from(config.slots).unwrap_or(u32::MAX),
-        started_at_ms: now_ms(),
-        last_seen_ms: 0,
-        tasks: Vec::new(),
-    }
-}
-
-/// Writes this worker's status to the roster every [`HEARTBEAT`] until aborted.
-async fn keep_status(roster: Roster, shared: Arc<Shared>, mut status: WorkerStatus) {
-    loop {
-        status.last_seen_ms = now_ms();
-        status.tasks = lock(&shared.running).values().cloned().collect();
-        if let Err(e) = roster.announce(&status).await {
-            tracing::debug!(error = %e, "could not write this worker's status");
-        }
-        tokio::time::sleep(HEARTBEAT).await;
-    }
-}
-
-/// Locks the running-task map (a panic while holding it leaves plain data behind).
-fn lock(
-    running: &std::sync::Mutex<BTreeMap<String, RunningTask>>,
-) -> std::sync::MutexGuard<'_, BTreeMap<String, RunningTask>> {
-    running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Lists a task as running in this worker's status while alive.
-struct Listed<'a> {
-    shared: &'a Shared,
-    id: String,
-}
-
-impl<'a> Listed<'a> {
-    fn new(shared: &'a Shared, task: &Task) -> Self {
-        let id = task.id();
-        let running = RunningTask {
-            job: task.job.clone(),
-            segment: task.seq,
-            rendition: task.rendition.name(),
-            started_at_ms: now_ms(),
-        };
-        lock(&shared.running).insert(id.clone(), running);
-        Self { shared, id }
-    }
-}
-
-impl Drop for Listed<'_> {
-    fn drop(&mut self) {
-        lock(&self.shared.running).remove(&self.id);
-    }
 }
 
 /// Codecs, longest tasks first: AV1, then H.264, then AAC. Taking the long
@@ -370,7 +295,7 @@ async fn run_task(shared: &Shared, delivery: Delivery, task: Task) {
         return;
     }
     let _running = metrics::InFlight::start();
-    let _listed = Listed::new(shared, &task);
+    let _listed = shared.running.add(&task);
     let started = std::time::Instant::now();
     let delivery = Arc::new(delivery);
     let heartbeat = {
