@@ -728,14 +728,12 @@ impl OtlpReceiver {
         Self { port, exports }
     }
 
-    /// Every span received: (service.name, span).
-    fn spans(&self) -> Vec<(String, Value)> {
+    /// Every item of one signal received, with its resource's service.name:
+    /// `resourceSpans[].scopeSpans[].spans[]` for traces, the `Metrics` ones for metrics.
+    fn items(&self, signal: &str, kind: &str) -> Vec<(String, Value)> {
         let mut out = Vec::new();
-        for (signal, export) in self.exports.lock().unwrap().iter() {
-            if signal != "traces" {
-                continue;
-            }
-            for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+        for (_, export) in self.exports.lock().unwrap().iter().filter(|(s, _)| s == signal) {
+            for resource in export[format!("resource{kind}")].as_array().into_iter().flatten() {
                 let service = resource["resource"]["attributes"]
                     .as_array()
                     .into_iter()
@@ -744,9 +742,9 @@ impl OtlpReceiver {
                     .and_then(|a| a["value"]["stringValue"].as_str())
                     .unwrap_or_default()
                     .to_string();
-                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-                    for span in scope["spans"].as_array().into_iter().flatten() {
-                        out.push((service.clone(), span.clone()));
+                for scope in resource[format!("scope{kind}")].as_array().into_iter().flatten() {
+                    for item in scope[kind.to_ascii_lowercase()].as_array().into_iter().flatten() {
+                        out.push((service.clone(), item.clone()));
                     }
                 }
             }
@@ -754,30 +752,17 @@ impl OtlpReceiver {
         out
     }
 
+    /// Every span received: (service.name, span).
+    fn spans(&self) -> Vec<(String, Value)> {
+        self.items("traces", "Spans")
+    }
+
     /// The names of every metric received, by service.
     fn metric_names(&self) -> std::collections::BTreeSet<(String, String)> {
-        let mut out = std::collections::BTreeSet::new();
-        for (signal, export) in self.exports.lock().unwrap().iter() {
-            if signal != "metrics" {
-                continue;
-            }
-            for resource in export["resourceMetrics"].as_array().into_iter().flatten() {
-                let service = resource["resource"]["attributes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|a| a["key"] == "service.name")
-                    .and_then(|a| a["value"]["stringValue"].as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                for scope in resource["scopeMetrics"].as_array().into_iter().flatten() {
-                    for metric in scope["metrics"].as_array().into_iter().flatten() {
-                        out.insert((service.clone(), metric["name"].as_str().unwrap_or_default().to_string()));
-                    }
-                }
-            }
-        }
-        out
+        self.items("metrics", "Metrics")
+            .into_iter()
+            .map(|(service, metric)| (service, metric["name"].as_str().unwrap_or_default().to_string()))
+            .collect()
     }
 }
 
