@@ -1,80 +1,77 @@
-//! The coordinator's Prometheus metrics, served as text at `/metrics`.
+//! The coordinator's metrics, made with the OpenTelemetry API like every
+//! Tessera metric: the process's meter provider exports them at `/metrics`
+//! (Prometheus names below) and over OTLP when an endpoint is set.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use opentelemetry::metrics::{Counter, Meter, UpDownCounter};
+use opentelemetry::KeyValue;
+use prometheus::{Encoder, TextEncoder};
+use tessera_core::telemetry::SCOPE;
 
-/// Counters and gauges of one coordinator process.
+/// Counters and gauges of the coordinator (cheap to clone).
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Registry,
-    requests: IntCounterVec,
-    jobs_submitted: IntCounter,
-    jobs_ended: IntCounterVec,
-    upload_bytes: IntCounter,
-    /// Submissions being segmented by this process.
-    pub segmenting: IntGauge,
+    requests: Counter<u64>,
+    jobs_submitted: Counter<u64>,
+    jobs_ended: Counter<u64>,
+    upload_bytes: Counter<u64>,
+    segmenting: UpDownCounter<i64>,
 }
 
 impl Metrics {
-    /// Registers every metric.
+    /// The instruments, from the process's meter provider (no-ops without one).
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("tessera_http_requests_total", "HTTP API requests by route and status"),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        let jobs_submitted =
-            IntCounter::new("tessera_jobs_submitted_total", "Jobs accepted by this coordinator").expect("valid metric");
-        let jobs_ended = IntCounterVec::new(
-            Opts::new("tessera_jobs_ended_total", "Jobs that reached an end state, by state"),
-            &["state"],
-        )
-        .expect("valid metric");
-        let upload_bytes =
-            IntCounter::new("tessera_upload_bytes_total", "Bytes received by PUT /v1/uploads").expect("valid metric");
-        let segmenting =
-            IntGauge::new("tessera_jobs_segmenting", "Jobs this coordinator is segmenting now").expect("valid metric");
-        for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(jobs_submitted.clone()),
-            Box::new(jobs_ended.clone()),
-            Box::new(upload_bytes.clone()),
-            Box::new(segmenting.clone()),
-        ] {
-            registry.register(collector).expect("metric names are unique");
+        let meter: Meter = opentelemetry::global::meter(SCOPE);
+        let counter = |name: &'static str, description: &'static str| {
+            meter.u64_counter(name).with_description(description).build()
+        };
+        Self {
+            // tessera_http_requests_total{route,status}
+            requests: counter("tessera_http_requests", "HTTP API requests by route and status"),
+            // tessera_jobs_submitted_total
+            jobs_submitted: counter("tessera_jobs_submitted", "Jobs accepted by this coordinator"),
+            // tessera_jobs_ended_total{state}
+            jobs_ended: counter("tessera_jobs_ended", "Jobs that reached an end state, by state"),
+            // tessera_upload_bytes_total
+            upload_bytes: counter("tessera_upload_bytes", "Bytes received by PUT /v1/uploads"),
+            // tessera_jobs_segmenting
+            segmenting: meter
+                .i64_up_down_counter("tessera_jobs_segmenting")
+                .with_description("Jobs this coordinator is segmenting now")
+                .build(),
         }
-        Self { registry, requests, jobs_submitted, jobs_ended, upload_bytes, segmenting }
     }
 
-    /// Counts one API request.
+    /// Counts one API request (`route` is a matched route pattern, never a raw path).
     pub fn request(&self, route: &str, status: u16) {
-        self.requests.with_label_values(&[route, &status.to_string()]).inc();
+        self.requests.add(1, &[KeyValue::new("route", route.to_string()), KeyValue::new("status", status.to_string())]);
     }
 
     /// Counts one accepted job.
     pub fn job_submitted(&self) {
-        self.jobs_submitted.inc();
+        self.jobs_submitted.add(1, &[]);
     }
 
     /// Counts one job reaching `state`.
-    pub fn job_ended(&self, state: &str) {
-        self.jobs_ended.with_label_values(&[state]).inc();
+    pub fn job_ended(&self, state: &'static str) {
+        self.jobs_ended.add(1, &[KeyValue::new("state", state)]);
     }
 
     /// Counts uploaded bytes.
     pub fn uploaded(&self, bytes: u64) {
-        self.upload_bytes.inc_by(bytes);
+        self.upload_bytes.add(bytes, &[]);
     }
 
-    /// The Prometheus text exposition of every metric: this coordinator's
-    /// and the process's default registry (where OpenTelemetry instruments
-    /// such as the queue gauges and store errors are exported).
+    /// Counts a job being segmented by this process while the guard lives.
+    pub fn segmenting(&self) -> Segmenting {
+        self.segmenting.add(1, &[]);
+        Segmenting(self.segmenting.clone())
+    }
+
+    /// The Prometheus text exposition of the process's metrics.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        let mut families = self.registry.gather();
-        families.extend(prometheus::default_registry().gather());
         // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&families, &mut out);
+        let _ = TextEncoder::new().encode(&prometheus::gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }
@@ -82,5 +79,14 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A job being segmented (see [`Metrics::segmenting`]).
+pub struct Segmenting(UpDownCounter<i64>);
+
+impl Drop for Segmenting {
+    fn drop(&mut self) {
+        self.0.add(-1, &[]);
     }
 }

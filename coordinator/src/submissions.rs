@@ -111,7 +111,7 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
     let delivery = Arc::new(delivery);
     let cancel = CancellationToken::new();
     let watch = tokio::spawn(keep_alive(segmenting.jobs.clone(), job.clone(), delivery.clone(), cancel.clone()));
-    segmenting.metrics.segmenting.inc();
+    let counted = segmenting.metrics.segmenting();
     let span = tracing::info_span!(
         "job.segment",
         %job,
@@ -123,7 +123,7 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
         outcome = run_submission(segmenting, &submission, &cancel).instrument(span) => Some(outcome),
         _ = shutdown.cancelled() => None,
     };
-    segmenting.metrics.segmenting.dec();
+    drop(counted);
     watch.abort();
     let settled = match outcome {
         None => {

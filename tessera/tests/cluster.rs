@@ -870,6 +870,9 @@ async fn one_job_is_one_connected_trace_across_the_services_with_metrics_and_jso
         ("tessera-worker", "tessera_segment_latency"),
         ("tessera-worker", "tessera_store_errors"),
         ("tessera-coordinator", "tessera_queue_pending"),
+        ("tessera-coordinator", "tessera_http_requests"),
+        ("tessera-coordinator", "tessera_jobs_submitted"),
+        ("tessera-packager", "tessera_packager_jobs"),
     ] {
         assert!(exported.contains(&(service.to_string(), metric.to_string())), "{service} {metric}: {exported:?}");
     }
