@@ -81,6 +81,11 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert!(mpd.contains("urn:mpeg:dash:utc:direct:2014"), "players get the clock from the MPD: {mpd}");
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["state"], "live", "{state}");
+    let listed: Value = http.get(format!("{}/v1/live", dev.api)).send().await.unwrap().json().await.unwrap();
+    let entry = listed["channels"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id.as_str())).cloned();
+    let entry = entry.unwrap_or_else(|| panic!("GET /v1/live lists the channel: {listed}"));
+    assert_eq!(entry["state"], "live", "{entry}");
+    assert!(entry.get("stream_key").is_none() && entry.get("rtmp_url").is_none(), "no stream key in lists: {entry}");
 
     // hls.js and dash.js (at once) play the live master playlist and the dynamic MPD while the push runs.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
