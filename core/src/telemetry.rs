@@ -183,12 +183,10 @@ pub struct PastSpan<'a> {
 /// Records a finished span through the global tracer provider.
 pub fn record_span(span: PastSpan<'_>) {
     let tracer = opentelemetry::global::tracer_provider().tracer(SCOPE);
-    let parent = match (span.parent, span.id) {
-        (Some(parent), _) => parent.context(),
-        // A root whose trace id was chosen: a remote parent carrying only the trace id
-        // would add a phantom parent, so start a fresh context on that trace.
-        (None, Some(_)) | (None, None) => Context::new(),
-    };
+    // Without a parent the span is a root; a chosen trace id then comes
+    // through the id generator (a parent carrying only the trace id would
+    // show up as a phantom parent).
+    let parent = span.parent.map_or_else(Context::new, |parent| parent.context());
     let time = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
     let builder = tracer.span_builder(span.name).with_start_time(time(span.start_ms)).with_attributes(span.attributes);
     let mut started = {
