@@ -4,7 +4,6 @@
 
 use opentelemetry::metrics::{Counter, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
-use prometheus::{Encoder, TextEncoder};
 use tessera_core::telemetry::SCOPE;
 
 /// Counters and gauges of the coordinator (cheap to clone).
@@ -65,14 +64,6 @@ impl Metrics {
     pub fn segmenting(&self) -> Segmenting {
         self.segmenting.add(1, &[]);
         Segmenting(self.segmenting.clone())
-    }
-
-    /// The Prometheus text exposition of the process's metrics.
-    pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&prometheus::gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
     }
 }
 

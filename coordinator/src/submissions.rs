@@ -116,7 +116,7 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
         "job.segment",
         %job,
         attempt = delivery.delivered,
-        trace_id = submission.traceparent.as_deref().and_then(TraceParent::parse).map(|t| t.trace_hex()).unwrap_or_default(),
+        trace_id = TraceParent::trace_hex_of(submission.traceparent.as_deref()),
     );
     telemetry::adopt(&span, submission.traceparent.as_deref());
     let outcome = tokio::select! {

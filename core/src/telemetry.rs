@@ -7,6 +7,8 @@
 //!
 //! Without an installed tracer (no `OTEL_EXPORTER_OTLP_ENDPOINT`) all of this
 //! costs a header parse and records nothing.
+//!
+//! It also renders the process's metrics as Prometheus text (every service's `/metrics`).
 
 use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,6 +70,11 @@ impl TraceParent {
     /// The trace id as 32 hex digits (what logs carry).
     pub fn trace_hex(&self) -> String {
         self.trace_id.to_string()
+    }
+
+    /// The trace id of a `traceparent` header value, or `""` without a valid one.
+    pub fn trace_hex_of(header: Option<&str>) -> String {
+        header.and_then(Self::parse).map(|t| t.trace_hex()).unwrap_or_default()
     }
 
     /// An OpenTelemetry context whose remote parent is this span.
@@ -198,6 +205,16 @@ pub fn record_span(span: PastSpan<'_>) {
         started.set_status(opentelemetry::trace::Status::error(error.to_string()));
     }
     opentelemetry::trace::Span::end_with_timestamp(&mut started, time(span.end_ms.max(span.start_ms)));
+}
+
+/// The Prometheus text exposition of the process's default registry, where
+/// the OpenTelemetry Prometheus exporter puts every metric.
+pub fn prometheus_text() -> String {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    // Encoding gathered families into a Vec cannot fail.
+    let _ = prometheus::TextEncoder::new().encode(&prometheus::gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Milliseconds since the Unix epoch now.

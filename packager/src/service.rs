@@ -251,7 +251,7 @@ impl Packager {
 
 /// The `manifest.update` span of a job's manifest writes, a child of the job's trace.
 fn manifest_span(job: &str, kind: &'static str, traceparent: Option<&str>) -> tracing::Span {
-    let trace_id = traceparent.and_then(TraceParent::parse).map(|t| t.trace_hex()).unwrap_or_default();
+    let trace_id = TraceParent::trace_hex_of(traceparent);
     let span = tracing::info_span!("manifest.update", %job, kind, trace_id);
     telemetry::adopt(&span, traceparent);
     span

@@ -134,8 +134,8 @@ async fn ready(State(api): State<ApiState>) -> Response {
     }
 }
 
-async fn metrics(State(api): State<ApiState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render()).into_response()
+async fn metrics() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], tessera_core::telemetry::prometheus_text()).into_response()
 }
 
 async fn count_requests(State(api): State<ApiState>, request: Request, next: Next) -> Response {

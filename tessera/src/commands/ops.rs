@@ -11,7 +11,6 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use prometheus::Encoder;
 
 /// Serves the endpoints on `listen` for as long as the process runs.
 pub async fn serve(listen: SocketAddr, ready: Arc<dyn Fn() -> bool + Send + Sync>) -> anyhow::Result<()> {
@@ -33,9 +32,7 @@ pub async fn serve(listen: SocketAddr, ready: Arc<dyn Fn() -> bool + Send + Sync
         .route(
             "/metrics",
             get(|| async {
-                let mut text = Vec::new();
-                // Encoding gathered families into a Vec cannot fail.
-                let _ = prometheus::TextEncoder::new().encode(&prometheus::gather(), &mut text);
+                let text = tessera_core::telemetry::prometheus_text();
                 ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
             }),
         );
