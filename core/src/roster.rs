@@ -68,9 +68,19 @@ impl Roster {
         Self { kv }
     }
 
-    /// Writes a worker's status over whatever it wrote before.
-    pub async fn announce(&self, status: &WorkerStatus) -> Result<(), JobBookError> {
+    /// Writes a worker's status over whatever it wrote before and returns
+    /// the new revision. `last` is the revision of this worker's previous
+    /// write: with it a heartbeat is one round trip; without it (or when the
+    /// entry expired meanwhile) the entry is read first.
+    pub async fn announce(&self, status: &WorkerStatus, last: Option<u64>) -> Result<u64, JobBookError> {
         let value = encode_json(status);
+        if let Some(revision) = last {
+            match self.kv.update(&status.id, value.clone(), revision).await {
+                Ok(revision) => return Ok(revision),
+                Err(KvError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         // Only its own worker writes a key: a conflict is a write of ours that raced a retry.
         for _ in 0..3 {
             let written = match self.kv.get(&status.id).await? {
@@ -78,7 +88,7 @@ impl Roster {
                 None => self.kv.create(&status.id, value.clone()).await,
             };
             match written {
-                Ok(_) => return Ok(()),
+                Ok(revision) => return Ok(revision),
                 Err(KvError::Conflict(_) | KvError::AlreadyExists(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -142,14 +152,21 @@ mod tests {
     #[tokio::test]
     async fn announces_lists_fresh_workers_and_removes() {
         let roster = Roster::new(Arc::new(MemoryKv::new()));
-        roster.announce(&status("a", 100_000)).await.unwrap();
+        let first = roster.announce(&status("a", 100_000), None).await.unwrap();
         let mut busy = status("a", 101_000);
         busy.tasks.push(RunningTask { job: "j".into(), segment: 3, rendition: "h264-360p".into(), started_at_ms: 1 });
-        roster.announce(&busy).await.unwrap();
-        roster.announce(&status("b", 80_000)).await.unwrap();
+        let second = roster.announce(&busy, Some(first)).await.unwrap();
+        assert!(second > first);
+        roster.announce(&status("b", 80_000), None).await.unwrap();
         assert_eq!(roster.list(101_000).await.unwrap(), [busy.clone()], "b is stale");
+        // A stale revision (the entry was removed or rewritten) falls back to reading it.
+        roster.announce(&busy, Some(first)).await.unwrap();
+        assert_eq!(roster.list(101_000).await.unwrap(), [busy.clone()]);
         roster.remove("a").await.unwrap();
         assert!(roster.list(101_000).await.unwrap().is_empty());
+        roster.announce(&busy, Some(second)).await.unwrap();
+        assert_eq!(roster.list(101_000).await.unwrap(), [busy.clone()], "an expired entry is written again");
+        roster.remove("a").await.unwrap();
     }
 
     #[test]

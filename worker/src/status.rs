@@ -82,11 +82,13 @@ impl Listing {
         let id = status.id.clone();
         let writer = roster.clone();
         let heartbeat = tokio::spawn(async move {
+            let mut written = None;
             loop {
                 status.last_seen_ms = now_ms();
                 status.tasks = running.snapshot();
-                if let Err(e) = writer.announce(&status).await {
-                    tracing::debug!(error = %e, "could not write this worker's status");
+                match writer.announce(&status, written).await {
+                    Ok(revision) => written = Some(revision),
+                    Err(e) => tracing::debug!(error = %e, "could not write this worker's status"),
                 }
                 tokio::time::sleep(HEARTBEAT).await;
             }
