@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need (ffmpeg to make and check media, nasm for the
-# codecs' assembly, Chromium + Node.js + the players for the browser tests)
+# Installs what the tests need (ffmpeg to make and check media, FFmpeg's
+# development libraries with clang and pkg-config for the input front end's
+# bindings, nasm for the codecs' assembly, Chromium + Node.js + the players
+# for the browser tests)
 # and runs the whole check: the Helm chart's validation, rustfmt, clippy, every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +10,11 @@ cd "$(dirname "$0")/.."
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v nasm >/dev/null || need+=(nasm)
+command -v clang >/dev/null || need+=(clang)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+for lib in libavformat libavcodec libavfilter libswscale libswresample libavutil; do
+  pkg-config --exists "$lib" 2>/dev/null || need+=("$lib-dev")
+done
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then

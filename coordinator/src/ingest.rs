@@ -1,72 +1,92 @@
-//! Ingest: demux a source and hand each closed-GOP source segment, as a
-//! self-contained fragmented MP4, to a sink (a store writer, a test).
+//! Ingest: open an upload with libavformat, plan its segments, normalise its
+//! audio to AAC-LC, and hand each source segment to a sink (a store writer,
+//! a test, `tessera segment`).
 
-use std::io::{Read, Seek};
+use std::path::Path;
 use std::time::Duration;
 
-use tessera_media::source_segment::cut_source_segment;
-use tessera_media::{plan_segments, Limits, MediaError, Mp4Source, SegmentPlan};
+use tessera_media::av::audio::NormalisedAudio;
+use tessera_media::av::SourceFile;
+use tessera_media::{Limits, MediaError, SegmentSpan};
 
-/// One source segment ready to store as `sources/{job}/{seq:06}.mp4`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Bitrate of the audio rendition when the source's audio has to be encoded.
+pub const AUDIO_KBPS: u32 = 128;
+
+/// One source segment ready to store as `sources/{job}/{seq:06}.seg`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceSegment {
     /// Segment number from 0.
     pub seq: u32,
-    /// Presentation start in the video timescale.
-    pub start: i64,
-    /// Duration in the video timescale.
-    pub duration: i64,
-    /// Video timescale.
-    pub timescale: u32,
-    /// Number of video frames.
+    /// Presentation start in seconds from the source's first frame.
+    pub start_secs: f64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Frames it shows.
     pub frames: usize,
-    /// The fragmented MP4 bytes.
+    /// Packets decoded before its first frame (0 when it starts on a keyframe).
+    pub preroll: usize,
+    /// The serialised segment.
     pub bytes: Vec<u8>,
 }
 
-/// Demuxes `reader` and plans its segments: cuts at the first IDR at or after `target`.
-pub fn plan_source<R: Read + Seek>(
-    reader: &mut R,
-    target: Duration,
-    limits: &Limits,
-) -> Result<(Mp4Source, Vec<SegmentPlan>), MediaError> {
-    let source = Mp4Source::open(reader, limits)?;
-    let plans = plan_segments(&source.video, source.audio.as_ref(), target)?;
-    Ok((source, plans))
+/// An opened, planned upload.
+#[derive(Debug)]
+pub struct IngestPlan {
+    /// The upload.
+    pub source: SourceFile,
+    /// Its segments.
+    pub spans: Vec<SegmentSpan>,
+    /// Its audio as AAC-LC (None without audio).
+    pub audio: Option<NormalisedAudio>,
 }
 
-/// Cuts one planned segment out of the source.
-pub fn cut_segment<R: Read + Seek>(
-    reader: &mut R,
-    source: &Mp4Source,
-    plan: &SegmentPlan,
-) -> Result<SourceSegment, MediaError> {
-    Ok(SourceSegment {
-        seq: plan.span.seq,
-        start: plan.span.start_pts,
-        duration: plan.span.duration(),
-        timescale: source.video.timescale,
-        frames: plan.span.video.len(),
-        bytes: cut_source_segment(reader, source, plan)?,
-    })
-}
-
-/// Demuxes `reader`, cuts it at the first IDR at or after `target`, and calls
-/// `sink` with each segment in order (one segment in memory at a time).
-/// Returns the demuxed source description.
-pub fn segment_source<R, E>(
-    reader: &mut R,
-    target: Duration,
-    limits: &Limits,
-    mut sink: impl FnMut(SourceSegment) -> Result<(), E>,
-) -> Result<Mp4Source, E>
-where
-    R: Read + Seek,
-    E: From<MediaError>,
-{
-    let (source, plans) = plan_source(reader, target, limits)?;
-    for plan in &plans {
-        sink(cut_segment(reader, &source, plan)?)?;
+impl IngestPlan {
+    /// Opens `path`, plans `target`-long segments and normalises the audio.
+    pub fn open(path: &Path, target: Duration, limits: &Limits) -> Result<Self, MediaError> {
+        let source = SourceFile::open(path, limits)?;
+        let spans = source.plan(target)?;
+        let audio = NormalisedAudio::from_source(&source, &spans, AUDIO_KBPS)?;
+        if let (Some(a), Some(info)) = (&audio, &source.info.audio) {
+            match &a.transcoded_from {
+                Some(codec) => tracing::info!(%codec, kbps = AUDIO_KBPS, "audio encoded to AAC-LC"),
+                None => tracing::debug!(codec = %info.codec, "AAC-LC audio copied"),
+            }
+        }
+        if source.info.audio_streams > 1 {
+            tracing::warn!(streams = source.info.audio_streams, "several audio tracks: only the first is kept");
+        }
+        Ok(Self { source, spans, audio })
     }
-    Ok(source)
+
+    /// Cuts every segment, calling `sink` with each in order.
+    pub fn cut<E: From<MediaError>>(&self, mut sink: impl FnMut(SourceSegment) -> Result<(), E>) -> Result<(), E> {
+        let (num, den) = self.source.info.video.time_base;
+        let secs = |ticks: i64| ticks as f64 * f64::from(num) / f64::from(den);
+        let origin = self.spans.first().map_or(0, |s| s.start);
+        self.source.cut(&self.spans, self.audio.as_ref(), |segment| {
+            let span = &self.spans[segment.header.seq as usize];
+            let bytes = segment.to_bytes()?;
+            sink(SourceSegment {
+                seq: span.seq,
+                start_secs: secs(span.start - origin),
+                duration_secs: secs(span.end - span.start),
+                frames: span.frames,
+                preroll: segment.video().count().saturating_sub(span.frames),
+                bytes,
+            })
+        })
+    }
+}
+
+/// Opens `path`, cuts it into `target`-long segments and calls `sink` with
+/// each in order. Returns the plan.
+pub fn segment_source<E: From<MediaError>>(
+    path: &Path,
+    target: Duration,
+    limits: &Limits,
+    sink: impl FnMut(SourceSegment) -> Result<(), E>,
+) -> Result<IngestPlan, E> {
+    let plan = IngestPlan::open(path, target, limits)?;
+    plan.cut(sink)?;
+    Ok(plan)
 }

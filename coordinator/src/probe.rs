@@ -1,83 +1,73 @@
 //! `tessera probe`: what Tessera sees in a file, in words.
 
 use std::fmt;
-use std::io::{Read, Seek};
+use std::path::Path;
 
-use tessera_media::h264::config::profile_name;
-use tessera_media::{Limits, MediaError, Mp4Source};
+use tessera_media::av::{MediaInfo, SourceFile};
+use tessera_media::{Limits, MediaError};
 
 /// A description of an accepted input.
 #[derive(Debug, Clone)]
 pub struct ProbeReport {
-    /// The demuxed source.
-    pub source: Mp4Source,
+    /// What the file holds.
+    pub info: MediaInfo,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// Opens and describes an input, or returns why it is rejected.
-pub fn probe<R: Read + Seek>(reader: &mut R, limits: &Limits) -> Result<ProbeReport, MediaError> {
-    Ok(ProbeReport { source: Mp4Source::open(reader, limits)? })
-}
-
-fn summarize_gops(gops: &[usize]) -> String {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for &g in gops {
-        match runs.last_mut() {
-            Some((len, n)) if *len == g => *n += 1,
-            _ => runs.push((g, 1)),
-        }
-    }
-    runs.iter()
-        .map(|(len, n)| if *n > 1 { format!("{len} x{n}") } else { len.to_string() })
-        .collect::<Vec<_>>()
-        .join(", ")
+pub fn probe(path: &Path, limits: &Limits) -> Result<ProbeReport, MediaError> {
+    let source = SourceFile::open(path, limits)?;
+    Ok(ProbeReport { info: source.info, bytes: std::fs::metadata(path)?.len() })
 }
 
 impl fmt::Display for ProbeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.source;
+        let s = &self.info;
         let v = &s.video;
-        writeln!(f, "container: MP4 (brand {}), {} bytes", s.brand.as_deref().unwrap_or("none"), s.file_len)?;
-        writeln!(f, "duration:  {:.3} s", s.duration_secs())?;
-        let (profile, codec) = match v.config.sps_info() {
-            Ok(info) => (profile_name(info.profile_idc).to_string(), v.config.codec_string().unwrap_or_default()),
-            Err(_) => ("unknown".into(), String::new()),
-        };
+        writeln!(f, "container: {} ({}), {} bytes", s.container_long, s.container, self.bytes)?;
+        writeln!(f, "duration:  {:.3} s", v.duration_secs)?;
+        let profile = v.profile.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
         writeln!(
             f,
-            "video:     track {}: H.264 {profile} ({codec}), {}x{}, {:.3} fps, {} frames",
-            v.track_id,
-            v.width,
-            v.height,
-            v.frame_rate(),
-            v.samples.len()
+            "video:     stream {}: {}{profile}, {}x{} {} ({}-bit), {:.3} fps, {} frames",
+            v.index, v.codec, v.width, v.height, v.pixel_format, v.bit_depth, v.frame_rate, v.packets
         )?;
-        writeln!(f, "gops:      {} (frames per GOP)", summarize_gops(&v.gop_lengths()))?;
+        let mut shown = format!("{}x{}", v.display_width, v.display_height);
+        if v.rotation != 0 {
+            shown.push_str(&format!(", rotated {} degrees", v.rotation));
+        }
+        if v.sample_aspect_ratio.0 != v.sample_aspect_ratio.1 {
+            shown.push_str(&format!(", pixels {}:{}", v.sample_aspect_ratio.0, v.sample_aspect_ratio.1));
+        }
+        if v.interlaced {
+            shown.push_str(", interlaced (deinterlaced at the frame rate)");
+        }
+        writeln!(f, "shown as:  {shown}")?;
+        let c = &v.color;
+        let hdr = v.hdr_transfer().map(|_| ", HDR: tone-mapped to SDR BT.709").unwrap_or_default();
+        writeln!(
+            f,
+            "colour:    primaries {}, transfer {}, matrix {}, range {}{hdr}",
+            c.primaries, c.transfer, c.matrix, c.range
+        )?;
+        writeln!(f, "keyframes: {} (longest interval {:.2} s)", v.keyframes, v.max_keyframe_interval_secs)?;
         match &s.audio {
-            Some(a) => writeln!(
-                f,
-                "audio:     track {}: AAC ({}), {} Hz, {} ch, {} frames",
-                a.track_id,
-                a.config.codec_string(),
-                a.config.sample_rate,
-                a.config.channels,
-                a.samples.len()
-            )?,
+            Some(a) => {
+                let profile = a.profile.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+                let kept =
+                    if a.codec == "aac" && a.profile.as_deref() == Some("LC") { "copied" } else { "encoded to AAC-LC" };
+                writeln!(
+                    f,
+                    "audio:     stream {}: {}{profile}, {} Hz, {} ch ({kept})",
+                    a.index, a.codec, a.sample_rate, a.channels
+                )?;
+                if s.audio_streams > 1 {
+                    writeln!(f, "note:      {} audio streams: only the first is kept", s.audio_streams)?;
+                }
+            }
             None => writeln!(f, "audio:     none")?,
         }
-        for w in &s.warnings {
-            writeln!(f, "warning:   {w}")?;
-        }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::summarize_gops;
-
-    #[test]
-    fn gop_summary_groups_runs() {
-        assert_eq!(summarize_gops(&[15, 15, 15, 7]), "15 x3, 7");
-        assert_eq!(summarize_gops(&[39, 51]), "39, 51");
     }
 }

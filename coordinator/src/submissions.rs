@@ -251,7 +251,7 @@ async fn run_submission(
         }
         return Err(e);
     }
-    let file = scratch.reopen().map_err(|e| CoordinatorError::Internal(format!("scratch file: {e}")))?;
-    run_vod_job(segmenting.bus.as_ref(), &segmenting.store, &spec, file, cancel).await?;
+    // The scratch file lives (and is deleted) here, after the job's cutting ends.
+    run_vod_job(segmenting.bus.as_ref(), &segmenting.store, &spec, scratch.path().to_path_buf(), cancel).await?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! A VOD job from the coordinator's side: open the source, plan its segments
 //! and renditions, publish the plan, then write each source segment to the
 //! store and publish its tasks, one segment at a time so workers start while
-//! the rest is still being cut. The source is read on a blocking thread;
-//! store writes and publishes are async.
+//! the rest is still being cut. The source is read (libavformat) on a
+//! blocking thread; store writes and publishes are async.
 
-use std::io::{Read, Seek};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,12 +14,12 @@ use tessera_core::wire::{
     SourceInfo, Task, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
-use tessera_media::{AudioTrack, Limits, Mp4Source, SpeedPreset};
+use tessera_media::{Limits, SpeedPreset};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
-use crate::ingest::{cut_segment, plan_source};
+use crate::ingest::IngestPlan;
 
 /// What to do with one source.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct VodJobSpec {
     pub job: String,
     /// The ladder before fitting it to the source.
     pub ladder: Ladder,
-    /// Target segment duration (cuts at the first IDR at or after it).
+    /// Target segment duration (every segment but the last lasts it, within a frame).
     pub segment_duration: Duration,
     /// Encoder speed for rungs that name none.
     pub speed: SpeedPreset,
@@ -42,41 +42,23 @@ pub struct VodJobSpec {
     pub traceparent: Option<String>,
 }
 
-/// The average bitrate of an AAC track, rounded to kbit/s (names the rendition).
-fn audio_bitrate_kbps(audio: &AudioTrack) -> u32 {
-    let bytes: u64 = audio.samples.iter().map(|s| u64::from(s.size)).sum();
-    let ticks: u64 = audio.samples.iter().map(|s| u64::from(s.duration)).sum();
-    if ticks == 0 {
-        return 0;
-    }
-    let kbps = bytes as f64 * 8.0 * f64::from(audio.timescale) / ticks as f64 / 1000.0;
-    kbps.round() as u32
-}
-
-/// The renditions of a job on this source: fitting video rungs, then the
-/// source's AAC track if it has one and it reaches into every segment
-/// (`audio_in_every_segment`); audio that ends (or starts) more than a segment
-/// away from the video is left out with a warning rather than failing the job.
-pub fn plan_renditions(
-    source: &Mp4Source,
-    spec: &VodJobSpec,
-    audio_in_every_segment: bool,
-) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+/// The renditions of a job on this source: fitting video rungs (keyed on the
+/// picture's short side, so a portrait source keeps its ladder), then the
+/// audio rendition if the source has audio.
+pub fn plan_renditions(plan: &IngestPlan, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+    let video = &plan.source.info.video;
+    let short_side = video.display_width.min(video.display_height);
     let mut renditions: Vec<RenditionSpec> = spec
         .ladder
-        .for_source(source.video.height)?
+        .for_source(short_side)?
         .into_iter()
         .map(|mut rung| {
             rung.speed = Some(rung.speed.unwrap_or(spec.speed));
             RenditionSpec::Video { rung }
         })
         .collect();
-    if let (Some(_), false) = (&source.audio, audio_in_every_segment) {
-        tracing::warn!(job = %spec.job, "the audio track does not cover every segment: no audio rendition");
-    }
-    if let Some(audio) = source.audio.as_ref().filter(|_| audio_in_every_segment) {
-        let priming = u64::try_from(audio.decode_offset).unwrap_or(0);
-        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio_bitrate_kbps(audio), priming });
+    if let Some(audio) = &plan.audio {
+        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio.bitrate_kbps, priming: audio.priming });
     }
     Ok(renditions)
 }
@@ -88,17 +70,14 @@ pub fn plan_renditions(
 /// (the API publishes the cancellation). Running it again on the same input
 /// is harmless: segments are cut identically and the plan, tasks and events
 /// carry dedupe ids.
-pub async fn run_vod_job<R>(
+pub async fn run_vod_job(
     bus: &dyn Bus,
     sources: &Store,
     spec: &VodJobSpec,
-    reader: R,
+    source: PathBuf,
     cancel: &CancellationToken,
-) -> Result<JobPlan, CoordinatorError>
-where
-    R: Read + Seek + Send + 'static,
-{
-    let result = publish_job(bus, sources, spec, reader, cancel).await;
+) -> Result<JobPlan, CoordinatorError> {
+    let result = publish_job(bus, sources, spec, source, cancel).await;
     if let Some(e) = result.as_ref().err().filter(|e| e.is_bad_input()) {
         let event = JobEvent::new(&spec.job, JobEventKind::Failed { reason: e.to_string(), bad_input: true });
         if let Err(publish_error) = bus.publish(with_trace(event.to_message(), spec)).await {
@@ -108,60 +87,71 @@ where
     result
 }
 
-async fn publish_job<R>(
+/// What the cutting thread reports before its first segment.
+struct Planned {
+    renditions: Vec<RenditionSpec>,
+    source: SourceInfo,
+    segments: u32,
+}
+
+async fn publish_job(
     bus: &dyn Bus,
     sources: &Store,
     spec: &VodJobSpec,
-    reader: R,
+    path: PathBuf,
     cancel: &CancellationToken,
-) -> Result<JobPlan, CoordinatorError>
-where
-    R: Read + Seek + Send + 'static,
-{
+) -> Result<JobPlan, CoordinatorError> {
     validate_id("job id", &spec.job)?;
     tessera_core::topology::ensure_streams(bus).await?;
     let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<u8>), CoordinatorError>>(2);
-    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<(Mp4Source, usize, bool), CoordinatorError>>();
-    let target = spec.segment_duration;
-    let limits = spec.limits;
-    // The reader is synchronous: demux and cut on a blocking thread, one
-    // segment in flight at a time (the channel bounds memory).
+    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<Planned, CoordinatorError>>();
+    let thread_spec = spec.clone();
+    // libavformat reads synchronously: probe, plan and cut on a blocking
+    // thread, one segment in flight at a time (the channel bounds memory).
     let cutter = tokio::task::spawn_blocking(move || {
-        let mut reader = reader;
-        let (source, plans) = match plan_source(&mut reader, target, &limits) {
-            Ok(x) => x,
+        let spec = thread_spec;
+        let planned = IngestPlan::open(&path, spec.segment_duration, &spec.limits)
+            .map_err(CoordinatorError::from)
+            .and_then(|plan| {
+                let renditions = plan_renditions(&plan, &spec)?;
+                let segments = u32::try_from(plan.spans.len())
+                    .map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
+                let v = &plan.source.info.video;
+                let source = SourceInfo {
+                    width: v.display_width,
+                    height: v.display_height,
+                    frame_rate: v.frame_rate,
+                    duration_secs: v.duration_secs,
+                    frames: plan.spans.iter().map(|s| s.frames as u64).sum(),
+                };
+                Ok((plan, Planned { renditions, source, segments }))
+            });
+        let plan = match planned {
+            Ok((plan, planned)) => {
+                let _ = plan_tx.send(Ok(planned));
+                plan
+            }
             Err(e) => {
-                let _ = plan_tx.send(Err(e.into()));
+                let _ = plan_tx.send(Err(e));
                 return;
             }
         };
-        let audio_everywhere = plans.iter().all(|p| !p.audio.is_empty());
-        let _ = plan_tx.send(Ok((source.clone(), plans.len(), audio_everywhere)));
-        for plan in &plans {
-            let cut = cut_segment(&mut reader, &source, plan).map(|s| (s.seq, s.bytes));
-            if tx.blocking_send(cut.map_err(CoordinatorError::from)).is_err() {
-                return;
-            }
+        let result = plan
+            .cut(|segment| tx.blocking_send(Ok((segment.seq, segment.bytes))).map_err(|_| CoordinatorError::Cancelled));
+        if let Err(e) = result.filter_stopped() {
+            let _ = tx.blocking_send(Err(e));
         }
     });
-    let (source, segments, audio_everywhere) =
-        plan_rx.await.map_err(|_| CoordinatorError::Internal("the demux thread stopped".into()))??;
-    let segments = u32::try_from(segments).map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
-    let renditions = plan_renditions(&source, spec, audio_everywhere)?;
+    let planned = plan_rx.await.map_err(|_| CoordinatorError::Internal("the ingest thread stopped".into()))??;
+    let renditions = planned.renditions;
     let plan = JobPlan {
-        segments,
+        segments: planned.segments,
         renditions: renditions.clone(),
-        source: SourceInfo {
-            width: source.video.width,
-            height: source.video.height,
-            frame_rate: source.video.frame_rate(),
-            duration_secs: source.duration_secs(),
-            frames: source.video.samples.len() as u64,
-        },
+        source: planned.source,
         output_prefix: spec.output_prefix.clone(),
     };
-    let planned = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
-    bus.publish(with_trace(planned.to_message(), spec)).await?;
+    let planned_event = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
+    bus.publish(with_trace(planned_event.to_message(), spec)).await?;
 
     loop {
         let cut = tokio::select! {
@@ -180,8 +170,22 @@ where
         };
         publish_segment(bus, sources, &target, seq, bytes).await?;
     }
-    cutter.await.map_err(|e| CoordinatorError::Internal(format!("the demux thread failed: {e}")))?;
+    cutter.await.map_err(|e| CoordinatorError::Internal(format!("the ingest thread failed: {e}")))?;
     Ok(plan)
+}
+
+/// The cutting thread's result, where a receiver that went away is not an error.
+trait FilterStopped {
+    fn filter_stopped(self) -> Result<(), CoordinatorError>;
+}
+
+impl FilterStopped for Result<(), CoordinatorError> {
+    fn filter_stopped(self) -> Result<(), CoordinatorError> {
+        match self {
+            Err(CoordinatorError::Cancelled) => Ok(()),
+            other => other,
+        }
+    }
 }
 
 /// Adds the job's trace context to a message.

@@ -128,7 +128,7 @@ pub fn dead_letter_subject(consumer: &str) -> String {
 
 /// Source segment key: `sources/{job}/{seq:06}.mp4`.
 pub fn source_segment_key(job: &str, seq: u32) -> String {
-    format!("sources/{job}/{seq:06}.mp4")
+    format!("sources/{job}/{seq:06}.seg")
 }
 
 /// Joins an output prefix (possibly empty) and a relative key.
@@ -582,7 +582,7 @@ mod tests {
             published_at_ms: None,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
-        assert_eq!(task.source_key, "sources/j1/000007.mp4");
+        assert_eq!(task.source_key, "sources/j1/000007.seg");
         let json = serde_json::to_string(&task).unwrap();
         assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), task);
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -1,19 +1,24 @@
-//! Media-core throughput: H.264 decode fps, scale time per frame, encode fps
+//! Media-core throughput: H.264 decode fps (the libavcodec front end, with
+//! and without scaling, against the retired openh264 decode path), encode fps
 //! (openh264, rav1e) at 360p and 720p, CMAF write MB/s. Input is a 720p30
 //! test pattern made by ffmpeg (x264 High, B-frames) at bench start.
 //! `benches/compare_ffmpeg.sh` times ffmpeg on the same frames for the ratios.
 
-use std::fs::File;
 use std::process::Command;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tessera_media::h264::decoder::decode_track;
-use tessera_media::scale::Scaler;
-use tessera_media::{encode_segment, EncoderSettings, Limits, Mp4Source, SpeedPreset, VideoCodec, YuvFrame};
+use tessera_media::av::video::decode_video;
+use tessera_media::av::SourceFile;
+use tessera_media::h264::decoder::decode_all;
+use tessera_media::h264::AvcConfig;
+use tessera_media::source_segment::SourceSegment;
+use tessera_media::{encode_segment, EncoderSettings, Limits, MediaError, SpeedPreset, VideoCodec, YuvFrame};
 
 const FRAMES: usize = 30;
 
-fn source() -> (Mp4Source, Vec<Vec<u8>>) {
+/// The bench input as one source segment (every packet of the file).
+fn source() -> SourceSegment {
     let path = std::env::temp_dir().join("tessera-bench-720p.mp4");
     if !path.exists() {
         let status = Command::new("ffmpeg")
@@ -25,31 +30,45 @@ fn source() -> (Mp4Source, Vec<Vec<u8>>) {
             .expect("ffmpeg must be installed to make the bench input");
         assert!(status.success(), "ffmpeg failed to make the bench input");
     }
-    let mut file = File::open(&path).expect("open bench input");
-    let source = Mp4Source::open(&mut file, &Limits::default()).expect("demux bench input");
-    let data = source.read_samples(&mut file, &source.video.samples).expect("samples");
-    (source, data)
+    let source = SourceFile::open(&path, &Limits::default()).expect("open bench input");
+    let spans = source.plan(Duration::from_secs(3600)).expect("plan");
+    let mut segments = Vec::new();
+    source
+        .cut::<MediaError>(&spans, None, |s| {
+            segments.push(s);
+            Ok(())
+        })
+        .expect("cut");
+    segments.remove(0)
 }
 
-fn decode(source: &Mp4Source, data: &[Vec<u8>]) -> Vec<YuvFrame> {
-    decode_track(&source.video, &source.video.samples, data).expect("decode")
+/// The front end: libavcodec decode through the normalising filter graph.
+fn decode(segment: &SourceSegment, size: (u32, u32)) -> Vec<YuvFrame> {
+    let mut frames = Vec::new();
+    decode_video(segment, size, &mut |f| {
+        frames.push(f);
+        Ok(())
+    })
+    .expect("decode");
+    frames
+}
+
+/// The retired path: openh264 on the same packets (decode only, no scaling).
+fn decode_openh264(segment: &SourceSegment) -> Vec<YuvFrame> {
+    let config = AvcConfig::from_record(&segment.header.video.params.extradata).expect("avcC");
+    decode_all(&config, segment.video().map(|p| (p.data.as_slice(), p.pts, p.duration as u32))).expect("decode")
 }
 
 fn benches(c: &mut Criterion) {
-    let (source, data) = source();
-    let frames_720 = decode(&source, &data);
-    let mut scaler = Scaler::new();
-    let frames_360: Vec<YuvFrame> = frames_720.iter().map(|f| scaler.scale(f, 640, 360).expect("scale")).collect();
+    let segment = source();
+    let frames_720 = decode(&segment, (1280, 720));
+    let frames_360 = decode(&segment, (640, 360));
 
     let mut g = c.benchmark_group("decode");
     g.sample_size(10).throughput(Throughput::Elements(frames_720.len() as u64));
-    g.bench_function("h264_720p", |b| b.iter(|| decode(&source, &data)));
-    g.finish();
-
-    let mut g = c.benchmark_group("scale");
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("720p_to_360p", |b| b.iter(|| scaler.scale(&frames_720[0], 640, 360).expect("scale")));
-    g.bench_function("720p_to_480p", |b| b.iter(|| scaler.scale(&frames_720[0], 854, 480).expect("scale")));
+    g.bench_function("h264_720p_libavcodec", |b| b.iter(|| decode(&segment, (1280, 720))));
+    g.bench_function("h264_720p_openh264", |b| b.iter(|| decode_openh264(&segment)));
+    g.bench_function("h264_720p_to_360p_libavcodec", |b| b.iter(|| decode(&segment, (640, 360))));
     g.finish();
 
     let mut g = c.benchmark_group("encode");

@@ -13,40 +13,16 @@ pub enum MediaError {
     #[error("the file is empty (0 bytes)")]
     Empty,
 
-    /// The input does not start like an ISO-BMFF (MP4/MOV) file.
-    #[error("not an MP4/MOV file: it starts with {0}")]
-    NotMp4(FirstBytes),
+    /// No container libavformat knows.
+    #[error("not a media file: no container libavformat recognises; it starts with {0}")]
+    Unrecognised(FirstBytes),
 
-    /// A box claims more bytes than the file holds.
-    #[error(
-        "truncated file: the '{kind}' box at offset {offset} declares {declared} bytes but only {available} remain"
-    )]
-    Truncated {
-        /// Four-character code of the box.
-        kind: String,
-        /// Byte offset of the box header.
-        offset: u64,
-        /// Size the header declares (bytes, header included).
-        declared: u64,
-        /// Bytes actually present from the box start to the end of the file.
-        available: u64,
-    },
-
-    /// A required box is absent.
-    #[error("no '{kind}' box found{hint}")]
-    MissingBox {
-        /// Four-character code of the missing box.
-        kind: &'static str,
-        /// Extra context, e.g. that the file may be truncated.
-        hint: &'static str,
-    },
-
-    /// A box is present but its content could not be parsed.
-    #[error("malformed '{kind}' box at offset {offset}: {reason}")]
+    /// A structure is present but its content could not be parsed.
+    #[error("malformed '{kind}' at offset {offset}: {reason}")]
     Malformed {
-        /// Four-character code of the box.
+        /// What was being read (a box's four-character code, an FLV tag).
         kind: String,
-        /// Byte offset of the box header.
+        /// Byte offset of it.
         offset: u64,
         /// What the parser found wrong.
         reason: String,
@@ -79,6 +55,32 @@ pub enum MediaError {
         bit_depth: u8,
     },
 
+    /// libavformat cannot read the input.
+    #[error("cannot read the input: {0}")]
+    Container(String),
+
+    /// No decoder for the stream's codec in this build.
+    #[error("unsupported {kind} codec '{codec}': this build of FFmpeg has no decoder for it")]
+    UnsupportedCodec {
+        /// "video", "audio" or "source".
+        kind: &'static str,
+        /// libavcodec's name for the codec ("none" when the container's codec is unknown).
+        codec: String,
+    },
+
+    /// The container declares more frames than the file holds.
+    #[error("truncated file: the container declares {declared} video frames but only {read} are present")]
+    IncompleteStream {
+        /// Frames the container declares.
+        declared: u64,
+        /// Frames present.
+        read: u64,
+    },
+
+    /// A source segment is malformed (it came from our own coordinator: a bug or a damaged store).
+    #[error("malformed source segment: {0}")]
+    BadSegment(String),
+
     /// A valid file in a form Tessera does not read yet.
     #[error("unsupported input: {0}")]
     Unsupported(String),
@@ -92,21 +94,6 @@ pub enum MediaError {
         value: u64,
         /// The configured maximum.
         limit: u64,
-    },
-
-    /// A sample's bytes lie outside the file.
-    #[error("sample {index} of track {track} at offset {offset} (+{size} bytes) lies beyond the end of the file ({file_len} bytes): truncated file")]
-    SampleOutOfRange {
-        /// Track id.
-        track: u32,
-        /// Sample index in decode order.
-        index: usize,
-        /// Byte offset of the sample.
-        offset: u64,
-        /// Sample size.
-        size: u32,
-        /// Length of the file.
-        file_len: u64,
     },
 
     /// Invalid H.264 bitstream or parameter sets.

@@ -1,21 +1,25 @@
 //! Tessera's media library: everything that touches media bytes, and nothing
 //! that touches the network or a runtime.
 //!
-//! - [`demux`]: MP4/MOV (moov at the start or end, fragmented too) into
-//!   timestamped H.264 and AAC samples, with clear errors for what we reject.
-//! - [`segmenter`]: the closed-GOP cut rule as a pure state machine.
-//! - [`source_segment`]: each segment as a self-contained fragmented MP4.
+//! - [`av`]: FFmpeg's libraries: any upload libavformat and libavcodec read
+//!   (containers, codecs, audio normalised to AAC-LC), decoding and
+//!   normalising frames in one filter graph per task.
+//! - [`segmenter`]: where segments start and end (the target duration,
+//!   whatever the keyframes) and which packets each needs.
+//! - [`source_segment`]: what a worker gets for one segment.
+//! - [`pipeline`]: one task's work, a source segment to a rendition fragment.
 //! - [`flv`], [`live_segmenter`]: RTMP's FLV tag bodies, and cutting a live
 //!   stream into the same source segments as it arrives.
-//! - [`h264`], [`av1`], [`encode`]: openh264 decode/encode and rav1e encode.
-//! - [`scale`], [`quality`]: SIMD downscaling and PSNR.
+//! - [`h264`], [`av1`], [`encode`]: openh264 encode (and decode, to measure
+//!   its output) and rav1e encode.
+//! - [`scale`], [`quality`]: rung sizes and PSNR.
 //! - [`cmaf`]: init segments and fragments for avc1, av01 and mp4a tracks.
 #![deny(missing_docs)]
 
 pub mod aac;
+pub mod av;
 pub mod av1;
 pub mod cmaf;
-pub mod demux;
 pub mod encode;
 pub mod error;
 pub mod flv;
@@ -23,16 +27,16 @@ pub mod frame;
 pub mod h264;
 pub mod limits;
 pub mod live_segmenter;
+pub mod pipeline;
 pub mod quality;
 pub mod scale;
 pub mod segmenter;
 pub mod source_segment;
 
-pub use demux::{AudioTrack, Mp4Source, Sample, VideoTrack};
 pub use encode::{
     encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SpeedPreset, VideoCodec,
 };
 pub use error::{MediaError, Result};
 pub use frame::YuvFrame;
 pub use limits::Limits;
-pub use segmenter::{plan_segments, SegmentPlan, SegmentSpan, Segmenter};
+pub use segmenter::{plan_segments, PacketTiming, SegmentSpan};

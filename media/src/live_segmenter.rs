@@ -10,11 +10,12 @@
 use std::time::Duration;
 
 use crate::aac::AacConfig;
-use crate::demux::{AudioTrack, Mp4Source, Sample, VideoTrack};
+use crate::av::params::CodecParams;
 use crate::error::{MediaError, Result};
 use crate::h264::config::AvcConfig;
-use crate::segmenter::{SegmentPlan, SegmentSpan};
-use crate::source_segment::{write_source_segment, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
+use crate::source_segment::{
+    Normalise, SegmentAudio, SegmentHeader, SegmentPacket, SegmentVideo, SourceSegment, StreamKind,
+};
 
 /// The video timescale of live source segments.
 pub const LIVE_VIDEO_TIMESCALE: u32 = 90_000;
@@ -59,6 +60,15 @@ pub struct LiveSegment {
     pub video: AvcConfig,
     /// Bytes of AAC audio in it (0: none).
     pub audio_bytes: u64,
+}
+
+/// A received video frame's timing on the 90 kHz clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    dts: i64,
+    pts: i64,
+    duration: u32,
+    is_sync: bool,
 }
 
 /// The cutter for one broadcast.
@@ -171,8 +181,7 @@ impl LiveSegmenter {
             }
         }
         let segment = if cut { Some(self.cut(pts)?) } else { None };
-        let size = u32::try_from(frame.data.len()).unwrap_or(u32::MAX);
-        let sample = Sample { dts, pts, duration: 0, offset: 0, size, is_sync: frame.keyframe };
+        let sample = Sample { dts, pts, duration: 0, is_sync: frame.keyframe };
         self.video.push((sample, frame.data));
         Ok(segment)
     }
@@ -231,57 +240,60 @@ impl LiveSegmenter {
             let taken: Vec<(i64, Vec<u8>)> = self.audio.drain(..split).collect();
             (config, taken)
         });
-        let (audio_track, audio_data) = match audio {
+        let mut packets: Vec<SegmentPacket> = samples
+            .iter()
+            .zip(data)
+            .map(|(s, d)| SegmentPacket {
+                stream: StreamKind::Video,
+                key: s.is_sync,
+                pts: s.pts,
+                dts: s.dts,
+                duration: i64::from(s.duration),
+                data: d,
+            })
+            .collect();
+        let mut audio_bytes = 0u64;
+        let audio_header = match audio {
             Some((config, taken)) if !taken.is_empty() => {
                 // A frame lasts until the next one starts, so a gap (a resync) stays a gap.
-                let samples = taken
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (at, d))| {
-                        let next = taken.get(i + 1).map_or(at + AAC_FRAME, |(n, _)| *n);
-                        Sample {
-                            dts: *at,
-                            pts: *at,
-                            duration: u32::try_from((next - at).max(1)).unwrap_or(AAC_FRAME as u32),
-                            offset: 0,
-                            size: u32::try_from(d.len()).unwrap_or(u32::MAX),
-                            is_sync: true,
-                        }
-                    })
-                    .collect();
-                let track = AudioTrack {
-                    track_id: AUDIO_TRACK_ID,
-                    timescale: config.sample_rate,
-                    config,
-                    decode_offset: 0,
-                    samples,
-                };
-                (Some(track), taken.into_iter().map(|(_, d)| d).collect())
+                let starts: Vec<i64> = taken.iter().map(|(at, _)| *at).collect();
+                for (i, (at, d)) in taken.into_iter().enumerate() {
+                    let next = starts.get(i + 1).copied().unwrap_or(at + AAC_FRAME);
+                    audio_bytes += d.len() as u64;
+                    packets.push(SegmentPacket {
+                        stream: StreamKind::Audio,
+                        key: true,
+                        pts: at,
+                        dts: at,
+                        duration: (next - at).max(1),
+                        data: d,
+                    });
+                }
+                Some(SegmentAudio { asc: config.asc.clone(), sample_rate: config.sample_rate })
             }
-            _ => (None, Vec::new()),
+            _ => None,
         };
-        let audio_count = audio_data.len();
-        let audio_bytes = audio_data.iter().map(|d| d.len() as u64).sum();
-        let source = Mp4Source {
-            brand: None,
-            file_len: 0,
-            video: VideoTrack {
-                track_id: VIDEO_TRACK_ID,
+        let params = CodecParams::h264(config.to_record()?, info.width, info.height);
+        let header = SegmentHeader {
+            seq: self.seq,
+            video: SegmentVideo {
+                params,
+                time_base: (1, LIVE_VIDEO_TIMESCALE as i32),
                 timescale: LIVE_VIDEO_TIMESCALE,
-                width: info.width,
-                height: info.height,
-                config: config.clone(),
-                decode_offset: 0,
-                samples,
+                origin: 0,
+                start: start_pts,
+                end: end_pts,
+                frames,
+                normalise: Normalise {
+                    rotation: 0,
+                    deinterlace: false,
+                    tone_map: None,
+                    display: (info.width & !1, info.height & !1),
+                },
             },
-            audio: audio_track,
-            warnings: Vec::new(),
+            audio: audio_header,
         };
-        let plan = SegmentPlan {
-            span: SegmentSpan { seq: self.seq, video: 0..frames, start_pts, end_pts },
-            audio: 0..audio_count,
-        };
-        let bytes = write_source_segment(&source, &plan, &data, &audio_data)?;
+        let bytes = SourceSegment { header, packets }.to_bytes()?;
         let tick = f64::from(LIVE_VIDEO_TIMESCALE);
         let segment = LiveSegment {
             seq: self.seq,

@@ -1,231 +1,193 @@
-//! The segmenter: a pure state machine that cuts a video stream into closed-GOP
-//! segments at the first IDR at or after the target duration, plus the rule
-//! that cuts audio at the AAC frame nearest each video boundary.
+//! The segmenter: where segments start and end, and which packets a worker
+//! needs to produce each one. A pure function of packet timestamps and
+//! keyframe flags, never bytes.
 //!
-//! It sees only timestamps and sync flags, never bytes, so the same machine
-//! serves VOD (fed a whole sample table) and live (fed frames as they arrive).
+//! Segments are cut on a fixed grid of the target duration from the first
+//! shown frame, at the first frame at or after each grid line, whatever the
+//! keyframes: every segment but the last lasts the target within one frame.
+//! A segment whose start is not a keyframe carries the packets from the
+//! keyframe before it (its pre-roll); the worker decodes them and drops the
+//! frames before the cut. Its packets end at the last packet, in decode order,
+//! of a frame it shows, so reordered (B-) frames travel with it.
 
 use std::ops::Range;
-use std::time::Duration;
 
-use crate::demux::{AudioTrack, Sample, VideoTrack};
 use crate::error::{MediaError, Result};
 
-/// A closed span of video samples forming one segment.
+/// What the segmenter knows of one video packet (decode order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketTiming {
+    /// Presentation time.
+    pub pts: i64,
+    /// Duration (0 when unknown).
+    pub duration: i64,
+    /// A keyframe: decoding can start here.
+    pub key: bool,
+    /// Decoded but never shown (before an edit list's start).
+    pub discard: bool,
+}
+
+/// One planned segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentSpan {
     /// Segment number, from 0.
     pub seq: u32,
-    /// Video sample indices (decode order), starting at an IDR.
-    pub video: Range<usize>,
-    /// Presentation time of the first frame (track timescale).
-    pub start_pts: i64,
-    /// Presentation time where the segment ends (the next segment's start).
-    pub end_pts: i64,
+    /// First presentation time shown (inclusive).
+    pub start: i64,
+    /// Presentation time where it ends (exclusive): the next segment's start.
+    pub end: i64,
+    /// The packets (decode-order indices) a worker decodes for it.
+    pub decode: Range<usize>,
+    /// Frames it shows.
+    pub frames: usize,
 }
 
 impl SegmentSpan {
-    /// Presentation duration in track ticks.
-    pub fn duration(&self) -> i64 {
-        self.end_pts - self.start_pts
+    /// Packets decoded only to reach the first shown frame.
+    pub fn is_cut_between_keyframes(&self, packets: &[PacketTiming]) -> bool {
+        packets.get(self.decode.start).is_some_and(|p| p.pts != self.start)
     }
 }
 
-#[derive(Debug, Clone)]
-struct OpenSegment {
-    start_index: usize,
-    start_pts: i64,
-    end_pts: i64,
-}
+/// Plans the segments of a video stream from its packets in decode order.
+/// `target` is the segment duration in the packets' time base. Packets before
+/// the first keyframe cannot be decoded and are left out.
+pub fn plan_segments(packets: &[PacketTiming], target: i64) -> Result<Vec<SegmentSpan>> {
+    let target = target.max(1);
+    let first_key = packets.iter().position(|p| p.key).ok_or_else(|| MediaError::Decode {
+        index: 0,
+        pts: 0,
+        reason: "the video has no keyframe".into(),
+    })?;
+    let key_pts = packets[first_key].pts;
+    // Shown frames: decodable and not discarded; leading pictures of an open
+    // GOP that present before the first keyframe are not decodable either.
+    let mut shown: Vec<usize> =
+        (first_key..packets.len()).filter(|&i| !packets[i].discard && packets[i].pts >= key_pts).collect();
+    shown.sort_by_key(|&i| (packets[i].pts, i));
+    shown.dedup_by_key(|&mut i| packets[i].pts);
+    let Some(&first) = shown.first() else {
+        return Err(MediaError::Decode { index: first_key, pts: key_pts, reason: "no frame to show".into() });
+    };
+    let origin = packets[first].pts;
+    let last = packets[*shown.last().unwrap_or(&first)];
+    let end_of_stream = last.pts + last.duration.max(typical_duration(packets, &shown)).max(1);
 
-/// Decides where segments end as video samples arrive in decode order.
-#[derive(Debug, Clone)]
-pub struct Segmenter {
-    target: i64,
-    next_index: usize,
-    next_seq: u32,
-    open: Option<OpenSegment>,
-}
-
-impl Segmenter {
-    /// A segmenter cutting after `target` ticks of the track timescale.
-    pub fn new(target: i64) -> Self {
-        Self { target: target.max(1), next_index: 0, next_seq: 0, open: None }
-    }
-
-    /// A segmenter for a target duration at a timescale.
-    pub fn with_duration(target: Duration, timescale: u32) -> Self {
-        Self::new((target.as_secs_f64() * f64::from(timescale)).round() as i64)
-    }
-
-    /// Feeds the next video sample (decode order). Returns the segment it
-    /// closes, if this sample is the IDR that starts the next one.
-    pub fn push(&mut self, pts: i64, duration: u32, is_sync: bool) -> Result<Option<SegmentSpan>> {
-        let index = self.next_index;
-        self.next_index += 1;
-        let end = pts + i64::from(duration);
-        let Some(open) = &mut self.open else {
-            if !is_sync {
-                return Err(MediaError::InvalidH264(format!(
-                    "video sample {index} (pts {pts}) starts the stream but is not a keyframe (IDR)"
-                )));
+    // Cut points: the first shown frame at or after each grid line.
+    let mut starts: Vec<usize> = vec![0];
+    let mut line = 1i64;
+    for (n, &i) in shown.iter().enumerate().skip(1) {
+        let pts = packets[i].pts;
+        if pts >= origin.saturating_add(target.saturating_mul(line)) {
+            starts.push(n);
+            while pts >= origin.saturating_add(target.saturating_mul(line)) {
+                line += 1;
             }
-            self.open = Some(OpenSegment { start_index: index, start_pts: pts, end_pts: end });
-            return Ok(None);
-        };
-        if is_sync && pts - open.start_pts >= self.target {
-            let closed = SegmentSpan {
-                seq: self.next_seq,
-                video: open.start_index..index,
-                start_pts: open.start_pts,
-                end_pts: pts,
-            };
-            self.next_seq += 1;
-            *open = OpenSegment { start_index: index, start_pts: pts, end_pts: end };
-            return Ok(Some(closed));
         }
-        open.end_pts = open.end_pts.max(end);
-        Ok(None)
     }
-
-    /// Closes the last segment at the end of the stream.
-    pub fn finish(&mut self) -> Option<SegmentSpan> {
-        let open = self.open.take()?;
-        let span = SegmentSpan {
-            seq: self.next_seq,
-            video: open.start_index..self.next_index,
-            start_pts: open.start_pts,
-            end_pts: open.end_pts,
-        };
-        self.next_seq += 1;
-        Some(span)
+    let keys: Vec<usize> = (first_key..packets.len()).filter(|&i| packets[i].key).collect();
+    let mut spans = Vec::with_capacity(starts.len());
+    for (k, &from) in starts.iter().enumerate() {
+        let to = starts.get(k + 1).copied().unwrap_or(shown.len());
+        let frames = &shown[from..to];
+        let start = packets[shown[from]].pts;
+        let end = shown.get(to).map_or(end_of_stream, |&i| packets[i].pts);
+        let first_decoded = frames.iter().copied().min().unwrap_or(shown[from]);
+        let last_decoded = frames.iter().copied().max().unwrap_or(shown[from]);
+        // The last keyframe at or before the first packet it shows, presenting no later than its start.
+        let at = keys.partition_point(|&i| i <= first_decoded);
+        let key = keys[..at].iter().rev().copied().find(|&i| packets[i].pts <= start).unwrap_or(first_key);
+        spans.push(SegmentSpan {
+            seq: u32::try_from(k).map_err(|_| MediaError::Unsupported("more than 4 billion segments".into()))?,
+            start,
+            end,
+            decode: key..last_decoded + 1,
+            frames: frames.len(),
+        });
     }
+    Ok(spans)
 }
 
-/// Index of the audio frame whose start is nearest to `boundary` (video
-/// ticks), searching from `from`; `samples.len()` (the end of the last frame)
-/// is a candidate too.
-fn nearest_audio_frame(samples: &[Sample], audio_ts: u32, from: usize, boundary: i64, video_ts: u32) -> usize {
-    let target = i128::from(boundary) * i128::from(audio_ts);
-    let start_of = |i: usize| -> i64 {
-        match samples.get(i) {
-            Some(s) => s.pts,
-            None => samples.last().map_or(0, |s| s.pts + i64::from(s.duration)),
-        }
-    };
-    let distance = |i: usize| (i128::from(start_of(i)) * i128::from(video_ts) - target).abs();
-    let mut best = from.min(samples.len());
-    while best < samples.len() && distance(best + 1) <= distance(best) {
-        best += 1;
-    }
-    best
+/// The most common gap between shown frames (the frame duration where packets carry none).
+fn typical_duration(packets: &[PacketTiming], shown: &[usize]) -> i64 {
+    let mut gaps: Vec<i64> = shown.windows(2).map(|w| packets[w[1]].pts - packets[w[0]].pts).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).copied().unwrap_or(1)
 }
 
-/// Cuts audio to match video segments: each boundary falls on the AAC frame
-/// nearest the video boundary, so audio segments tile the track with no gap.
-pub fn split_audio(audio: &AudioTrack, spans: &[SegmentSpan], video_timescale: u32) -> Vec<Range<usize>> {
-    let mut ranges = Vec::with_capacity(spans.len());
-    let mut start = 0;
-    for (i, span) in spans.iter().enumerate() {
-        let end = if i + 1 == spans.len() {
-            audio.samples.len()
-        } else {
-            nearest_audio_frame(&audio.samples, audio.timescale, start, span.end_pts, video_timescale)
-        };
-        ranges.push(start..end);
-        start = end;
-    }
-    ranges
-}
-
-/// One planned source segment: its video span and the audio frames that go with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentPlan {
-    /// The video span.
-    pub span: SegmentSpan,
-    /// Audio sample indices (empty without audio).
-    pub audio: Range<usize>,
-}
-
-/// Plans every segment of a demuxed source.
-pub fn plan_segments(video: &VideoTrack, audio: Option<&AudioTrack>, target: Duration) -> Result<Vec<SegmentPlan>> {
-    let mut segmenter = Segmenter::with_duration(target, video.timescale);
-    let mut spans = Vec::new();
-    for s in &video.samples {
-        spans.extend(segmenter.push(s.pts, s.duration, s.is_sync)?);
-    }
-    spans.extend(segmenter.finish());
-    let audio_ranges = match audio {
-        Some(a) => split_audio(a, &spans, video.timescale),
-        None => vec![0..0; spans.len()],
-    };
-    Ok(spans.into_iter().zip(audio_ranges).map(|(span, audio)| SegmentPlan { span, audio }).collect())
+/// Which segment an audio frame starting at `start` lasting `duration` goes
+/// to, given the segments' start times on the same clock: the cut falls at
+/// the frame whose start is nearest each segment boundary, so audio segments
+/// tile the track with no gap.
+pub fn audio_segment_of(starts: &[i64], start: i64, duration: i64) -> usize {
+    // Frame goes after boundary b when its middle is past it.
+    let mid2 = 2 * i128::from(start) + i128::from(duration);
+    starts.iter().skip(1).take_while(|&&b| mid2 > 2 * i128::from(b)).count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(frames: &[(i64, bool)], target: i64) -> Vec<SegmentSpan> {
-        let mut s = Segmenter::new(target);
-        let mut out = Vec::new();
-        for &(pts, sync) in frames {
-            out.extend(s.push(pts, 1, sync).unwrap());
-        }
-        out.extend(s.finish());
-        out
+    fn packets(frames: &[(i64, bool)]) -> Vec<PacketTiming> {
+        frames.iter().map(|&(pts, key)| PacketTiming { pts, duration: 1, key, discard: false }).collect()
     }
 
     #[test]
-    fn cuts_at_first_idr_at_or_after_target() {
-        // IDR every 3 frames, target 4: cut at pts 6 (first IDR >= 4), then at 12.
-        let frames: Vec<(i64, bool)> = (0..14).map(|i| (i, i % 3 == 0)).collect();
-        let spans = run(&frames, 4);
-        let ranges: Vec<_> = spans.iter().map(|s| s.video.clone()).collect();
-        assert_eq!(ranges, vec![0..6, 6..12, 12..14]);
-        assert_eq!((spans[0].start_pts, spans[0].end_pts), (0, 6));
-        assert_eq!((spans[2].start_pts, spans[2].end_pts), (12, 14));
-        assert_eq!(spans.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
+    fn cuts_on_the_grid_whatever_the_keyframes() {
+        // One keyframe every 10 frames, target 4: segments of 4 frames, each
+        // decoding from the keyframe before it.
+        let p = packets(&(0..22).map(|i| (i, i % 10 == 0)).collect::<Vec<_>>());
+        let spans = plan_segments(&p, 4).unwrap();
+        let got: Vec<_> = spans.iter().map(|s| (s.start, s.end, s.decode.clone(), s.frames)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 4, 0..4, 4),
+                (4, 8, 0..8, 4),
+                (8, 12, 0..12, 4),
+                (12, 16, 10..16, 4),
+                (16, 20, 10..20, 4),
+                (20, 22, 20..22, 2)
+            ]
+        );
+        assert!(!spans[0].is_cut_between_keyframes(&p));
+        assert!(spans[1].is_cut_between_keyframes(&p));
     }
 
     #[test]
-    fn long_gop_makes_a_long_segment() {
-        let frames: Vec<(i64, bool)> = (0..10).map(|i| (i, i == 0 || i == 9)).collect();
-        let spans = run(&frames, 2);
-        assert_eq!(spans.iter().map(|s| s.video.clone()).collect::<Vec<_>>(), vec![0..9, 9..10]);
+    fn reordered_frames_travel_with_their_segment() {
+        // Decode order I0 P3 B1 B2 I4 P7 B5 B6 (pts), target 2: the segment
+        // [2, 4) needs P3 and B2, and decodes from I0.
+        let p =
+            packets(&[(0, true), (3, false), (1, false), (2, false), (4, true), (7, false), (5, false), (6, false)]);
+        let spans = plan_segments(&p, 2).unwrap();
+        let got: Vec<_> = spans.iter().map(|s| (s.start, s.end, s.decode.clone())).collect();
+        assert_eq!(got, vec![(0, 2, 0..3), (2, 4, 0..4), (4, 6, 4..7), (6, 8, 4..8)]);
     }
 
     #[test]
-    fn reordered_frames_extend_the_end() {
-        // decode order I P B B with pts 0 3 1 2: the segment ends at 4.
-        let mut s = Segmenter::new(100);
-        for (pts, sync) in [(0, true), (3, false), (1, false), (2, false)] {
-            assert!(s.push(pts, 1, sync).unwrap().is_none());
-        }
-        assert_eq!(s.finish().unwrap().end_pts, 4);
+    fn starts_at_the_first_keyframe_and_skips_discarded_frames() {
+        let mut p = packets(&[(-2, false), (-1, true), (0, false), (1, false), (2, false)]);
+        p[1].discard = true;
+        let spans = plan_segments(&p, 2).unwrap();
+        let got: Vec<_> = spans.iter().map(|s| (s.start, s.end, s.decode.clone(), s.frames)).collect();
+        assert_eq!(got, vec![(0, 2, 1..4, 2), (2, 3, 1..5, 1)]);
     }
 
     #[test]
-    fn stream_must_start_with_idr() {
-        let err = Segmenter::new(10).push(0, 1, false).unwrap_err();
-        assert!(err.to_string().contains("not a keyframe"), "{err}");
+    fn a_stream_without_keyframes_is_refused() {
+        let err = plan_segments(&packets(&[(0, false), (1, false)]), 2).unwrap_err();
+        assert!(err.to_string().contains("no keyframe"), "{err}");
     }
 
     #[test]
     fn audio_cut_at_nearest_frame() {
-        let sample = |pts| Sample { dts: pts, pts, duration: 1024, offset: 0, size: 1, is_sync: true };
-        let audio = AudioTrack {
-            track_id: 2,
-            timescale: 48000,
-            config: crate::aac::AacConfig::from_asc(&[0x11, 0x90]).unwrap(),
-            decode_offset: 0,
-            samples: (0..100).map(|i| sample(i * 1024)).collect(),
-        };
-        // Video boundary at 1 s (90 kHz): 48000/1024 = 46.875 -> frame 47 starts nearest (48128 vs 47104).
-        let spans = vec![
-            SegmentSpan { seq: 0, video: 0..1, start_pts: 0, end_pts: 90_000 },
-            SegmentSpan { seq: 1, video: 1..2, start_pts: 90_000, end_pts: 180_000 },
-        ];
-        assert_eq!(split_audio(&audio, &spans, 90_000), vec![0..47, 47..100]);
+        // Boundary at 48000 samples: the frame at 47104 ends at 48128, its
+        // middle (47616) is before the boundary; the one at 48128 is after.
+        let starts = [0, 48_000];
+        assert_eq!(audio_segment_of(&starts, 47_104, 1024), 0);
+        assert_eq!(audio_segment_of(&starts, 48_128, 1024), 1);
+        assert_eq!(audio_segment_of(&starts, -1024, 1024), 0);
     }
 }

@@ -222,7 +222,7 @@ mod tests {
             job: "j".into(),
             seq: 0,
             rendition: plan().renditions[0].clone(),
-            source_key: "sources/j/000000.mp4".into(),
+            source_key: "sources/j/000000.seg".into(),
             output_key: "h264-180p/000000.m4s".into(),
             frame_rate: 30.0,
             published_at_ms: None,

@@ -116,7 +116,7 @@ fn main() -> anyhow::Result<()> {
                 limits: Limits::default(),
                 traceparent: None,
             };
-            let (bus, store, file) = (bus.clone(), store.clone(), std::fs::File::open(&source)?);
+            let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {
                 run_vod_job(bus.as_ref(), &store, &spec, file, &CancellationToken::new()).await.map_err(anyhow::Error::from)
             });

@@ -213,17 +213,27 @@ fn two_runs_give_byte_identical_trees() {
 #[test]
 fn bad_input_exits_2_and_leaves_no_finished_manifest() {
     let dir = tempfile::tempdir().unwrap();
-    let hevc = cached_fixture(
+    let audio_only = cached_fixture(
         &fixtures(),
-        "hevc.mp4",
-        &["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=1", "-c:v", "libx265", "-f", "mp4"],
+        "audio-only.m4a",
+        &["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", "-f", "mp4"],
+    );
+    let too_wide = cached_fixture(
+        &fixtures(),
+        "too-wide.mp4",
+        &["-f", "lavfi", "-i", "testsrc2=size=8192x16:rate=30:duration=0.1", "-c:v", "libx264", "-f", "mp4"],
     );
     let text = dir.path().join("notes.mp4");
     std::fs::write(&text, "this is not a video").unwrap();
     let good = std::fs::read(source_180p()).unwrap();
     let truncated = dir.path().join("truncated.mp4");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
-    let cases: [(&Path, &str); 3] = [(&hevc, "HEVC"), (&text, "not an MP4/MOV file"), (&truncated, "truncated")];
+    let cases: [(&Path, &str); 4] = [
+        (&audio_only, "no video track: found audio aac"),
+        (&text, "not a media file: no container libavformat recognises"),
+        (&truncated, "truncated or damaged MP4/MOV file"),
+        (&too_wide, "video width 8192 exceeds the limit of 7680"),
+    ];
     for (input, message) in cases {
         let out = dir.path().join("out");
         // A finished-looking package from an earlier run must not survive a failed one.

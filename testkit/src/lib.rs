@@ -100,7 +100,11 @@ pub fn ffmpeg_stderr(args: &[&str]) -> String {
 /// Mean PSNR (ffmpeg's psnr filter, "average") of `distorted` against
 /// `reference` scaled to `width`x`height` with Lanczos.
 pub fn psnr_against_scaled(distorted: &std::path::Path, reference: &std::path::Path, width: u32, height: u32) -> f64 {
-    let filter = format!("[1:v]scale={width}:{height}:flags=lanczos[ref];[0:v][ref]psnr");
+    // Frame n against frame n: a source whose first frame is not at 0 (WebM,
+    // MPEG-TS) keeps its offset, where our renditions start at 0.
+    let filter = format!(
+        "[0:v]setpts=PTS-STARTPTS[out];[1:v]setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos[ref];[out][ref]psnr"
+    );
     let stderr = ffmpeg_stderr(&[
         "-loglevel",
         "info",

@@ -5,24 +5,26 @@
 //! accepts: one grey frame of the rung's size lasting the whole segment,
 //! with the source segment's real timing. Never used outside benchmarks.
 
-use std::io::Cursor;
-
 use tessera_core::Rung;
-use tessera_media::scale::rung_dimensions;
-use tessera_media::{encode_segment, EncoderSettings, Limits, Mp4Source, SpeedPreset, YuvFrame};
+use tessera_media::scale::rung_size;
+use tessera_media::{encode_segment, EncoderSettings, SpeedPreset, YuvFrame};
 
 use crate::error::WorkerError;
-use crate::transcode::RenditionSegment;
+use crate::transcode::{parse_source_segment, RenditionSegment};
 
 /// A one-frame fragment spanning the source segment, at the rung's size and codec.
 pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Result<RenditionSegment, WorkerError> {
     let bad = |reason: &str| WorkerError::BadSourceSegment { seq, reason: reason.into() };
-    let source = Mp4Source::open(&mut Cursor::new(source_segment), &Limits::default())?;
-    let video = &source.video;
-    let start = video.samples.iter().map(|s| s.pts).min().ok_or_else(|| bad("no frames"))?;
-    let start = u64::try_from(start).map_err(|_| bad("negative start time"))?;
-    let duration: u64 = video.samples.iter().map(|s| u64::from(s.duration)).sum();
-    let (width, height) = rung_dimensions(video.width, video.height, rung.height);
+    let segment = parse_source_segment(source_segment, seq)?;
+    let video = &segment.header.video;
+    let ticks = |t: i64| {
+        let (num, den) = video.time_base;
+        i128::from(t - video.origin) * i128::from(num) * i128::from(video.timescale) / i128::from(den)
+    };
+    let start = u64::try_from(ticks(video.start)).map_err(|_| bad("negative start time"))?;
+    let end = u64::try_from(ticks(video.end)).map_err(|_| bad("negative end time"))?;
+    let duration = end.saturating_sub(start);
+    let (width, height) = rung_size(video.normalise.display, rung.height);
     let (cw, ch) = (width.div_ceil(2) as usize, height.div_ceil(2) as usize);
     let luma = width as usize * height as usize;
     let grey = YuvFrame::new(width, height, vec![128; luma], vec![128; cw * ch], vec![128; cw * ch], 0, 1)?;

@@ -27,11 +27,10 @@ use tracing::Instrument;
 
 use crate::audio::copy_audio_segment;
 use crate::benchmark::fixed_time_stand_in;
-use crate::decoded_cache::DecodedCache;
 use crate::error::WorkerError;
 use crate::metrics;
 use crate::status::{Listing, RunningTasks};
-use crate::transcode::{encode_rung, RenditionSegment};
+use crate::transcode::{transcode_segment, RenditionSegment};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -92,7 +91,6 @@ struct Shared {
     bus: Arc<dyn Bus>,
     stores: WorkerStores,
     config: WorkerConfig,
-    decoded: DecodedCache,
     jobs: Option<JobBook>,
     /// Tasks running now (for the roster).
     running: Arc<RunningTasks>,
@@ -121,14 +119,11 @@ pub async fn run(
         let consumer_config = task_consumer_config(config.class, codec, config.delivery);
         consumers.push(bus.consumer(tessera_core::wire::TASKS_STREAM, &consumer_config).await?);
     }
-    // Room for the segments the slots are working on, plus the next one.
-    let decoded = DecodedCache::new(config.slots.max(1) + 1);
     let abandon = CancellationToken::new();
     let shared = Arc::new(Shared {
         bus,
         stores,
         config: config.clone(),
-        decoded,
         jobs: books.jobs,
         running: Arc::default(),
         abandon: abandon.clone(),
@@ -397,8 +392,7 @@ enum Settle {
     Nak(Duration),
 }
 
-/// Gets the decoded source (shared with the segment's other rungs) or the
-/// source bytes, produces the rendition segment, writes it.
+/// Reads the source segment, produces the rendition segment, writes it.
 async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerError> {
     let seq = task.seq;
     let started_at_ms = Some(now_ms());
@@ -406,18 +400,14 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let spec = task.rendition.clone();
     let (fragment, done) = match (&task.rendition, shared.config.benchmark_task_time) {
         (RenditionSpec::Video { rung }, None) => {
-            let load = async { Ok(shared.stores.sources.get(&task.source_key).await?) };
-            let decoded = shared
-                .decoded
-                .get_or_decode(&task.source_key, seq, load)
-                .instrument(tracing::info_span!("decode", source = %task.source_key))
-                .await?;
+            let source = shared.stores.sources.get(&task.source_key).await?;
             let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
+            // Decoding streams into scaling and encoding: one span covers the three.
             let encode = tracing::info_span!("encode", codec = rung.codec.as_str(), height = rung.height);
             let encoded = on_cpu(move || {
                 let _entered = encode.enter();
                 let began = std::time::Instant::now();
-                let out = encode_rung(&decoded, &rung, speed, frame_rate)?;
+                let out = transcode_segment(&source, seq, &rung, speed, frame_rate)?;
                 metrics::encoded(rung.codec.as_str(), spec.name(), out.frames as u64, began.elapsed().as_secs_f64());
                 Ok(video_done(out, &spec, seq))
             });

@@ -100,6 +100,50 @@ impl AvcConfig {
         Ok((sps, parsed))
     }
 
+    /// Reads an AVCDecoderConfigurationRecord (the avcC box's body, as
+    /// libavformat gives it in extradata).
+    pub fn from_record(record: &[u8]) -> Result<Self> {
+        let short = || MediaError::InvalidH264(format!("avcC record of {} bytes is cut short", record.len()));
+        let mut at = 5usize;
+        let nal_length_size = (record.get(4).ok_or_else(short)? & 3) + 1;
+        let mut sets = |count_mask: u8| -> Result<Vec<Vec<u8>>> {
+            let count = record.get(at).ok_or_else(short)? & count_mask;
+            at += 1;
+            let mut out = Vec::new();
+            for _ in 0..count {
+                let len = usize::from(u16::from_be_bytes([
+                    *record.get(at).ok_or_else(short)?,
+                    *record.get(at + 1).ok_or_else(short)?,
+                ]));
+                out.push(record.get(at + 2..at + 2 + len).ok_or_else(short)?.to_vec());
+                at += 2 + len;
+            }
+            Ok(out)
+        };
+        let sps = sets(0x1f)?;
+        let pps = sets(0xff)?;
+        Ok(Self { nal_length_size, sps, pps })
+    }
+
+    /// The AVCDecoderConfigurationRecord (the avcC box's body).
+    pub fn to_record(&self) -> Result<Vec<u8>> {
+        let first =
+            self.sps.first().filter(|s| s.len() >= 4).ok_or_else(|| MediaError::InvalidH264("no SPS".into()))?;
+        let too_many = |what: &str| MediaError::InvalidH264(format!("too many or too large {what}"));
+        let mut out = vec![1, first[1], first[2], first[3], 0xfc | (self.nal_length_size.clamp(1, 4) - 1)];
+        out.push(0xe0 | u8::try_from(self.sps.len()).ok().filter(|n| *n < 32).ok_or_else(|| too_many("SPS"))?);
+        for sps in &self.sps {
+            out.extend_from_slice(&u16::try_from(sps.len()).map_err(|_| too_many("SPS"))?.to_be_bytes());
+            out.extend_from_slice(sps);
+        }
+        out.push(u8::try_from(self.pps.len()).map_err(|_| too_many("PPS"))?);
+        for pps in &self.pps {
+            out.extend_from_slice(&u16::try_from(pps.len()).map_err(|_| too_many("PPS"))?.to_be_bytes());
+            out.extend_from_slice(pps);
+        }
+        Ok(out)
+    }
+
     /// Parses the first SPS.
     pub fn sps_info(&self) -> Result<SpsInfo> {
         let (raw, sps) = self.parse_first_sps()?;

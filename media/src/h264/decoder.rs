@@ -15,7 +15,6 @@ use openh264::OpenH264API;
 
 use super::config::AvcConfig;
 use super::nal::{split_length_prefixed, write_annexb};
-use crate::demux::{Sample, VideoTrack};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 
@@ -108,19 +107,6 @@ fn copy_frame(yuv: &DecodedYUV<'_>, pts: i64, duration: u32) -> Result<YuvFrame>
     let (w, h) = yuv.dimensions();
     let (sy, su, sv) = yuv.strides();
     YuvFrame::from_strided(w as u32, h as u32, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv], pts, duration)
-}
-
-/// Decodes a whole video track (or a run of it starting at an IDR) whose
-/// sample bytes are `data`, in the same order as `samples`.
-pub fn decode_track(track: &VideoTrack, samples: &[Sample], data: &[Vec<u8>]) -> Result<Vec<YuvFrame>> {
-    if samples.len() != data.len() {
-        return Err(MediaError::Decode {
-            index: 0,
-            pts: 0,
-            reason: format!("{} samples but {} payloads", samples.len(), data.len()),
-        });
-    }
-    decode_all(&track.config, samples.iter().zip(data).map(|(s, d)| (d.as_slice(), s.pts, s.duration)))
 }
 
 /// Decodes a run of samples `(bytes, pts, duration)` given in decode order

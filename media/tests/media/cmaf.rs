@@ -6,7 +6,8 @@ use tessera_media::VideoCodec;
 
 use crate::codec::{encode, scaled_source_frames, write_video_track};
 use crate::fixtures::{self, ffprobe_json, scratch};
-use crate::open;
+use tessera_media::aac::AacConfig;
+use tessera_media::av::audio::NormalisedAudio;
 
 fn packet_pts(path: &std::path::Path) -> Vec<i64> {
     let v = ffprobe_json(&["-show_entries", "packet=pts", path.to_str().unwrap()]);
@@ -58,31 +59,32 @@ fn av01_fragments_are_continuous() {
 
 #[test]
 fn mp4a_fragments_are_continuous() {
-    let (source, mut file) = open(&fixtures::faststart()).unwrap();
-    let audio = source.audio.as_ref().unwrap();
+    let (source, _) = crate::cut(&fixtures::faststart(), std::time::Duration::from_secs(3600)).unwrap();
+    let spans = source.plan(std::time::Duration::from_secs(3600)).unwrap();
+    let audio = NormalisedAudio::from_source(&source, &spans, 128).unwrap().unwrap();
+    assert_eq!(audio.transcoded_from, None, "AAC-LC is copied");
+    let config = AacConfig::from_asc(&audio.asc).unwrap();
     let spec = TrackSpec {
         track_id: 1,
-        timescale: audio.timescale,
+        timescale: audio.sample_rate,
         width: 0,
         height: 0,
-        entry: SampleEntry::Aac(audio.config.clone()),
+        entry: SampleEntry::Aac(config),
         media_start: 0,
     };
     let mut bytes = init_segment(&[spec]).unwrap();
-    let data = source.read_samples(&mut file, &audio.samples).unwrap();
-    let half = audio.samples.len() / 2;
-    for (seq, range) in [(1, 0..half), (2, half..audio.samples.len())] {
-        let first = &audio.samples[range.start];
+    let half = audio.packets.len() / 2;
+    for (seq, range) in [(1, 0..half), (2, half..audio.packets.len())] {
         let run = TrackRun {
             track_id: 1,
-            base_decode_time: (first.dts + audio.decode_offset) as u64,
+            base_decode_time: audio.packets[range.start].pts as u64,
             samples: range
                 .clone()
                 .map(|i| FragmentSample {
-                    duration: audio.samples[i].duration,
+                    duration: audio.packets[i].duration as u32,
                     composition_offset: 0,
                     is_sync: true,
-                    data: &data[i],
+                    data: &audio.packets[i].data,
                 })
                 .collect(),
         };
@@ -93,7 +95,7 @@ fn mp4a_fragments_are_continuous() {
     let s = stream(&path);
     assert_eq!(s["codec_name"], "aac");
     assert_eq!(s["time_base"], "1/48000");
-    let durations: Vec<i64> = audio.samples.iter().map(|s| i64::from(s.duration)).collect();
+    let durations: Vec<i64> = audio.packets.iter().map(|p| p.duration).collect();
     assert_continuous(&path, &durations);
     let pts = packet_pts(&path);
     assert_eq!(pts[half], pts[0] + durations[..half].iter().sum::<i64>(), "second fragment follows the first");

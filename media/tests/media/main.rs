@@ -1,24 +1,49 @@
 //! Media-core tests on real media: fixtures made by ffmpeg, our output
 //! checked by ffprobe/ffmpeg.
 
-mod bad_input;
 mod cmaf;
 mod codec;
-mod corrupt;
-mod demux;
 mod fixtures;
+mod input;
 mod segment;
 
-use std::fs::File;
 use std::path::Path;
+use std::time::Duration;
 
-use tessera_media::{Limits, Mp4Source, YuvFrame};
+use tessera_media::av::video::decode_video;
+use tessera_media::av::SourceFile;
+use tessera_media::source_segment::SourceSegment;
+use tessera_media::{Limits, MediaError, YuvFrame};
 
-/// Opens a file with default limits.
-pub fn open(path: &Path) -> tessera_media::Result<(Mp4Source, File)> {
-    let mut file = File::open(path).expect("open fixture");
-    let source = Mp4Source::open(&mut file, &Limits::default())?;
-    Ok((source, file))
+/// Opens, plans and cuts a file into `target`-long source segments.
+pub fn cut(path: &Path, target: Duration) -> tessera_media::Result<(SourceFile, Vec<SourceSegment>)> {
+    let source = SourceFile::open(path, &Limits::default())?;
+    let spans = source.plan(target)?;
+    let mut segments = Vec::new();
+    source.cut::<MediaError>(&spans, None, |s| {
+        segments.push(s);
+        Ok(())
+    })?;
+    Ok((source, segments))
+}
+
+/// Decodes a segment's frames at `size` (None: as shown).
+pub fn decode_segment(segment: &SourceSegment, size: Option<(u32, u32)>) -> Vec<YuvFrame> {
+    let size = size.unwrap_or(segment.header.video.normalise.display);
+    let mut frames = Vec::new();
+    decode_video(segment, size, &mut |f| {
+        frames.push(f);
+        Ok(())
+    })
+    .expect("decode");
+    frames
+}
+
+/// Decodes every frame of a file through the front end, as one segment.
+pub fn decode_file(path: &Path, size: Option<(u32, u32)>) -> Vec<YuvFrame> {
+    let (_, segments) = cut(path, Duration::from_secs(3600)).expect("cut");
+    assert_eq!(segments.len(), 1);
+    decode_segment(&segments[0], size)
 }
 
 /// Splits a raw yuv420p buffer into frames.
@@ -41,10 +66,4 @@ pub fn raw_frames(raw: &[u8], width: u32, height: u32) -> Vec<YuvFrame> {
             .expect("frame")
         })
         .collect()
-}
-
-/// Decodes every video sample of a source with our decoder.
-pub fn decode_source(source: &Mp4Source, file: &mut File) -> Vec<YuvFrame> {
-    let data = source.read_samples(file, &source.video.samples).expect("samples");
-    tessera_media::h264::decoder::decode_track(&source.video, &source.video.samples, &data).expect("decode")
 }

@@ -10,15 +10,21 @@ use tessera_media::{Limits, SpeedPreset};
 
 pub fn run(input: &Path, out: &Path, rung: &Rung, segment_duration: f64) -> anyhow::Result<()> {
     let target = super::target_duration(segment_duration)?;
-    let mut file = super::open_input(input)?;
+    super::check_input(input)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let frame_rate = tessera_coordinator::probe(input, &Limits::default())
+        .with_context(|| format!("{}", input.display()))?
+        .info
+        .video
+        .frame_rate;
     let started = Instant::now();
     let mut first_config = None;
     let mut media_secs = 0.0;
     let mut bytes = 0usize;
-    tessera_coordinator::segment_source(&mut file, target, &Limits::default(), |seg| -> anyhow::Result<()> {
-        let rendition = tessera_worker::transcode_segment(&seg.bytes, seg.seq, rung, SpeedPreset::default())
-            .with_context(|| format!("segment {}", seg.seq))?;
+    tessera_coordinator::segment_source(input, target, &Limits::default(), |seg| -> anyhow::Result<()> {
+        let rendition =
+            tessera_worker::transcode_segment(&seg.bytes, seg.seq, rung, SpeedPreset::default(), frame_rate)
+                .with_context(|| format!("segment {}", seg.seq))?;
         match &first_config {
             None => {
                 let init = tessera_packager::rendition_init(

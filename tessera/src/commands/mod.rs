@@ -204,7 +204,8 @@ fn read_ladder(path: &std::path::Path) -> anyhow::Result<tessera_core::Ladder> {
 }
 
 /// Opens an input file, naming it in the error.
-fn open_input(input: &std::path::Path) -> anyhow::Result<std::fs::File> {
+/// Checks that the input is a readable file, for a message naming it.
+fn check_input(input: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
-    std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))
+    std::fs::File::open(input).map(drop).with_context(|| format!("cannot open {}", input.display()))
 }

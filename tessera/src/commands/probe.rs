@@ -6,9 +6,9 @@ use anyhow::Context;
 use tessera_media::Limits;
 
 pub fn run(input: &Path) -> anyhow::Result<()> {
-    let mut file = super::open_input(input)?;
+    super::check_input(input)?;
     let report =
-        tessera_coordinator::probe(&mut file, &Limits::default()).with_context(|| format!("{}", input.display()))?;
+        tessera_coordinator::probe(input, &Limits::default()).with_context(|| format!("{}", input.display()))?;
     print!("{report}");
     Ok(())
 }

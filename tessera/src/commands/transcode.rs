@@ -47,7 +47,7 @@ fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
 pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
     let target = super::target_duration(args.segment_duration)?;
     let ladder = load_ladder(&args)?;
-    let file = super::open_input(&args.input)?;
+    super::check_input(&args.input)?;
     let slots = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -75,7 +75,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             traceparent: None,
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
-        let result = pipeline.run_job(&spec, file, &args.input).await;
+        let result = pipeline.run_job(&spec, &args.input).await;
         pipeline.stop().await;
         let (report, elapsed) = result?;
         print_summary(&report, elapsed, &args.out);
@@ -113,12 +113,7 @@ impl Pipeline {
     }
 
     /// Publishes the job and follows its events to the end.
-    async fn run_job(
-        &mut self,
-        spec: &VodJobSpec,
-        file: std::fs::File,
-        input: &std::path::Path,
-    ) -> anyhow::Result<(JobReport, Duration)> {
+    async fn run_job(&mut self, spec: &VodJobSpec, input: &std::path::Path) -> anyhow::Result<(JobReport, Duration)> {
         let started = Instant::now();
         let watch = self
             .bus
@@ -135,7 +130,7 @@ impl Pipeline {
             )
             .await?;
         let never = tokio_util::sync::CancellationToken::new();
-        let coordinator = run_vod_job(self.bus.as_ref(), &self.sources, spec, file, &never);
+        let coordinator = run_vod_job(self.bus.as_ref(), &self.sources, spec, input.to_path_buf(), &never);
         let mut coordinator = std::pin::pin!(coordinator);
         let mut publishing = true;
         let mut progress = super::progress::Progress::default();

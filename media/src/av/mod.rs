@@ -1,0 +1,74 @@
+//! FFmpeg's libraries (libavformat, libavcodec, libavfilter through
+//! `ffmpeg-next`): everything Tessera reads from users goes through here.
+//!
+//! - [`input`]: opening an upload in any container libavformat reads,
+//!   describing it ([`MediaInfo`]) and indexing its video packets.
+//! - [`params`]: codec parameters as plain data, so a source segment can
+//!   carry any codec to a worker.
+//! - [`audio`]: the upload's first audio track as AAC-LC (copied when it
+//!   already is, otherwise decoded, resampled and encoded by FFmpeg's AAC encoder).
+//! - [`video`]: decoding a source segment and normalising its frames
+//!   (deinterlace, tone-map, rotate, square pixels, 8-bit 4:2:0 BT.709) at a
+//!   rung's size, in one filter graph.
+//!
+//! Every codec and filter runs on one thread with FFmpeg's bit-exact flags,
+//! so a task gives the same bytes on any worker.
+
+use std::sync::Once;
+
+use ffmpeg_next as ffmpeg;
+
+pub mod audio;
+pub mod input;
+pub mod params;
+pub mod video;
+
+pub use input::{AudioInfo, ColorInfo, MediaInfo, SourceFile, VideoInfo};
+
+/// Initialises FFmpeg once per process and keeps its logging quiet (errors
+/// reach users through [`crate::MediaError`], not stderr).
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // Registration is a no-op on FFmpeg >= 4; it cannot fail there.
+        let _ = ffmpeg::init();
+        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+    });
+}
+
+/// `num/den` as a float (0 when the denominator is 0).
+pub(crate) fn ratio(r: ffmpeg::Rational) -> f64 {
+    if r.denominator() == 0 {
+        0.0
+    } else {
+        f64::from(r.numerator()) / f64::from(r.denominator())
+    }
+}
+
+/// Rescales `value` from one time base to another, rounding to nearest.
+pub(crate) fn rescale(value: i64, from: (i32, i32), to: (i32, i32)) -> i64 {
+    // av_rescale_q with AV_ROUND_NEAR_INF, in i128 so no input can overflow.
+    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
+    let den = i128::from(from.1) * i128::from(to.0);
+    if den == 0 {
+        return 0;
+    }
+    let q = num.div_euclid(den);
+    let r = num.rem_euclid(den);
+    let rounded = if 2 * r >= den { q + 1 } else { q };
+    i64::try_from(rounded).unwrap_or(if rounded < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rescale;
+
+    #[test]
+    fn rescale_rounds_to_nearest() {
+        assert_eq!(rescale(1, (1, 1000), (1, 90_000)), 90);
+        assert_eq!(rescale(33, (1, 1000), (1, 90_000)), 2970);
+        assert_eq!(rescale(1001, (1, 30_000), (1, 1000)), 33);
+        assert_eq!(rescale(-1024, (1, 48_000), (1, 90_000)), -1920);
+        assert_eq!(rescale(3, (1, 2), (1, 1)), 2);
+    }
+}

@@ -1,0 +1,238 @@
+//! A source segment's video decoded with libavcodec and normalised with one
+//! libavfilter graph per task: deinterlace (bwdif, one frame per frame),
+//! tone-map HDR to SDR BT.709 (zscale + tonemap), rotate (transpose), scale to
+//! the rung's size with square pixels, and convert to 8-bit 4:2:0 limited
+//! range. SDR pictures keep their matrix (no conversion the output does not
+//! yet signal); HDR ones become BT.709. Frames stream through one at a time; only the frames the
+//! segment shows (its `[start, end)`) reach the graph.
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::ffi;
+
+use super::{init, rescale};
+use crate::error::{MediaError, Result};
+use crate::frame::YuvFrame;
+use crate::source_segment::{SegmentVideo, SourceSegment};
+
+fn decode_error(index: usize, pts: i64) -> impl Fn(ffmpeg::Error) -> MediaError {
+    move |e| MediaError::Decode { index, pts, reason: e.to_string() }
+}
+
+fn graph_error(e: ffmpeg::Error) -> MediaError {
+    MediaError::Encode { codec: "filter", reason: format!("video filter graph: {e}") }
+}
+
+/// The filter chain after the buffer source, for a picture of the given shape.
+fn filter_chain(video: &SegmentVideo, size: (u32, u32)) -> String {
+    let n = &video.normalise;
+    let mut chain: Vec<String> = Vec::new();
+    if n.deinterlace {
+        // One frame out per frame in: the source's frame rate, frame count and timestamps hold.
+        chain.push("bwdif=mode=send_frame:parity=auto:deint=all".into());
+    }
+    if let Some(transfer) = &n.tone_map {
+        chain.push(format!(
+            "zscale=tin={transfer}:pin=bt2020:min=bt2020nc:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
+             tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+        ));
+    }
+    match n.rotation {
+        90 => chain.push("transpose=clock".into()),
+        180 => chain.push("hflip,vflip".into()),
+        270 => chain.push("transpose=cclock".into()),
+        _ => {}
+    }
+    chain.push(format!(
+        "scale=w={}:h={}:flags=bicubic+accurate_rnd+full_chroma_int+bitexact:out_range=tv",
+        size.0, size.1
+    ));
+    chain.push("format=yuv420p,setsar=1".into());
+    chain.join(",")
+}
+
+fn build_graph(video: &SegmentVideo, first: &ffmpeg::frame::Video, size: (u32, u32)) -> Result<ffmpeg::filter::Graph> {
+    let sar = first.aspect_ratio();
+    let (sar_num, sar_den) = if sar.numerator() > 0 && sar.denominator() > 0 {
+        (sar.numerator(), sar.denominator())
+    } else {
+        match video.params.sample_aspect_ratio {
+            (n, d) if n > 0 && d > 0 => (n, d),
+            _ => (1, 1),
+        }
+    };
+    // SAFETY: reading the frame's pixel format number.
+    let format = unsafe { (*first.as_ptr()).format };
+    let args = format!(
+        "video_size={}x{}:pix_fmt={format}:time_base={}/{}:pixel_aspect={sar_num}/{sar_den}",
+        first.width(),
+        first.height(),
+        video.time_base.0,
+        video.time_base.1
+    );
+    let mut graph = ffmpeg::filter::Graph::new();
+    // SAFETY: a plain field of the graph: one thread, so a task uses one core.
+    unsafe { (*graph.as_mut_ptr()).nb_threads = 1 };
+    let buffer = ffmpeg::filter::find("buffer").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
+    let sink = ffmpeg::filter::find("buffersink").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
+    graph.add(&buffer, "in", &args).map_err(graph_error)?;
+    graph.add(&sink, "out", "").map_err(graph_error)?;
+    let chain = filter_chain(video, size);
+    graph.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&chain)).map_err(graph_error)?;
+    graph.validate().map_err(graph_error)?;
+    Ok(graph)
+}
+
+/// Frames on their way out: each is emitted once the next one fixes its duration.
+struct Emitter<'a> {
+    video: &'a SegmentVideo,
+    held: Option<YuvFrame>,
+    emitted: usize,
+    sink: &'a mut dyn FnMut(YuvFrame) -> Result<()>,
+}
+
+impl Emitter<'_> {
+    fn out_ticks(&self, source_pts: i64) -> i64 {
+        rescale(source_pts - self.video.origin, self.video.time_base, (1, self.video.timescale as i32))
+    }
+
+    fn push(&mut self, mut frame: YuvFrame) -> Result<()> {
+        if let Some(mut previous) = self.held.take() {
+            if frame.pts <= previous.pts {
+                // A repeated timestamp: keep the first picture.
+                self.held = Some(previous);
+                return Ok(());
+            }
+            previous.duration = u32::try_from(frame.pts - previous.pts).unwrap_or(u32::MAX);
+            self.emitted += 1;
+            (self.sink)(previous)?;
+        } else {
+            // The first frame starts the segment exactly.
+            frame.pts = self.out_ticks(self.video.start);
+        }
+        self.held = Some(frame);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(mut last) = self.held.take() {
+            let end = self.out_ticks(self.video.end);
+            last.duration = u32::try_from((end - last.pts).max(1)).unwrap_or(u32::MAX);
+            self.emitted += 1;
+            (self.sink)(last)?;
+        }
+        Ok(())
+    }
+}
+
+fn drain_graph(
+    graph: &mut ffmpeg::filter::Graph,
+    emitter: &mut Emitter<'_>,
+    out: &mut ffmpeg::frame::Video,
+) -> Result<()> {
+    let mut sink = graph.get("out").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
+    let mut sink = sink.sink();
+    let tb = sink.time_base();
+    let tb = if tb.denominator() > 0 { (tb.numerator(), tb.denominator()) } else { emitter.video.time_base };
+    while sink.frame(out).is_ok() {
+        let pts = out.pts().unwrap_or(emitter.video.start);
+        let source_pts = rescale(pts, tb, emitter.video.time_base);
+        let frame = YuvFrame::from_strided(
+            out.width(),
+            out.height(),
+            [out.data(0), out.data(1), out.data(2)],
+            [out.stride(0), out.stride(1), out.stride(2)],
+            emitter.out_ticks(source_pts),
+            0,
+        )?;
+        emitter.push(frame)?;
+    }
+    Ok(())
+}
+
+/// Decodes the segment's video and hands every frame it shows, normalised
+/// and scaled to `size`, to `sink` in presentation order, timed in the
+/// segment's output timescale from the source's time 0 (durations tile
+/// `[start, end)` exactly). Returns the number of frames.
+pub fn decode_video(
+    segment: &SourceSegment,
+    size: (u32, u32),
+    sink: &mut dyn FnMut(YuvFrame) -> Result<()>,
+) -> Result<usize> {
+    init();
+    let video = &segment.header.video;
+    let mut context = ffmpeg::codec::Context::from_parameters(video.params.to_parameters()?)
+        .map_err(|e| MediaError::UnsupportedCodec { kind: "video", codec: format!("{} ({e})", video.params.codec) })?;
+    // SAFETY: plain fields of an unopened codec context.
+    unsafe {
+        let c = &mut *context.as_mut_ptr();
+        c.thread_count = 1;
+        c.flags |= ffi::AV_CODEC_FLAG_BITEXACT as i32;
+        // Frames after a non-IDR keyframe (an open GOP) are output too; the
+        // segmenter never asks for one that references before its keyframe.
+        c.flags2 |= ffi::AV_CODEC_FLAG2_SHOW_ALL as i32;
+        c.pkt_timebase = ffi::AVRational { num: video.time_base.0, den: video.time_base.1 };
+    }
+    let mut decoder = context
+        .decoder()
+        .video()
+        .map_err(|_| MediaError::UnsupportedCodec { kind: "video", codec: video.params.codec.clone() })?;
+    let mut emitter = Emitter { video, held: None, emitted: 0, sink };
+    let mut graph: Option<ffmpeg::filter::Graph> = None;
+    let mut decoded = ffmpeg::frame::Video::empty();
+    let mut filtered = ffmpeg::frame::Video::empty();
+    let mut last_error: Option<MediaError> = None;
+
+    let mut take_frames = |decoder: &mut ffmpeg::decoder::Video,
+                           graph: &mut Option<ffmpeg::filter::Graph>,
+                           emitter: &mut Emitter<'_>|
+     -> Result<()> {
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            let Some(pts) = decoded.timestamp().or(decoded.pts()) else { continue };
+            if pts < video.start || pts >= video.end {
+                continue;
+            }
+            if graph.is_none() {
+                *graph = Some(build_graph(video, &decoded, size)?);
+            }
+            let Some(g) = graph.as_mut() else { continue };
+            decoded.set_pts(Some(pts));
+            let mut src = g.get("in").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
+            src.source().add(&decoded).map_err(graph_error)?;
+            drain_graph(g, emitter, &mut filtered)?;
+        }
+        Ok(())
+    };
+
+    for (index, p) in segment.video().enumerate() {
+        let mut packet = ffmpeg::Packet::copy(&p.data);
+        packet.set_pts(Some(p.pts));
+        packet.set_dts(Some(p.dts));
+        packet.set_duration(p.duration);
+        if p.key {
+            packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
+        }
+        if let Err(e) = decoder.send_packet(&packet) {
+            // A damaged packet: the frame count check below says whether it mattered.
+            last_error = Some(decode_error(index, p.pts)(e));
+        }
+        take_frames(&mut decoder, &mut graph, &mut emitter)?;
+    }
+    decoder.send_eof().map_err(decode_error(0, video.end))?;
+    take_frames(&mut decoder, &mut graph, &mut emitter)?;
+    if let Some(g) = graph.as_mut() {
+        if let Some(mut src) = g.get("in") {
+            src.source().flush().map_err(graph_error)?;
+        }
+        drain_graph(g, &mut emitter, &mut filtered)?;
+    }
+    emitter.finish()?;
+    let shown = emitter.emitted;
+    if shown < video.frames {
+        let reason = match last_error {
+            Some(e) => format!("decoded {shown} of the segment's {} frames ({e})", video.frames),
+            None => format!("decoded {shown} of the segment's {} frames", video.frames),
+        };
+        return Err(MediaError::Decode { index: 0, pts: video.start, reason });
+    }
+    Ok(shown)
+}

@@ -1,0 +1,140 @@
+//! One task's media work, as the worker and `tessera encode` run it: a
+//! source segment in, one rendition's CMAF fragment out. Video: decode and
+//! normalise ([`crate::av::video`]), scale to the rung, encode with a fresh
+//! encoder. Audio: the segment's AAC frames into the audio rendition's fragment.
+
+use crate::aac::AacConfig;
+use crate::av::video::decode_video;
+use crate::cmaf::{media_segment, FragmentSample, TrackRun};
+use crate::encode::{encode_segment, CodecConfig, EncoderSettings, SpeedPreset, VideoCodec};
+use crate::error::{MediaError, Result};
+use crate::scale::rung_size;
+use crate::source_segment::SourceSegment;
+
+/// What one video rung asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungTarget {
+    /// Output codec.
+    pub codec: VideoCodec,
+    /// The rung's nominal height: its short side, so portrait video keeps its ladder.
+    pub height: u32,
+    /// Target bitrate in kbit/s.
+    pub bitrate_kbps: u32,
+    /// Encoder speed.
+    pub speed: SpeedPreset,
+    /// Nominal frame rate for rate control and levels (the whole source's, capped by the rung).
+    pub frame_rate: f64,
+}
+
+/// A finished video rendition segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoRendition {
+    /// The CMAF fragment (moof + mdat), `tfdt` = the segment's presentation start.
+    pub fragment: Vec<u8>,
+    /// Decoder configuration for the rendition's init segment.
+    pub config: CodecConfig,
+    /// RFC 6381 codec string.
+    pub codec_string: String,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Timescale of the fragment.
+    pub timescale: u32,
+    /// Presentation start in the timescale.
+    pub start: u64,
+    /// Duration in the timescale.
+    pub duration: u64,
+    /// Number of frames.
+    pub frames: usize,
+    /// Mean PSNR of the coded frames against the scaled source frames.
+    pub psnr: f64,
+}
+
+/// Decodes, normalises, scales and encodes one segment for one rung;
+/// the fragment's sequence number is the segment's plus one.
+pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<VideoRendition> {
+    let video = &segment.header.video;
+    let (width, height) = rung_size(video.normalise.display, target.height);
+    let settings = EncoderSettings {
+        codec: target.codec,
+        width,
+        height,
+        bitrate_kbps: target.bitrate_kbps,
+        frame_rate: target.frame_rate,
+        speed: target.speed,
+        threads: 1,
+    };
+    settings.validate()?;
+    let mut frames = Vec::with_capacity(video.frames);
+    decode_video(segment, (width, height), &mut |frame| {
+        frames.push(frame);
+        Ok(())
+    })?;
+    let start = frames.first().map(|f| f.pts).ok_or_else(|| MediaError::Decode {
+        index: 0,
+        pts: video.start,
+        reason: "the segment shows no frame".into(),
+    })?;
+    let start = u64::try_from(start).map_err(|_| MediaError::BadSegment(format!("negative start time {start}")))?;
+    let encoded = encode_segment(&settings, &frames)?;
+    drop(frames);
+    let fragment = encoded.to_fragment(segment.header.seq + 1, 1, start)?;
+    Ok(VideoRendition {
+        fragment,
+        codec_string: encoded.config.codec_string()?,
+        config: encoded.config,
+        width,
+        height,
+        timescale: video.timescale,
+        start,
+        duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
+        frames: encoded.samples.len(),
+        psnr: encoded.psnr,
+    })
+}
+
+/// A finished audio rendition segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioRendition {
+    /// The CMAF fragment (moof + mdat), track 1.
+    pub fragment: Vec<u8>,
+    /// The AAC configuration for the init segment.
+    pub config: AacConfig,
+    /// Timescale (the sampling rate).
+    pub timescale: u32,
+    /// Decode time of the first AAC frame (= `tfdt`).
+    pub start: u64,
+    /// Duration in the timescale.
+    pub duration: u64,
+    /// AAC frames.
+    pub frames: usize,
+}
+
+/// The segment's AAC frames as the audio rendition's fragment.
+pub fn copy_audio(segment: &SourceSegment) -> Result<AudioRendition> {
+    let header = segment.header.audio.as_ref().ok_or_else(|| MediaError::BadSegment("it has no audio".into()))?;
+    let config = AacConfig::from_asc(&header.asc)?;
+    let packets: Vec<_> = segment.audio().collect();
+    let first = packets.first().ok_or_else(|| MediaError::BadSegment("it has no audio frames".into()))?;
+    let start =
+        u64::try_from(first.pts).map_err(|_| MediaError::BadSegment(format!("negative audio start {}", first.pts)))?;
+    let samples = packets
+        .iter()
+        .map(|p| {
+            let duration = u32::try_from(p.duration)
+                .map_err(|_| MediaError::BadSegment(format!("audio frame of {} samples", p.duration)))?;
+            Ok(FragmentSample { duration, composition_offset: 0, is_sync: true, data: &p.data })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fragment =
+        media_segment(segment.header.seq + 1, &[TrackRun { track_id: 1, base_decode_time: start, samples }])?;
+    Ok(AudioRendition {
+        fragment,
+        timescale: header.sample_rate,
+        start,
+        duration: packets.iter().map(|p| p.duration.max(0) as u64).sum(),
+        frames: packets.len(),
+        config,
+    })
+}
