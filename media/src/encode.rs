@@ -1,7 +1,9 @@
 //! Rendition encoding: the settings a rung gives, the samples that come out,
-//! and [`encode_segment`], which runs one segment's frames through a fresh
-//! encoder so the first frame is a keyframe and the output is deterministic.
+//! and [`SegmentEncoder`], the one send/finish interface over openh264 and
+//! rav1e: a fresh encoder per segment, so the first frame is a keyframe and
+//! the output is deterministic.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 
@@ -9,9 +11,8 @@ use crate::av1::{Av1Config, Av1Encoder};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
-use crate::h264::decoder::decode_all;
-use crate::h264::{AvcConfig, H264Encoder};
-use crate::quality::mean_psnr;
+use crate::h264::{AvcConfig, H264Decoder, H264Encoder};
+use crate::quality::psnr;
 
 /// Output video codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,54 +198,151 @@ impl EncodedSegment {
     }
 }
 
-/// Encodes one segment's frames (presentation order) with a fresh encoder:
-/// the first frame is a keyframe and no frame references another segment.
-pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result<EncodedSegment> {
-    settings.validate()?;
-    if frames.is_empty() {
-        return Err(MediaError::Encode { codec: settings.codec.as_str(), reason: "no frames to encode".into() });
+/// One segment's encoder, fed frames one at a time in presentation order
+/// (a fresh encoder: the first frame is a keyframe and no frame references
+/// another segment). It holds only what the encoder itself looks ahead over,
+/// plus, for H.264, the few frames openh264's decoder lags behind while it
+/// measures the coded pictures' PSNR.
+pub struct SegmentEncoder {
+    inner: Inner,
+    samples: Vec<EncodedSample>,
+    sent: usize,
+}
+
+enum Inner {
+    H264 {
+        encoder: Box<H264Encoder>,
+        /// Decodes what was coded, to measure it (openh264 exposes no reconstruction).
+        decoder: Option<Box<H264Decoder>>,
+        /// Frames sent whose decoded picture has not come back yet.
+        waiting: VecDeque<YuvFrame>,
+        psnr_sum: f64,
+        measured: usize,
+    },
+    Av1(Box<Av1Encoder>),
+}
+
+impl SegmentEncoder {
+    /// A fresh encoder for one segment of a rendition.
+    pub fn new(settings: &EncoderSettings) -> Result<Self> {
+        settings.validate()?;
+        let inner = match settings.codec {
+            VideoCodec::H264 => Inner::H264 {
+                encoder: Box::new(H264Encoder::new(settings)?),
+                decoder: None,
+                waiting: VecDeque::new(),
+                psnr_sum: 0.0,
+                measured: 0,
+            },
+            VideoCodec::Av1 => Inner::Av1(Box::new(Av1Encoder::new(settings)?)),
+        };
+        Ok(Self { inner, samples: Vec::new(), sent: 0 })
     }
-    match settings.codec {
-        VideoCodec::H264 => {
-            let mut encoder = H264Encoder::new(settings)?;
-            let samples = frames.iter().map(|f| encoder.encode(f)).collect::<Result<Vec<_>>>()?;
-            let config = encoder
-                .config()
-                .cloned()
-                .ok_or_else(|| MediaError::Encode { codec: "h264", reason: "the encoder emitted no SPS/PPS".into() })?;
-            // openh264 does not expose its reconstruction: decode what it coded.
-            let decoded = decode_all(&config, samples.iter().map(|s| (s.data.as_slice(), s.pts, s.duration)))?;
-            let psnr = mean_psnr(frames, &decoded)?;
-            Ok(EncodedSegment { samples, config: CodecConfig::Avc(config), psnr })
-        }
-        VideoCodec::Av1 => {
-            let mut encoder = Av1Encoder::new(settings)?;
-            let mut samples = Vec::with_capacity(frames.len());
-            for frame in frames {
+
+    /// Encodes the next frame.
+    pub fn send(&mut self, frame: &YuvFrame) -> Result<()> {
+        self.sent += 1;
+        match &mut self.inner {
+            Inner::H264 { encoder, decoder, waiting, psnr_sum, measured } => {
+                let sample = encoder.encode(frame)?;
+                if decoder.is_none() {
+                    let config = encoder.config().ok_or_else(|| MediaError::Encode {
+                        codec: "h264",
+                        reason: "the encoder emitted no SPS/PPS".into(),
+                    })?;
+                    *decoder = Some(Box::new(H264Decoder::new(config)?));
+                }
+                waiting.push_back(frame.clone());
+                if let Some(d) = decoder.as_mut() {
+                    if let Some(decoded) = d.send_sample(&sample.data, sample.pts, sample.duration)? {
+                        measure(waiting, &decoded, psnr_sum, measured)?;
+                    }
+                }
+                self.samples.push(sample);
+            }
+            Inner::Av1(encoder) => {
                 encoder.send_frame(frame)?;
                 while let Some(sample) = encoder.receive()? {
-                    samples.push(sample);
+                    self.samples.push(sample);
                 }
             }
-            encoder.flush();
-            while let Some(sample) = encoder.receive()? {
-                samples.push(sample);
+        }
+        Ok(())
+    }
+
+    /// Drains the encoder and returns the segment.
+    pub fn finish(mut self) -> Result<EncodedSegment> {
+        if self.sent == 0 {
+            return Err(MediaError::Encode { codec: self.codec(), reason: "no frames to encode".into() });
+        }
+        let (config, psnr) = match &mut self.inner {
+            Inner::H264 { encoder, decoder, waiting, psnr_sum, measured } => {
+                if let Some(d) = decoder.as_mut() {
+                    for decoded in d.flush()? {
+                        measure(waiting, &decoded, psnr_sum, measured)?;
+                    }
+                }
+                if !waiting.is_empty() || *measured == 0 {
+                    return Err(MediaError::Encode {
+                        codec: "h264",
+                        reason: format!("{} coded frames did not decode back", waiting.len()),
+                    });
+                }
+                let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
+                    codec: "h264",
+                    reason: "the encoder emitted no SPS/PPS".into(),
+                })?;
+                (CodecConfig::Avc(config), *psnr_sum / *measured as f64)
             }
-            if samples.len() != frames.len() {
-                return Err(MediaError::Encode {
+            Inner::Av1(encoder) => {
+                encoder.flush();
+                while let Some(sample) = encoder.receive()? {
+                    self.samples.push(sample);
+                }
+                let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
                     codec: "av1",
-                    reason: format!("{} frames in, {} packets out", frames.len(), samples.len()),
-                });
+                    reason: "no sequence header in the first keyframe".into(),
+                })?;
+                let psnr = encoder.mean_psnr().ok_or_else(|| MediaError::Encode {
+                    codec: "av1",
+                    reason: "rav1e returned no reconstructed frames".into(),
+                })?;
+                (CodecConfig::Av1(config), psnr)
             }
-            let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
-                codec: "av1",
-                reason: "no sequence header in the first keyframe".into(),
-            })?;
-            let psnr = encoder.mean_psnr().ok_or_else(|| MediaError::Encode {
-                codec: "av1",
-                reason: "rav1e returned no reconstructed frames".into(),
-            })?;
-            Ok(EncodedSegment { samples, config: CodecConfig::Av1(config), psnr })
+        };
+        if self.samples.len() != self.sent {
+            return Err(MediaError::Encode {
+                codec: self.codec(),
+                reason: format!("{} frames in, {} packets out", self.sent, self.samples.len()),
+            });
+        }
+        Ok(EncodedSegment { samples: self.samples, config, psnr })
+    }
+
+    fn codec(&self) -> &'static str {
+        match self.inner {
+            Inner::H264 { .. } => "h264",
+            Inner::Av1(_) => "av1",
         }
     }
+}
+
+/// Pairs a decoded picture with the oldest frame still waiting for it.
+fn measure(waiting: &mut VecDeque<YuvFrame>, decoded: &YuvFrame, sum: &mut f64, n: &mut usize) -> Result<()> {
+    let original = waiting.pop_front().ok_or_else(|| MediaError::Encode {
+        codec: "h264",
+        reason: "the decoder returned more pictures than were coded".into(),
+    })?;
+    *sum += psnr(&original, decoded)?.min(100.0);
+    *n += 1;
+    Ok(())
+}
+
+/// Encodes one segment's frames (presentation order) with a fresh encoder.
+pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result<EncodedSegment> {
+    let mut encoder = SegmentEncoder::new(settings)?;
+    for frame in frames {
+        encoder.send(frame)?;
+    }
+    encoder.finish()
 }

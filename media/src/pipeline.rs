@@ -6,7 +6,7 @@
 use crate::aac::AacConfig;
 use crate::av::video::decode_video;
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
-use crate::encode::{encode_segment, CodecConfig, EncoderSettings, SpeedPreset, VideoCodec};
+use crate::encode::{CodecConfig, EncoderSettings, SegmentEncoder, SpeedPreset, VideoCodec};
 use crate::error::{MediaError, Result};
 use crate::scale::rung_size;
 use crate::source_segment::SourceSegment;
@@ -65,20 +65,20 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
         speed: target.speed,
         threads: 1,
     };
-    settings.validate()?;
-    let mut frames = Vec::with_capacity(video.frames);
+    // Frames stream from the decoder through the filter graph into the encoder.
+    let mut encoder = SegmentEncoder::new(&settings)?;
+    let mut start: Option<i64> = None;
     decode_video(segment, (width, height), &mut |frame| {
-        frames.push(frame);
-        Ok(())
+        start.get_or_insert(frame.pts);
+        encoder.send(&frame)
     })?;
-    let start = frames.first().map(|f| f.pts).ok_or_else(|| MediaError::Decode {
+    let start = start.ok_or_else(|| MediaError::Decode {
         index: 0,
         pts: video.start,
         reason: "the segment shows no frame".into(),
     })?;
     let start = u64::try_from(start).map_err(|_| MediaError::BadSegment(format!("negative start time {start}")))?;
-    let encoded = encode_segment(&settings, &frames)?;
-    drop(frames);
+    let encoded = encoder.finish()?;
     let fragment = encoded.to_fragment(segment.header.seq + 1, 1, start)?;
     Ok(VideoRendition {
         fragment,

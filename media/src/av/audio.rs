@@ -215,7 +215,7 @@ fn encode_aac(
         c.time_base = ffi::AVRational { num: 1, den: sample_rate as i32 };
         c.flags |= (ffi::AV_CODEC_FLAG_BITEXACT | ffi::AV_CODEC_FLAG_GLOBAL_HEADER) as i32;
         c.thread_count = 1;
-        c.profile = ffi::FF_PROFILE_AAC_LOW as i32;
+        c.profile = ffi::FF_PROFILE_AAC_LOW;
     }
     let mut encoder = enc_context
         .encoder()
@@ -236,7 +236,6 @@ fn encode_aac(
     let mut graph: Option<ffmpeg::filter::Graph> = None;
     let mut out = Vec::new();
     let mut decoded = ffmpeg::frame::Audio::empty();
-    let mut filtered = ffmpeg::frame::Audio::empty();
     let mut packet_out = ffmpeg::Packet::empty();
     let mut failures = 0usize;
     let mut good = 0usize;
@@ -254,7 +253,12 @@ fn encode_aac(
                            out: &mut Vec<AudioPacket>|
      -> Result<()> {
         let mut sink = graph.get("out").ok_or_else(|| MediaError::Encode { codec: "aac", reason: "no sink".into() })?;
-        while sink.sink().frame(&mut filtered).is_ok() {
+        loop {
+            // A fresh frame each time (the sink does not release a reused one).
+            let mut filtered = ffmpeg::frame::Audio::empty();
+            if sink.sink().frame(&mut filtered).is_err() {
+                break;
+            }
             encoder.send_frame(&filtered).map_err(|e| MediaError::Encode { codec: "aac", reason: e.to_string() })?;
             drain_encoder(encoder, out)?;
         }

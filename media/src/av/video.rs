@@ -124,16 +124,19 @@ impl Emitter<'_> {
     }
 }
 
-fn drain_graph(
-    graph: &mut ffmpeg::filter::Graph,
-    emitter: &mut Emitter<'_>,
-    out: &mut ffmpeg::frame::Video,
-) -> Result<()> {
+fn drain_graph(graph: &mut ffmpeg::filter::Graph, emitter: &mut Emitter<'_>) -> Result<()> {
     let mut sink = graph.get("out").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
     let mut sink = sink.sink();
     let tb = sink.time_base();
     let tb = if tb.denominator() > 0 { (tb.numerator(), tb.denominator()) } else { emitter.video.time_base };
-    while sink.frame(out).is_ok() {
+    loop {
+        // A fresh frame each time: the sink moves its picture in without
+        // releasing what the frame held (av_frame_move_ref), so reusing one leaks.
+        let mut frame = ffmpeg::frame::Video::empty();
+        if sink.frame(&mut frame).is_err() {
+            break;
+        }
+        let out = &frame;
         let pts = out.pts().unwrap_or(emitter.video.start);
         let source_pts = rescale(pts, tb, emitter.video.time_base);
         let frame = YuvFrame::from_strided(
@@ -169,7 +172,7 @@ pub fn decode_video(
         c.flags |= ffi::AV_CODEC_FLAG_BITEXACT as i32;
         // Frames after a non-IDR keyframe (an open GOP) are output too; the
         // segmenter never asks for one that references before its keyframe.
-        c.flags2 |= ffi::AV_CODEC_FLAG2_SHOW_ALL as i32;
+        c.flags2 |= ffi::AV_CODEC_FLAG2_SHOW_ALL;
         c.pkt_timebase = ffi::AVRational { num: video.time_base.0, den: video.time_base.1 };
     }
     let mut decoder = context
@@ -179,7 +182,6 @@ pub fn decode_video(
     let mut emitter = Emitter { video, held: None, emitted: 0, sink };
     let mut graph: Option<ffmpeg::filter::Graph> = None;
     let mut decoded = ffmpeg::frame::Video::empty();
-    let mut filtered = ffmpeg::frame::Video::empty();
     let mut last_error: Option<MediaError> = None;
 
     let mut take_frames = |decoder: &mut ffmpeg::decoder::Video,
@@ -198,7 +200,7 @@ pub fn decode_video(
             decoded.set_pts(Some(pts));
             let mut src = g.get("in").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
             src.source().add(&decoded).map_err(graph_error)?;
-            drain_graph(g, emitter, &mut filtered)?;
+            drain_graph(g, emitter)?;
         }
         Ok(())
     };
@@ -223,7 +225,7 @@ pub fn decode_video(
         if let Some(mut src) = g.get("in") {
             src.source().flush().map_err(graph_error)?;
         }
-        drain_graph(g, &mut emitter, &mut filtered)?;
+        drain_graph(g, &mut emitter)?;
     }
     emitter.finish()?;
     let shown = emitter.emitted;

@@ -24,7 +24,7 @@ fn empty_file_is_refused_by_name() {
 fn random_bytes_are_refused() {
     let err = open(&fixtures::random_bytes()).unwrap_err();
     assert!(err.is_bad_input(), "{err}");
-    assert!(matches!(err, MediaError::Container(_) | MediaError::NoVideoTrack { .. }), "{err}");
+    assert!(matches!(err, MediaError::Unrecognised(_) | MediaError::NoVideoTrack { .. }), "{err}");
 }
 
 #[test]
