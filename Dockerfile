@@ -5,14 +5,17 @@
 #   docker build -t registry.example.com/tessera:0.1.0 .
 #
 # Stages: the Rust build (openh264 and rav1e need nasm and a C/C++ compiler, which the rust image
-# has), a throwaway stage that makes the 2 s test sample with ffmpeg, and a slim runtime without either.
+# has; the input front end needs FFmpeg's development libraries, clang and pkg-config for its
+# bindings), a throwaway stage that makes the 2 s test sample with ffmpeg, and a slim runtime with
+# FFmpeg's shared libraries only.
 
 ARG RUST_VERSION=1
 ARG DEBIAN_RELEASE=bookworm
 
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nasm \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nasm clang pkg-config \
+      libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -36,6 +39,7 @@ RUN ffmpeg -hide_banner -loglevel error \
 FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+      libavformat59 libavcodec59 libavfilter8 libswscale6 libswresample4 libavutil57 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tessera \
  && useradd --system --uid 10001 --gid tessera --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tessera

@@ -11,7 +11,8 @@
 # Wall and CPU time and peak RSS come from /usr/bin/time -v.
 #
 # Run: cargo build --release -p tessera && benches/compare_inputs.sh
-# Env: TESSERA (binary), FFMPEG, BENCH_DIR (default /tmp/tessera-bench), CLIP_SECS (default 12).
+# Env: TESSERA (binary), FFMPEG, BENCH_DIR (default /tmp/tessera-bench), CLIP_SECS (default 12),
+# SRC (a 720p H.264 + AAC source with 2 s GOPs instead of the benchmark clip).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 TESSERA="${TESSERA:-$here/../target/release/tessera}"
@@ -22,11 +23,13 @@ TIME=/usr/bin/time
 [ -x "$TESSERA" ] || { echo "no tessera binary at $TESSERA (cargo build --release -p tessera, or set TESSERA)" >&2; exit 1; }
 [ -x "$TIME" ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 mkdir -p "$BENCH_DIR"
-# shellcheck source=clip.sh
-. "$here/clip.sh"
-make_clip "$CLIP_SECS"
+if [ -z "${SRC:-}" ]; then
+  # shellcheck source=clip.sh
+  . "$here/clip.sh"
+  make_clip "$CLIP_SECS"
+fi
 derive() { # NAME ARGS...: the clip re-encoded, cached
-  local out="$BENCH_DIR/inputs-${CLIP_SECS}s-$1"; shift
+  local out="$BENCH_DIR/inputs-$(basename "$SRC" .mp4)-$1"; shift
   [ -s "$out" ] || "$FFMPEG" -hide_banner -nostdin -loglevel error -y -i "$SRC" "$@" "$out"
   echo "$out"
 }

@@ -11,20 +11,9 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-need=()
-command -v ffmpeg >/dev/null || need+=(ffmpeg)
-command -v nasm >/dev/null || need+=(nasm)
-command -v clang >/dev/null || need+=(clang)
-command -v pkg-config >/dev/null || need+=(pkg-config)
-for lib in libavformat libavcodec libavfilter libswscale libswresample libavutil; do
-  pkg-config --exists "$lib" 2>/dev/null || need+=("$lib-dev")
-done
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=system_packages.sh
+. scripts/system_packages.sh
+install_missing
 
 cargo build --release -p tessera
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -7,22 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v ffmpeg >/dev/null || need+=(ffmpeg)
-command -v nasm >/dev/null || need+=(nasm)
-command -v clang >/dev/null || need+=(clang)
-command -v pkg-config >/dev/null || need+=(pkg-config)
-for lib in libavformat libavcodec libavfilter libswscale libswresample libavutil; do
-  pkg-config --exists "$lib" 2>/dev/null || need+=("$lib-dev")
-done
-command -v chromium >/dev/null || need+=(chromium)
-command -v node >/dev/null || need+=(nodejs npm)
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=system_packages.sh
+. scripts/system_packages.sh
+browser=()
+command -v chromium >/dev/null || browser+=(chromium)
+command -v node >/dev/null || browser+=(nodejs npm)
+install_missing "${browser[@]}"
 
 # nats-server >= 2.10 for the JetStream tests (Debian's 2.9 is too old for KV).
 if ! nats-server --version 2>/dev/null | grep -qE 'v2\.(1[0-9]|[2-9][0-9])'; then

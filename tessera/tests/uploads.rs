@@ -212,6 +212,20 @@ fn check(name: &str, source: &Path, has_audio: bool, portrait: bool, psnr_floor:
     assert!((secs - source_secs).abs() <= frame + 1e-3, "{name}: {secs} s against the source's {source_secs} s");
     let (w, h) = (top["width"].as_u64().unwrap() as u32, top["height"].as_u64().unwrap() as u32);
     assert_eq!(h > w, portrait, "{name}: {w}x{h} is not upright");
+    // Every rendition says what it is: BT.709, limited range (SPS VUI and colr box).
+    let probe = ffprobe_json(&[
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=color_primaries,color_transfer,color_space,color_range",
+        out.join(rendition).join("init.mp4").to_str().unwrap(),
+    ]);
+    let colour = &probe["streams"][0];
+    for (key, want) in
+        [("color_primaries", "bt709"), ("color_transfer", "bt709"), ("color_space", "bt709"), ("color_range", "tv")]
+    {
+        assert_eq!(colour[key].as_str(), Some(want), "{name}: {key} in {rendition}/init.mp4");
+    }
     let durations = extinf(&playlist);
     for (i, d) in durations.iter().enumerate().take(durations.len() - 1) {
         assert!((d - 2.0).abs() <= frame + 1e-3, "{name}: segment {i} lasts {d} s: {durations:?}");

@@ -98,12 +98,15 @@ pub fn ffmpeg_stderr(args: &[&str]) -> String {
 }
 
 /// Mean PSNR (ffmpeg's psnr filter, "average") of `distorted` against
-/// `reference` scaled to `width`x`height` with Lanczos.
+/// `reference` scaled to `width`x`height` with Lanczos and converted to what
+/// Tessera's renditions are, BT.709 limited range (an untagged reference is
+/// read as BT.601, as Tessera reads untagged sources below 720 lines).
 pub fn psnr_against_scaled(distorted: &std::path::Path, reference: &std::path::Path, width: u32, height: u32) -> f64 {
     // Frame n against frame n: a source whose first frame is not at 0 (WebM,
     // MPEG-TS) keeps its offset, where our renditions start at 0.
     let filter = format!(
-        "[0:v]setpts=PTS-STARTPTS[out];[1:v]setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos[ref];[out][ref]psnr"
+        "[0:v]setpts=PTS-STARTPTS[out];[1:v]setpts=PTS-STARTPTS,\
+         scale={width}:{height}:flags=lanczos+accurate_rnd+full_chroma_int:out_color_matrix=bt709:out_range=tv[ref];[out][ref]psnr"
     );
     let stderr = ffmpeg_stderr(&[
         "-loglevel",

@@ -1,9 +1,8 @@
 //! A source segment's video decoded with libavcodec and normalised with one
 //! libavfilter graph per task: deinterlace (bwdif, one frame per frame),
 //! tone-map HDR to SDR BT.709 (zscale + tonemap), rotate (transpose), scale to
-//! the rung's size with square pixels, and convert to 8-bit 4:2:0 limited
-//! range. SDR pictures keep their matrix (no conversion the output does not
-//! yet signal); HDR ones become BT.709. Frames stream through one at a time; only the frames the
+//! the rung's size with square pixels, and convert to 8-bit 4:2:0 BT.709
+//! limited range, which the encoders and init segments then signal. Frames stream through one at a time; only the frames the
 //! segment shows (its `[start, end)`) reach the graph.
 
 use ffmpeg_next as ffmpeg;
@@ -22,8 +21,19 @@ fn graph_error(e: ffmpeg::Error) -> MediaError {
     MediaError::Encode { codec: "filter", reason: format!("video filter graph: {e}") }
 }
 
-/// The filter chain after the buffer source, for a picture of the given shape.
-fn filter_chain(video: &SegmentVideo, size: (u32, u32)) -> String {
+/// The matrix an untagged picture is read with: what players assume, BT.709
+/// from 720 lines up and BT.601 below (swscale alone would assume BT.601 always).
+fn untagged_matrix(height: u32) -> &'static str {
+    if height >= 720 {
+        "bt709"
+    } else {
+        "bt601"
+    }
+}
+
+/// The filter chain after the buffer source, for a picture of the given shape
+/// (`untagged`: the source names no colour matrix and is this many lines high).
+fn filter_chain(video: &SegmentVideo, size: (u32, u32), untagged: Option<u32>) -> String {
     let n = &video.normalise;
     let mut chain: Vec<String> = Vec::new();
     if n.deinterlace {
@@ -42,8 +52,9 @@ fn filter_chain(video: &SegmentVideo, size: (u32, u32)) -> String {
         270 => chain.push("transpose=cclock".into()),
         _ => {}
     }
+    let input = untagged.map(|h| format!(":in_color_matrix={}", untagged_matrix(h))).unwrap_or_default();
     chain.push(format!(
-        "scale=w={}:h={}:flags=bicubic+accurate_rnd+full_chroma_int+bitexact:out_range=tv",
+        "scale=w={}:h={}:flags=bicubic+accurate_rnd+full_chroma_int+bitexact{input}:out_color_matrix=bt709:out_range=tv",
         size.0, size.1
     ));
     chain.push("format=yuv420p,setsar=1".into());
@@ -76,7 +87,8 @@ fn build_graph(video: &SegmentVideo, first: &ffmpeg::frame::Video, size: (u32, u
     let sink = ffmpeg::filter::find("buffersink").ok_or_else(|| graph_error(ffmpeg::Error::FilterNotFound))?;
     graph.add(&buffer, "in", &args).map_err(graph_error)?;
     graph.add(&sink, "out", "").map_err(graph_error)?;
-    let chain = filter_chain(video, size);
+    let untagged = (first.color_space() == ffmpeg::color::Space::Unspecified).then(|| first.height());
+    let chain = filter_chain(video, size, untagged);
     graph.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&chain)).map_err(graph_error)?;
     graph.validate().map_err(graph_error)?;
     Ok(graph)

@@ -4,7 +4,8 @@
 //! frame number, which maps it back to the frame's timestamp.
 
 use rav1e::prelude::{
-    ChromaSampling, Config, Context, EncoderConfig, EncoderStatus, Frame, FrameType, Rational, SpeedSettings,
+    ChromaSampling, ColorDescription, ColorPrimaries, Config, Context, EncoderConfig, EncoderStatus, Frame, FrameType,
+    MatrixCoefficients, PixelRange, Rational, SpeedSettings, TransferCharacteristics,
 };
 
 use super::config::{level_for, Av1Config};
@@ -66,6 +67,13 @@ impl Av1Encoder {
         // output 2-3x the target at low bitrates. 255 lifts it.
         enc.quantizer = 255;
         enc.level_idx = Some(level_idx);
+        // What every rendition is (the filter graph converts to it): BT.709, limited range.
+        enc.color_description = Some(ColorDescription {
+            color_primaries: ColorPrimaries::BT709,
+            transfer_characteristics: TransferCharacteristics::BT709,
+            matrix_coefficients: MatrixCoefficients::BT709,
+        });
+        enc.pixel_range = PixelRange::Limited;
         // One GOP per segment: the segment's first frame is the key frame.
         enc.min_key_frame_interval = 0;
         enc.max_key_frame_interval = u64::from(u16::MAX);

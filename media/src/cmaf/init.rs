@@ -2,8 +2,8 @@
 //! an mvex announcing that samples come in fragments.
 
 use mp4_atom::{
-    Audio, Av01, Avc1, Dinf, Dref, Edts, Elst, ElstEntry, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf, Moov,
-    Mp4a, Mvex, Mvhd, Smhd, Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
+    Audio, Av01, Avc1, Colr, Dinf, Dref, Edts, Elst, ElstEntry, Encode, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Minf,
+    Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
 };
 
 use super::mux_error;
@@ -82,6 +82,12 @@ fn esds(track_id: u32, aac: &AacConfig) -> Esds {
     }
 }
 
+/// What every video rendition is, as the encoders also signal it in the SPS
+/// VUI and the AV1 sequence header: BT.709 primaries, transfer and matrix,
+/// limited range.
+const BT709: Colr =
+    Colr::Nclx { colour_primaries: 1, transfer_characteristics: 1, matrix_coefficients: 1, full_range_flag: false };
+
 fn trak(spec: &TrackSpec) -> Result<Trak> {
     let is_video = !matches!(spec.entry, SampleEntry::Aac(_));
     let codec: mp4_atom::Codec = match &spec.entry {
@@ -89,7 +95,7 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
             visual: visual(spec.width, spec.height)?,
             avcc: config.to_avcc()?,
             btrt: None,
-            colr: None,
+            colr: Some(BT709),
             pasp: None,
             taic: None,
             fiel: None,
@@ -101,7 +107,7 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
             av1c: config.to_av1c(),
             btrt: None,
             ccst: None,
-            colr: None,
+            colr: Some(BT709),
             pasp: None,
             taic: None,
             spatial: None,

@@ -2,7 +2,7 @@
 //! order is presentation order and every sample has a zero composition offset).
 
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, VuiConfig,
 };
 use openh264::formats::YUVSource;
 use openh264::{OpenH264API, Timestamp};
@@ -64,6 +64,8 @@ impl H264Encoder {
             .complexity(complexity)
             .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+            // What every rendition is (the filter graph converts to it): BT.709, limited range, in the SPS's VUI.
+            .vui(VuiConfig::bt709())
             .num_threads(threads);
         let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
         // openh264 initializes on the first frame at its default trace level and

@@ -57,7 +57,7 @@ fn decode_matches_ffmpeg_in_presentation_order() {
     // High with B-frames, Main, and Baseline: every frame, in order, equal to ffmpeg's.
     for path in [fixtures::high_bframes(), fixtures::two_gops(), fixtures::baseline()] {
         let ours = decode_file(&path, None);
-        let theirs = raw_frames(&ffmpeg_decode_raw(&path, None), 320, 180);
+        let theirs = raw_frames(&fixtures::ffmpeg_reference_raw(&path, None), 320, 180);
         assert_eq!((ours.len(), theirs.len()), (90, 90), "{}", path.display());
         let expected_pts: Vec<i64> = (0..90).map(|i| i * 512).collect();
         assert_eq!(ours.iter().map(|f| f.pts).collect::<Vec<_>>(), expected_pts, "presentation order");
@@ -144,7 +144,7 @@ fn codec_strings() {
 fn scaled_frames_match_ffmpeg_closely() {
     let path = fixtures::faststart();
     let ours = decode_file(&path, Some(RUNG));
-    let theirs = raw_frames(&ffmpeg_decode_raw(&path, Some(RUNG)), RUNG.0, RUNG.1);
+    let theirs = raw_frames(&fixtures::ffmpeg_reference_raw(&path, Some(RUNG)), RUNG.0, RUNG.1);
     let quality = mean_psnr(&ours, &theirs).unwrap();
     assert!(quality > 35.0, "our bicubic vs ffmpeg's Lanczos: {quality:.2} dB");
 }

@@ -129,10 +129,26 @@ pub fn scratch(name: &str) -> PathBuf {
 /// Decodes the first video stream of `path` to raw yuv420p frames with ffmpeg
 /// (optionally scaled), returning the frames' planes as one buffer each.
 pub fn ffmpeg_decode_raw(path: &Path, scale: Option<(u32, u32)>) -> Vec<u8> {
-    let out = scratch(&format!("raw-{}.yuv", path.file_name().and_then(|n| n.to_str()).unwrap_or("x")));
     let vf = scale.map(|(w, h)| format!("scale={w}:{h}:flags=lanczos"));
+    decode_raw(path, vf.as_deref())
+}
+
+/// What Tessera should make of a source, by ffmpeg: decoded, optionally
+/// scaled, and converted from BT.601 (these fixtures are small and untagged)
+/// to BT.709 limited range.
+pub fn ffmpeg_reference_raw(path: &Path, scale: Option<(u32, u32)>) -> Vec<u8> {
+    let convert = "in_color_matrix=bt601:out_color_matrix=bt709:out_range=tv";
+    let vf = match scale {
+        Some((w, h)) => format!("scale={w}:{h}:flags=lanczos+accurate_rnd+full_chroma_int:{convert}"),
+        None => format!("scale=flags=bicubic+accurate_rnd+full_chroma_int+bitexact:{convert}"),
+    };
+    decode_raw(path, Some(&vf))
+}
+
+fn decode_raw(path: &Path, vf: Option<&str>) -> Vec<u8> {
+    let out = scratch(&format!("raw-{}.yuv", path.file_name().and_then(|n| n.to_str()).unwrap_or("x")));
     let mut args = vec!["-i", path.to_str().expect("utf-8")];
-    if let Some(vf) = &vf {
+    if let Some(vf) = vf {
         args.extend_from_slice(&["-vf", vf]);
     }
     args.extend_from_slice(&["-f", "rawvideo", "-pix_fmt", "yuv420p", out.to_str().expect("utf-8")]);
