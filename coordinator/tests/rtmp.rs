@@ -39,8 +39,7 @@ impl PublishGate for Gate {
             let mut outcome = Ok(());
             while let Some(message) = rx.recv().await {
                 match cutter.push(message) {
-                    Ok(Some(segment)) => segments.push(segment),
-                    Ok(None) => {}
+                    Ok(cut) => segments.extend(cut),
                     Err(e) => outcome = Err(e.to_string()),
                 }
                 if cutter.ended() {

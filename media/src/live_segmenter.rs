@@ -7,12 +7,14 @@
 //! clock, frame after frame (1024 samples each), resynchronised to the
 //! stream's times only after a gap.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::aac::AacConfig;
 use crate::av::params::CodecParams;
 use crate::error::{MediaError, Result};
 use crate::h264::config::AvcConfig;
+use crate::segmenter::{PacketTiming, SegmentSpan, Segmenter};
 use crate::source_segment::{
     Normalise, SegmentAudio, SegmentHeader, SegmentPacket, SegmentVideo, SourceSegment, StreamKind,
 };
@@ -74,14 +76,16 @@ struct Sample {
 /// The cutter for one broadcast.
 #[derive(Debug)]
 pub struct LiveSegmenter {
-    target_ticks: i64,
+    /// The cut rule, shared with uploads.
+    segmenter: Segmenter,
     video_config: Option<AvcConfig>,
     audio_config: Option<AacConfig>,
     origin_ms: Option<i64>,
-    video: Vec<(Sample, Vec<u8>)>,
+    /// Frames a segment still to close may need, from decode index `first_index`.
+    video: VecDeque<(Sample, Vec<u8>)>,
+    first_index: usize,
     audio: Vec<(i64, Vec<u8>)>,
     next_audio: Option<i64>,
-    seq: u32,
     /// Where this publish's time 0 falls on the broadcast's timeline (seconds).
     offset_secs: f64,
 }
@@ -101,14 +105,14 @@ impl LiveSegmenter {
     pub fn resume(target: Duration, first_seq: u32, offset_secs: f64) -> Self {
         let target_ms = i64::try_from(target.as_millis()).unwrap_or(i64::MAX / 1000);
         Self {
-            target_ticks: ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE),
+            segmenter: Segmenter::new(ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE), first_seq),
             video_config: None,
             audio_config: None,
             origin_ms: None,
-            video: Vec::new(),
+            video: VecDeque::new(),
+            first_index: 0,
             audio: Vec::new(),
             next_audio: None,
-            seq: first_seq,
             offset_secs: offset_secs.max(0.0),
         }
     }
@@ -119,7 +123,7 @@ impl LiveSegmenter {
 
     /// Number of the next segment to be cut.
     pub fn next_seq(&self) -> u32 {
-        self.seq
+        self.segmenter.next_seq()
     }
 
     /// Sets the video decoder configuration (an AVC sequence header). A
@@ -144,20 +148,22 @@ impl LiveSegmenter {
         self.audio_config = Some(config);
     }
 
-    /// Adds a video frame; returns the segment it completes, if any. Frames
-    /// before the first keyframe are dropped (nothing can decode them).
-    pub fn push_video(&mut self, frame: LiveFrame) -> Result<Option<LiveSegment>> {
+    /// Adds a video frame; returns the segments it completes. Frames before
+    /// the first keyframe are dropped (nothing can decode them). Segments are
+    /// cut on the target's grid whatever the keyframes: one that starts
+    /// between keyframes carries the frames from the keyframe before it.
+    pub fn push_video(&mut self, frame: LiveFrame) -> Result<Vec<LiveSegment>> {
         if self.video_config.is_none() {
             return Err(MediaError::InvalidH264("a video frame came before the AVC sequence header".into()));
         }
         let origin = match self.origin_ms {
             Some(origin) => origin,
             None if frame.keyframe => *self.origin_ms.insert(frame.dts_ms),
-            None => return Ok(None),
+            None => return Ok(Vec::new()),
         };
         let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE) + self.offset(LIVE_VIDEO_TIMESCALE);
         let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
-        if let Some((last, _)) = self.video.last_mut() {
+        if let Some((last, _)) = self.video.back_mut() {
             if dts < last.dts - ms_to_ticks(MAX_BACKWARDS_MS, LIVE_VIDEO_TIMESCALE) {
                 return Err(MediaError::Unsupported(format!(
                     "the publisher's video timestamps went back {} ms: restart the stream",
@@ -167,23 +173,23 @@ impl LiveSegmenter {
             // Small steps back are jitter; keep decode order with a 1-tick step.
             last.duration = u32::try_from((dts - last.dts).max(1)).unwrap_or(u32::MAX);
         }
-        let cut = self.video.first().is_some_and(|(first, _)| frame.keyframe && dts - first.dts >= self.target_ticks);
-        // Bounded memory whatever the publisher sends: a segment that never meets a keyframe is an error.
-        if let (Some((first, _)), false) = (self.video.first(), cut) {
+        // Bounded memory whatever the publisher sends: what is held reaches back
+        // to the keyframe before the open segment, and no further than this.
+        if let Some((first, _)) = self.video.front() {
             let span = dts - first.dts;
             let too_long = span > ms_to_ticks(MAX_SEGMENT_SECS * 1000, LIVE_VIDEO_TIMESCALE);
             if too_long || self.video.len() >= MAX_SEGMENT_FRAMES {
                 return Err(MediaError::Unsupported(format!(
-                    "no keyframe for {} s ({} frames): set the encoder's keyframe interval to the segment duration",
+                    "no keyframe for {} s ({} frames): set the encoder's keyframe interval to at most {MAX_SEGMENT_SECS} s",
                     span / i64::from(LIVE_VIDEO_TIMESCALE),
                     self.video.len()
                 )));
             }
         }
-        let segment = if cut { Some(self.cut(pts)?) } else { None };
-        let sample = Sample { dts, pts, duration: 0, is_sync: frame.keyframe };
-        self.video.push((sample, frame.data));
-        Ok(segment)
+        self.video.push_back((Sample { dts, pts, duration: 0, is_sync: frame.keyframe }, frame.data));
+        let timing = PacketTiming { pts, dts, duration: 0, key: frame.keyframe, discard: false };
+        let spans = self.segmenter.push(timing)?;
+        self.cut_all(spans)
     }
 
     /// Adds an AAC frame received at `ms`. Audio before the first keyframe is
@@ -211,29 +217,34 @@ impl LiveSegmenter {
 
     /// Cuts what is left (the end of the broadcast), the last frame lasting
     /// as long as the one before it.
-    pub fn finish(&mut self) -> Result<Option<LiveSegment>> {
-        let Some((last, _)) = self.video.last() else { return Ok(None) };
-        let step = match self.video.len() {
-            1 => ms_to_ticks(33, LIVE_VIDEO_TIMESCALE),
-            n => i64::from(self.video[n - 2].0.duration),
-        };
-        let end = last.dts + step;
-        if let Some((last, _)) = self.video.last_mut() {
-            last.duration = u32::try_from(step.max(1)).unwrap_or(u32::MAX);
+    pub fn finish(&mut self) -> Result<Vec<LiveSegment>> {
+        if self.video.is_empty() {
+            return Ok(Vec::new());
         }
-        let end_pts = self.video.iter().map(|(s, _)| s.pts + i64::from(s.duration)).max().unwrap_or(end);
-        self.cut(end_pts).map(Some)
+        let spans = self.segmenter.finish()?;
+        self.cut_all(spans)
     }
 
-    /// Writes the pending frames as a segment ending at `end_pts` (video ticks).
-    fn cut(&mut self, end_pts: i64) -> Result<LiveSegment> {
+    /// Writes closed segments, then lets go of frames no later segment needs.
+    fn cut_all(&mut self, spans: Vec<SegmentSpan>) -> Result<Vec<LiveSegment>> {
+        let segments = spans.iter().map(|span| self.cut(span)).collect::<Result<Vec<_>>>()?;
+        let needed = self.segmenter.first_needed();
+        while self.first_index < needed && self.video.pop_front().is_some() {
+            self.first_index += 1;
+        }
+        Ok(segments)
+    }
+
+    /// Writes one segment: the frames it decodes, the audio up to its end.
+    fn cut(&mut self, span: &SegmentSpan) -> Result<LiveSegment> {
         let config =
             self.video_config.clone().ok_or_else(|| MediaError::InvalidH264("no AVC sequence header".into()))?;
         let info = config.sps_info()?;
-        let video = std::mem::take(&mut self.video);
-        let start_pts = video.iter().map(|(s, _)| s.pts).min().unwrap_or(0);
-        let (samples, data): (Vec<Sample>, Vec<Vec<u8>>) = video.into_iter().unzip();
-        let frames = samples.len();
+        let (start_pts, end_pts, frames) = (span.start, span.end, span.frames);
+        let from = span.decode.start.saturating_sub(self.first_index);
+        let to = span.decode.end.saturating_sub(self.first_index).min(self.video.len());
+        let (samples, data): (Vec<Sample>, Vec<Vec<u8>>) =
+            self.video.range(from..to.max(from)).map(|(s, d)| (*s, d.clone())).unzip();
         let audio = self.audio_config.clone().map(|config| {
             let end = end_pts * i64::from(config.sample_rate) / i64::from(LIVE_VIDEO_TIMESCALE);
             let split = self.audio.iter().position(|(at, _)| *at >= end).unwrap_or(self.audio.len());
@@ -275,7 +286,7 @@ impl LiveSegmenter {
         };
         let params = CodecParams::h264(config.to_record()?, info.width, info.height);
         let header = SegmentHeader {
-            seq: self.seq,
+            seq: span.seq,
             video: SegmentVideo {
                 params,
                 time_base: (1, LIVE_VIDEO_TIMESCALE as i32),
@@ -296,7 +307,7 @@ impl LiveSegmenter {
         let bytes = SourceSegment { header, packets }.to_bytes()?;
         let tick = f64::from(LIVE_VIDEO_TIMESCALE);
         let segment = LiveSegment {
-            seq: self.seq,
+            seq: span.seq,
             bytes,
             start_secs: start_pts as f64 / tick,
             duration_secs: (end_pts - start_pts) as f64 / tick,
@@ -304,7 +315,6 @@ impl LiveSegmenter {
             video: config,
             audio_bytes,
         };
-        self.seq += 1;
         Ok(segment)
     }
 }
@@ -346,17 +356,15 @@ mod tests {
         // A keyframe every 1 s at 10 fps (the keyframe at 1 s is too early to cut).
         let mut segments = Vec::new();
         for i in 0..=40 {
-            if let Some(s) = cutter.push_video(frame(1000 + i * 100, i % 10 == 0, &data)).unwrap() {
-                segments.push(s);
-            }
+            segments.extend(cutter.push_video(frame(1000 + i * 100, i % 10 == 0, &data)).unwrap());
             cutter.push_audio(1000 + i * 100, vec![0x21; 8]).unwrap();
         }
         let durations: Vec<f64> = segments.iter().map(|s| s.duration_secs).collect();
         assert_eq!(durations, [2.0, 2.0], "cut at 2 s and 4 s");
         assert_eq!(segments[1].start_secs, 2.0);
         assert!(segments.iter().all(|s| s.frames == 20 && s.audio_bytes > 0));
-        let last = cutter.finish().unwrap().unwrap();
-        assert_eq!((last.seq, last.frames), (2, 1));
+        let last = cutter.finish().unwrap();
+        assert_eq!(last.iter().map(|s| (s.seq, s.frames)).collect::<Vec<_>>(), [(2, 1)]);
 
         // Timestamps far back, or no keyframe for 30 s: errors, not unbounded buffers.
         let mut back = LiveSegmenter::new(Duration::from_secs(2), 0);
@@ -371,14 +379,33 @@ mod tests {
     }
 
     #[test]
+    fn a_long_keyframe_interval_still_gives_segments_of_the_target() {
+        // OBS's default: a keyframe every 250 frames (here 10 fps, one every 25 s... of 10 s).
+        let (config, data) = coded();
+        let mut cutter = LiveSegmenter::new(Duration::from_secs(2), 0);
+        cutter.set_video_config(config).unwrap();
+        let mut segments: Vec<LiveSegment> = Vec::new();
+        for i in 0..100 {
+            segments.extend(cutter.push_video(frame(i * 100, i % 100 == 0, &data)).unwrap());
+        }
+        segments.extend(cutter.finish().unwrap());
+        let got: Vec<(u32, f64, usize)> = segments.iter().map(|s| (s.seq, s.duration_secs, s.frames)).collect();
+        assert_eq!(got, (0..5).map(|k| (k, 2.0, 20)).collect::<Vec<_>>());
+        // Segment 3 starts at 6 s and decodes from the keyframe at 0: its 20 frames plus 60 of pre-roll.
+        let parsed = crate::source_segment::SourceSegment::parse(&segments[3].bytes).unwrap();
+        assert_eq!(parsed.video().count(), 80);
+        assert_eq!(parsed.header.video.start, 6 * 90_000);
+    }
+
+    #[test]
     fn a_resumed_publish_continues_the_timeline() {
         let (config, data) = coded();
         let mut cutter = LiveSegmenter::resume(Duration::from_secs(2), 7, 14.0);
         cutter.set_video_config(config).unwrap();
         let cut: Vec<LiveSegment> =
-            (0..=20).filter_map(|i| cutter.push_video(frame(500 + i * 100, i % 20 == 0, &data)).unwrap()).collect();
+            (0..=20).flat_map(|i| cutter.push_video(frame(500 + i * 100, i % 20 == 0, &data)).unwrap()).collect();
         assert_eq!((cut[0].seq, cut[0].start_secs, cut[0].duration_secs), (7, 14.0, 2.0));
-        let rest = cutter.finish().unwrap().unwrap();
-        assert_eq!((rest.seq, rest.start_secs), (8, 16.0));
+        let rest = cutter.finish().unwrap();
+        assert_eq!((rest[0].seq, rest[0].start_secs), (8, 16.0));
     }
 }

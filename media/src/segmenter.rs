@@ -10,6 +10,7 @@
 //! frames before the cut. Its packets end at the last packet, in decode order,
 //! of a frame it shows, so reordered (B-) frames travel with it.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
 use crate::error::{MediaError, Result};
@@ -19,6 +20,8 @@ use crate::error::{MediaError, Result};
 pub struct PacketTiming {
     /// Presentation time.
     pub pts: i64,
+    /// Decode time; `i64::MIN` when unknown (segments then close only at the end).
+    pub dts: i64,
     /// Duration (0 when unknown).
     pub duration: i64,
     /// A keyframe: decoding can start here.
@@ -36,83 +39,203 @@ pub struct SegmentSpan {
     pub start: i64,
     /// Presentation time where it ends (exclusive): the next segment's start.
     pub end: i64,
-    /// The packets (decode-order indices) a worker decodes for it.
+    /// The packets (decode-order indices from the stream's first packet) a worker decodes for it.
     pub decode: Range<usize>,
     /// Frames it shows.
     pub frames: usize,
 }
 
-impl SegmentSpan {
-    /// Packets decoded only to reach the first shown frame.
-    pub fn is_cut_between_keyframes(&self, packets: &[PacketTiming]) -> bool {
-        packets.get(self.decode.start).is_some_and(|p| p.pts != self.start)
-    }
+/// The cut rule as a state machine fed video packets in decode order, so
+/// that uploads (fed a whole packet index) and live broadcasts (fed packets
+/// as they arrive) are cut alike. A segment closes as soon as no packet still
+/// to come can change it: once a packet decodes at or after the next cut's
+/// frame, every frame presenting before it has arrived.
+#[derive(Debug, Clone)]
+pub struct Segmenter {
+    target: i64,
+    first_seq: u32,
+    next_seq: u32,
+    /// Decode index of the next packet.
+    next_index: usize,
+    /// The first keyframe's presentation time, once seen.
+    key_pts: Option<i64>,
+    /// Keyframes still needed: (decode index, pts).
+    keys: VecDeque<(usize, i64)>,
+    /// Shown frames not yet in a closed segment: pts -> decode index.
+    shown: BTreeMap<i64, usize>,
+    /// The latest decode time seen.
+    max_dts: i64,
+    /// Presentation time 0 of the grid (the first shown frame).
+    origin: Option<i64>,
+    /// Start of the open segment.
+    open_start: i64,
+    /// The next grid line's number.
+    line: i64,
+    /// Where the stream's last frame ends, as far as known.
+    end_of_stream: i64,
+    /// The latest shown presentation time, and the gap before it (a frame's
+    /// duration where packets carry none).
+    last_shown: Option<i64>,
+    last_gap: i64,
 }
 
-/// Plans the segments of a video stream from its packets in decode order.
-/// `target` is the segment duration in the packets' time base. Packets before
-/// the first keyframe cannot be decoded and are left out.
-pub fn plan_segments(packets: &[PacketTiming], target: i64) -> Result<Vec<SegmentSpan>> {
-    let target = target.max(1);
-    let first_key = packets.iter().position(|p| p.key).ok_or_else(|| MediaError::Decode {
-        index: 0,
-        pts: 0,
-        reason: "the video has no keyframe".into(),
-    })?;
-    let key_pts = packets[first_key].pts;
-    // Shown frames: decodable and not discarded; leading pictures of an open
-    // GOP that present before the first keyframe are not decodable either.
-    let mut shown: Vec<usize> =
-        (first_key..packets.len()).filter(|&i| !packets[i].discard && packets[i].pts >= key_pts).collect();
-    shown.sort_by_key(|&i| (packets[i].pts, i));
-    shown.dedup_by_key(|&mut i| packets[i].pts);
-    let Some(&first) = shown.first() else {
-        return Err(MediaError::Decode { index: first_key, pts: key_pts, reason: "no frame to show".into() });
-    };
-    let origin = packets[first].pts;
-    let last = packets[*shown.last().unwrap_or(&first)];
-    let end_of_stream = last.pts + last.duration.max(typical_duration(packets, &shown)).max(1);
-
-    // Cut points: the first shown frame at or after each grid line.
-    let mut starts: Vec<usize> = vec![0];
-    let mut line = 1i64;
-    for (n, &i) in shown.iter().enumerate().skip(1) {
-        let pts = packets[i].pts;
-        if pts >= origin.saturating_add(target.saturating_mul(line)) {
-            starts.push(n);
-            while pts >= origin.saturating_add(target.saturating_mul(line)) {
-                line += 1;
-            }
+impl Segmenter {
+    /// A segmenter cutting every `target` ticks of the packets' time base,
+    /// numbering segments from `first_seq`.
+    pub fn new(target: i64, first_seq: u32) -> Self {
+        Self {
+            target: target.max(1),
+            first_seq,
+            next_seq: first_seq,
+            next_index: 0,
+            key_pts: None,
+            keys: VecDeque::new(),
+            shown: BTreeMap::new(),
+            max_dts: i64::MIN,
+            origin: None,
+            open_start: 0,
+            line: 1,
+            end_of_stream: i64::MIN,
+            last_shown: None,
+            last_gap: 0,
         }
     }
-    let keys: Vec<usize> = (first_key..packets.len()).filter(|&i| packets[i].key).collect();
-    let mut spans = Vec::with_capacity(starts.len());
-    for (k, &from) in starts.iter().enumerate() {
-        let to = starts.get(k + 1).copied().unwrap_or(shown.len());
-        let frames = &shown[from..to];
-        let start = packets[shown[from]].pts;
-        let end = shown.get(to).map_or(end_of_stream, |&i| packets[i].pts);
-        let first_decoded = frames.iter().copied().min().unwrap_or(shown[from]);
-        let last_decoded = frames.iter().copied().max().unwrap_or(shown[from]);
-        // The last keyframe at or before the first packet it shows, presenting no later than its start.
-        let at = keys.partition_point(|&i| i <= first_decoded);
-        let key = keys[..at].iter().rev().copied().find(|&i| packets[i].pts <= start).unwrap_or(first_key);
-        spans.push(SegmentSpan {
-            seq: u32::try_from(k).map_err(|_| MediaError::Unsupported("more than 4 billion segments".into()))?,
-            start,
-            end,
-            decode: key..last_decoded + 1,
-            frames: frames.len(),
-        });
+
+    /// Feeds the next packet (decode order); returns the segments it closes.
+    pub fn push(&mut self, p: PacketTiming) -> Result<Vec<SegmentSpan>> {
+        let index = self.next_index;
+        self.next_index += 1;
+        let key_pts = match self.key_pts {
+            Some(k) => k,
+            // Nothing before the first keyframe can be decoded.
+            None if p.key => *self.key_pts.insert(p.pts),
+            None => return Ok(Vec::new()),
+        };
+        if p.key {
+            self.keys.push_back((index, p.pts));
+        }
+        self.max_dts = self.max_dts.max(p.dts.min(p.pts));
+        // Leading pictures of an open GOP that present before the first keyframe are not decodable either.
+        let closed = self.origin.is_some_and(|o| p.pts < self.open_start.max(o));
+        if !p.discard && p.pts >= key_pts && !closed {
+            match self.last_shown {
+                Some(latest) if p.pts > latest => {
+                    self.last_gap = p.pts - latest;
+                    self.last_shown = Some(p.pts);
+                }
+                None => self.last_shown = Some(p.pts),
+                Some(_) => {}
+            }
+            self.shown.entry(p.pts).or_insert(index);
+            let duration = if p.duration > 0 { p.duration } else { self.last_gap.max(1) };
+            self.end_of_stream = self.end_of_stream.max(p.pts + duration);
+        }
+        self.close(false)
     }
-    Ok(spans)
+
+    /// Ends the stream: returns the segments still open.
+    pub fn finish(&mut self) -> Result<Vec<SegmentSpan>> {
+        if self.key_pts.is_none() {
+            return Err(MediaError::Decode { index: 0, pts: 0, reason: "the video has no keyframe".into() });
+        }
+        let spans = self.close(true)?;
+        if self.next_seq == self.first_seq && spans.is_empty() {
+            return Err(MediaError::Decode { index: 0, pts: 0, reason: "no frame to show".into() });
+        }
+        Ok(spans)
+    }
+
+    /// Number of the next segment to close.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// The first packet (decode index) a segment still to close may need:
+    /// everything before it can be let go.
+    pub fn first_needed(&self) -> usize {
+        let first_shown = self.shown.values().copied().min().unwrap_or(self.next_index);
+        self.keys.iter().rev().find(|(i, _)| *i <= first_shown).map_or(first_shown, |(i, _)| *i)
+    }
+
+    fn close(&mut self, last: bool) -> Result<Vec<SegmentSpan>> {
+        let mut spans = Vec::new();
+        loop {
+            let origin = match self.origin {
+                Some(o) => o,
+                None => {
+                    let Some((&first, _)) = self.shown.iter().next() else { break };
+                    // No frame presenting earlier can come once a packet decodes at or after it.
+                    if !(last || self.max_dts >= first) {
+                        break;
+                    }
+                    self.open_start = first;
+                    *self.origin.insert(first)
+                }
+            };
+            let line = origin.saturating_add(self.target.saturating_mul(self.line));
+            let cut = self.shown.range(line..).next().map(|(pts, _)| *pts);
+            let end = match cut {
+                Some(cut) if last || self.max_dts >= cut => cut,
+                Some(_) => break,
+                None if last => self.end_of_stream,
+                None => break,
+            };
+            let frames: Vec<usize> = self.shown.range(self.open_start..end).map(|(_, i)| *i).collect();
+            if frames.is_empty() {
+                break;
+            }
+            let first_decoded = frames.iter().copied().min().unwrap_or(0);
+            let last_decoded = frames.iter().copied().max().unwrap_or(0);
+            // The last keyframe at or before the first packet it shows, presenting no later than its start.
+            let key = self
+                .keys
+                .iter()
+                .rev()
+                .find(|(i, pts)| *i <= first_decoded && *pts <= self.open_start)
+                .or(self.keys.front())
+                .map_or(first_decoded, |(i, _)| *i);
+            spans.push(SegmentSpan {
+                seq: self.next_seq,
+                start: self.open_start,
+                end,
+                decode: key..last_decoded + 1,
+                frames: frames.len(),
+            });
+            self.next_seq = self
+                .next_seq
+                .checked_add(1)
+                .ok_or_else(|| MediaError::Unsupported("more than 4 billion segments".into()))?;
+            self.shown = self.shown.split_off(&end);
+            self.open_start = end;
+            while origin.saturating_add(self.target.saturating_mul(self.line)) <= end {
+                self.line += 1;
+            }
+            // Keyframes no segment to come decodes from.
+            let needed = self.first_needed();
+            while self.keys.len() > 1 && self.keys.get(1).is_some_and(|(i, _)| *i <= needed) {
+                self.keys.pop_front();
+            }
+            if cut.is_none() {
+                break;
+            }
+        }
+        Ok(spans)
+    }
 }
 
-/// The most common gap between shown frames (the frame duration where packets carry none).
-fn typical_duration(packets: &[PacketTiming], shown: &[usize]) -> i64 {
-    let mut gaps: Vec<i64> = shown.windows(2).map(|w| packets[w[1]].pts - packets[w[0]].pts).collect();
-    gaps.sort_unstable();
-    gaps.get(gaps.len() / 2).copied().unwrap_or(1)
+/// Plans the segments of a whole video stream from its packets in decode
+/// order. `target` is the segment duration in the packets' time base.
+/// Packets before the first keyframe cannot be decoded and are left out.
+/// Containers' decode times are not trusted here (Matroska has none): with
+/// every packet at hand, segments are decided at the end.
+pub fn plan_segments(packets: &[PacketTiming], target: i64) -> Result<Vec<SegmentSpan>> {
+    let mut segmenter = Segmenter::new(target, 0);
+    let mut spans = Vec::new();
+    for p in packets {
+        spans.extend(segmenter.push(PacketTiming { dts: i64::MIN, ..*p })?);
+    }
+    spans.extend(segmenter.finish()?);
+    Ok(spans)
 }
 
 /// Which segment an audio frame starting at `start` lasting `duration` goes
@@ -130,7 +253,11 @@ mod tests {
     use super::*;
 
     fn packets(frames: &[(i64, bool)]) -> Vec<PacketTiming> {
-        frames.iter().map(|&(pts, key)| PacketTiming { pts, duration: 1, key, discard: false }).collect()
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, &(pts, key))| PacketTiming { pts, dts: i as i64 - 2, duration: 1, key, discard: false })
+            .collect()
     }
 
     #[test]
@@ -151,8 +278,6 @@ mod tests {
                 (20, 22, 20..22, 2)
             ]
         );
-        assert!(!spans[0].is_cut_between_keyframes(&p));
-        assert!(spans[1].is_cut_between_keyframes(&p));
     }
 
     #[test]

@@ -410,7 +410,7 @@ impl Publish {
                 if let Ingest::End { clean: was_clean } = message {
                     clean = was_clean;
                 }
-                if let Some(segment) = cutter.push(message)? {
+                for segment in cutter.push(message)? {
                     if channel.renditions.is_empty() {
                         self.plan(&mut channel, &segment).await?;
                     } else if let (Some(size), Ok(info)) = (channel.video_size, segment.video.sps_info()) {

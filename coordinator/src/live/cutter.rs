@@ -36,18 +36,18 @@ impl StreamCutter {
         self.ended
     }
 
-    /// Handles one message; returns a segment when one is complete.
-    pub fn push(&mut self, message: Ingest) -> Result<Option<LiveSegment>, MediaError> {
+    /// Handles one message; returns the segments it completes.
+    pub fn push(&mut self, message: Ingest) -> Result<Vec<LiveSegment>, MediaError> {
         match message {
             Ingest::Video { ms, body } => match parse_video(&body)? {
                 VideoTag::SequenceHeader(config) => {
                     self.segmenter.set_video_config(config)?;
-                    Ok(None)
+                    Ok(Vec::new())
                 }
                 VideoTag::Frame { keyframe, composition_ms, data } => {
                     self.segmenter.push_video(LiveFrame { dts_ms: i64::from(ms), composition_ms, keyframe, data })
                 }
-                VideoTag::EndOfSequence => Ok(None),
+                VideoTag::EndOfSequence => Ok(Vec::new()),
             },
             Ingest::Audio { ms, body } => {
                 match parse_audio(&body) {
@@ -59,7 +59,7 @@ impl StreamCutter {
                     }
                     Err(_) => {}
                 }
-                Ok(None)
+                Ok(Vec::new())
             }
             Ingest::End { .. } => {
                 self.ended = true;

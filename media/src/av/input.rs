@@ -334,7 +334,13 @@ impl SourceFile {
             last_pts = Some(pts);
             // SAFETY: the packet is valid; its flags are a plain int.
             let discard = unsafe { (*packet.as_ptr()).flags & ffi::AV_PKT_FLAG_DISCARD != 0 };
-            packets.push(PacketTiming { pts, duration: packet.duration().max(0), key: packet.is_key(), discard });
+            packets.push(PacketTiming {
+                pts,
+                dts: packet.dts().unwrap_or(pts),
+                duration: packet.duration().max(0),
+                key: packet.is_key(),
+                discard,
+            });
             Limits::check("video frame count", packets.len() as u64, limits.max_frames)
         })?;
         if packets.is_empty() {
