@@ -333,7 +333,8 @@ fn build_graph(first: &ffmpeg::frame::Audio, sample_rate: u32, total: i64) -> Re
     // SAFETY: the frame is a valid decoded frame.
     let (format_name, layout) = unsafe {
         let f = &*first.as_ptr();
-        let fmt: ffi::AVSampleFormat = std::mem::transmute(f.format);
+        let fmt: ffi::AVSampleFormat =
+            std::mem::transmute(f.format.clamp(-1, ffi::AVSampleFormat::AV_SAMPLE_FMT_NB as i32 - 1));
         let name = ffi::av_get_sample_fmt_name(fmt);
         let name = if name.is_null() {
             "fltp".to_string()

@@ -186,8 +186,10 @@ pub(crate) fn read_packets(
 ) -> Result<()> {
     const MAX_READ_ERRORS: usize = 1000;
     let mut errors = 0usize;
-    let mut packet = ffmpeg::Packet::empty();
     loop {
+        // A fresh packet each time: av_read_frame overwrites the one it is
+        // given without releasing its buffer, so reusing one leaks every packet.
+        let mut packet = ffmpeg::Packet::empty();
         match packet.read(input) {
             Ok(()) => f(packet.stream(), &packet)?,
             Err(ffmpeg::Error::Eof) => return Ok(()),
