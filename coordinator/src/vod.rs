@@ -136,10 +136,14 @@ async fn publish_job(
                 return;
             }
         };
+        // A receiver that went away (a cancelled job) stops the cutting with `Cancelled`.
         let result = plan
             .cut(|segment| tx.blocking_send(Ok((segment.seq, segment.bytes))).map_err(|_| CoordinatorError::Cancelled));
-        if let Err(e) = result.filter_stopped() {
-            let _ = tx.blocking_send(Err(e));
+        match result {
+            Ok(()) | Err(CoordinatorError::Cancelled) => {}
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+            }
         }
     });
     let planned = plan_rx.await.map_err(|_| CoordinatorError::Internal("the ingest thread stopped".into()))??;
@@ -172,20 +176,6 @@ async fn publish_job(
     }
     cutter.await.map_err(|e| CoordinatorError::Internal(format!("the ingest thread failed: {e}")))?;
     Ok(plan)
-}
-
-/// The cutting thread's result, where a receiver that went away is not an error.
-trait FilterStopped {
-    fn filter_stopped(self) -> Result<(), CoordinatorError>;
-}
-
-impl FilterStopped for Result<(), CoordinatorError> {
-    fn filter_stopped(self) -> Result<(), CoordinatorError> {
-        match self {
-            Err(CoordinatorError::Cancelled) => Ok(()),
-            other => other,
-        }
-    }
 }
 
 /// Adds the job's trace context to a message.

@@ -1,9 +1,8 @@
 //! Rendition encoding: the settings a rung gives, the samples that come out,
-//! and [`SegmentEncoder`], the one send/finish interface over openh264 and
-//! rav1e: a fresh encoder per segment, so the first frame is a keyframe and
-//! the output is deterministic.
+//! the [`VideoEncoder`] trait openh264 and rav1e implement, and
+//! [`SegmentEncoder`], which runs one segment through a fresh encoder so the
+//! first frame is a keyframe and the output is deterministic.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 
@@ -11,8 +10,7 @@ use crate::av1::{Av1Config, Av1Encoder};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
-use crate::h264::{AvcConfig, H264Decoder, H264Encoder};
-use crate::quality::psnr;
+use crate::h264::{AvcConfig, H264Encoder};
 
 /// Output video codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,24 +119,52 @@ pub struct EncoderSettings {
 impl EncoderSettings {
     /// Checks the settings before an encoder is built.
     pub fn validate(&self) -> Result<()> {
-        let codec = self.codec.as_str();
-        if self.width < 16 || self.height < 16 || !is_even_size(self.width, self.height) {
-            return Err(MediaError::Encode {
-                codec,
-                reason: format!("{}x{} is not an even size of at least 16x16", self.width, self.height),
-            });
-        }
-        if self.bitrate_kbps == 0 {
-            return Err(MediaError::Encode { codec, reason: "bitrate must be above 0".into() });
-        }
-        if !(self.frame_rate.is_finite() && self.frame_rate > 0.0 && self.frame_rate <= 240.0) {
-            return Err(MediaError::Encode {
-                codec,
-                reason: format!("frame rate {} is not in (0, 240]", self.frame_rate),
-            });
-        }
-        Ok(())
+        let error = if self.width < 16 || self.height < 16 || !is_even_size(self.width, self.height) {
+            SettingsError::Size { width: self.width, height: self.height }
+        } else if self.bitrate_kbps == 0 {
+            SettingsError::Bitrate
+        } else if !(self.frame_rate.is_finite() && self.frame_rate > 0.0 && self.frame_rate <= 240.0) {
+            SettingsError::FrameRate(self.frame_rate)
+        } else {
+            return Ok(());
+        };
+        Err(MediaError::Settings { codec: self.codec.as_str(), error })
     }
+}
+
+/// Why encoder settings were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// The picture size is odd, or smaller than 16x16.
+    #[error("{width}x{height} is not an even size of at least 16x16")]
+    Size {
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+    },
+    /// A bitrate of 0.
+    #[error("bitrate must be above 0 kbit/s")]
+    Bitrate,
+    /// A frame rate outside (0, 240].
+    #[error("frame rate {0} is not in (0, 240]")]
+    FrameRate(f64),
+}
+
+/// What every video encoder does for one segment: frames in, in
+/// presentation order; coded samples out; a flush at the end. openh264 and
+/// rav1e implement it; [`SegmentEncoder`] drives either.
+pub trait VideoEncoder: Send {
+    /// Queues the next frame.
+    fn send_frame(&mut self, frame: &YuvFrame) -> Result<()>;
+    /// The next coded sample, or `None` until more input (or the flush) comes.
+    fn receive(&mut self) -> Result<Option<EncodedSample>>;
+    /// Ends the input: [`Self::receive`] then drains the rest.
+    fn flush(&mut self) -> Result<()>;
+    /// The decoder configuration, known once the first keyframe is out.
+    fn codec_config(&self) -> Option<CodecConfig>;
+    /// Mean PSNR of the coded pictures so far against the frames sent.
+    fn mean_psnr(&self) -> Option<f64>;
 }
 
 /// One coded access unit ready for a fragment.
@@ -198,144 +224,63 @@ impl EncodedSegment {
     }
 }
 
-/// One segment's encoder, fed frames one at a time in presentation order
-/// (a fresh encoder: the first frame is a keyframe and no frame references
-/// another segment). It holds only what the encoder itself looks ahead over,
-/// plus, for H.264, the few frames openh264's decoder lags behind while it
-/// measures the coded pictures' PSNR.
+/// One segment's encoder, fed frames one at a time in presentation order:
+/// a fresh [`VideoEncoder`], so the first frame is a keyframe and no frame
+/// references another segment. It holds only what the encoder itself does.
 pub struct SegmentEncoder {
-    inner: Inner,
+    codec: VideoCodec,
+    encoder: Box<dyn VideoEncoder>,
     samples: Vec<EncodedSample>,
     sent: usize,
-}
-
-enum Inner {
-    H264 {
-        encoder: Box<H264Encoder>,
-        /// Decodes what was coded, to measure it (openh264 exposes no reconstruction).
-        decoder: Option<Box<H264Decoder>>,
-        /// Frames sent whose decoded picture has not come back yet.
-        waiting: VecDeque<YuvFrame>,
-        psnr_sum: f64,
-        measured: usize,
-    },
-    Av1(Box<Av1Encoder>),
 }
 
 impl SegmentEncoder {
     /// A fresh encoder for one segment of a rendition.
     pub fn new(settings: &EncoderSettings) -> Result<Self> {
         settings.validate()?;
-        let inner = match settings.codec {
-            VideoCodec::H264 => Inner::H264 {
-                encoder: Box::new(H264Encoder::new(settings)?),
-                decoder: None,
-                waiting: VecDeque::new(),
-                psnr_sum: 0.0,
-                measured: 0,
-            },
-            VideoCodec::Av1 => Inner::Av1(Box::new(Av1Encoder::new(settings)?)),
+        let encoder: Box<dyn VideoEncoder> = match settings.codec {
+            VideoCodec::H264 => Box::new(H264Encoder::new(settings)?),
+            VideoCodec::Av1 => Box::new(Av1Encoder::new(settings)?),
         };
-        Ok(Self { inner, samples: Vec::new(), sent: 0 })
+        Ok(Self { codec: settings.codec, encoder, samples: Vec::new(), sent: 0 })
     }
 
     /// Encodes the next frame.
     pub fn send(&mut self, frame: &YuvFrame) -> Result<()> {
         self.sent += 1;
-        match &mut self.inner {
-            Inner::H264 { encoder, decoder, waiting, psnr_sum, measured } => {
-                let sample = encoder.encode(frame)?;
-                if decoder.is_none() {
-                    let config = encoder.config().ok_or_else(|| MediaError::Encode {
-                        codec: "h264",
-                        reason: "the encoder emitted no SPS/PPS".into(),
-                    })?;
-                    *decoder = Some(Box::new(H264Decoder::new(config)?));
-                }
-                waiting.push_back(frame.clone());
-                if let Some(d) = decoder.as_mut() {
-                    if let Some(decoded) = d.send_sample(&sample.data, sample.pts, sample.duration)? {
-                        measure(waiting, &decoded, psnr_sum, measured)?;
-                    }
-                }
-                self.samples.push(sample);
-            }
-            Inner::Av1(encoder) => {
-                encoder.send_frame(frame)?;
-                while let Some(sample) = encoder.receive()? {
-                    self.samples.push(sample);
-                }
-            }
+        self.encoder.send_frame(frame)?;
+        while let Some(sample) = self.encoder.receive()? {
+            self.samples.push(sample);
         }
         Ok(())
     }
 
     /// Drains the encoder and returns the segment.
     pub fn finish(mut self) -> Result<EncodedSegment> {
+        let codec = self.codec.as_str();
         if self.sent == 0 {
-            return Err(MediaError::Encode { codec: self.codec(), reason: "no frames to encode".into() });
+            return Err(MediaError::Encode { codec, reason: "no frames to encode".into() });
         }
-        let (config, psnr) = match &mut self.inner {
-            Inner::H264 { encoder, decoder, waiting, psnr_sum, measured } => {
-                if let Some(d) = decoder.as_mut() {
-                    for decoded in d.flush()? {
-                        measure(waiting, &decoded, psnr_sum, measured)?;
-                    }
-                }
-                if !waiting.is_empty() || *measured == 0 {
-                    return Err(MediaError::Encode {
-                        codec: "h264",
-                        reason: format!("{} coded frames did not decode back", waiting.len()),
-                    });
-                }
-                let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
-                    codec: "h264",
-                    reason: "the encoder emitted no SPS/PPS".into(),
-                })?;
-                (CodecConfig::Avc(config), *psnr_sum / *measured as f64)
-            }
-            Inner::Av1(encoder) => {
-                encoder.flush();
-                while let Some(sample) = encoder.receive()? {
-                    self.samples.push(sample);
-                }
-                let config = encoder.config().cloned().ok_or_else(|| MediaError::Encode {
-                    codec: "av1",
-                    reason: "no sequence header in the first keyframe".into(),
-                })?;
-                let psnr = encoder.mean_psnr().ok_or_else(|| MediaError::Encode {
-                    codec: "av1",
-                    reason: "rav1e returned no reconstructed frames".into(),
-                })?;
-                (CodecConfig::Av1(config), psnr)
-            }
-        };
+        self.encoder.flush()?;
+        while let Some(sample) = self.encoder.receive()? {
+            self.samples.push(sample);
+        }
         if self.samples.len() != self.sent {
             return Err(MediaError::Encode {
-                codec: self.codec(),
+                codec,
                 reason: format!("{} frames in, {} packets out", self.sent, self.samples.len()),
             });
         }
+        let config = self.encoder.codec_config().ok_or_else(|| MediaError::Encode {
+            codec,
+            reason: "no decoder configuration in the first keyframe".into(),
+        })?;
+        let psnr = self
+            .encoder
+            .mean_psnr()
+            .ok_or_else(|| MediaError::Encode { codec, reason: "no coded picture was measured".into() })?;
         Ok(EncodedSegment { samples: self.samples, config, psnr })
     }
-
-    fn codec(&self) -> &'static str {
-        match self.inner {
-            Inner::H264 { .. } => "h264",
-            Inner::Av1(_) => "av1",
-        }
-    }
-}
-
-/// Pairs a decoded picture with the oldest frame still waiting for it.
-fn measure(waiting: &mut VecDeque<YuvFrame>, decoded: &YuvFrame, sum: &mut f64, n: &mut usize) -> Result<()> {
-    let original = waiting.pop_front().ok_or_else(|| MediaError::Encode {
-        codec: "h264",
-        reason: "the decoder returned more pictures than were coded".into(),
-    })?;
-    *sum += psnr(&original, decoded)?.min(100.0);
-    *n += 1;
-    Ok(())
 }
 
 /// Encodes one segment's frames (presentation order) with a fresh encoder.
@@ -345,4 +290,38 @@ pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result
         encoder.send(frame)?;
     }
     encoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(width: u32, height: u32, bitrate_kbps: u32, frame_rate: f64) -> EncoderSettings {
+        EncoderSettings {
+            codec: VideoCodec::Av1,
+            width,
+            height,
+            bitrate_kbps,
+            frame_rate,
+            speed: SpeedPreset::Veryfast,
+            threads: 1,
+        }
+    }
+
+    #[test]
+    fn settings_are_refused_with_a_typed_reason() {
+        let refused = |s: EncoderSettings| match SegmentEncoder::new(&s) {
+            Err(MediaError::Settings { codec: "av1", error }) => error,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("accepted {s:?}"),
+        };
+        assert_eq!(refused(settings(15, 16, 100, 30.0)), SettingsError::Size { width: 15, height: 16 });
+        assert_eq!(refused(settings(64, 64, 0, 30.0)), SettingsError::Bitrate);
+        let error = refused(settings(64, 64, 100, 0.0));
+        assert_eq!(error, SettingsError::FrameRate(0.0));
+        assert_eq!(
+            MediaError::Settings { codec: "av1", error }.to_string(),
+            "av1 encoder settings: frame rate 0 is not in (0, 240]"
+        );
+    }
 }

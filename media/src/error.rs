@@ -111,7 +111,16 @@ pub enum MediaError {
         reason: String,
     },
 
-    /// An encoder was misconfigured or failed.
+    /// Encoder settings were refused before an encoder was built.
+    #[error("{codec} encoder settings: {error}")]
+    Settings {
+        /// "h264" or "av1".
+        codec: &'static str,
+        /// What was wrong.
+        error: crate::encode::SettingsError,
+    },
+
+    /// An encoder failed.
     #[error("{codec} encoder: {reason}")]
     Encode {
         /// "h264" or "av1".

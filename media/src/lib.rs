@@ -34,8 +34,8 @@ pub mod segmenter;
 pub mod source_segment;
 
 pub use encode::{
-    encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SpeedPreset,
-    VideoCodec,
+    encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,
+    SpeedPreset, VideoCodec, VideoEncoder,
 };
 pub use error::{MediaError, Result};
 pub use frame::YuvFrame;

@@ -10,7 +10,7 @@ use rav1e::prelude::{
 
 use super::config::{level_for, Av1Config};
 use super::obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
-use crate::encode::{EncodedSample, EncoderSettings};
+use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 use crate::quality::capped_psnr_from_sse;
@@ -92,7 +92,7 @@ impl Av1Encoder {
     }
 
     /// Queues a frame (presentation order).
-    pub fn send_frame(&mut self, frame: &YuvFrame) -> Result<()> {
+    fn queue(&mut self, frame: &YuvFrame) -> Result<()> {
         if frame.width != self.width || frame.height != self.height {
             return Err(MediaError::Geometry(format!(
                 "frame is {}x{}, encoder expects {}x{}",
@@ -109,14 +109,9 @@ impl Av1Encoder {
         Ok(())
     }
 
-    /// Signals the end of input; [`Self::receive`] then drains what is left.
-    pub fn flush(&mut self) {
-        self.ctx.flush();
-    }
-
     /// Returns the next finished sample, or `None` when more input (or the
     /// end of the stream) is needed.
-    pub fn receive(&mut self) -> Result<Option<EncodedSample>> {
+    fn next_sample(&mut self) -> Result<Option<EncodedSample>> {
         loop {
             match self.ctx.receive_packet() {
                 Ok(packet) => {
@@ -157,13 +152,32 @@ impl Av1Encoder {
         }
     }
 
-    /// Mean PSNR of the frames received so far, `None` before the first.
-    pub fn mean_psnr(&self) -> Option<f64> {
-        (!self.psnr.is_empty()).then(|| self.psnr.iter().sum::<f64>() / self.psnr.len() as f64)
-    }
-
     /// The av1C configuration, known once the first key frame is out.
     pub fn config(&self) -> Option<&Av1Config> {
         self.config.as_ref()
+    }
+}
+
+impl VideoEncoder for Av1Encoder {
+    fn send_frame(&mut self, frame: &YuvFrame) -> Result<()> {
+        self.queue(frame)
+    }
+
+    fn receive(&mut self) -> Result<Option<EncodedSample>> {
+        self.next_sample()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.ctx.flush();
+        Ok(())
+    }
+
+    fn codec_config(&self) -> Option<CodecConfig> {
+        self.config.clone().map(CodecConfig::Av1)
+    }
+
+    /// rav1e's own reconstruction against the frames sent.
+    fn mean_psnr(&self) -> Option<f64> {
+        (!self.psnr.is_empty()).then(|| self.psnr.iter().sum::<f64>() / self.psnr.len() as f64)
     }
 }

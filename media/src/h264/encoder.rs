@@ -7,11 +7,15 @@ use openh264::encoder::{
 use openh264::formats::YUVSource;
 use openh264::{OpenH264API, Timestamp};
 
+use std::collections::VecDeque;
+
 use super::config::AvcConfig;
+use super::decoder::H264Decoder;
 use super::nal::{nal_type, split_annexb, write_length_prefixed, NAL_AUD, NAL_PPS, NAL_SPS};
-use crate::encode::{EncodedSample, EncoderSettings, SpeedPreset};
+use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, SpeedPreset, VideoEncoder};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
+use crate::quality::psnr;
 
 impl YUVSource for YuvFrame {
     fn dimensions(&self) -> (usize, usize) {
@@ -32,7 +36,10 @@ impl YUVSource for YuvFrame {
     }
 }
 
-/// One frame in, one access unit out; the first is an IDR.
+/// One frame in, one access unit out; the first is an IDR. openh264 exposes
+/// no reconstruction, so what it codes is decoded again (openh264's decoder)
+/// to measure its PSNR; the frames waiting for their decoded picture are the
+/// only ones it holds.
 pub struct H264Encoder {
     encoder: Encoder,
     width: u32,
@@ -40,6 +47,11 @@ pub struct H264Encoder {
     config: Option<AvcConfig>,
     frames: u64,
     frame_rate: f64,
+    coded: VecDeque<EncodedSample>,
+    decoder: Option<Box<H264Decoder>>,
+    waiting: VecDeque<YuvFrame>,
+    psnr_sum: f64,
+    measured: usize,
 }
 
 fn encode_error(reason: impl ToString) -> MediaError {
@@ -86,11 +98,27 @@ impl H264Encoder {
             config: None,
             frames: 0,
             frame_rate: settings.frame_rate,
+            coded: VecDeque::new(),
+            decoder: None,
+            waiting: VecDeque::new(),
+            psnr_sum: 0.0,
+            measured: 0,
         })
     }
 
+    /// Pairs a decoded picture with the oldest frame still waiting for it.
+    fn measure(&mut self, decoded: &YuvFrame) -> Result<()> {
+        let original = self
+            .waiting
+            .pop_front()
+            .ok_or_else(|| encode_error("the decoder returned more pictures than were coded"))?;
+        self.psnr_sum += psnr(&original, decoded)?.min(100.0);
+        self.measured += 1;
+        Ok(())
+    }
+
     /// Encodes one frame (frames must arrive in presentation order).
-    pub fn encode(&mut self, frame: &YuvFrame) -> Result<EncodedSample> {
+    fn encode(&mut self, frame: &YuvFrame) -> Result<EncodedSample> {
         if frame.width != self.width || frame.height != self.height {
             return Err(MediaError::Geometry(format!(
                 "frame is {}x{}, encoder expects {}x{}",
@@ -120,5 +148,51 @@ impl H264Encoder {
     /// The SPS/PPS, known once the first frame is encoded.
     pub fn config(&self) -> Option<&AvcConfig> {
         self.config.as_ref()
+    }
+}
+
+impl VideoEncoder for H264Encoder {
+    fn send_frame(&mut self, frame: &YuvFrame) -> Result<()> {
+        let sample = self.encode(frame)?;
+        if self.decoder.is_none() {
+            let config = self.config.as_ref().ok_or_else(|| encode_error("the encoder emitted no SPS/PPS"))?;
+            self.decoder = Some(Box::new(H264Decoder::new(config)?));
+        }
+        self.waiting.push_back(frame.clone());
+        let decoded = match self.decoder.as_mut() {
+            Some(decoder) => decoder.send_sample(&sample.data, sample.pts, sample.duration)?,
+            None => None,
+        };
+        if let Some(decoded) = decoded {
+            self.measure(&decoded)?;
+        }
+        self.coded.push_back(sample);
+        Ok(())
+    }
+
+    fn receive(&mut self) -> Result<Option<EncodedSample>> {
+        Ok(self.coded.pop_front())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let rest = match self.decoder.as_mut() {
+            Some(decoder) => decoder.flush()?,
+            None => Vec::new(),
+        };
+        for decoded in &rest {
+            self.measure(decoded)?;
+        }
+        if !self.waiting.is_empty() {
+            return Err(encode_error(format!("{} coded frames did not decode back", self.waiting.len())));
+        }
+        Ok(())
+    }
+
+    fn codec_config(&self) -> Option<CodecConfig> {
+        self.config.clone().map(CodecConfig::Avc)
+    }
+
+    fn mean_psnr(&self) -> Option<f64> {
+        (self.measured > 0).then(|| self.psnr_sum / self.measured as f64)
     }
 }
