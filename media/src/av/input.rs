@@ -442,6 +442,15 @@ impl SourceFile {
             for (i, p) in a.packets.iter().enumerate() {
                 audio_of[audio_segment_of(&starts, p.pts, p.duration).min(spans.len() - 1)].push(i);
             }
+            // A segment shorter than half an AAC frame (a last segment of one
+            // frame at 60 fps) would get none: it takes its neighbour's last.
+            for k in 1..audio_of.len() {
+                if audio_of[k].is_empty() && audio_of[k - 1].len() > 1 {
+                    if let Some(moved) = audio_of[k - 1].pop() {
+                        audio_of[k].push(moved);
+                    }
+                }
+            }
         }
         let mut input = open_input(&self.path)?;
         let index = self.info.video.index;
