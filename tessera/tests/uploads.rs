@@ -15,6 +15,8 @@ fn fixtures() -> PathBuf {
 
 const VIDEO: &str = "testsrc2=size=320x180:rate=30:duration=3";
 const AUDIO: &str = "sine=frequency=440:sample_rate=48000:duration=3";
+/// x264 with one keyframe in 250 frames (OBS's default interval; longer than these clips).
+const LONG_GOP: [&str; 8] = ["-c:v", "libx264", "-g", "250", "-keyint_min", "250", "-sc_threshold", "0"];
 
 /// One upload shape.
 struct Shape {
@@ -70,24 +72,7 @@ fn shapes() -> Vec<Shape> {
         ),
         shape("prores-pcm.mov", &av(&["-c:v", "prores_ks", "-profile:v", "1", "-c:a", "pcm_s16le", "-f", "mov"]), true),
         shape("h264-aac.ts", &av(&["-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"]), true),
-        shape(
-            "gop250.mkv",
-            &av(&[
-                "-c:v",
-                "libx264",
-                "-g",
-                "250",
-                "-keyint_min",
-                "250",
-                "-sc_threshold",
-                "0",
-                "-c:a",
-                "aac",
-                "-f",
-                "matroska",
-            ]),
-            true,
-        ),
+        shape("gop250.mkv", &av(&[LONG_GOP.as_slice(), &["-c:a", "aac", "-f", "matroska"]].concat()), true),
         // 121 frames at 60 fps: a last segment of one frame (16.7 ms) still gets its audio.
         shape(
             "60fps-tail.mp4",
@@ -142,6 +127,34 @@ fn shapes() -> Vec<Shape> {
                     "2M",
                     "-f",
                     "mpegts",
+                ],
+                false,
+            )
+        },
+        Shape {
+            // Tone-mapped to SDR: not comparable with ffmpeg's untone-mapped decode.
+            psnr_floor: None,
+            ..shape(
+                "pq.mp4",
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    VIDEO,
+                    "-c:v",
+                    "libx265",
+                    "-pix_fmt",
+                    "yuv420p10le",
+                    "-x265-params",
+                    "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+                    "-color_primaries",
+                    "bt2020",
+                    "-color_trc",
+                    "smpte2084",
+                    "-colorspace",
+                    "bt2020nc",
+                    "-f",
+                    "mp4",
                 ],
                 false,
             )
@@ -214,7 +227,8 @@ fn extinf(playlist: &Path) -> Vec<f64> {
         .collect()
 }
 
-fn check(name: &str, source: &Path, has_audio: bool, portrait: bool, psnr_floor: Option<f64>) {
+/// Transcodes and checks one shape; returns the top rendition's size.
+fn check(name: &str, source: &Path, has_audio: bool, portrait: bool, psnr_floor: Option<f64>) -> (u32, u32) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pkg");
     let run = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -278,6 +292,7 @@ fn check(name: &str, source: &Path, has_audio: bool, portrait: bool, psnr_floor:
         eprintln!("{name}: {rendition} {w}x{h}, PSNR {psnr:.2} dB against ffmpeg's decode");
         assert!(psnr > floor, "{name}: PSNR {psnr:.2} dB is below {floor} dB");
     }
+    (w, h)
 }
 
 #[test]
@@ -286,6 +301,17 @@ fn every_upload_shape_transcodes_upright_in_2s_segments_with_its_audio() {
         let source = cached_fixture(&fixtures(), s.name, &s.args);
         check(s.name, &source, s.has_audio, s.portrait, s.psnr_floor);
     }
+}
+
+#[test]
+fn non_square_pixels_come_out_square() {
+    // 320x180 coded with 4:3 pixels is shown 427 wide: the rendition is 426x180 with square pixels.
+    let source = cached_fixture(
+        &fixtures(),
+        "anamorphic.mp4",
+        &["-f", "lavfi", "-i", VIDEO, "-vf", "setsar=4/3", "-c:v", "libx264", "-f", "mp4"],
+    );
+    assert_eq!(check("anamorphic.mp4", &source, false, false, Some(30.0)), (426, 180));
 }
 
 #[test]
@@ -304,22 +330,7 @@ fn a_retried_task_gives_the_same_bytes() {
     let source = cached_fixture(
         &fixtures(),
         "retry-gop250.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            VIDEO,
-            "-c:v",
-            "libx264",
-            "-g",
-            "250",
-            "-keyint_min",
-            "250",
-            "-sc_threshold",
-            "0",
-            "-f",
-            "matroska",
-        ],
+        &[&["-f", "lavfi", "-i", VIDEO], LONG_GOP.as_slice(), &["-f", "matroska"]].concat(),
     );
     let dir = tempfile::tempdir().unwrap();
     let encode = |out: &Path| {
