@@ -32,5 +32,5 @@ Play it:
   cd first-run/out && python3 -m http.server 8000
       then http://localhost:8000/master.m3u8 in Safari, or in the hls.js demo page;
       http://localhost:8000/manifest.mpd in the dash.js reference player.
-Your own file: target/release/tessera transcode YOUR_VIDEO --out out
 DONE
+echo "Your own file: $target_dir/release/tessera transcode YOUR_VIDEO --out out"

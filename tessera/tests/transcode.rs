@@ -228,7 +228,15 @@ fn bad_input_exits_2_and_leaves_no_finished_manifest() {
     let good = std::fs::read(source_180p()).unwrap();
     let truncated = dir.path().join("truncated.mp4");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
-    let cases: [(&Path, &str); 4] = [
+    // A video sample entry no decoder knows: the source's avc1 entry renamed.
+    let mut unknown_codec = good.clone();
+    let stsd = unknown_codec.windows(4).position(|w| w == b"stsd").unwrap();
+    let entry = stsd + unknown_codec[stsd..].windows(4).position(|w| w == b"avc1").unwrap();
+    unknown_codec[entry..entry + 4].copy_from_slice(b"zzzz");
+    let unknown = dir.path().join("unknown-codec.mp4");
+    std::fs::write(&unknown, &unknown_codec).unwrap();
+    let cases: [(&Path, &str); 5] = [
+        (&unknown, "unsupported video codec 'none (fourcc 'zzzz')'"),
         (&audio_only, "no video track: found audio aac"),
         (&text, "not a media file: no container libavformat recognises"),
         (&truncated, "truncated or damaged MP4/MOV file"),

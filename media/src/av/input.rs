@@ -241,7 +241,13 @@ impl SourceFile {
         let parameters = video_stream.parameters();
         let params = CodecParams::from_parameters(&parameters);
         if ffmpeg::codec::decoder::find(parameters.id()).is_none() {
-            return Err(MediaError::UnsupportedCodec { kind: "video", codec: params.codec.clone() });
+            let tag = params.codec_tag.to_le_bytes();
+            let fourcc: String =
+                tag.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+            return Err(MediaError::UnsupportedCodec {
+                kind: "video",
+                codec: format!("{} (fourcc '{fourcc}')", params.codec),
+            });
         }
         let index = video_stream.index();
         let tb = video_stream.time_base();
