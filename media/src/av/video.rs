@@ -225,6 +225,11 @@ pub fn decode_video(
         if p.key {
             packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
         }
+        // Pre-roll pictures nothing references are never shown: skip decoding them.
+        let skip =
+            if p.pts < video.start { ffi::AVDiscard::AVDISCARD_NONREF } else { ffi::AVDiscard::AVDISCARD_DEFAULT };
+        // SAFETY: a plain field of the open decoder, read per packet (one thread, no frame threading).
+        unsafe { (*decoder.as_mut_ptr()).skip_frame = skip };
         if let Err(e) = decoder.send_packet(&packet) {
             // A damaged packet: the frame count check below says whether it mattered.
             last_error = Some(decode_error(index, p.pts)(e));
