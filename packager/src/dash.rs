@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use dash_mpd_core::{AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, UTCTiming, MPD, S};
+use dash_mpd_core::{
+    AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, SupplementalProperty, UTCTiming, MPD, S,
+};
 
 use crate::rendition::Rendition;
 
@@ -108,6 +110,7 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
             maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
             representations: members.iter().map(|v| representation(v)).collect(),
+            supplemental_property: bt709_properties(),
             ..AdaptationSet::default()
         });
     }
@@ -155,4 +158,18 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             .collect();
     }
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{mpd}\n")
+}
+
+/// The colour of every video rendition as DASH-IF's CICP properties: BT.709
+/// primaries, transfer and matrix (what the SPS VUI, the AV1 sequence header
+/// and the `colr` box say).
+fn bt709_properties() -> Vec<SupplementalProperty> {
+    ["ColourPrimaries", "TransferCharacteristics", "MatrixCoefficients"]
+        .into_iter()
+        .map(|name| SupplementalProperty {
+            schemeIdUri: format!("urn:mpeg:mpegB:cicp:{name}"),
+            value: Some("1".into()),
+            ..SupplementalProperty::default()
+        })
+        .collect()
 }

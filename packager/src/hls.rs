@@ -3,10 +3,10 @@
 
 use m3u8_rs::{
     AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment,
-    Resolution, VariantStream,
+    QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::rendition::Rendition;
 
@@ -123,6 +123,11 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
                 resolution: Some(Resolution { width: u64::from(width), height: u64::from(height) }),
                 frame_rate: Some(v.frame_rate()),
                 audio: audio.map(|_| AUDIO_GROUP.to_string()),
+                // Every rendition is SDR BT.709 (HDR sources are tone-mapped), as its init segment says.
+                other_attributes: Some(HashMap::from([(
+                    "VIDEO-RANGE".to_string(),
+                    QuotedOrUnquoted::Unquoted("SDR".to_string()),
+                )])),
                 ..VariantStream::default()
             }
         })

@@ -140,7 +140,15 @@ fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() 
     let variants: Vec<&str> = master.lines().filter(|l| l.starts_with("#EXT-X-STREAM-INF:")).collect();
     assert_eq!(variants.len(), 3, "{master}");
     for v in &variants {
-        for attr in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "CODECS=", "RESOLUTION=", "FRAME-RATE=30", "AUDIO=\"audio\""] {
+        for attr in [
+            "BANDWIDTH=",
+            "AVERAGE-BANDWIDTH=",
+            "CODECS=",
+            "RESOLUTION=",
+            "FRAME-RATE=30",
+            "AUDIO=\"audio\"",
+            "VIDEO-RANGE=SDR",
+        ] {
             assert!(v.contains(attr), "{v} lacks {attr}");
         }
     }
@@ -165,6 +173,11 @@ fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() 
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
     assert_eq!(mpd.matches("<AdaptationSet").count(), 3, "H.264, AV1, audio: {mpd}");
     assert!(mpd.contains("type=\"static\"") && mpd.contains("<SegmentTimeline>"), "{mpd}");
+    // The manifests say what the init segments say: BT.709.
+    for cicp in ["ColourPrimaries", "TransferCharacteristics", "MatrixCoefficients"] {
+        let property = format!("schemeIdUri=\"urn:mpeg:mpegB:cicp:{cicp}\" value=\"1\"");
+        assert_eq!(mpd.matches(&property).count(), 2, "{cicp} on both video adaptation sets: {mpd}");
+    }
 }
 
 /// Every file of a tree, by relative path.
