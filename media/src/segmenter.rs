@@ -71,12 +71,11 @@ pub struct Segmenter {
     open_start: i64,
     /// The next grid line's number.
     line: i64,
-    /// Where the stream's last frame ends, as far as known.
-    end_of_stream: i64,
-    /// The latest shown presentation time, and the gap before it (a frame's
-    /// duration where packets carry none).
-    last_shown: Option<i64>,
-    last_gap: i64,
+    /// The shown frame presenting last so far: (pts, duration, 0 when unknown).
+    latest: Option<(i64, i64)>,
+    /// The presentation time of the shown frame before it: where packets carry
+    /// no durations, the last frame lasts as long as the one before it.
+    before_latest: Option<i64>,
 }
 
 impl Segmenter {
@@ -95,9 +94,8 @@ impl Segmenter {
             origin: None,
             open_start: 0,
             line: 1,
-            end_of_stream: i64::MIN,
-            last_shown: None,
-            last_gap: 0,
+            latest: None,
+            before_latest: None,
         }
     }
 
@@ -118,17 +116,21 @@ impl Segmenter {
         // Leading pictures of an open GOP that present before the first keyframe are not decodable either.
         let closed = self.origin.is_some_and(|o| p.pts < self.open_start.max(o));
         if !p.discard && p.pts >= key_pts && !closed {
-            match self.last_shown {
-                Some(latest) if p.pts > latest => {
-                    self.last_gap = p.pts - latest;
-                    self.last_shown = Some(p.pts);
+            // Presentation order, not decode order: a reordered P-frame arriving
+            // ahead of its B-frames must not make the gap a whole mini-GOP.
+            match self.latest {
+                Some((latest, _)) if p.pts > latest => {
+                    self.before_latest = Some(latest);
+                    self.latest = Some((p.pts, p.duration));
                 }
-                None => self.last_shown = Some(p.pts),
-                Some(_) => {}
+                None => self.latest = Some((p.pts, p.duration)),
+                Some(_) => {
+                    if self.before_latest.is_none_or(|b| p.pts > b) {
+                        self.before_latest = Some(p.pts);
+                    }
+                }
             }
             self.shown.entry(p.pts).or_insert(index);
-            let duration = if p.duration > 0 { p.duration } else { self.last_gap.max(1) };
-            self.end_of_stream = self.end_of_stream.max(p.pts + duration);
         }
         self.close(false)
     }
@@ -157,6 +159,17 @@ impl Segmenter {
         self.keys.iter().rev().find(|(i, _)| *i <= first_shown).map_or(first_shown, |(i, _)| *i)
     }
 
+    /// Where the stream's last frame ends: its own duration, else as long as
+    /// the frame before it.
+    fn end_of_stream(&self) -> i64 {
+        match (self.latest, self.before_latest) {
+            (Some((pts, duration)), _) if duration > 0 => pts + duration,
+            (Some((pts, _)), Some(before)) => pts + (pts - before).max(1),
+            (Some((pts, _)), None) => pts + 1,
+            (None, _) => i64::MIN,
+        }
+    }
+
     fn close(&mut self, last: bool) -> Result<Vec<SegmentSpan>> {
         let mut spans = Vec::new();
         loop {
@@ -177,7 +190,7 @@ impl Segmenter {
             let end = match cut {
                 Some(cut) if last || self.max_dts >= cut => cut,
                 Some(_) => break,
-                None if last => self.end_of_stream,
+                None if last => self.end_of_stream(),
                 None => break,
             };
             let frames: Vec<usize> = self.shown.range(self.open_start..end).map(|(_, i)| *i).collect();
@@ -289,6 +302,17 @@ mod tests {
         let spans = plan_segments(&p, 2).unwrap();
         let got: Vec<_> = spans.iter().map(|s| (s.start, s.end, s.decode.clone())).collect();
         assert_eq!(got, vec![(0, 2, 0..3), (2, 4, 0..4), (4, 6, 4..7), (6, 8, 4..8)]);
+    }
+
+    #[test]
+    fn without_durations_the_last_frame_lasts_as_long_as_the_one_before() {
+        // Live-like: decode order I0 P3 B1 B2 P6 B4 B5, no durations; the end is 7, not 6 + 3.
+        let mut p = packets(&[(0, true), (3, false), (1, false), (2, false), (6, false), (4, false), (5, false)]);
+        for t in &mut p {
+            t.duration = 0;
+        }
+        let spans = plan_segments(&p, 100).unwrap();
+        assert_eq!(spans.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), [(0, 7)]);
     }
 
     #[test]
