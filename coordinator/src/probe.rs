@@ -55,8 +55,11 @@ impl fmt::Display for ProbeReport {
         match &s.audio {
             Some(a) => {
                 let profile = a.profile.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
-                let kept =
-                    if a.codec == "aac" && a.profile.as_deref() == Some("LC") { "copied" } else { "encoded to AAC-LC" };
+                let kept = if a.codec == "aac" && a.profile.as_deref() == Some("LC") {
+                    "copied when it starts with the video, has no gaps and covers it, else encoded to AAC-LC"
+                } else {
+                    "encoded to AAC-LC"
+                };
                 writeln!(
                     f,
                     "audio:     stream {}: {}{profile}, {} Hz, {} ch ({kept})",

@@ -64,15 +64,6 @@ pub struct LiveSegment {
     pub audio_bytes: u64,
 }
 
-/// A received video frame's timing on the 90 kHz clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Sample {
-    dts: i64,
-    pts: i64,
-    duration: u32,
-    is_sync: bool,
-}
-
 /// The cutter for one broadcast.
 #[derive(Debug)]
 pub struct LiveSegmenter {
@@ -82,7 +73,7 @@ pub struct LiveSegmenter {
     audio_config: Option<AacConfig>,
     origin_ms: Option<i64>,
     /// Frames a segment still to close may need, from decode index `first_index`.
-    video: VecDeque<(Sample, Vec<u8>)>,
+    video: VecDeque<SegmentPacket>,
     first_index: usize,
     audio: Vec<(i64, Vec<u8>)>,
     next_audio: Option<i64>,
@@ -163,7 +154,7 @@ impl LiveSegmenter {
         };
         let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE) + self.offset(LIVE_VIDEO_TIMESCALE);
         let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
-        if let Some((last, _)) = self.video.back_mut() {
+        if let Some(last) = self.video.back_mut() {
             if dts < last.dts - ms_to_ticks(MAX_BACKWARDS_MS, LIVE_VIDEO_TIMESCALE) {
                 return Err(MediaError::Unsupported(format!(
                     "the publisher's video timestamps went back {} ms: restart the stream",
@@ -171,11 +162,11 @@ impl LiveSegmenter {
                 )));
             }
             // Small steps back are jitter; keep decode order with a 1-tick step.
-            last.duration = u32::try_from((dts - last.dts).max(1)).unwrap_or(u32::MAX);
+            last.duration = (dts - last.dts).max(1);
         }
         // Bounded memory whatever the publisher sends: what is held reaches back
         // to the keyframe before the open segment, and no further than this.
-        if let Some((first, _)) = self.video.front() {
+        if let Some(first) = self.video.front() {
             let span = dts - first.dts;
             let too_long = span > ms_to_ticks(MAX_SEGMENT_SECS * 1000, LIVE_VIDEO_TIMESCALE);
             if too_long || self.video.len() >= MAX_SEGMENT_FRAMES {
@@ -186,7 +177,8 @@ impl LiveSegmenter {
                 )));
             }
         }
-        self.video.push_back((Sample { dts, pts, duration: 0, is_sync: frame.keyframe }, frame.data));
+        let (stream, key, duration, data) = (StreamKind::Video, frame.keyframe, 0, frame.data);
+        self.video.push_back(SegmentPacket { stream, key, pts, dts, duration, data });
         let timing = PacketTiming { pts, dts, duration: 0, key: frame.keyframe, discard: false };
         let spans = self.segmenter.push(timing)?;
         self.cut_all(spans)
@@ -243,26 +235,13 @@ impl LiveSegmenter {
         let (start_pts, end_pts, frames) = (span.start, span.end, span.frames);
         let from = span.decode.start.saturating_sub(self.first_index);
         let to = span.decode.end.saturating_sub(self.first_index).min(self.video.len());
-        let (samples, data): (Vec<Sample>, Vec<Vec<u8>>) =
-            self.video.range(from..to.max(from)).map(|(s, d)| (*s, d.clone())).unzip();
+        let mut packets: Vec<SegmentPacket> = self.video.range(from..to.max(from)).cloned().collect();
         let audio = self.audio_config.clone().map(|config| {
             let end = end_pts * i64::from(config.sample_rate) / i64::from(LIVE_VIDEO_TIMESCALE);
             let split = self.audio.iter().position(|(at, _)| *at >= end).unwrap_or(self.audio.len());
             let taken: Vec<(i64, Vec<u8>)> = self.audio.drain(..split).collect();
             (config, taken)
         });
-        let mut packets: Vec<SegmentPacket> = samples
-            .iter()
-            .zip(data)
-            .map(|(s, d)| SegmentPacket {
-                stream: StreamKind::Video,
-                key: s.is_sync,
-                pts: s.pts,
-                dts: s.dts,
-                duration: i64::from(s.duration),
-                data: d,
-            })
-            .collect();
         let mut audio_bytes = 0u64;
         let audio_header = match audio {
             Some((config, taken)) if !taken.is_empty() => {

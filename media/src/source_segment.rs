@@ -58,6 +58,14 @@ pub struct SegmentVideo {
     pub normalise: Normalise,
 }
 
+impl SegmentVideo {
+    /// A presentation time (in `time_base`) on the output clock: ticks of
+    /// `timescale` from the source's time 0, rounded to nearest.
+    pub fn out_ticks(&self, pts: i64) -> i64 {
+        crate::av::rescale(pts - self.origin, self.time_base, (1, i32::try_from(self.timescale).unwrap_or(i32::MAX)))
+    }
+}
+
 /// The audio part of a source segment: AAC-LC frames on the audio rendition's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentAudio {

@@ -17,12 +17,8 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
     let bad = |reason: &str| WorkerError::BadSourceSegment { seq, reason: reason.into() };
     let segment = parse_source_segment(source_segment, seq)?;
     let video = &segment.header.video;
-    let ticks = |t: i64| {
-        let (num, den) = video.time_base;
-        i128::from(t - video.origin) * i128::from(num) * i128::from(video.timescale) / i128::from(den)
-    };
-    let start = u64::try_from(ticks(video.start)).map_err(|_| bad("negative start time"))?;
-    let end = u64::try_from(ticks(video.end)).map_err(|_| bad("negative end time"))?;
+    let start = u64::try_from(video.out_ticks(video.start)).map_err(|_| bad("negative start time"))?;
+    let end = u64::try_from(video.out_ticks(video.end)).map_err(|_| bad("negative end time"))?;
     let duration = end.saturating_sub(start);
     let (width, height) = rung_size(video.normalise.display, rung.height);
     let (cw, ch) = (width.div_ceil(2) as usize, height.div_ceil(2) as usize);

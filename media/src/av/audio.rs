@@ -10,7 +10,7 @@
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi;
 
-use super::input::{read_packets, SourceFile};
+use super::input::{open_stream, read_packets, SourceFile};
 use super::rescale;
 use crate::aac::AacConfig;
 use crate::error::{MediaError, Result};
@@ -87,7 +87,7 @@ fn copy_aac(
     origin: (i64, (i32, i32)),
     video_end: (i64, (i32, i32)),
 ) -> Result<Option<NormalisedAudio>> {
-    let mut input = ffmpeg::format::input(&source.path()).map_err(|e| MediaError::Container(e.to_string()))?;
+    let mut input = open_stream(source.path(), index)?;
     let Some(stream) = input.stream(index) else { return Ok(None) };
     let params = super::params::CodecParams::from_parameters(&stream.parameters());
     if params.codec != "aac" {
@@ -179,7 +179,7 @@ fn encode_aac(
     video_end: (i64, (i32, i32)),
     bitrate_kbps: u32,
 ) -> Result<NormalisedAudio> {
-    let mut input = ffmpeg::format::input(&source.path()).map_err(|e| MediaError::Container(e.to_string()))?;
+    let mut input = open_stream(source.path(), index)?;
     let stream = input.stream(index).ok_or_else(|| MediaError::Container(format!("audio stream {index} vanished")))?;
     let stb = stream.time_base();
     let stream_tb = (stb.numerator(), stb.denominator());

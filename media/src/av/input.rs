@@ -152,6 +152,25 @@ fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input> {
     })
 }
 
+/// Opens `path` to read the packets of stream `index` alone: the demuxer
+/// skips the other streams' data (a ProRes master's video is not read to
+/// get its audio).
+pub(crate) fn open_stream(path: &Path, index: usize) -> Result<ffmpeg::format::context::Input> {
+    let mut input = open_input(path)?;
+    read_only(&mut input, index);
+    Ok(input)
+}
+
+/// Makes the demuxer skip every stream but `index`.
+fn read_only(input: &mut ffmpeg::format::context::Input, index: usize) {
+    for i in (0..input.nb_streams() as usize).filter(|&i| i != index) {
+        if let Some(mut stream) = input.stream_mut(i) {
+            // SAFETY: the stream belongs to `input`, which outlives this write of a plain field.
+            unsafe { (*stream.as_mut_ptr()).discard = ffi::AVDiscard::AVDISCARD_ALL };
+        }
+    }
+}
+
 /// Clockwise rotation from a stream's display matrix, as ffmpeg's autorotate reads it.
 fn rotation(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for side in stream.side_data() {
@@ -289,14 +308,9 @@ impl SourceFile {
         }
         Limits::check("video width", width.into(), limits.max_width.into())?;
         Limits::check("video height", height.into(), limits.max_height.into())?;
-        let sar = {
-            let s = video_stream.parameters();
-            let r = unsafe { (*s.as_ptr()).sample_aspect_ratio };
-            if r.num > 0 && r.den > 0 {
-                (r.num, r.den)
-            } else {
-                (1, 1)
-            }
+        let sar = match params.sample_aspect_ratio {
+            (num, den) if num > 0 && den > 0 => (num, den),
+            _ => (1, 1),
         };
         let rotation = rotation(&video_stream);
         let shown_width =
@@ -327,7 +341,8 @@ impl SourceFile {
             }
         });
 
-        // Index every video packet (no decoding).
+        // Index every video packet (no decoding), reading no other stream's data.
+        read_only(&mut input, index);
         let mut packets = Vec::new();
         let mut last_pts: Option<i64> = None;
         read_packets(&mut input, |stream, packet| {
@@ -458,8 +473,8 @@ impl SourceFile {
                 }
             }
         }
-        let mut input = open_input(&self.path)?;
         let index = self.info.video.index;
+        let mut input = open_stream(&self.path, index)?;
         let normalise = self.normalise();
         let mut open: std::collections::VecDeque<(usize, Vec<SegmentPacket>)> = std::collections::VecDeque::new();
         let mut next = 0usize;

@@ -103,10 +103,6 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    fn out_ticks(&self, source_pts: i64) -> i64 {
-        rescale(source_pts - self.video.origin, self.video.time_base, (1, self.video.timescale as i32))
-    }
-
     fn push(&mut self, mut frame: YuvFrame) -> Result<()> {
         if let Some(mut previous) = self.held.take() {
             if frame.pts <= previous.pts {
@@ -119,7 +115,7 @@ impl Emitter<'_> {
             (self.sink)(previous)?;
         } else {
             // The first frame starts the segment exactly.
-            frame.pts = self.out_ticks(self.video.start);
+            frame.pts = self.video.out_ticks(self.video.start);
         }
         self.held = Some(frame);
         Ok(())
@@ -127,7 +123,7 @@ impl Emitter<'_> {
 
     fn finish(&mut self) -> Result<()> {
         if let Some(mut last) = self.held.take() {
-            let end = self.out_ticks(self.video.end);
+            let end = self.video.out_ticks(self.video.end);
             last.duration = u32::try_from((end - last.pts).max(1)).unwrap_or(u32::MAX);
             self.emitted += 1;
             (self.sink)(last)?;
@@ -156,7 +152,7 @@ fn drain_graph(graph: &mut ffmpeg::filter::Graph, emitter: &mut Emitter<'_>) -> 
             out.height(),
             [out.data(0), out.data(1), out.data(2)],
             [out.stride(0), out.stride(1), out.stride(2)],
-            emitter.out_ticks(source_pts),
+            emitter.video.out_ticks(source_pts),
             0,
         )?;
         emitter.push(frame)?;
