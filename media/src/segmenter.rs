@@ -73,9 +73,11 @@ pub struct Segmenter {
     line: i64,
     /// The shown frame presenting last so far: (pts, duration, 0 when unknown).
     latest: Option<(i64, i64)>,
-    /// The presentation time of the shown frame before it: where packets carry
-    /// no durations, the last frame lasts as long as the one before it.
-    before_latest: Option<i64>,
+    /// The smallest gap between neighbouring shown frames: where packets carry
+    /// no durations, the last frame lasts one frame interval. (The gap to the
+    /// frame before it is not that when a stream is cut off with the B-frames
+    /// before its last P-frame missing.)
+    min_gap: Option<i64>,
 }
 
 impl Segmenter {
@@ -95,7 +97,7 @@ impl Segmenter {
             open_start: 0,
             line: 1,
             latest: None,
-            before_latest: None,
+            min_gap: None,
         }
     }
 
@@ -116,19 +118,15 @@ impl Segmenter {
         // Leading pictures of an open GOP that present before the first keyframe are not decodable either.
         let closed = self.origin.is_some_and(|o| p.pts < self.open_start.max(o));
         if !p.discard && p.pts >= key_pts && !closed {
-            // Presentation order, not decode order: a reordered P-frame arriving
-            // ahead of its B-frames must not make the gap a whole mini-GOP.
-            match self.latest {
-                Some((latest, _)) if p.pts > latest => {
-                    self.before_latest = Some(latest);
-                    self.latest = Some((p.pts, p.duration));
-                }
-                None => self.latest = Some((p.pts, p.duration)),
-                Some(_) => {
-                    if self.before_latest.is_none_or(|b| p.pts > b) {
-                        self.before_latest = Some(p.pts);
-                    }
-                }
+            if self.latest.is_none_or(|(latest, _)| p.pts > latest) {
+                self.latest = Some((p.pts, p.duration));
+            }
+            // Gaps in presentation order, not decode order: a reordered P-frame
+            // arriving ahead of its B-frames must not count a whole mini-GOP.
+            let before = self.shown.range(..p.pts).next_back().map(|(pts, _)| p.pts - pts);
+            let after = self.shown.range(p.pts + 1..).next().map(|(pts, _)| pts - p.pts);
+            for gap in before.into_iter().chain(after) {
+                self.min_gap = Some(self.min_gap.map_or(gap, |g| g.min(gap)));
             }
             self.shown.entry(p.pts).or_insert(index);
         }
@@ -159,14 +157,12 @@ impl Segmenter {
         self.keys.iter().rev().find(|(i, _)| *i <= first_shown).map_or(first_shown, |(i, _)| *i)
     }
 
-    /// Where the stream's last frame ends: its own duration, else as long as
-    /// the frame before it.
+    /// Where the stream's last frame ends: its own duration, else one frame interval.
     fn end_of_stream(&self) -> i64 {
-        match (self.latest, self.before_latest) {
-            (Some((pts, duration)), _) if duration > 0 => pts + duration,
-            (Some((pts, _)), Some(before)) => pts + (pts - before).max(1),
-            (Some((pts, _)), None) => pts + 1,
-            (None, _) => i64::MIN,
+        match self.latest {
+            Some((pts, duration)) if duration > 0 => pts + duration,
+            Some((pts, _)) => pts + self.min_gap.unwrap_or(1).max(1),
+            None => i64::MIN,
         }
     }
 
@@ -305,13 +301,16 @@ mod tests {
     }
 
     #[test]
-    fn without_durations_the_last_frame_lasts_as_long_as_the_one_before() {
+    fn without_durations_the_last_frame_lasts_one_frame_interval() {
         // Live-like: decode order I0 P3 B1 B2 P6 B4 B5, no durations; the end is 7, not 6 + 3.
         let mut p = packets(&[(0, true), (3, false), (1, false), (2, false), (6, false), (4, false), (5, false)]);
         for t in &mut p {
             t.duration = 0;
         }
         let spans = plan_segments(&p, 100).unwrap();
+        assert_eq!(spans.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), [(0, 7)]);
+        // Cut off after P6, before its B-frames: still one interval after it, not the gap back to P3.
+        let spans = plan_segments(&p[..5], 100).unwrap();
         assert_eq!(spans.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), [(0, 7)]);
     }
 
