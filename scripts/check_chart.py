@@ -739,6 +739,8 @@ class Invariants:
         tessera = [w for w in self.workloads() if self.component(w) != "nats"]
         urls = {self.env_value(c, "TESSERA_NATS") for d in tessera for c in d["spec"]["template"]["spec"]["containers"]}
         self.c.expect(len(urls) == 1, f"[{self.name}]", f"services use different NATS URLs: {urls}")
+        replicas = {self.env_value(c, "TESSERA_NATS_REPLICAS") for d in tessera for c in d["spec"]["template"]["spec"]["containers"]}
+        self.c.expect(replicas == {str(self.merged["nats"]["streamReplicas"])}, f"[{self.name}]", f"TESSERA_NATS_REPLICAS {replicas} is not nats.streamReplicas")
         if bundled and sts:
             svc = next((s for s in self.of_kind("Service") if self.component(s) == "nats" and s["spec"].get("clusterIP") != "None"), None)
             if self.c.expect(svc is not None, f"[{self.name}]", "no NATS client Service"):
@@ -756,6 +758,13 @@ class Invariants:
                 self.c.expect("jetstream" in conf and "http_port: 8222" in conf, self.where(cm), "JetStream or monitoring port 8222 missing")
                 self.c.expect("/etc/nats-config/nats.conf" in args, self.where(sts[0]), "server not started with the mounted config")
                 nats_server_check(self.c, conf, self.where(cm))
+            nodes = self.merged["nats"]["bundled"]["replicas"]
+            self.c.expect(sts[0]["spec"].get("replicas") == nodes, self.where(sts[0]), f"replicas {sts[0]['spec'].get('replicas')}, expected bundled.replicas {nodes}")
+            if cm is not None and "nats.conf" in cm["data"]:
+                routes = cm["data"]["nats.conf"].count(":6222")
+                self.c.expect(routes == (nodes if nodes > 1 else 0), self.where(cm), f"{routes} cluster routes for {nodes} nodes")
+            stream_replicas = self.merged["nats"]["streamReplicas"]
+            self.c.expect(stream_replicas <= nodes, f"[{self.name}]", f"streamReplicas {stream_replicas} above the {nodes} bundled NATS nodes (JetStream would refuse the streams)")
             persistence = self.merged["nats"]["bundled"]["persistence"]["enabled"]
             self.c.expect(bool(sts[0]["spec"].get("volumeClaimTemplates")) == persistence, self.where(sts[0]), "volume claim does not follow persistence.enabled")
 

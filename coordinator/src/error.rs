@@ -18,6 +18,10 @@ pub enum CoordinatorError {
     /// The job records failed.
     #[error(transparent)]
     Jobs(#[from] tessera_core::jobs::JobBookError),
+    /// The source is not usable, as a cutting child process reported it (or
+    /// its crash: "the source crashed the parser").
+    #[error("{0}")]
+    BadSource(String),
     /// The job was cancelled while it was being segmented.
     #[error("cancelled")]
     Cancelled,
@@ -31,6 +35,7 @@ impl CoordinatorError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             CoordinatorError::Media(e) => e.is_bad_input(),
+            CoordinatorError::BadSource(_) => true,
             CoordinatorError::Core(tessera_core::CoreError::Media(e)) => e.is_bad_input(),
             CoordinatorError::Core(tessera_core::CoreError::Bus(_) | tessera_core::CoreError::Store(_)) => false,
             CoordinatorError::Core(_) => true,

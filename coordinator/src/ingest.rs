@@ -5,9 +5,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+use tessera_core::wire::SourceInfo;
 use tessera_media::av::audio::NormalisedAudio;
 use tessera_media::av::SourceFile;
 use tessera_media::{Limits, MediaError, SegmentSpan};
+
+use crate::error::CoordinatorError;
 
 /// Bitrate of the audio rendition when the source's audio has to be encoded.
 pub const AUDIO_KBPS: u32 = 128;
@@ -27,6 +31,27 @@ pub struct SourceSegment {
     pub preroll: usize,
     /// The serialised segment.
     pub bytes: Vec<u8>,
+}
+
+/// What planning an upload found, as the job needs it (the cutting child
+/// process sends it to the coordinator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// The picture as shown, rate, duration, frames.
+    pub source: SourceInfo,
+    /// Number of segments.
+    pub segments: u32,
+    /// The audio rendition (None: no audio).
+    pub audio: Option<AudioSummary>,
+}
+
+/// The source's audio as the audio rendition carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioSummary {
+    /// AAC bitrate.
+    pub bitrate_kbps: u32,
+    /// Priming samples (encoder delay) to trim.
+    pub priming: u64,
 }
 
 /// An opened, planned upload.
@@ -56,6 +81,24 @@ impl IngestPlan {
             tracing::warn!(streams = source.info.audio_streams, "several audio tracks: only the first is kept");
         }
         Ok(Self { source, spans, audio })
+    }
+
+    /// What the job needs to know of the plan.
+    pub fn summary(&self) -> Result<PlanSummary, CoordinatorError> {
+        let segments =
+            u32::try_from(self.spans.len()).map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
+        let v = &self.source.info.video;
+        Ok(PlanSummary {
+            source: SourceInfo {
+                width: v.display_width,
+                height: v.display_height,
+                frame_rate: v.frame_rate,
+                duration_secs: v.duration_secs,
+                frames: self.spans.iter().map(|s| s.frames as u64).sum(),
+            },
+            segments,
+            audio: self.audio.as_ref().map(|a| AudioSummary { bitrate_kbps: a.bitrate_kbps, priming: a.priming }),
+        })
     }
 
     /// Cuts every segment, calling `sink` with each in order.

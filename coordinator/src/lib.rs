@@ -1,14 +1,17 @@
 //! Tessera coordinator: what happens to a source before any worker sees it.
 //! [`probe`] describes an input (or says exactly why it is rejected);
-//! [`ingest`] cuts it into self-contained source segments; [`vod`] runs a
+//! [`ingest`] cuts it into self-contained source segments, in a child process
+//! where a parser crash ends only that job ([`cutting`]); [`vod`] runs a
 //! VOD job's side of the pipeline: plan, source segments, tasks.
 //!
 //! As a service ([`service`]): the HTTP API ([`api`]), the segmenting of
 //! submitted jobs ([`submissions`]), job records following job events
-//! ([`tracker`]), completion webhooks ([`webhook`]) and [`metrics`].
+//! ([`tracker`]), completion webhooks ([`webhook`], to the destinations
+//! [`webhook_policy`] allows) and [`metrics`].
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cutting;
 pub mod error;
 pub mod ingest;
 pub mod live;
@@ -20,6 +23,7 @@ pub mod submissions;
 pub mod tracker;
 pub mod vod;
 pub mod webhook;
+pub mod webhook_policy;
 
 pub use error::CoordinatorError;
 pub use ingest::{segment_source, SourceSegment};

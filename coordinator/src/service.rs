@@ -21,6 +21,7 @@ use crate::live::{self, broadcast::ChannelGate, broadcast::LiveDeps};
 use crate::metrics::Metrics;
 use crate::submissions::{self, Segmenting};
 use crate::tracker::{self, Tracking};
+use crate::webhook_policy::PolicyResolver;
 
 /// How a coordinator runs.
 #[derive(Debug, Clone)]
@@ -39,6 +40,11 @@ pub struct CoordinatorConfig {
     pub live_grace: std::time::Duration,
     /// A local folder served over HTTP under `/files` (`tessera dev`'s outputs).
     pub serve_files: Option<std::path::PathBuf>,
+    /// How long store and bus errors are retried in place before work counts as failed once.
+    pub outage_window: std::time::Duration,
+    /// Where uploads are cut (a child process in the services, so a parser
+    /// crash fails its job instead of the coordinator).
+    pub cutter: crate::cutting::Cutter,
 }
 
 /// What a coordinator works with.
@@ -104,9 +110,15 @@ pub async fn run(
     };
     let mut router = api::router(state);
     if let Some(dir) = &config.serve_files {
-        // Players fetch playlists and fragments from another origin in development.
+        // Players fetch playlists and fragments from another origin in
+        // development: CORS on the files only (reads), never on the control API.
         let files = tower_http::services::ServeDir::new(dir);
-        router = router.nest_service("/files", files).layer(tower_http::cors::CorsLayer::permissive());
+        let cors = tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::Any)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
+            .allow_headers([axum::http::header::RANGE])
+            .expose_headers([axum::http::header::CONTENT_LENGTH, axum::http::header::CONTENT_RANGE]);
+        router = router.merge(axum::Router::new().nest_service("/files", files).layer(cors));
     }
     let server_shutdown = shutdown.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
@@ -116,6 +128,7 @@ pub async fn run(
         jobs: jobs.clone(),
         limits: config.limits,
         slots: config.segmenting_slots,
+        cutter: config.cutter.clone(),
         metrics: metrics.clone(),
     };
     let tracking = Tracking {
@@ -124,9 +137,12 @@ pub async fn run(
         // Webhooks are not redirected: a receiver cannot bounce the coordinator elsewhere.
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(PolicyResolver::new(Arc::new(config.api.webhook_policy.clone()))))
             .build()
             .map_err(|e| CoordinatorError::Internal(format!("HTTP client: {e}")))?,
         webhook_secret: Arc::new(config.api.webhook_secret.clone().into_bytes()),
+        webhook_policy: Arc::new(config.api.webhook_policy.clone()),
+        outage_window: config.outage_window,
         store: deps.store.clone(),
         metrics,
     };

@@ -39,6 +39,8 @@ pub struct Segmenting {
     pub limits: Limits,
     /// Jobs segmented at once by this coordinator.
     pub slots: usize,
+    /// Where uploads are cut.
+    pub cutter: crate::cutting::Cutter,
     /// Counters.
     pub metrics: crate::metrics::Metrics,
 }
@@ -238,6 +240,7 @@ async fn run_submission(
         class: submission.class,
         limits: segmenting.limits,
         traceparent: submission.traceparent.clone(),
+        cutter: segmenting.cutter.clone(),
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
+use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, Delivery};
 use tessera_core::jobs::{JobBook, JobBookError, JobRecord, JobState, WebhookDelivery};
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
@@ -30,6 +31,10 @@ pub struct Tracking {
     pub http: reqwest::Client,
     /// Webhook signing secret.
     pub webhook_secret: Arc<Vec<u8>>,
+    /// Where webhooks may go (checked again before each delivery).
+    pub webhook_policy: Arc<crate::webhook_policy::WebhookPolicy>,
+    /// How long cleaning up an ended job's source segments rides out a store outage.
+    pub outage_window: Duration,
     /// Counters.
     pub metrics: Metrics,
     /// The store (source segments of ended jobs are removed).
@@ -103,14 +108,21 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
             }
             if ending_event && record.state.is_terminal() {
                 // Source segments are scratch: nothing reads them once the job ended.
-                let (store, job) = (tracking.store.clone(), event.job.clone());
-                tokio::spawn(async move { remove_sources(&store, &job).await });
+                let (store, job, window) = (tracking.store.clone(), event.job.clone(), tracking.outage_window);
+                tokio::spawn(async move { remove_sources(&store, &job, window).await });
             }
             let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
             if ending_event && record.state.is_terminal() && pending {
                 let tracking = tracking.clone();
                 tokio::spawn(async move {
-                    webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
+                    webhook::deliver(
+                        &tracking.http,
+                        &tracking.webhook_policy,
+                        &tracking.jobs,
+                        &tracking.webhook_secret,
+                        &record,
+                    )
+                    .await;
                 });
             }
             delivery.ack().await
@@ -149,21 +161,33 @@ fn record_job_span(record: &JobRecord) {
     });
 }
 
-/// Deletes an ended job's source segments (`sources/{job}/`).
-async fn remove_sources(store: &Store, job: &str) {
-    let keys = match store.list(&format!("sources/{job}")).await {
-        Ok(keys) => keys,
-        Err(e) => {
-            tracing::warn!(%job, error = %e, "cannot list the job's source segments");
-            return;
-        }
-    };
-    for key in &keys {
-        if let Err(e) = store.delete(key).await {
-            tracing::warn!(%job, %key, error = %e, "cannot delete a source segment");
+/// Deletes an ended job's source segments (`sources/{job}/`), waiting out a
+/// store outage (whatever the job's outcome, nothing of it is left behind).
+async fn remove_sources(store: &Store, job: &str, outage_window: Duration) {
+    let mut backoff = Backoff::new(outage_window);
+    loop {
+        match delete_sources(store, job).await {
+            Ok(removed) => {
+                tracing::debug!(%job, segments = removed, "source segments removed");
+                return;
+            }
+            Err(e) if e.is_transient() && backoff.wait().await => {
+                tracing::warn!(%job, error = %e, "cannot remove the job's source segments yet; retrying");
+            }
+            Err(e) => {
+                tracing::warn!(%job, error = %e, "source segments left behind");
+                return;
+            }
         }
     }
-    tracing::debug!(%job, segments = keys.len(), "source segments removed");
+}
+
+async fn delete_sources(store: &Store, job: &str) -> Result<usize, tessera_core::StoreError> {
+    let keys = store.list(&format!("sources/{job}")).await?;
+    for key in &keys {
+        store.delete(key).await?;
+    }
+    Ok(keys.len())
 }
 
 /// Sends webhooks of jobs that ended while no coordinator could send them.
@@ -181,7 +205,14 @@ async fn resend_pending_webhooks(tracking: &Tracking) {
         if record.state.is_terminal() && pending {
             let tracking = tracking.clone();
             tokio::spawn(async move {
-                webhook::deliver(&tracking.http, &tracking.jobs, &tracking.webhook_secret, &record).await;
+                webhook::deliver(
+                    &tracking.http,
+                    &tracking.webhook_policy,
+                    &tracking.jobs,
+                    &tracking.webhook_secret,
+                    &record,
+                )
+                .await;
             });
         }
     }

@@ -2,7 +2,8 @@
 //! and renditions, publish the plan, then write each source segment to the
 //! store and publish its tasks, one segment at a time so workers start while
 //! the rest is still being cut. The source is read (libavformat) on a
-//! blocking thread; store writes and publishes are async.
+//! blocking thread or in a child process ([`crate::cutting`]); store writes
+//! and publishes are async.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,16 +11,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
-    output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec,
-    SourceInfo, Task, WorkerClass, TRACEPARENT, WIRE_VERSION,
+    output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec, Task,
+    WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::cutting::{cut_in_child, cut_in_process, CutRequest, Cutter};
 use crate::error::CoordinatorError;
-use crate::ingest::IngestPlan;
+use crate::ingest::PlanSummary;
 
 /// What to do with one source.
 #[derive(Debug, Clone)]
@@ -40,14 +42,15 @@ pub struct VodJobSpec {
     pub limits: Limits,
     /// W3C `traceparent` put on every task and event of the job.
     pub traceparent: Option<String>,
+    /// Where the upload is cut (services: a child process).
+    pub cutter: Cutter,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
 /// picture's short side, so a portrait source keeps its ladder), then the
 /// audio rendition if the source has audio.
-pub fn plan_renditions(plan: &IngestPlan, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
-    let video = &plan.source.info.video;
-    let short_side = video.display_width.min(video.display_height);
+pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+    let short_side = plan.source.width.min(plan.source.height);
     let mut renditions: Vec<RenditionSpec> = spec
         .ladder
         .for_source(short_side)?
@@ -87,13 +90,6 @@ pub async fn run_vod_job(
     result
 }
 
-/// What the cutting thread reports before its first segment.
-struct Planned {
-    renditions: Vec<RenditionSpec>,
-    source: SourceInfo,
-    segments: u32,
-}
-
 async fn publish_job(
     bus: &dyn Bus,
     sources: &Store,
@@ -103,51 +99,20 @@ async fn publish_job(
 ) -> Result<JobPlan, CoordinatorError> {
     validate_id("job id", &spec.job)?;
     tessera_core::topology::ensure_streams(bus).await?;
-    let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<u8>), CoordinatorError>>(2);
-    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel::<Result<Planned, CoordinatorError>>();
-    let thread_spec = spec.clone();
-    // libavformat reads synchronously: probe, plan and cut on a blocking
-    // thread, one segment in flight at a time (the channel bounds memory).
-    let cutter = tokio::task::spawn_blocking(move || {
-        let spec = thread_spec;
-        let planned = IngestPlan::open(&path, spec.segment_duration, &spec.limits)
-            .map_err(CoordinatorError::from)
-            .and_then(|plan| {
-                let renditions = plan_renditions(&plan, &spec)?;
-                let segments = u32::try_from(plan.spans.len())
-                    .map_err(|_| CoordinatorError::Internal("too many segments".into()))?;
-                let v = &plan.source.info.video;
-                let source = SourceInfo {
-                    width: v.display_width,
-                    height: v.display_height,
-                    frame_rate: v.frame_rate,
-                    duration_secs: v.duration_secs,
-                    frames: plan.spans.iter().map(|s| s.frames as u64).sum(),
-                };
-                Ok((plan, Planned { renditions, source, segments }))
-            });
-        let plan = match planned {
-            Ok((plan, planned)) => {
-                let _ = plan_tx.send(Ok(planned));
-                plan
-            }
-            Err(e) => {
-                let _ = plan_tx.send(Err(e));
-                return;
-            }
-        };
-        // A receiver that went away (a cancelled job) stops the cutting with `Cancelled`.
-        let result = plan
-            .cut(|segment| tx.blocking_send(Ok((segment.seq, segment.bytes))).map_err(|_| CoordinatorError::Cancelled));
-        match result {
-            Ok(()) | Err(CoordinatorError::Cancelled) => {}
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-            }
+    // One segment in flight at a time: the channel bounds memory.
+    let (tx, mut rx) = mpsc::channel(2);
+    let (plan_tx, plan_rx) = tokio::sync::oneshot::channel();
+    let request = CutRequest { path, segment_duration_secs: spec.segment_duration.as_secs_f64(), limits: spec.limits };
+    let cutter = match &spec.cutter {
+        // libavformat reads synchronously: a blocking thread.
+        Cutter::InProcess => tokio::task::spawn_blocking(move || cut_in_process(&request, plan_tx, tx)),
+        Cutter::Child(program) => {
+            let program = program.clone();
+            tokio::spawn(async move { cut_in_child(&program, request, plan_tx, tx).await })
         }
-    });
+    };
     let planned = plan_rx.await.map_err(|_| CoordinatorError::Internal("the ingest thread stopped".into()))??;
-    let renditions = planned.renditions;
+    let renditions = plan_renditions(&planned, spec)?;
     let plan = JobPlan {
         segments: planned.segments,
         renditions: renditions.clone(),

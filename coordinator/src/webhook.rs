@@ -5,6 +5,7 @@
 //! freshness. Delivery is retried with back-off; its outcome is kept in the
 //! job record, and jobs whose webhook is still pending when a coordinator
 //! starts are sent again (at-least-once: receivers should dedupe by job id).
+//! Destinations are limited by a [`WebhookPolicy`].
 
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 use tessera_core::jobs::{JobBook, JobRecord, WebhookDelivery};
+
+use crate::webhook_policy::WebhookPolicy;
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Tessera-Signature";
@@ -46,8 +49,20 @@ pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
 }
 
 /// Sends a finished job's webhook (with retries) and records the outcome.
-pub async fn deliver(client: &reqwest::Client, jobs: &JobBook, secret: &[u8], record: &JobRecord) {
+/// The destination is checked against `policy` first (an address in the URL
+/// does not go through the client's resolver), so a refused one fails at once.
+pub async fn deliver(
+    client: &reqwest::Client,
+    policy: &WebhookPolicy,
+    jobs: &JobBook,
+    secret: &[u8],
+    record: &JobRecord,
+) {
     let Some(hook) = record.webhook.as_ref().filter(|h| h.delivery == WebhookDelivery::Pending) else { return };
+    let refused = match url::Url::parse(&hook.url) {
+        Ok(url) => policy.check(&url).await.err(),
+        Err(e) => Some(format!("webhook_url: {e}")),
+    };
     let body = WebhookBody {
         event: format!("job.{}", record.state.as_str()),
         job: record.id(),
@@ -59,6 +74,11 @@ pub async fn deliver(client: &reqwest::Client, jobs: &JobBook, secret: &[u8], re
     let mut last_error = String::new();
     let mut attempts = hook.attempts;
     let mut delivered = false;
+    if let Some(reason) = refused {
+        tracing::warn!(job = %record.id(), %reason, "webhook refused");
+        last_error = reason;
+        attempts = ATTEMPTS;
+    }
     while attempts < ATTEMPTS {
         attempts += 1;
         let timestamp = tessera_core::jobs::now_ms() / 1000;

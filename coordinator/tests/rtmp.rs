@@ -1,7 +1,8 @@
 //! RTMP ingest with a real publisher: ffmpeg pushes H.264 + AAC to the
 //! server; the publish is cut into source segments that ffprobe decodes
-//! with every frame that was sent. A wrong stream key is refused, and a
-//! connection sending garbage is closed without disturbing the server.
+//! with every frame that was sent. A wrong stream key is refused, and
+//! connections sending garbage or attacks (deeply nested AMF, a shrinking
+//! chunk, half-sent huge messages) are closed without disturbing the server.
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -83,6 +84,7 @@ async fn an_ffmpeg_push_becomes_decodable_source_segments_and_bad_peers_are_refu
     let mut sink = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), garbage.read_to_end(&mut sink)).await;
     assert!(closed.is_ok(), "a garbage connection is closed");
+    tessera_testkit::hostile::rtmp_attacks(port).await;
 
     // A wrong key: refused, ffmpeg fails.
     let refused = tokio::task::spawn_blocking(move || push(port, "wrong-key", 2)).await.unwrap();

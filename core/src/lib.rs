@@ -8,8 +8,10 @@
 //! - [`jobs`]: job records and how events fold into them.
 //! - [`channels`]: live channels and their stream keys.
 //! - [`topology`]: the streams and consumers services create at start-up.
+//! - [`backoff`]: waiting out store and bus outages.
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod bus;
 pub mod channels;
 pub mod error;

@@ -61,6 +61,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// True when trying again later may succeed (the store did not answer or
+    /// failed); false for a missing object, a bad key or a refused stream.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Backend { .. })
+    }
+}
+
 /// An object store plus the key prefix everything lives under.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -4,7 +4,7 @@
 use crate::error::{MediaError, Result};
 
 /// Upper bounds checked while demuxing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Largest accepted coded width in pixels.
     pub max_width: u32,

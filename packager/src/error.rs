@@ -40,4 +40,13 @@ impl PackagerError {
             PackagerError::Store(_) | PackagerError::Bus(_) => false,
         }
     }
+
+    /// True when the store or the bus did not answer (an outage to wait out).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PackagerError::Store(e) => e.is_transient(),
+            PackagerError::Bus(e) => e.is_transient(),
+            _ => false,
+        }
+    }
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::jobs::now_ms;
 use tessera_core::telemetry::{self, TraceParent};
@@ -75,7 +76,14 @@ struct Packager {
 }
 
 /// Runs the packager until `shutdown` is cancelled.
-pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken) -> Result<(), PackagerError> {
+/// A store or bus error is retried in place, with back-off, for up to
+/// `outage_window` before the event counts as failed once.
+pub async fn run(
+    bus: Arc<dyn Bus>,
+    outputs: Store,
+    outage_window: Duration,
+    shutdown: CancellationToken,
+) -> Result<(), PackagerError> {
     ensure_streams(bus.as_ref()).await?;
     let consumer = bus.consumer(EVENTS_STREAM, &packager_consumer_config()).await?;
     let mut packager =
@@ -95,7 +103,18 @@ pub async fn run(bus: Arc<dyn Bus>, outputs: Store, shutdown: CancellationToken)
         };
         for delivery in deliveries {
             crate::metrics::event();
-            let settled = match packager.handle(&delivery).await {
+            let mut backoff = Backoff::new(outage_window);
+            let handled = loop {
+                match packager.handle(&delivery).await {
+                    Err(e) if e.is_transient() && backoff.wait().await => {
+                        tracing::warn!(error = %e, subject = %delivery.subject, "store or bus unavailable; retrying");
+                        // Keep the event ours meanwhile (fails harmlessly while NATS itself is down).
+                        let _ = delivery.in_progress().await;
+                    }
+                    handled => break handled,
+                }
+            };
+            let settled = match handled {
                 Ok(()) => delivery.ack().await,
                 Err(e) if delivery.delivered >= packager_consumer_config().max_deliver => {
                     // Out of retries: the job must end, not wait for an event that will not come again.

@@ -100,7 +100,7 @@ fn main() -> anyhow::Result<()> {
             services.spawn(async move { tessera_worker::run(worker_bus, stores, config, Default::default(), stop).await.map_err(anyhow::Error::from) });
         }
         let (packager_bus, stop, outputs) = (connect().await?, shutdown.clone(), store.clone());
-        services.spawn(async move { tessera_packager::run(packager_bus, outputs, stop).await.map_err(anyhow::Error::from) });
+        services.spawn(async move { tessera_packager::run(packager_bus, outputs, tessera_core::backoff::DEFAULT_OUTAGE_WINDOW, stop).await.map_err(anyhow::Error::from) });
 
         let started = Instant::now();
         let first_publish = now_ms();
@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
                 class: WorkerClass::Cpu,
                 limits: Limits::default(),
                 traceparent: None,
+                cutter: Default::default(),
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

@@ -392,7 +392,8 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
 }
 
 /// A bad input fails its job with a clear error while a good job submitted
-/// at the same time completes and its signed webhook arrives.
+/// at the same time completes and its signed webhook arrives (internal
+/// webhook destinations are refused unless allowed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_job_fails_clearly_while_a_good_one_completes_with_its_webhook() {
     // A webhook receiver that records what it gets.
@@ -413,12 +414,25 @@ async fn a_bad_job_fails_clearly_while_a_good_one_completes_with_its_webhook() {
     let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
 
-    let mut cluster = Cluster::start(&["--webhook-secret", "hush"]).await;
+    // Loopback receivers are refused unless allowed: this one address is.
+    let mut cluster = Cluster::start(&["--webhook-secret", "hush", "--webhook-allow", "127.0.0.1"]).await;
     cluster.add_worker(&[]);
     let bad_file = cluster.logs.path().join("bad.mp4");
     std::fs::write(&bad_file, b"this is not an MP4 file, just text pretending to be one").unwrap();
     let bad_upload = cluster.upload(&bad_file).await;
     let good_upload = cluster.upload(&source(4)).await;
+    let port = hook_url.rsplit(':').next().unwrap().trim_end_matches("/hook");
+    for internal in [
+        format!("http://localhost:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://0x7f000002:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/hook".to_string(),
+    ] {
+        let request = json!({"source": {"upload_id": good_upload}, "webhook_url": internal});
+        let (status, body) = cluster.call(cluster.request(reqwest::Method::POST, "/v1/jobs").json(&request)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_webhook")), "{internal}: {body}");
+    }
     let bad = cluster.submit(json!({"source": {"upload_id": bad_upload}, "segment_duration": 2})).await;
     let good = cluster
         .submit(json!({"source": {"upload_id": good_upload}, "segment_duration": 2, "webhook_url": hook_url}))

@@ -2,8 +2,8 @@
 //! and packager in one process, outputs served over HTTP): ffmpeg pushes a
 //! test pattern with audio in real time; while it runs the live playlists
 //! appear and grow, their segments decode, the DASH MPD is dynamic, and
-//! hls.js and dash.js play them live in Chromium; garbage on the RTMP port and a
-//! wrong stream key change nothing; after the push the same URLs are VOD
+//! hls.js and dash.js play them live in Chromium; garbage and attacks on the
+//! RTMP port and a wrong stream key change nothing; after the push the same URLs are VOD
 //! with every frame that was sent.
 
 use std::path::Path;
@@ -49,6 +49,8 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
         let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", rtmp_port)).await.unwrap();
         let _ = garbage.write_all(&[0x5a; 3000]).await;
     }
+    // So do the attacks that once aborted the process: nested AMF0, a shrinking chunk, half-sent huge messages.
+    tessera_testkit::hostile::rtmp_attacks(rtmp_port).await;
 
     // While it runs: the playlist appears and grows, without an end tag, with wall-clock times.
     let mut sizes = Vec::new();

@@ -269,6 +269,20 @@ fn bad_input_exits_2_and_leaves_no_finished_manifest() {
             assert!(!out.join(stale).exists(), "{stale} left behind after {}", input.display());
         }
     }
+    // A moov of traks nested 400 and 20,000 deep (a 3 KB file once overflowed the stack): exit 2, for probe too.
+    for depth in [400, 20_000] {
+        let nested = dir.path().join(format!("nested-{depth}.mp4"));
+        std::fs::write(&nested, tessera_testkit::hostile::nested_trak_mp4(depth)).unwrap();
+        let out = dir.path().join("nested-out");
+        for args in [
+            &["transcode", nested.to_str().unwrap(), "--out", out.to_str().unwrap()][..],
+            &["probe", nested.to_str().unwrap()],
+        ] {
+            let run = tessera(args);
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("no video track"), "{args:?}: {}", run.stderr);
+        }
+    }
 }
 
 #[test]

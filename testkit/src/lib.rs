@@ -2,11 +2,13 @@
 //! tools that make fixtures and judge our output (ffmpeg, ffprobe), run with
 //! errors that say what failed and how to get the tool; and the bus
 //! contract suite every bus implementation must pass ([`bus_contract`]), and
-//! a real nats-server or S3 server per test ([`nats`], [`s3`]).
+//! a real nats-server or S3 server per test ([`nats`], [`s3`]); hostile
+//! inputs ([`hostile`]).
 #![deny(missing_docs)]
 
 pub mod bus_contract;
 pub mod dev;
+pub mod hostile;
 pub mod kv_contract;
 pub mod nats;
 pub mod s3;

@@ -36,4 +36,14 @@ impl WorkerError {
             WorkerError::Store(_) | WorkerError::Bus(_) | WorkerError::Internal(_) => false,
         }
     }
+
+    /// True when the store or the bus did not answer: worth trying again in
+    /// place (an outage), without spending one of the task's deliveries.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Store(e) => e.is_transient(),
+            WorkerError::Bus(e) => e.is_transient(),
+            _ => false,
+        }
+    }
 }

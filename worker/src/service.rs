@@ -2,14 +2,17 @@
 //! blocking thread (one encoder thread per task, `slots` tasks at a time),
 //! keeps the task alive with in-progress acks, writes the fragment to its
 //! final key, then reports a `segment_done` event and acks. Bad input is
-//! reported as a permanent failure and acked; anything else is nak'ed with
-//! back-off and retried until the bus dead-letters it.
+//! reported as a permanent failure and acked; a store or bus outage is
+//! waited out in place (the task kept alive, no delivery spent) for up to the
+//! outage window; anything else is nak'ed with back-off and retried until the
+//! bus dead-letters it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry::KeyValue;
+use tessera_core::backoff::{Backoff, DEFAULT_OUTAGE_WINDOW};
 use tessera_core::bus::{Bus, Consumer, Delivery};
 use tessera_core::jobs::{now_ms, JobBook, JobState};
 use tessera_core::roster::Roster;
@@ -48,6 +51,9 @@ pub struct WorkerConfig {
     /// After shutdown, how long tasks in hand may run before they are
     /// nak'ed for another worker.
     pub drain_timeout: Duration,
+    /// How long a task retries store and bus errors in place before it gives
+    /// up its delivery (an outage shorter than this costs no attempt).
+    pub outage_window: Duration,
     /// Benchmarks only: replace decoding and encoding with a stand-in that
     /// takes exactly this long per task (see [`fixed_time_stand_in`]), to
     /// measure the dispatch path without the codecs. The output is not the video.
@@ -63,6 +69,7 @@ impl Default for WorkerConfig {
             delivery: TaskDelivery::default(),
             default_speed: SpeedPreset::default(),
             drain_timeout: Duration::from_secs(60),
+            outage_window: DEFAULT_OUTAGE_WINDOW,
             benchmark_task_time: None,
         }
     }
@@ -297,16 +304,17 @@ async fn run_task(shared: &Shared, delivery: Delivery, task: Task) {
         let delivery = delivery.clone();
         let every = shared.config.delivery.ack_wait / 3;
         tokio::spawn(async move {
+            // Through a NATS outage too: the first beat after it keeps the task ours.
             loop {
                 tokio::time::sleep(every).await;
-                if delivery.in_progress().await.is_err() {
-                    break;
+                if let Err(e) = delivery.in_progress().await {
+                    tracing::debug!(error = %e, "in-progress ack failed");
                 }
             }
         })
     };
     let outcome = tokio::select! {
-        outcome = execute(shared, &task) => outcome,
+        outcome = execute_through_outages(shared, &task) => outcome,
         _ = until_cancelled(shared, &task.job) => {
             heartbeat.abort();
             tracing::info!(task = %task.id(), "job cancelled: task stopped");
@@ -354,7 +362,15 @@ async fn run_task(shared: &Shared, delivery: Delivery, task: Task) {
     if let Some(traceparent) = delivery.header(TRACEPARENT) {
         message.headers.push((TRACEPARENT.to_string(), traceparent.to_string()));
     }
-    let published = shared.bus.publish(message).await;
+    let mut backoff = Backoff::new(shared.config.outage_window);
+    let published = loop {
+        match shared.bus.publish(message.clone()).await {
+            Err(e) if e.is_transient() && backoff.wait().await => {
+                tracing::warn!(error = %e, task = %task.id(), "cannot report the task yet; retrying");
+            }
+            published => break published,
+        }
+    };
     let settled = match (published, settle) {
         (Ok(_), Settle::Ack) => delivery.ack().await,
         // The event did not go out: let the task run again.
@@ -390,6 +406,24 @@ async fn fail_unreadable(shared: &Shared, delivery: &Delivery, error: &serde_jso
 enum Settle {
     Ack,
     Nak(Duration),
+}
+
+/// [`execute`], tried again after store and bus errors with capped
+/// exponential back-off until the outage window is spent. Trying again is
+/// harmless: the output is the same bytes at the same key.
+async fn execute_through_outages(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerError> {
+    let mut backoff = Backoff::new(shared.config.outage_window);
+    loop {
+        match execute(shared, task).await {
+            Err(e) if e.is_transient() => {
+                if !backoff.wait().await {
+                    return Err(e);
+                }
+                tracing::warn!(task = %task.id(), error = %e, "store or bus unavailable; trying the task again");
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Reads the source segment, produces the rendition segment, writes it.

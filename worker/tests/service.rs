@@ -54,10 +54,11 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         delivery: DELIVERY,
         default_speed: SpeedPreset::Veryfast,
         drain_timeout: Duration::from_secs(5),
+        outage_window: Duration::from_secs(5),
         benchmark_task_time: None,
     };
     tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, Default::default(), shutdown.clone()));
-    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
+    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), Duration::from_secs(5), shutdown.clone()));
     Cluster { bus, stores, shutdown }
 }
 
@@ -133,6 +134,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         class: WorkerClass::Cpu,
         limits: Limits::default(),
         traceparent: Some(TRACE.into()),
+        cutter: Default::default(),
     }
 }
 
@@ -231,7 +233,7 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let shutdown = CancellationToken::new();
     let config = WorkerConfig { slots: 2, delivery: DELIVERY, ..WorkerConfig::default() };
     tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, Default::default(), shutdown.clone()));
-    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), shutdown.clone()));
+    tokio::spawn(tessera_packager::run(bus.clone(), stores.outputs.clone(), Duration::from_secs(5), shutdown.clone()));
     match outcome(bus.as_ref(), "steal").await {
         JobEventKind::Packaged { .. } => {}
         other => panic!("{other:?}"),

@@ -165,6 +165,8 @@ deployment): the OpenTelemetry resource attribute k8s.<kind>.name.
       fieldPath: spec.nodeName
 - name: TESSERA_NATS
   value: {{ include "tessera.natsUrl" $root | quote }}
+- name: TESSERA_NATS_REPLICAS
+  value: {{ $v.nats.streamReplicas | int | toString | quote }}
 - name: TESSERA_STORE
   value: {{ required "store.url is required: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix, or a folder on store.volume.existingClaim" $v.store.url | quote }}
 - name: TESSERA_LOG

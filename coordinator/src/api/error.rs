@@ -30,9 +30,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable code: `unauthorized`, `invalid_request`, `invalid_job_id`,
     /// `invalid_source`, `source_not_found`, `invalid_output_prefix`,
-    /// `invalid_ladder`, `webhook_unavailable`, `job_exists`, `not_found`,
-    /// `job_ended`, `idempotency_key_reused`, `payload_too_large`,
-    /// `unavailable`, `internal`.
+    /// `invalid_ladder`, `invalid_webhook`, `webhook_unavailable`, `job_exists`,
+    /// `output_prefix_taken`, `not_found`, `job_ended`, `idempotency_key_reused`,
+    /// `payload_too_large`, `unsupported_media_type`, `unavailable`, `internal`.
     pub code: String,
     /// Explanation.
     pub message: String,

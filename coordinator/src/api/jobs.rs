@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::live::Playback;
+use super::ownership;
 use super::settings::Settings;
 use super::ApiState;
 
@@ -172,6 +173,23 @@ impl From<&JobRecord> for JobView {
     }
 }
 
+/// A request body must say it is JSON (as axum's `Json` extractor requires
+/// elsewhere): a form or a text body posted by a browser page is refused
+/// before it is read.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the job request must be sent as application/json, not '{content_type}'"),
+        ))
+    }
+}
+
 /// A store key from a client: relative, no empty, `.` or `..` parts, safe characters only.
 pub(crate) fn check_key(what: &'static str, code: &'static str, key: &str) -> Result<(), ApiError> {
     let safe_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
@@ -230,13 +248,11 @@ fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmi
     Ok(submission)
 }
 
-fn check_webhook(api: &ApiState, url: Option<&str>) -> Result<(), ApiError> {
+async fn check_webhook(api: &ApiState, url: Option<&str>) -> Result<(), ApiError> {
     let Some(url) = url else { return Ok(()) };
     let parsed =
-        url::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_request", format!("webhook_url: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::bad_request("invalid_request", "webhook_url must be http or https"));
-    }
+        url::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_webhook", format!("webhook_url: {e}")))?;
+    api.config.webhook_policy.check(&parsed).await.map_err(|e| ApiError::bad_request("invalid_webhook", e))?;
     if api.config.webhook_secret.is_empty() {
         return Err(ApiError::bad_request(
             "webhook_unavailable",
@@ -287,9 +303,10 @@ async fn enqueue(api: &ApiState, submission: &JobSubmission) -> Result<(), ApiEr
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe submission key")),
     responses((status = 201, body = JobView), (status = 200, description = "Replayed idempotent submission", body = JobView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    require_json(&headers)?;
     let request: CreateJob = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the job request is not valid: {e}")))?;
     let job = match &request.id {
@@ -300,7 +317,7 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
     let mut submission = submission(&api, &request, &job)?;
-    check_webhook(&api, request.webhook_url.as_deref())?;
+    check_webhook(&api, request.webhook_url.as_deref()).await?;
     match api.store.exists(&submission.source_key).await {
         Ok(true) => {}
         Ok(false) => {
@@ -346,8 +363,18 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
         }
     }
 
-    let record = JobRecord::queued(submission.clone(), request.webhook_url.clone());
-    let outcome = create_and_enqueue(&api, &record).await;
+    let owner = format!("job-{job}");
+    let outcome = match ownership::claim(&api.store, &submission.output_prefix, &owner).await {
+        Ok(fresh) => {
+            let record = JobRecord::queued(submission.clone(), request.webhook_url.clone());
+            let outcome = create_and_enqueue(&api, &record).await;
+            if outcome.is_err() && fresh {
+                ownership::release(&api.store, &submission.output_prefix, &owner).await;
+            }
+            outcome
+        }
+        Err(e) => Err(e),
+    };
     if let (Err(_), Some(slot)) = (&outcome, &claimed) {
         // The key did not get its job: free it so the client's retry can.
         if let Err(e) = api.idempotency.delete(slot).await {

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::jobs::rfc3339;
+use super::ownership;
 use super::settings::Settings;
 use super::ApiState;
 
@@ -188,12 +189,20 @@ pub async fn create(
         finalized: false,
     };
     let stream_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    match api.channels.create(&record, &stream_key).await {
-        Ok(()) => {}
+    let owner = format!("channel-{id}");
+    let fresh = ownership::claim(&api.store, &record.output_prefix, &owner).await?;
+    let created = match api.channels.create(&record, &stream_key).await {
+        Ok(()) => Ok(()),
         Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a channel with id '{id}' exists")))
+            Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a channel with id '{id}' exists")))
         }
-        Err(e) => return Err(ApiError::unavailable(e)),
+        Err(e) => Err(ApiError::unavailable(e)),
+    };
+    if let Err(e) = created {
+        if fresh {
+            ownership::release(&api.store, &record.output_prefix, &owner).await;
+        }
+        return Err(e);
     }
     tracing::info!(channel = %id, "live channel created");
     Ok((StatusCode::CREATED, Json(view(&api, &headers, &record, Some(stream_key)))).into_response())

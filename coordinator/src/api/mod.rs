@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod error;
 pub mod jobs;
 pub mod live;
+pub mod ownership;
 pub mod settings;
 pub mod uploads;
 
@@ -48,6 +49,8 @@ pub struct ApiConfig {
     pub playback_base_url: Option<String>,
     /// The ladder of jobs and channels that give none (none: the built-in ladder).
     pub default_ladder: Option<tessera_core::Ladder>,
+    /// Where webhooks may go (default: the public internet only).
+    pub webhook_policy: crate::webhook_policy::WebhookPolicy,
 }
 
 /// What every handler shares.

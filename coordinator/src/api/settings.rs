@@ -9,6 +9,7 @@ use tessera_media::{SpeedPreset, VideoCodec};
 
 use super::error::ApiError;
 use super::jobs::check_key;
+use super::ownership::{check_prefix_size, OWNERS};
 
 /// Checked settings.
 #[derive(Debug, Clone)]
@@ -57,10 +58,13 @@ impl Settings {
         };
         let output_prefix = output_prefix.trim_end_matches('/').to_string();
         check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
-        if ["sources", "uploads"].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
+        check_prefix_size(&output_prefix)?;
+        if ["sources", "uploads", OWNERS].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
             return Err(ApiError::bad_request(
                 "invalid_output_prefix",
-                "output_prefix must not be inside sources/ or uploads/ (the coordinator's own keys)",
+                format!(
+                    "output_prefix must not be inside sources/, uploads/ or {OWNERS}/ (the coordinator's own keys)"
+                ),
             ));
         }
         Ok(Self { ladder, speed, class, output_prefix })

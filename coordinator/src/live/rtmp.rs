@@ -2,7 +2,10 @@
 //! stream key with a [`PublishGate`], and forwards the FLV video and audio
 //! message bodies of an accepted publish to the broadcast the gate returned.
 //! rml_rtmp does the handshake and the chunk/message protocol (sans-IO);
-//! this module owns the sockets. A connection that sends garbage, or an
+//! this module owns the sockets and bounds what a peer can do before it is
+//! known: every byte passes a [`ChunkGuard`] before rml_rtmp reads it, at most
+//! [`MAX_UNPUBLISHED`] connections may be waiting to publish, and each has
+//! [`PUBLISH_DEADLINE`] to do so. A connection that sends garbage, or an
 //! unknown key, is closed and logged; nothing else is affected.
 
 use std::net::SocketAddr;
@@ -15,9 +18,10 @@ use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::chunk_guard::ChunkGuard;
 use crate::error::CoordinatorError;
 
 /// What a publisher sends, in order.
@@ -54,9 +58,16 @@ pub trait PublishGate: Send + Sync {
 
 /// How long a connection may stay silent before it is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection has from its first byte to an accepted publish.
+pub const PUBLISH_DEADLINE: Duration = Duration::from_secs(15);
+/// The most connections that may be between accept and an accepted publish;
+/// more are closed at once (publishers retry), so half-open connections cannot
+/// pile up memory.
+pub const MAX_UNPUBLISHED: usize = 128;
 
 /// Serves RTMP on `listener` until `shutdown`.
 pub async fn serve(listener: TcpListener, gate: Arc<dyn PublishGate>, shutdown: CancellationToken) {
+    let unpublished = Arc::new(Semaphore::new(MAX_UNPUBLISHED));
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -64,9 +75,13 @@ pub async fn serve(listener: TcpListener, gate: Arc<dyn PublishGate>, shutdown: 
         };
         match accepted {
             Ok((socket, peer)) => {
+                let Ok(permit) = unpublished.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "RTMP connection refused: {MAX_UNPUBLISHED} connections are waiting to publish");
+                    continue;
+                };
                 let (gate, shutdown) = (gate.clone(), shutdown.clone());
                 tokio::spawn(async move {
-                    if let Err(reason) = connection(socket, peer, gate.as_ref(), shutdown).await {
+                    if let Err(reason) = connection(socket, peer, gate.as_ref(), permit, shutdown).await {
                         tracing::warn!(%peer, %reason, "RTMP connection closed");
                     }
                 });
@@ -99,13 +114,19 @@ async fn connection(
     mut socket: TcpStream,
     peer: SocketAddr,
     gate: &dyn PublishGate,
+    permit: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
     let _ = socket.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
+    let mut unpublished = Some(permit);
     let mut buffer = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);
+    let mut guard = ChunkGuard::new();
     let leftover = loop {
-        let n = read(&mut socket, &mut buffer).await?;
+        let n = tokio::time::timeout_at(deadline, read(&mut socket, &mut buffer))
+            .await
+            .map_err(|_| format!("no publish within {} s", PUBLISH_DEADLINE.as_secs()))??;
         match handshake.process_bytes(&buffer[..n]).map_err(|e| format!("RTMP handshake failed: {e:?}"))? {
             HandshakeProcessResult::InProgress { response_bytes } => {
                 socket.write_all(&response_bytes).await.map_err(|e| e.to_string())?;
@@ -124,6 +145,9 @@ async fn connection(
     let mut close = false;
     let result = loop {
         if !input.is_empty() {
+            if let Err(refusal) = guard.inspect(&input) {
+                break Err(refusal.to_string());
+            }
             match session.handle_input(&input) {
                 Ok(results) => pending.extend(results),
                 Err(e) => break Err(format!("invalid RTMP data: {e:?}")),
@@ -142,6 +166,9 @@ async fn connection(
                 ServerSessionResult::RaisedEvent(event) => {
                     match on_event(event, &mut session, gate, &mut publishing, peer).await {
                         Ok(reaction) => {
+                            if publishing.is_some() && unpublished.take().is_some() {
+                                guard.publishing();
+                            }
                             pending.extend(reaction.send);
                             close |= reaction.close;
                         }
@@ -164,8 +191,12 @@ async fn connection(
         if close {
             break Ok(());
         }
+        let waiting = unpublished.is_some();
         let n = tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
+            _ = tokio::time::sleep_until(deadline), if waiting => {
+                break Err(format!("no publish within {} s", PUBLISH_DEADLINE.as_secs()))
+            }
             n = read(&mut socket, &mut buffer) => n,
         };
         match n {

@@ -45,6 +45,7 @@ fn connection(e: impl std::fmt::Display) -> BusError {
 pub struct JetStreamBus {
     client: async_nats::Client,
     js: Context,
+    replicas: usize,
 }
 
 impl JetStreamBus {
@@ -57,7 +58,20 @@ impl JetStreamBus {
             .connect(url)
             .await
             .map_err(connection)?;
-        Ok(Self { js: jetstream::new(client.clone()), client })
+        Ok(Self { js: jetstream::new(client.clone()), client, replicas: 1 })
+    }
+
+    /// Streams and buckets this bus creates keep `replicas` copies (1 on a
+    /// single server; 3 on a 3-node JetStream cluster, so losing one node
+    /// loses nothing and stops nothing). Existing ones are updated to it.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+
+    /// The replica count of the streams and buckets this bus creates.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     /// True while the client is connected to the server (for readiness probes).
@@ -86,6 +100,7 @@ impl Bus for JetStreamBus {
                 storage: stream::StorageType::File,
                 duplicate_window: config.duplicate_window,
                 max_age: config.max_age.unwrap_or_default(),
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await

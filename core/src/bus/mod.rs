@@ -51,6 +51,13 @@ pub enum BusError {
     Connection(String),
 }
 
+impl BusError {
+    /// True when the bus could not be reached (trying again later may succeed).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BusError::Connection(_))
+    }
+}
+
 /// How long a stream keeps messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {

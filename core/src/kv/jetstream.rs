@@ -24,13 +24,15 @@ pub struct JetStreamKv {
 
 impl JetStreamKv {
     /// Opens `bucket` on the bus's server, creating it (or updating its
-    /// settings) first; entries older than `max_age` expire (`None`: never).
+    /// settings) first, with the bus's replica count; entries older than
+    /// `max_age` expire (`None`: never).
     pub async fn open(bus: &JetStreamBus, bucket: &str, max_age: Option<Duration>) -> Result<Self, KvError> {
         let config = kv::Config {
             bucket: bucket.to_string(),
             history: 1,
             storage: StorageType::File,
             max_age: max_age.unwrap_or_default(),
+            num_replicas: bus.replicas(),
             ..Default::default()
         };
         let store = bus.context().create_or_update_key_value(config).await.map_err(connection)?;

@@ -18,13 +18,23 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
     /// NATS server URL (JetStream enabled, nats-server >= 2.10).
+    /// Several comma-separated URLs of one NATS cluster are tried in turn, and the
+    /// client follows the cluster's other nodes when one goes away.
     #[arg(long, env = "TESSERA_NATS", default_value = "nats://127.0.0.1:4222")]
     pub nats: String,
+    /// Copies of each JetStream stream and key-value bucket: 1 on a single
+    /// server, 3 on a 3-node JetStream cluster (rides through losing a node).
+    #[arg(long, env = "TESSERA_NATS_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_replicas: u8,
     /// Object store for uploads, sources and outputs: s3://bucket/prefix, gs://..., az://...,
     /// file:///dir or a folder. S3 settings come from AWS_* variables (AWS_ENDPOINT_URL,
     /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP for plain HTTP).
     #[arg(long, env = "TESSERA_STORE")]
     pub store: String,
+    /// Seconds work waits out a store or NATS outage, retrying in place with
+    /// back-off, before a task or event counts as failed once.
+    #[arg(long, env = "TESSERA_OUTAGE_WINDOW", default_value_t = 900)]
+    pub outage_window: u64,
 }
 
 /// A connected bus, store and buckets (what a coordinator works with; workers
@@ -40,12 +50,19 @@ pub struct Connected {
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl ClusterArgs {
+    /// The outage window as a duration.
+    pub fn outage_window(&self) -> Duration {
+        Duration::from_secs(self.outage_window)
+    }
+
     /// Connects to NATS (waiting for it if it is not up yet), opens the store
     /// and creates or updates the streams and buckets.
     pub async fn connect(&self) -> anyhow::Result<Connected> {
         let store = Store::open(&self.store)?;
-        let bus =
-            JetStreamBus::connect(&self.nats).await.with_context(|| format!("cannot reach NATS at {}", self.nats))?;
+        let bus = JetStreamBus::connect(&self.nats)
+            .await
+            .with_context(|| format!("cannot reach NATS at {}", self.nats))?
+            .with_replicas(usize::from(self.nats_replicas));
         tessera_core::topology::ensure_streams(&bus).await?;
         let jobs = JetStreamKv::open(&bus, JOBS_BUCKET, None).await?;
         let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use tessera_coordinator::api::ApiConfig;
+use tessera_coordinator::cutting::Cutter;
+use tessera_coordinator::webhook_policy::WebhookPolicy;
 use tessera_coordinator::CoordinatorConfig;
 use tessera_media::Limits;
 
@@ -27,6 +29,11 @@ pub struct CoordinatorArgs {
     /// Secret that signs completion webhooks (HMAC-SHA256); without it jobs cannot ask for webhooks.
     #[arg(long, env = "TESSERA_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Webhook destinations allowed although internal: networks (10.1.0.0/16),
+    /// addresses or host names (repeat, or comma-separate in the variable).
+    /// Loopback, private, link-local and metadata addresses are refused otherwise.
+    #[arg(long = "webhook-allow", env = "TESSERA_WEBHOOK_ALLOW", value_delimiter = ',')]
+    webhook_allow: Vec<String>,
     /// Address of the RTMP ingest server ("off" to run without live ingest).
     #[arg(long, env = "TESSERA_RTMP", default_value = "0.0.0.0:1935")]
     rtmp: String,
@@ -58,6 +65,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--rtmp {address}: {e}"))?),
     };
     let default_ladder = args.ladder.as_deref().map(super::read_ladder).transpose()?;
+    let webhook_policy =
+        WebhookPolicy::parse(&args.webhook_allow).map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
     run_service(async move {
         let shutdown = stop_on_signal();
         let deps = args.cluster.connect().await?.deps;
@@ -71,12 +80,15 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 rtmp_public_url: args.rtmp_public_url,
                 playback_base_url: args.playback_base_url,
                 default_ladder,
+                webhook_policy,
             },
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),
             rtmp_listen,
             live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: None,
+            outage_window: args.cluster.outage_window(),
+            cutter: Cutter::Child(std::env::current_exe()?),
         };
         tessera_coordinator::service::run(deps, config, shutdown).await?;
         Ok(())

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use tessera_coordinator::api::ApiConfig;
+use tessera_coordinator::cutting::Cutter;
+use tessera_coordinator::webhook_policy::WebhookPolicy;
 use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
+use tessera_core::backoff::DEFAULT_OUTAGE_WINDOW;
 use tessera_core::bus::{Bus, MemoryBus};
 use tessera_core::jobs::JobBook;
 use tessera_core::kv::{KeyValue, MemoryKv};
@@ -35,6 +38,10 @@ pub struct DevArgs {
     /// Seconds a broadcast whose publisher dropped waits for it to reconnect.
     #[arg(long, env = "TESSERA_LIVE_GRACE", default_value_t = 10)]
     live_grace: u64,
+    /// Secret that signs completion webhooks (HMAC-SHA256). Webhooks may go
+    /// to loopback in development, where receivers run.
+    #[arg(long, env = "TESSERA_WEBHOOK_SECRET", default_value = "tessera-dev", hide_env_values = true)]
+    webhook_secret: String,
     /// Tasks encoded at once (default: the number of CPU cores).
     #[arg(long, env = "TESSERA_SLOTS")]
     slots: Option<usize>,
@@ -64,17 +71,20 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             api: ApiConfig {
                 api_tokens: Vec::new(),
                 max_upload_bytes: 10 << 30,
-                webhook_secret: String::new(),
+                webhook_secret: args.webhook_secret.clone(),
                 rtmp_port: Some(args.rtmp.port()),
                 rtmp_public_url: None,
                 playback_base_url: Some(format!("http://{}/files", args.listen)),
                 default_ladder: None,
+                webhook_policy: WebhookPolicy::loopback(),
             },
             segmenting_slots: 2,
             limits: Limits::default(),
             rtmp_listen: Some(args.rtmp),
             live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: Some(out.clone()),
+            outage_window: DEFAULT_OUTAGE_WINDOW,
+            cutter: Cutter::Child(std::env::current_exe()?),
         };
         let default = WorkerConfig::default();
         let worker_config = WorkerConfig { slots: args.slots.unwrap_or(default.slots).max(1), ..default };
@@ -86,7 +96,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>(tessera_worker::run(b, stores, worker_config, books, s).await?)
         });
         let (b, o, s) = (bus.clone(), store.clone(), shutdown.clone());
-        services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
+        services.spawn(async move { Ok(tessera_packager::run(b, o, DEFAULT_OUTAGE_WINDOW, s).await?) });
         let s = shutdown.clone();
         services.spawn(async move { Ok(tessera_coordinator::service::run(deps, config, s).await?) });
         eprintln!("tessera dev: API http://{} (OpenAPI at /v1/openapi.json)", args.listen);

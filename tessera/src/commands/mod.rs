@@ -120,6 +120,10 @@ enum Command {
         #[arg(long, default_value_t = 4.0)]
         segment_duration: f64,
     },
+    /// Internal: cut one upload for a coordinator (a request on stdin, frames
+    /// on stdout), so a parser crash ends only this process.
+    #[command(hide = true)]
+    CutChild,
 }
 
 impl Command {
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Packager(args) => packager::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Dev(args) => dev::run(args),
+        Command::CutChild => std::process::exit(tessera_coordinator::cutting::run_child()),
         Command::Encode { input, out, codec, height, bitrate, speed, segment_duration } => {
             let rung =
                 tessera_core::Rung { codec, height, bitrate_kbps: bitrate, max_frame_rate: None, speed: Some(speed) };

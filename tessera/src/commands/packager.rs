@@ -24,7 +24,8 @@ pub fn run(args: PackagerArgs) -> anyhow::Result<()> {
             tokio::spawn(super::ops::serve(listen, connected.ready.clone()));
         }
         tracing::info!("packager started");
-        tessera_packager::run(connected.deps.bus, connected.deps.store, shutdown).await?;
+        let window = args.cluster.outage_window();
+        tessera_packager::run(connected.deps.bus, connected.deps.store, window, shutdown).await?;
         Ok(())
     })
 }

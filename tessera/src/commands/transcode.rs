@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tessera_coordinator::cutting::Cutter;
 use tessera_coordinator::{run_vod_job, VodJobSpec};
 use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus};
 use tessera_core::topology::ensure_streams;
@@ -73,6 +74,8 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             class: WorkerClass::Cpu,
             limits: Limits::default(),
             traceparent: None,
+            // A source that crashes the parser is exit 2 with its reason, not an abort.
+            cutter: Cutter::Child(std::env::current_exe().context("cannot find this program to cut with")?),
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;
@@ -103,7 +106,9 @@ impl Pipeline {
         let (b, s) = (bus.clone(), shutdown.clone());
         services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, Default::default(), s).await?) });
         let (b, s, o) = (bus.clone(), shutdown.clone(), outputs.clone());
-        services.spawn(async move { Ok(tessera_packager::run(b, o, s).await?) });
+        services.spawn(async move {
+            Ok(tessera_packager::run(b, o, tessera_core::backoff::DEFAULT_OUTAGE_WINDOW, s).await?)
+        });
         Ok(Self { bus, shutdown, services, sources, outputs })
     }
 

@@ -62,6 +62,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         delivery: TaskDelivery { ack_wait: Duration::from_secs(args.ack_wait.max(1)), ..TaskDelivery::default() },
         default_speed: args.speed,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        outage_window: args.cluster.outage_window(),
         benchmark_task_time: None,
     };
     run_service(async move {
