@@ -3,7 +3,8 @@
 # development libraries with clang and pkg-config for the input front end's
 # bindings, nasm for the codecs' assembly, Chromium + Node.js + the players
 # for the browser tests)
-# and runs the whole check: the Helm chart's validation, rustfmt, clippy, every test.
+# and runs the whole check: the Helm chart's validation, rustfmt, clippy, every test,
+# a minute of fuzzing per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,6 @@ scripts/check_chart.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo nextest run --workspace --no-fail-fast
+
+# Coverage-guided fuzzing of the parsers of untrusted bytes, a minute each (fuzz/README.md).
+scripts/fuzz.sh 60

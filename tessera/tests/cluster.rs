@@ -209,7 +209,9 @@ impl Cluster {
         for (key, value) in self.s3.env() {
             std::env::set_var(key, value);
         }
-        let store = tessera_core::Store::open(&format!("{STORE}/{prefix}")).unwrap();
+        // A test may run the services on another store (TESSERA_STORE in its environment).
+        let store_url = self.env.iter().find(|(k, _)| k == "TESSERA_STORE").map_or(STORE, |(_, v)| v.as_str());
+        let store = tessera_core::Store::open(&format!("{store_url}/{prefix}")).unwrap();
         let mut out = BTreeMap::new();
         for key in store.list("").await.unwrap() {
             out.insert(key.clone(), store.get(&key).await.unwrap().to_vec());
@@ -335,6 +337,108 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
         assert!(Instant::now() < deadline, "source segments left behind");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A minute-long store outage mid-job (the store's folder replaced by a file,
+/// so every read and write fails, even for root) is waited out: the job
+/// completes with the same bytes as `tessera transcode`, without a retry
+/// counted against any task, and its source segments are removed after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_long_store_outage_is_waited_out() {
+    let input = source(4);
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("store");
+    std::fs::create_dir_all(&folder).unwrap();
+    let url = format!("file://{}", folder.display());
+    let mut cluster = Cluster::start_with(&[], &[("TESSERA_STORE", url.as_str())]).await;
+    cluster.add_worker(&[]);
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
+        .await;
+    cluster.wait_for(&job, "a done task", Duration::from_secs(60), |j| j["progress"]["done"].as_u64() >= Some(1)).await;
+    let away = root.path().join("store.away");
+    std::fs::rename(&folder, &away).unwrap();
+    std::fs::write(&folder, b"the store is down").unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let during = cluster.job(&job).await;
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::rename(&away, &folder).unwrap();
+    assert_eq!(during["state"], "running", "the job waits through the outage: {during}");
+    let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
+    assert_eq!(done["progress"]["done"], done["progress"]["total"]);
+    let worker_log = std::fs::read_to_string(cluster.log_path("worker-3")).unwrap_or_default();
+    assert!(worker_log.contains("store or bus unavailable"), "the outage was met: {}", cluster.logs());
+    assert!(!worker_log.contains("will retry"), "no delivery was spent on the outage: {}", cluster.logs());
+    let package = cluster.tree(done["output_prefix"].as_str().unwrap()).await;
+    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "1"]).await;
+    assert_same_package(&package, &local);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cluster.tree(&format!("sources/{job}")).await.is_empty() {
+        assert!(Instant::now() < deadline, "source segments left behind");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A worker frozen (SIGSTOP) mid-task past its ack wait and then resumed:
+/// its task is done by another worker meanwhile, its late write changes no
+/// byte and nothing is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_worker_that_wakes_up_late_changes_nothing() {
+    let input = source(4);
+    let mut cluster = Cluster::start(&[]).await;
+    cluster.add_worker(&[]);
+    let frozen_log = cluster.log_path("worker-3");
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .await;
+    wait_log(&frozen_log, "task started", Duration::from_secs(60)).await;
+    let pid = cluster.workers[0].id().to_string();
+    let signal = |name: &str| assert!(Command::new("kill").args([name, &pid]).status().unwrap().success());
+    signal("-STOP");
+    cluster.add_worker(&[]);
+    // Past the 3 s ack wait: the task goes to the other worker, which finishes the job.
+    let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
+    let prefix = done["output_prefix"].as_str().unwrap().to_string();
+    let before = cluster.tree(&prefix).await;
+    signal("-CONT");
+    // The woken worker finishes its stale task (or drops it); give it time to write.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let after = cluster.job(&job).await;
+    assert_eq!(after["progress"]["done"], after["progress"]["total"], "nothing counted twice: {after}");
+    assert_eq!(after["progress"], done["progress"]);
+    assert_eq!(cluster.tree(&prefix).await, before, "the late write changed no byte");
+    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "2"]).await;
+    assert_same_package(&before, &local);
+}
+
+/// Three NATS nodes, every stream and bucket with three replicas: one node
+/// killed -9 mid-job is ridden through, and the job completes with the same
+/// bytes as `tessera transcode`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_one_of_three_nats_nodes_loses_nothing() {
+    let input = source(4);
+    let mut nats = tessera_testkit::nats::NatsCluster::start(3);
+    let urls = nats.urls();
+    let mut cluster =
+        Cluster::start_with(&[], &[("TESSERA_NATS", urls.as_str()), ("TESSERA_NATS_REPLICAS", "3")]).await;
+    cluster.add_worker(&[]);
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
+        .await;
+    cluster.wait_for(&job, "a done task", Duration::from_secs(60), |j| j["progress"]["done"].as_u64() >= Some(1)).await;
+    nats.kill(0);
+    // Events nak'ed while the streams elected new leaders are folded in when redelivered.
+    let done = cluster
+        .wait_for(&job, "completed with every task counted", Duration::from_secs(180), |j| {
+            j["state"] == "completed" && j["progress"]["done"] == j["progress"]["total"]
+        })
+        .await;
+    let package = cluster.tree(done["output_prefix"].as_str().unwrap()).await;
+    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "1"]).await;
+    assert_same_package(&package, &local);
 }
 
 /// The coordinator is killed and restarted mid-job, then nats-server is

@@ -65,6 +65,12 @@ pub enum ChunkRefusal {
     /// AMF values nested deeper than [`MAX_AMF_DEPTH`].
     #[error("AMF0 values nested deeper than {MAX_AMF_DEPTH} in an RTMP message of type {0}")]
     AmfTooDeep(u8),
+    /// An extended timestamp that the 3-byte field could have held.
+    #[error("an RTMP extended timestamp of {0}, below 0xffffff")]
+    BadExtendedTimestamp(u32),
+    /// A command without its name, transaction id and command object.
+    #[error("an RTMP command (type {0}) without a name, a transaction id and a command object")]
+    ShortCommand(u8),
 }
 
 /// The last header seen on a chunk stream: what later compressed headers reuse.
@@ -216,6 +222,15 @@ impl ChunkGuard {
         }
         self.streams.insert(csid, stream);
         let received = self.open.as_ref().map_or(0, |o| o.received);
+        // rml_rtmp subtracts 0xffffff from the extended timestamp of a
+        // message's first compressed header (overflowing below it).
+        if format != 0 && received == 0 && stream.timestamp_field == EXTENDED_TIMESTAMP {
+            let at = header.len() - 4;
+            let extended = u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+            if extended < EXTENDED_TIMESTAMP {
+                return Err(ChunkRefusal::BadExtendedTimestamp(extended));
+            }
+        }
         if received == 0 {
             if !self.publishing && stream.length > MAX_MESSAGE_BEFORE_PUBLISH {
                 return Err(ChunkRefusal::MessageTooLarge {
@@ -273,8 +288,8 @@ impl ChunkGuard {
                 self.chunk_size = size;
             }
             // rml_rtmp reads "AMF3" commands as AMF0 after a leading zero.
-            17 => check_amf_depth(payload.strip_prefix(&[0]).unwrap_or(&payload), type_id)?,
-            _ => check_amf_depth(&payload, type_id)?,
+            17 => check_amf(payload.strip_prefix(&[0]).unwrap_or(&payload), type_id)?,
+            _ => check_amf(&payload, type_id)?,
         }
         Ok(())
     }
@@ -293,11 +308,25 @@ fn be24(b: &[u8]) -> u32 {
     u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2])
 }
 
-/// Refuses AMF0 values nested deeper than [`MAX_AMF_DEPTH`]. Reads the values
-/// as rml_amf0 does (the same markers, objects ending at an empty name) but
-/// iteratively; where the data is malformed it stops, leaving rml_amf0 to
-/// report it, which it does before reaching any deeper level than read here.
-pub fn check_amf_depth(data: &[u8], type_id: u8) -> Result<(), ChunkRefusal> {
+/// Checks an AMF message before rml_amf0 decodes it: values nested deeper
+/// than [`MAX_AMF_DEPTH`] are refused (rml_amf0 recurses without a limit),
+/// and so is a command (types 17, 20) without the three values every command
+/// starts with (name, transaction id, command object: rml_rtmp's command
+/// decoder panics on fewer). Reads the values as rml_amf0 does (the same
+/// markers, objects ending at an empty name) but iteratively; where the data
+/// is malformed it stops, leaving rml_amf0 to report it, which it does before
+/// reaching any deeper level than read here.
+pub fn check_amf(data: &[u8], type_id: u8) -> Result<(), ChunkRefusal> {
+    let complete = complete_top_level_values(data, type_id)?;
+    if matches!(type_id, 17 | 20) && complete < 3 {
+        return Err(ChunkRefusal::ShortCommand(type_id));
+    }
+    Ok(())
+}
+
+/// How many top-level values of `data` are complete (read to their end),
+/// refusing nesting past [`MAX_AMF_DEPTH`] on the way.
+fn complete_top_level_values(data: &[u8], type_id: u8) -> Result<usize, ChunkRefusal> {
     /// What the value being read is inside of.
     enum Frame {
         Object,
@@ -305,44 +334,55 @@ pub fn check_amf_depth(data: &[u8], type_id: u8) -> Result<(), ChunkRefusal> {
     }
     let mut stack: Vec<Frame> = Vec::new();
     let mut at = 0usize;
+    let mut complete = 0usize;
     let u16_at = |at: usize| data.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
     let u32_at = |at: usize| data.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     loop {
         // Inside an object: a property name first; an empty name ends it.
         match stack.last_mut() {
             Some(Frame::Object) => {
-                let Some(name) = u16_at(at) else { return Ok(()) };
+                let Some(name) = u16_at(at) else { return Ok(complete) };
                 at += 2;
                 if name == 0 {
                     at += 1;
                     stack.pop();
+                    if stack.is_empty() && at <= data.len() {
+                        complete += 1;
+                    }
                     continue;
                 }
                 at += name;
             }
             Some(Frame::Array(0)) => {
                 stack.pop();
+                if stack.is_empty() {
+                    complete += 1;
+                }
                 continue;
             }
             Some(Frame::Array(left)) => *left -= 1,
             None => {}
         }
-        let Some(&marker) = data.get(at) else { return Ok(()) };
+        let Some(&marker) = data.get(at) else { return Ok(complete) };
         at += 1;
         match marker {
             0 => at += 8,
             1 => at += 1,
             2 => match u16_at(at) {
                 Some(length) => at += 2 + length,
-                None => return Ok(()),
+                None => return Ok(complete),
             },
             5 | 6 => {}
             // An end marker where a value was due ends the array (or the message).
             9 => match stack.last() {
                 Some(Frame::Array(_)) => {
                     stack.pop();
+                    if stack.is_empty() {
+                        complete += 1;
+                    }
+                    continue;
                 }
-                _ => return Ok(()),
+                _ => return Ok(complete),
             },
             3 | 8 | 10 => {
                 if stack.len() == MAX_AMF_DEPTH {
@@ -359,11 +399,16 @@ pub fn check_amf_depth(data: &[u8], type_id: u8) -> Result<(), ChunkRefusal> {
                             at += 4;
                             Frame::Array(count)
                         }
-                        None => return Ok(()),
+                        None => return Ok(complete),
                     },
                 });
+                continue;
             }
-            _ => return Ok(()),
+            _ => return Ok(complete),
+        }
+        // A scalar was read: at the top level it is one more complete value.
+        if stack.is_empty() && at <= data.len() {
+            complete += 1;
         }
     }
 }
@@ -426,7 +471,7 @@ mod tests {
             // After a publish, media larger than the pre-publish limit, with a
             // type 1 header reusing the stream id and a 4-byte extended timestamp.
             let mut media = chunks(6, 9, &video, 4096);
-            media.extend([0x46, 0xff, 0xff, 0xff, 0x00, 0x01, 0x00, 9, 0, 0, 0, 1]);
+            media.extend([0x46, 0xff, 0xff, 0xff, 0x00, 0x01, 0x00, 9, 1, 0, 0, 0]);
             media.extend_from_slice(&[0x17; 256]);
             for piece in media.chunks(split) {
                 guard.inspect(piece).unwrap();
@@ -437,14 +482,14 @@ mod tests {
 
     #[test]
     fn deep_amf_is_refused_before_its_last_byte_reaches_the_parser() {
-        assert_eq!(check_amf_depth(&connect(MAX_AMF_DEPTH), 20), Ok(()));
-        assert_eq!(check_amf_depth(&connect(MAX_AMF_DEPTH + 1), 20), Err(ChunkRefusal::AmfTooDeep(20)));
+        assert_eq!(check_amf(&connect(MAX_AMF_DEPTH), 20), Ok(()));
+        assert_eq!(check_amf(&connect(MAX_AMF_DEPTH + 1), 20), Err(ChunkRefusal::AmfTooDeep(20)));
         // Strict and ECMA arrays nest too.
         let mut arrays = Vec::new();
         for _ in 0..3100 {
             arrays.extend_from_slice(&[10, 0, 0, 0, 1, 8, 0, 0, 0, 1, 0, 1, b'k']);
         }
-        assert_eq!(check_amf_depth(&arrays, 18), Err(ChunkRefusal::AmfTooDeep(18)));
+        assert_eq!(check_amf(&arrays, 18), Err(ChunkRefusal::AmfTooDeep(18)));
         // An "AMF3" command (type 17) is AMF0 after a zero byte.
         let mut amf3 = vec![0];
         amf3.extend(connect(3100));
@@ -452,8 +497,68 @@ mod tests {
         let bytes = chunks(3, 17, &amf3, 128);
         assert_eq!(guard.inspect(&bytes), Err(ChunkRefusal::AmfTooDeep(17)));
         // Malformed AMF is left to rml_amf0's errors; it never nests past what was read.
-        assert_eq!(check_amf_depth(&[3, 0, 5, b'a'], 20), Ok(()));
-        assert_eq!(check_amf_depth(&[0xff, 3, 3, 3], 20), Ok(()));
+        assert_eq!(check_amf(&[3, 0, 5, b'a'], 18), Ok(()));
+        assert_eq!(check_amf(&[0xff, 3, 3, 3], 18), Ok(()));
+    }
+
+    /// What fuzz/fuzz_targets/rtmp_session.rs does with an input: the guard,
+    /// then rml_rtmp's session, read by read. Panics if rml_rtmp does.
+    fn guarded_session(data: &[u8]) -> Result<(), ChunkRefusal> {
+        use rml_rtmp::sessions::{ServerSession, ServerSessionConfig};
+        let [split, publishing, bytes @ ..] = data else { return Ok(()) };
+        let (mut session, _) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+        let mut guard = ChunkGuard::new();
+        if publishing & 1 == 1 {
+            guard.publishing();
+        }
+        for read in bytes.chunks(usize::from(*split).max(1) * 16) {
+            guard.inspect(read)?;
+            if session.handle_input(read).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn from_hex(hex: &[&str]) -> Vec<u8> {
+        let hex: String = hex.concat();
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn fuzz_findings_are_refused_before_rml_rtmp_panics() {
+        // rml_rtmp subtracts 0xffffff from a compressed header's extended timestamp.
+        let underflow = from_hex(&[
+            "1000030000000000000000408c1400000000000000008383838383838383838383838383838383838383838383838383",
+            "83838383838383838383838383838383833d838383838383838383838383838383838383838383838383838383838383",
+            "83838383838383838383838383838383ffffffffffffff02830000000000000000000000000000000000000083838383",
+            "83838383838383838383838383838383838383838383838383ffffff0083838383838383838383838383838383838383",
+            "838383838383838383ffffffff8383838383838383ffffffffffffff0283000000000000000000000000000000000000",
+            "0000000000",
+        ]);
+        assert!(matches!(guarded_session(&underflow), Err(ChunkRefusal::BadExtendedTimestamp(_))));
+        // rml_rtmp takes the first three values of a command for granted.
+        let short = [16u8, 0, 3, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 20, 140, 0, 0, 0, 2, 0, 7, 0];
+        assert_eq!(guarded_session(&short), Err(ChunkRefusal::ShortCommand(20)));
+    }
+
+    #[test]
+    fn a_command_needs_its_three_values() {
+        // Found by fuzz/rtmp_session: rml_rtmp panics on commands of fewer than three values.
+        let crash = [
+            16u8, 0, 3, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 20, 140, 0, 0, 0, 2, 0, 7, 0, 0, 191,
+            240, 9,
+        ];
+        assert_eq!(ChunkGuard::new().inspect(&crash[2..]), Err(ChunkRefusal::ShortCommand(20)));
+        let mut name_only = vec![2, 0, 7];
+        name_only.extend_from_slice(b"connect");
+        assert_eq!(check_amf(&name_only, 20), Err(ChunkRefusal::ShortCommand(20)));
+        name_only.extend_from_slice(&[0, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(check_amf(&name_only, 20), Err(ChunkRefusal::ShortCommand(20)));
+        name_only.push(5);
+        assert_eq!(check_amf(&name_only, 20), Ok(()), "name, id and a null object");
+        assert_eq!(check_amf(&connect(2), 20), Ok(()));
+        assert_eq!(check_amf(&[], 18), Ok(()), "data messages may be empty");
     }
 
     #[test]

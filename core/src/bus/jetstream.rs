@@ -49,13 +49,16 @@ pub struct JetStreamBus {
 }
 
 impl JetStreamBus {
-    /// Connects to `url` (`nats://host:port`); the client reconnects by itself
-    /// after a server restart, and retries the first connection too.
+    /// Connects to `url` (`nats://host:port`, or several comma-separated URLs
+    /// of one cluster, tried in turn); the client reconnects by itself after a
+    /// server restart, follows the cluster's other nodes when one goes away,
+    /// and retries the first connection too.
     pub async fn connect(url: &str) -> Result<Self, BusError> {
+        let servers: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(connection)?;
         Ok(Self { js: jetstream::new(client.clone()), client, replicas: 1 })
