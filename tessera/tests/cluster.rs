@@ -441,6 +441,48 @@ async fn losing_one_of_three_nats_nodes_loses_nothing() {
     assert_same_package(&package, &local);
 }
 
+/// Three NATS nodes: one killed -9 in the middle of a live broadcast leaves
+/// no gap: every segment is published, in order, without a discontinuity,
+/// and the recording has every frame that was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_nats_node_mid_broadcast_leaves_no_gap() {
+    let mut nats = tessera_testkit::nats::NatsCluster::start(3);
+    let urls = nats.urls();
+    let mut cluster =
+        Cluster::start_with(&[], &[("TESSERA_NATS", urls.as_str()), ("TESSERA_NATS_REPLICAS", "3")]).await;
+    cluster.add_worker(&[]);
+    let (status, channel) = cluster
+        .call(
+            cluster
+                .request(reqwest::Method::POST, "/v1/live")
+                .json(&json!({"codecs": ["h264"], "segment_duration": 2})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    let id = channel["id"].as_str().unwrap().to_string();
+    let url = channel["rtmp_url"].as_str().unwrap().to_string();
+    let playlist = format!("live/{id}/h264-180p/index.m3u8");
+    let publisher = tessera_testkit::rtmp_push(&url, 12);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while listed(&cluster, &playlist).await.0 < 1 {
+        assert!(Instant::now() < deadline, "no live segment{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nats.kill(0);
+    let pushed = publisher.wait_with_output().unwrap();
+    assert!(pushed.status.success(), "the publish failed{}", cluster.logs());
+    let job = cluster.wait_state(&id, "completed", Duration::from_secs(120)).await;
+    let (segments, vod) = listed(&cluster, &playlist).await;
+    assert_eq!(Some(segments as u64), job["renditions"][0]["total"].as_u64(), "{job}\n{vod}");
+    let numbers: Vec<usize> = vod.lines().filter(|l| l.ends_with(".m4s")).map(|l| l[..6].parse().unwrap()).collect();
+    assert_eq!(numbers, (0..segments).collect::<Vec<_>>(), "every segment, in order: {vod}");
+    assert!(!vod.contains("#EXT-X-DISCONTINUITY"), "no gap: {vod}");
+    let dir = tempfile::tempdir().unwrap();
+    cluster.download(&format!("live/{id}"), dir.path()).await;
+    let (frames, _) = count_frames(&dir.path().join("h264-180p/index.m3u8"), "v");
+    assert_eq!(frames, 360, "every frame of the 12 s push");
+}
+
 /// The coordinator is killed and restarted mid-job, then nats-server is
 /// stopped and restarted mid-job, then the packager is killed and restarted:
 /// every service reconnects and the job completes with every frame. A worker
