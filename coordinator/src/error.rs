@@ -31,6 +31,15 @@ pub enum CoordinatorError {
 }
 
 impl CoordinatorError {
+    /// True when the store or the bus did not answer (an outage to wait out).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CoordinatorError::Store(e) => e.is_transient(),
+            CoordinatorError::Bus(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
     /// True when the input or the job's settings are at fault.
     pub fn is_bad_input(&self) -> bool {
         match self {

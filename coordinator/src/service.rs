@@ -129,6 +129,7 @@ pub async fn run(
         limits: config.limits,
         slots: config.segmenting_slots,
         cutter: config.cutter.clone(),
+        outage_window: config.outage_window,
         metrics: metrics.clone(),
     };
     let tracking = Tracking {

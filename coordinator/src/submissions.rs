@@ -41,6 +41,8 @@ pub struct Segmenting {
     pub slots: usize,
     /// Where uploads are cut.
     pub cutter: crate::cutting::Cutter,
+    /// How long segmenting rides out a store or bus outage in place.
+    pub outage_window: std::time::Duration,
     /// Counters.
     pub metrics: crate::metrics::Metrics,
 }
@@ -241,6 +243,7 @@ async fn run_submission(
         limits: segmenting.limits,
         traceparent: submission.traceparent.clone(),
         cutter: segmenting.cutter.clone(),
+        outage_window: segmenting.outage_window,
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

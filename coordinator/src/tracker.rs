@@ -113,17 +113,7 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
             }
             let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
             if ending_event && record.state.is_terminal() && pending {
-                let tracking = tracking.clone();
-                tokio::spawn(async move {
-                    webhook::deliver(
-                        &tracking.http,
-                        &tracking.webhook_policy,
-                        &tracking.jobs,
-                        &tracking.webhook_secret,
-                        &record,
-                    )
-                    .await;
-                });
+                send_webhook(tracking, record);
             }
             delivery.ack().await
         }
@@ -190,6 +180,15 @@ async fn delete_sources(store: &Store, job: &str) -> Result<usize, tessera_core:
     Ok(keys.len())
 }
 
+/// Delivers an ended job's webhook in the background.
+fn send_webhook(tracking: &Tracking, record: JobRecord) {
+    let tracking = tracking.clone();
+    tokio::spawn(async move {
+        let Tracking { http, webhook_policy, jobs, webhook_secret, .. } = &tracking;
+        webhook::deliver(http, webhook_policy, jobs, webhook_secret, &record).await;
+    });
+}
+
 /// Sends webhooks of jobs that ended while no coordinator could send them.
 async fn resend_pending_webhooks(tracking: &Tracking) {
     let ids = match tracking.jobs.ids().await {
@@ -203,17 +202,7 @@ async fn resend_pending_webhooks(tracking: &Tracking) {
         let Ok(Some((record, _))) = tracking.jobs.get(&id).await else { continue };
         let pending = record.webhook.as_ref().is_some_and(|h| h.delivery == WebhookDelivery::Pending);
         if record.state.is_terminal() && pending {
-            let tracking = tracking.clone();
-            tokio::spawn(async move {
-                webhook::deliver(
-                    &tracking.http,
-                    &tracking.webhook_policy,
-                    &tracking.jobs,
-                    &tracking.webhook_secret,
-                    &record,
-                )
-                .await;
-            });
+            send_webhook(tracking, record);
         }
     }
 }

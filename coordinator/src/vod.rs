@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec, Task,
@@ -44,6 +45,9 @@ pub struct VodJobSpec {
     pub traceparent: Option<String>,
     /// Where the upload is cut (services: a child process).
     pub cutter: Cutter,
+    /// How long writing a source segment and publishing its tasks ride out a
+    /// store or bus outage, retrying in place, before the job's segmenting fails once.
+    pub outage_window: Duration,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
@@ -137,7 +141,15 @@ async fn publish_job(
             frame_rate: plan.source.frame_rate,
             traceparent: spec.traceparent.as_deref(),
         };
-        publish_segment(bus, sources, &target, seq, bytes).await?;
+        let mut backoff = Backoff::new(spec.outage_window);
+        loop {
+            match publish_segment(bus, sources, &target, seq, bytes.clone()).await {
+                Err(e) if e.is_transient() && backoff.wait().await => {
+                    tracing::warn!(job = %spec.job, seq, error = %e, "store or bus unavailable; publishing the segment again");
+                }
+                published => break published?,
+            }
+        }
     }
     cutter.await.map_err(|e| CoordinatorError::Internal(format!("the ingest thread failed: {e}")))?;
     Ok(plan)

@@ -52,6 +52,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
         limits: Limits::default(),
         traceparent: None,
         cutter,
+        outage_window: Duration::from_secs(5),
     }
 }
 

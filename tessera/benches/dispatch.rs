@@ -116,6 +116,7 @@ fn main() -> anyhow::Result<()> {
                 limits: Limits::default(),
                 traceparent: None,
                 cutter: Default::default(),
+                outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

@@ -204,6 +204,46 @@ impl Cluster {
         self.wait_for(id, state, timeout, |job| job["state"] == state).await
     }
 
+    /// Creates an H.264 channel with 2 s segments: (its id, its RTMP URL, its 180p playlist's key).
+    async fn create_channel(&self) -> (String, String, String) {
+        let request =
+            self.request(reqwest::Method::POST, "/v1/live").json(&json!({"codecs": ["h264"], "segment_duration": 2}));
+        let (status, channel) = self.call(request).await;
+        assert_eq!(status, 201, "{channel}");
+        let id = channel["id"].as_str().unwrap().to_string();
+        let url = channel["rtmp_url"].as_str().unwrap().to_string();
+        let playlist = format!("live/{id}/h264-180p/index.m3u8");
+        (id, url, playlist)
+    }
+
+    /// Uploads `input`, submits it for an H.264 + AV1 ladder in 1 s segments,
+    /// and waits for its first finished task.
+    async fn start_two_codec_job(&self, input: &Path) -> String {
+        let upload = self.upload(input).await;
+        let job = self
+            .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
+            .await;
+        self.wait_for(&job, "a done task", Duration::from_secs(60), |j| j["progress"]["done"].as_u64() >= Some(1))
+            .await;
+        job
+    }
+
+    /// A completed job's package is `tessera transcode`'s on the same input (H.264 + AV1 ladder).
+    async fn assert_matches_transcode(&self, done: &Value, input: &Path, segment_duration: &str) {
+        let package = self.tree(done["output_prefix"].as_str().unwrap()).await;
+        let local = transcode_tree(input, &["--codecs", "h264,av1", "--segment-duration", segment_duration]).await;
+        assert_same_package(&package, &local);
+    }
+
+    /// Waits for an ended job's scratch source segments to be removed.
+    async fn assert_sources_removed(&self, job: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.tree(&format!("sources/{job}")).await.is_empty() {
+            assert!(Instant::now() < deadline, "source segments left behind");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Every object under `prefix`, by key relative to it.
     async fn tree(&self, prefix: &str) -> BTreeMap<String, Vec<u8>> {
         for (key, value) in self.s3.env() {
@@ -302,22 +342,28 @@ fn assert_same_package(cluster: &BTreeMap<String, Vec<u8>>, local: &BTreeMap<Str
     }
 }
 
+/// A cluster with one worker that has started a task of an H.264 + AV1 job
+/// in 2 s segments: (the cluster, the job, its input).
+async fn a_worker_mid_task() -> (Cluster, String, PathBuf) {
+    let input = source(4);
+    let mut cluster = Cluster::start(&[]).await;
+    cluster.add_worker(&[]);
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .await;
+    wait_log(&cluster.log_path("worker-3"), "task started", Duration::from_secs(60)).await;
+    (cluster, job, input)
+}
+
 /// One job through coordinator + two workers + packager; one worker is
 /// killed (SIGKILL) in the middle of a task. The job completes with output
 /// byte-identical to `tessera transcode` of the same input and ladder, so
 /// no segment is missing or listed twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
-    let input = source(4);
-    let mut cluster = Cluster::start(&[]).await;
-    cluster.add_worker(&[]);
-    let victim_log = cluster.log_path("worker-3");
-    let upload = cluster.upload(&input).await;
-    let job = cluster
-        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
-        .await;
+    let (mut cluster, job, input) = a_worker_mid_task().await;
     // The first worker has started an (AV1, the longest) task: kill it mid-task.
-    wait_log(&victim_log, "task started", Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut victim = cluster.workers.remove(0);
     victim.kill().unwrap();
@@ -327,16 +373,9 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
     assert_eq!(done["progress"]["done"], done["progress"]["total"]);
     assert_eq!(done["progress"]["total"], 6, "2 segments x (h264-180p, av1-180p, aac): {done}");
-    let prefix = done["output_prefix"].as_str().unwrap();
-    let package = cluster.tree(prefix).await;
-    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "2"]).await;
-    assert_same_package(&package, &local);
+    cluster.assert_matches_transcode(&done, &input, "2").await;
     // The job's scratch source segments are removed once it ended.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cluster.tree(&format!("sources/{job}")).await.is_empty() {
-        assert!(Instant::now() < deadline, "source segments left behind");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    cluster.assert_sources_removed(&job, Duration::from_secs(10)).await;
 }
 
 /// A minute-long store outage mid-job (the store's folder replaced by a file,
@@ -352,11 +391,7 @@ async fn a_minute_long_store_outage_is_waited_out() {
     let url = format!("file://{}", folder.display());
     let mut cluster = Cluster::start_with(&[], &[("TESSERA_STORE", url.as_str())]).await;
     cluster.add_worker(&[]);
-    let upload = cluster.upload(&input).await;
-    let job = cluster
-        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
-        .await;
-    cluster.wait_for(&job, "a done task", Duration::from_secs(60), |j| j["progress"]["done"].as_u64() >= Some(1)).await;
+    let job = cluster.start_two_codec_job(&input).await;
     let away = root.path().join("store.away");
     std::fs::rename(&folder, &away).unwrap();
     std::fs::write(&folder, b"the store is down").unwrap();
@@ -370,14 +405,8 @@ async fn a_minute_long_store_outage_is_waited_out() {
     let worker_log = std::fs::read_to_string(cluster.log_path("worker-3")).unwrap_or_default();
     assert!(worker_log.contains("store or bus unavailable"), "the outage was met: {}", cluster.logs());
     assert!(!worker_log.contains("will retry"), "no delivery was spent on the outage: {}", cluster.logs());
-    let package = cluster.tree(done["output_prefix"].as_str().unwrap()).await;
-    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "1"]).await;
-    assert_same_package(&package, &local);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cluster.tree(&format!("sources/{job}")).await.is_empty() {
-        assert!(Instant::now() < deadline, "source segments left behind");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    cluster.assert_matches_transcode(&done, &input, "1").await;
+    cluster.assert_sources_removed(&job, Duration::from_secs(30)).await;
 }
 
 /// A worker frozen (SIGSTOP) mid-task past its ack wait and then resumed:
@@ -385,15 +414,7 @@ async fn a_minute_long_store_outage_is_waited_out() {
 /// byte and nothing is counted twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_worker_that_wakes_up_late_changes_nothing() {
-    let input = source(4);
-    let mut cluster = Cluster::start(&[]).await;
-    cluster.add_worker(&[]);
-    let frozen_log = cluster.log_path("worker-3");
-    let upload = cluster.upload(&input).await;
-    let job = cluster
-        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
-        .await;
-    wait_log(&frozen_log, "task started", Duration::from_secs(60)).await;
+    let (mut cluster, job, input) = a_worker_mid_task().await;
     let pid = cluster.workers[0].id().to_string();
     let signal = |name: &str| assert!(Command::new("kill").args([name, &pid]).status().unwrap().success());
     signal("-STOP");
@@ -409,8 +430,7 @@ async fn a_frozen_worker_that_wakes_up_late_changes_nothing() {
     assert_eq!(after["progress"]["done"], after["progress"]["total"], "nothing counted twice: {after}");
     assert_eq!(after["progress"], done["progress"]);
     assert_eq!(cluster.tree(&prefix).await, before, "the late write changed no byte");
-    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "2"]).await;
-    assert_same_package(&before, &local);
+    cluster.assert_matches_transcode(&done, &input, "2").await;
 }
 
 /// Three NATS nodes, every stream and bucket with three replicas: one node
@@ -424,11 +444,7 @@ async fn losing_one_of_three_nats_nodes_loses_nothing() {
     let mut cluster =
         Cluster::start_with(&[], &[("TESSERA_NATS", urls.as_str()), ("TESSERA_NATS_REPLICAS", "3")]).await;
     cluster.add_worker(&[]);
-    let upload = cluster.upload(&input).await;
-    let job = cluster
-        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
-        .await;
-    cluster.wait_for(&job, "a done task", Duration::from_secs(60), |j| j["progress"]["done"].as_u64() >= Some(1)).await;
+    let job = cluster.start_two_codec_job(&input).await;
     nats.kill(0);
     // Events nak'ed while the streams elected new leaders are folded in when redelivered.
     let done = cluster
@@ -436,9 +452,7 @@ async fn losing_one_of_three_nats_nodes_loses_nothing() {
             j["state"] == "completed" && j["progress"]["done"] == j["progress"]["total"]
         })
         .await;
-    let package = cluster.tree(done["output_prefix"].as_str().unwrap()).await;
-    let local = transcode_tree(&input, &["--codecs", "h264,av1", "--segment-duration", "1"]).await;
-    assert_same_package(&package, &local);
+    cluster.assert_matches_transcode(&done, &input, "1").await;
 }
 
 /// Three NATS nodes: one killed -9 in the middle of a live broadcast leaves
@@ -451,17 +465,7 @@ async fn losing_a_nats_node_mid_broadcast_leaves_no_gap() {
     let mut cluster =
         Cluster::start_with(&[], &[("TESSERA_NATS", urls.as_str()), ("TESSERA_NATS_REPLICAS", "3")]).await;
     cluster.add_worker(&[]);
-    let (status, channel) = cluster
-        .call(
-            cluster
-                .request(reqwest::Method::POST, "/v1/live")
-                .json(&json!({"codecs": ["h264"], "segment_duration": 2})),
-        )
-        .await;
-    assert_eq!(status, 201, "{channel}");
-    let id = channel["id"].as_str().unwrap().to_string();
-    let url = channel["rtmp_url"].as_str().unwrap().to_string();
-    let playlist = format!("live/{id}/h264-180p/index.m3u8");
+    let (id, url, playlist) = cluster.create_channel().await;
     let publisher = tessera_testkit::rtmp_push(&url, 12);
     let deadline = Instant::now() + Duration::from_secs(60);
     while listed(&cluster, &playlist).await.0 < 1 {
@@ -799,17 +803,7 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
     cluster.add_worker(&[]);
     cluster.add_worker(&[]);
     let victim_log = cluster.log_path("worker-3");
-    let (status, channel) = cluster
-        .call(
-            cluster
-                .request(reqwest::Method::POST, "/v1/live")
-                .json(&json!({"codecs": ["h264"], "segment_duration": 2})),
-        )
-        .await;
-    assert_eq!(status, 201, "{channel}");
-    let id = channel["id"].as_str().unwrap().to_string();
-    let url = channel["rtmp_url"].as_str().unwrap().to_string();
-    let playlist = format!("live/{id}/h264-180p/index.m3u8");
+    let (id, url, playlist) = cluster.create_channel().await;
 
     let mut first = tessera_testkit::rtmp_push(&url, 60);
     let deadline = Instant::now() + Duration::from_secs(60);

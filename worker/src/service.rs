@@ -367,6 +367,8 @@ async fn run_task(shared: &Shared, delivery: Delivery, task: Task) {
         match shared.bus.publish(message.clone()).await {
             Err(e) if e.is_transient() && backoff.wait().await => {
                 tracing::warn!(error = %e, task = %task.id(), "cannot report the task yet; retrying");
+                // Keep the task ours meanwhile (fails harmlessly while NATS itself is down).
+                let _ = delivery.in_progress().await;
             }
             published => break published,
         }

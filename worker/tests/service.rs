@@ -135,6 +135,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         limits: Limits::default(),
         traceparent: Some(TRACE.into()),
         cutter: Default::default(),
+        outage_window: Duration::from_secs(5),
     }
 }
 

@@ -76,6 +76,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             traceparent: None,
             // A source that crashes the parser is exit 2 with its reason, not an abort.
             cutter: Cutter::Child(std::env::current_exe().context("cannot find this program to cut with")?),
+            outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;
