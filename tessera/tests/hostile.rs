@@ -92,10 +92,16 @@ async fn a_hostile_client_fails_only_its_own_job() {
 
     // Another job cannot write into the finished one's outputs, nor around them.
     let prefix = good_job["output_prefix"].as_str().unwrap().to_string();
-    for taken in [prefix.clone(), format!("{prefix}/x"), "outputs".to_string()] {
+    let (status, body) =
+        post(&http, &dev, json!({"source": {"upload_id": good}, "output_prefix": "shows/s1/e1"})).await;
+    assert_eq!(status, 201, "{body}");
+    for taken in [prefix.clone(), format!("{prefix}/x"), "shows/s1".into(), "shows/s1/e1/x".into()] {
         let (status, body) = post(&http, &dev, json!({"source": {"upload_id": good}, "output_prefix": taken})).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("output_prefix_taken")), "{taken}: {body}");
     }
+    // Nor claim the folder every default prefix is in.
+    let (status, body) = post(&http, &dev, json!({"source": {"upload_id": good}, "output_prefix": "outputs"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_output_prefix")), "{body}");
     let (status, body) =
         post(&http, &dev, json!({"source": {"upload_id": good}, "output_prefix": "p".repeat(512)})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_output_prefix")), "{body}");

@@ -11,6 +11,9 @@ use super::error::ApiError;
 use super::jobs::check_key;
 use super::ownership::{check_prefix_size, OWNERS};
 
+/// The folders default output prefixes are in (`outputs/{job}`, `live/{channel}`).
+const DEFAULT_PARENTS: [&str; 2] = ["outputs", "live"];
+
 /// Checked settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -59,6 +62,16 @@ impl Settings {
         let output_prefix = output_prefix.trim_end_matches('/').to_string();
         check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
         check_prefix_size(&output_prefix)?;
+        // The folders every job and channel gets its own prefix in: claiming one
+        // whole would refuse everyone else's default prefix.
+        if DEFAULT_PARENTS.contains(&output_prefix.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_output_prefix",
+                format!(
+                    "output_prefix must not be '{output_prefix}' itself: jobs and channels get their own folders in it"
+                ),
+            ));
+        }
         if ["sources", "uploads", OWNERS].iter().any(|internal| output_prefix.split('/').next() == Some(internal)) {
             return Err(ApiError::bad_request(
                 "invalid_output_prefix",
