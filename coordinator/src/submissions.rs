@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::jobs::{JobBook, JobState, JobSubmission};
 use tessera_core::topology::{ingest_consumer_config, ingest_dead_letter_consumer_config};
@@ -247,7 +248,15 @@ async fn run_submission(
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;
-    let copied = segmenting.store.get_to_file(&submission.source_key, scratch.path()).await;
+    let mut backoff = Backoff::new(segmenting.outage_window);
+    let copied = loop {
+        match segmenting.store.get_to_file(&submission.source_key, scratch.path()).await {
+            Err(e) if e.is_transient() && backoff.wait().await => {
+                tracing::warn!(job = %submission.job, error = %e, "cannot read the upload yet; retrying");
+            }
+            copied => break copied,
+        }
+    };
     if let Err(e) = copied {
         let e = CoordinatorError::Store(e);
         if e.is_bad_input() {

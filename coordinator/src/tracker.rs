@@ -10,6 +10,7 @@ use opentelemetry::KeyValue;
 use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, Delivery};
 use tessera_core::jobs::{JobBook, JobBookError, JobRecord, JobState, WebhookDelivery};
+use tessera_core::kv::KvError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::tracker_consumer_config;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
@@ -71,14 +72,27 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
         return;
     };
     let mut ended = false;
-    let updated = tracking
-        .jobs
-        .update(&event.job, |record| {
-            let changed = record.apply(&event.kind);
-            ended = changed && record.state.is_terminal();
-            changed
-        })
-        .await;
+    // The bucket may be electing a leader or restarting: wait it out in place
+    // rather than spend the event's deliveries (a lost event is a job whose
+    // progress never completes).
+    let mut backoff = Backoff::new(tracking.outage_window);
+    let updated = loop {
+        let updated = tracking
+            .jobs
+            .update(&event.job, |record| {
+                let changed = record.apply(&event.kind);
+                ended = changed && record.state.is_terminal();
+                changed
+            })
+            .await;
+        match updated {
+            Err(JobBookError::Kv(KvError::Connection(e))) if backoff.wait().await => {
+                tracing::warn!(job = %event.job, error = %e, "job records unavailable; retrying");
+                let _ = delivery.in_progress().await;
+            }
+            updated => break updated,
+        }
+    };
     // The end event itself (not any late event) triggers the webhook; a
     // cancellation is written by the API before its event arrives here.
     let ending_event = matches!(

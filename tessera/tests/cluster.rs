@@ -497,8 +497,9 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
     let mut cluster = Cluster::start(&[]).await;
     cluster.add_worker(&["--codecs", "av1,h264,aac"]);
     let upload = cluster.upload(&input).await;
+    // 1 s segments: 18 tasks, so the job is still running when the packager is killed below.
     let job = cluster
-        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 1}))
         .await;
     cluster.wait_for(&job, "progress", Duration::from_secs(60), |j| j["state"] == "running").await;
 
@@ -531,7 +532,7 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
     assert_eq!(code, Some(0), "a SIGTERM'd worker exits cleanly within its drain timeout{}", cluster.logs());
 
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(240)).await;
-    assert_eq!(done["progress"]["done"], 9, "{done}");
+    assert_eq!(done["progress"]["done"], 18, "{done}");
     assert!(cluster.logs().contains("rebuilt a job from its event history"), "{}", cluster.logs());
     let dir = tempfile::tempdir().unwrap();
     cluster.download(done["output_prefix"].as_str().unwrap(), dir.path()).await;
@@ -793,8 +794,9 @@ async fn wait_log_count(path: &Path, needle: &str, count: usize, timeout: Durati
     }
 }
 
-/// A broadcast through the cluster survives a worker killed mid-task and a
-/// coordinator killed between segments (the publisher reconnects to the
+/// A broadcast through the cluster survives attacks on the coordinator's RTMP
+/// port (nested AMF0, a shrinking chunk, half-sent huge messages), a worker
+/// killed mid-task and a coordinator killed between segments (the publisher reconnects to the
 /// restarted one, as OBS does): the final playlist has every segment, in
 /// order, with the reconnect marked, and every frame decodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -811,6 +813,8 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
         assert!(Instant::now() < deadline, "no live segment{}", cluster.logs());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Attacks on the coordinator's RTMP port change nothing for the broadcast.
+    tessera_testkit::hostile::rtmp_attacks(cluster.rtmp_port).await;
     // A worker dies in the middle of a task.
     let started = std::fs::read_to_string(&victim_log).unwrap_or_default().matches("task started").count();
     wait_log_count(&victim_log, "task started", started + 1, Duration::from_secs(30)).await;

@@ -77,6 +77,8 @@ impl NatsCluster {
     /// Starts `size` nodes and waits until JetStream answers on every one of them.
     pub fn start(size: usize) -> Self {
         let routes: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
+        // A name of its own: clusters of tests running side by side must never join.
+        let name = format!("tessera-test-{}", routes[0]);
         let route_urls = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
         let mut nodes = Vec::new();
         for (i, route) in routes.iter().enumerate() {
@@ -84,7 +86,7 @@ impl NatsCluster {
             let (port, monitor) = (crate::free_port(), crate::free_port());
             let child = Command::new("nats-server")
                 .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor.to_string()])
-                .args(["-n", &format!("node-{i}"), "--cluster_name", "tessera-test"])
+                .args(["-n", &format!("node-{i}"), "--cluster_name", &name])
                 .args(["--cluster", &format!("nats://127.0.0.1:{route}"), "--routes", &route_urls, "-sd"])
                 .arg(store.path())
                 .stdout(Stdio::null())

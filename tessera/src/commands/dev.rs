@@ -103,6 +103,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         eprintln!("  outputs in {} served at http://{}/files/", out.display(), args.listen);
         eprintln!("  live: curl -X POST http://{}/v1/live  (then publish to the rtmp_url it returns)", args.listen);
         eprintln!("  VOD:  tessera submit FILE.mp4 --server http://{} --wait", args.listen);
+        eprintln!("  webhooks may go to loopback, signed with --webhook-secret (TESSERA_WEBHOOK_SECRET)");
         while let Some(stopped) = services.join_next().await {
             if let Err(e) = stopped.map_err(anyhow::Error::from).and_then(|r| r) {
                 shutdown.cancel();
