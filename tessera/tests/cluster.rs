@@ -445,6 +445,11 @@ async fn losing_one_of_three_nats_nodes_loses_nothing() {
         Cluster::start_with(&[], &[("TESSERA_NATS", urls.as_str()), ("TESSERA_NATS_REPLICAS", "3")]).await;
     cluster.add_worker(&[]);
     let job = cluster.start_two_codec_job(&input).await;
+    // Every stream and bucket is on the nodes that stay, three times over.
+    let replicas = nats.stream_replicas(1);
+    for name in ["TESSERA_JOBS", "TESSERA_TASKS", "TESSERA_EVENTS", "KV_tessera_jobs", "KV_tessera_live"] {
+        assert_eq!(replicas.get(name), Some(&3), "{name}: {replicas:?}");
+    }
     nats.kill(0);
     // Events nak'ed while the streams elected new leaders are folded in when redelivered.
     let done = cluster

@@ -109,6 +109,25 @@ impl NatsCluster {
         self.nodes.iter().map(|n| format!("nats://127.0.0.1:{}", n.port)).collect::<Vec<_>>().join(",")
     }
 
+    /// The replica count of every stream node `i` holds, by name (from its
+    /// monitoring endpoint's `/jsz`).
+    pub fn stream_replicas(&self, i: usize) -> std::collections::BTreeMap<String, u64> {
+        let answer = http_get(self.nodes[i].monitor, "/jsz?accounts=true&streams=true&config=true");
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let json: serde_json::Value = serde_json::from_str(body).expect("/jsz answers JSON");
+        let mut out = std::collections::BTreeMap::new();
+        for account in json["account_details"].as_array().into_iter().flatten() {
+            for stream in account["stream_detail"].as_array().into_iter().flatten() {
+                if let (Some(name), Some(replicas)) =
+                    (stream["name"].as_str(), stream["config"]["num_replicas"].as_u64())
+                {
+                    out.insert(name.to_string(), replicas);
+                }
+            }
+        }
+        out
+    }
+
     /// Kills node `i` with SIGKILL.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.nodes[i].child.take() {
@@ -128,13 +147,19 @@ impl Drop for NatsCluster {
 
 /// Whether a node's `/healthz` (JetStream current with its cluster) answers 200.
 fn healthy(monitor: u16) -> bool {
+    let answer = http_get(monitor, "/healthz");
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}
+
+/// A monitoring endpoint's whole answer (status line, headers, body; empty when it does not answer).
+fn http_get(monitor: u16, path: &str) -> String {
     use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", monitor)) else { return false };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", monitor)) else { return String::new() };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
-        return false;
+    if stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).is_err() {
+        return String::new();
     }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+    answer
 }
