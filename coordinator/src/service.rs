@@ -132,17 +132,19 @@ pub async fn run(
         outage_window: config.outage_window,
         metrics: metrics.clone(),
     };
+    // One policy for the check before each delivery and the resolver behind it.
+    let webhook_policy = Arc::new(config.api.webhook_policy.clone());
     let tracking = Tracking {
         bus: deps.bus.clone(),
         jobs,
         // Webhooks are not redirected: a receiver cannot bounce the coordinator elsewhere.
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PolicyResolver::new(Arc::new(config.api.webhook_policy.clone()))))
+            .dns_resolver(Arc::new(PolicyResolver::new(webhook_policy.clone())))
             .build()
             .map_err(|e| CoordinatorError::Internal(format!("HTTP client: {e}")))?,
         webhook_secret: Arc::new(config.api.webhook_secret.clone().into_bytes()),
-        webhook_policy: Arc::new(config.api.webhook_policy.clone()),
+        webhook_policy,
         outage_window: config.outage_window,
         store: deps.store.clone(),
         metrics,

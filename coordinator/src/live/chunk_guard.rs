@@ -170,11 +170,7 @@ impl ChunkGuard {
     /// How long the header being collected is, as far as its bytes so far tell.
     fn header_length(&self) -> usize {
         let Some(&first) = self.header.first() else { return 1 };
-        let basic = match first & 0x3f {
-            0 => 2,
-            1 => 3,
-            _ => 1,
-        };
+        let basic = basic_header_length(first);
         if self.header.len() < basic {
             return basic;
         }
@@ -193,11 +189,7 @@ impl ChunkGuard {
         let header = std::mem::take(&mut self.header);
         let format = header[0] >> 6;
         let csid = csid(&header);
-        let basic = match header[0] & 0x3f {
-            0 => 2,
-            1 => 3,
-            _ => 1,
-        };
+        let basic = basic_header_length(header[0]);
         if let Some(open) = &self.open {
             // rml_rtmp appends any chunk to the one message it has open: a new
             // header or another chunk stream would corrupt it or shrink it.
@@ -292,6 +284,16 @@ impl ChunkGuard {
             _ => check_amf(&payload, type_id)?,
         }
         Ok(())
+    }
+}
+
+/// How long a basic header is, from its first byte: chunk stream ids 0 and 1
+/// announce one and two more bytes of id.
+fn basic_header_length(first: u8) -> usize {
+    match first & 0x3f {
+        0 => 2,
+        1 => 3,
+        _ => 1,
     }
 }
 
