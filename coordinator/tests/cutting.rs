@@ -41,6 +41,8 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
                 codec: VideoCodec::H264,
                 height: 180,
                 bitrate_kbps: 300,
+                encoder: None,
+                crf: None,
                 max_frame_rate: None,
                 speed: None,
             }],

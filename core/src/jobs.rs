@@ -431,6 +431,8 @@ mod tests {
             codec_string: "mp4a.40.2".into(),
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
             psnr: None,
+            psnr_y: None,
+            ssim: None,
             cpu_secs: 0.0,
             queued_at_ms: None,
             started_at_ms: None,

@@ -2,7 +2,7 @@
 //! follows docs/architecture.md; rungs above the source height are dropped.
 
 use serde::{Deserialize, Serialize};
-use tessera_media::{SpeedPreset, VideoCodec};
+use tessera_media::{EncoderKind, SpeedPreset, VideoCodec};
 
 use crate::error::CoreError;
 
@@ -15,8 +15,17 @@ pub struct Rung {
     pub codec: VideoCodec,
     /// Output height in lines; the width follows the source's aspect ratio.
     pub height: u32,
-    /// Target bitrate in kbit/s.
+    /// Target bitrate in kbit/s; with `crf`, the most any segment may average.
     pub bitrate_kbps: u32,
+    /// The encoder (`x264`, `openh264`, `svt-av1`, `rav1e`); none: the
+    /// codec's default in this build, filled in at submission.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "encoder_name")]
+    pub encoder: Option<EncoderKind>,
+    /// Capped quality mode: the encoder's constant rate factor (x264 0-51,
+    /// SVT-AV1 1-63), so easy scenes spend fewer bits, with `bitrate_kbps`
+    /// as the cap; none: bitrate mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crf: Option<u8>,
     /// Optional frame-rate cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frame_rate: Option<f64>,
@@ -42,6 +51,40 @@ impl Rung {
         if self.max_frame_rate.is_some_and(|f| !(f > 0.0 && f <= 240.0)) {
             return Err(invalid("max_frame_rate must be within (0, 240]"));
         }
+        if let Some(encoder) = self.encoder.filter(|e| e.codec() != self.codec) {
+            return Err(invalid(&format!("{encoder} encodes {}, not {}", encoder.codec(), self.codec)));
+        }
+        Ok(())
+    }
+
+    /// Names the encoder the rung runs on (the codec's default in this build
+    /// when it names none) and checks that this build has it and that its
+    /// quality target suits it.
+    pub fn resolve_encoder(&mut self) -> Result<(), CoreError> {
+        let encoder = self.encoder.unwrap_or_else(|| EncoderKind::default_for(self.codec));
+        let invalid = |reason: String| CoreError::InvalidRung { rung: self.name(), reason };
+        if !encoder.available() {
+            let available: Vec<&str> =
+                EncoderKind::availability().into_iter().filter(|(_, has)| *has).map(|(e, _)| e.as_str()).collect();
+            return Err(invalid(format!(
+                "encoder {encoder} is not in this build (its FFmpeg has no {}); available: {}",
+                encoder.libavcodec_name().unwrap_or("such encoder"),
+                available.join(", ")
+            )));
+        }
+        if let Some(crf) = self.crf {
+            match encoder.quality_range() {
+                Some((lo, hi)) if (lo..=hi).contains(&crf) => {}
+                Some((lo, hi)) => return Err(invalid(format!("crf {crf} is outside {encoder}'s {lo}..={hi}"))),
+                None => {
+                    return Err(invalid(format!(
+                        "{encoder} has no capped quality mode: drop crf, or use {}",
+                        if self.codec == VideoCodec::H264 { "x264" } else { "svt-av1" }
+                    )))
+                }
+            }
+        }
+        self.encoder = Some(encoder);
         Ok(())
     }
 }
@@ -73,7 +116,15 @@ impl Ladder {
                     VideoCodec::Av1 => av1,
                 };
                 if let Some(bitrate_kbps) = bitrate {
-                    rungs.push(Rung { codec, height, bitrate_kbps, max_frame_rate: None, speed: None });
+                    rungs.push(Rung {
+                        codec,
+                        height,
+                        bitrate_kbps,
+                        encoder: None,
+                        crf: None,
+                        max_frame_rate: None,
+                        speed: None,
+                    });
                 }
             }
         }
@@ -113,6 +164,11 @@ impl Ladder {
             }
         }
         Ok(())
+    }
+
+    /// Names every rung's encoder ([`Rung::resolve_encoder`]).
+    pub fn resolve_encoders(&mut self) -> Result<(), CoreError> {
+        self.rungs.iter_mut().try_for_each(Rung::resolve_encoder)
     }
 
     /// The rungs to encode for a source of `source_height` lines: rungs above
@@ -156,6 +212,22 @@ mod codec_name {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VideoCodec, D::Error> {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod encoder_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tessera_media::EncoderKind;
+
+    pub fn serialize<S: Serializer>(encoder: &Option<EncoderKind>, s: S) -> Result<S::Ok, S::Error> {
+        match encoder {
+            Some(e) => s.serialize_str(e.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EncoderKind>, D::Error> {
+        Option::<String>::deserialize(d)?.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -231,6 +303,30 @@ mod tests {
         assert!(err.to_string().contains("unknown video codec 'vp9'"), "{err}");
         let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":361,"bitrate_kbps":450}]}"#).unwrap_err();
         assert!(err.to_string().contains("h264-361p"), "{err}");
+    }
+
+    #[test]
+    fn encoders_resolve_to_the_build_s_default_and_are_checked() {
+        let mut l = Ladder::from_json(
+            r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"crf":23},{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e"}]}"#,
+        )
+        .unwrap();
+        l.resolve_encoders().unwrap();
+        assert_eq!(l.rungs[0].encoder, Some(EncoderKind::default_for(VideoCodec::H264)));
+        assert_eq!(l.rungs[1].encoder, Some(EncoderKind::Rav1e));
+        let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"encoder":"rav1e"}]}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("rav1e encodes av1, not h264"), "{err}");
+        let mut l =
+            Ladder::from_json(r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e","crf":30}]}"#)
+                .unwrap();
+        let err = l.resolve_encoders().unwrap_err();
+        assert!(err.to_string().contains("rav1e has no capped quality mode: drop crf, or use svt-av1"), "{err}");
+        let mut l =
+            Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":450,"encoder":"x264","crf":60}]}"#)
+                .unwrap();
+        let err = l.resolve_encoders().unwrap_err();
+        assert!(err.to_string().contains("crf 60 is outside x264's 0..=51"), "{err}");
     }
 
     #[test]

@@ -424,8 +424,14 @@ pub struct SegmentDone {
     pub codec_string: String,
     /// Decoder configuration (the same in every segment of a rendition).
     pub config: TrackConfig,
-    /// Mean PSNR against the scaled source frames (video only).
+    /// Mean PSNR (all planes) against the scaled source frames (video only).
     pub psnr: Option<f64>,
+    /// Mean PSNR of luma against the scaled source frames (video only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_y: Option<f64>,
+    /// Mean SSIM of luma against the scaled source frames (video only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssim: Option<f64>,
     /// CPU seconds spent on the task.
     pub cpu_secs: f64,
     /// When the coordinator published the task (copied from it), so the
@@ -564,6 +570,8 @@ mod tests {
             codec: VideoCodec::Av1,
             height: 360,
             bitrate_kbps: 450,
+            encoder: Some(tessera_media::EncoderKind::SvtAv1),
+            crf: Some(35),
             max_frame_rate: None,
             speed: Some(SpeedPreset::Fast),
         }
@@ -610,6 +618,8 @@ mod tests {
                 codec_string: "mp4a.40.2".into(),
                 config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
                 psnr: None,
+                psnr_y: None,
+                ssim: None,
                 cpu_secs: 0.01,
                 queued_at_ms: Some(0),
                 started_at_ms: Some(1),

@@ -1,6 +1,6 @@
 //! Media-core throughput: H.264 decode fps (the libavcodec front end, with
-//! and without scaling, against the retired openh264 decode path), encode fps
-//! (openh264, rav1e) at 360p and 720p, CMAF write MB/s. Input is a 720p30
+//! and without scaling), encode fps of every encoder (x264, openh264,
+//! SVT-AV1, rav1e; each one thread, as tasks run) at 360p and 720p, CMAF write MB/s. Input is a 720p30
 //! test pattern made by ffmpeg (x264 High, B-frames) at bench start.
 //! `benches/compare_ffmpeg.sh` times ffmpeg on the same frames for the ratios.
 
@@ -10,8 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tessera_media::av::video::decode_video;
 use tessera_media::av::SourceFile;
-use tessera_media::h264::decoder::decode_all;
-use tessera_media::h264::AvcConfig;
+use tessera_media::encoders::EncoderKind;
 use tessera_media::source_segment::SourceSegment;
 use tessera_media::{encode_segment, EncoderSettings, Limits, MediaError, SpeedPreset, VideoCodec, YuvFrame};
 
@@ -53,12 +52,6 @@ fn decode(segment: &SourceSegment, size: (u32, u32)) -> Vec<YuvFrame> {
     frames
 }
 
-/// The retired path: openh264 on the same packets (decode only, no scaling).
-fn decode_openh264(segment: &SourceSegment) -> Vec<YuvFrame> {
-    let config = AvcConfig::from_record(&segment.header.video.params.extradata).expect("avcC");
-    decode_all(&config, segment.video().map(|p| (p.data.as_slice(), p.pts, p.duration as u32))).expect("decode")
-}
-
 fn benches(c: &mut Criterion) {
     let segment = source();
     let frames_720 = decode(&segment, (1280, 720));
@@ -67,25 +60,27 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     g.sample_size(10).throughput(Throughput::Elements(frames_720.len() as u64));
     g.bench_function("h264_720p_libavcodec", |b| b.iter(|| decode(&segment, (1280, 720))));
-    g.bench_function("h264_720p_openh264", |b| b.iter(|| decode_openh264(&segment)));
     g.bench_function("h264_720p_to_360p_libavcodec", |b| b.iter(|| decode(&segment, (640, 360))));
     g.finish();
 
     let mut g = c.benchmark_group("encode");
     g.sample_size(10);
-    for (codec, kbps_360, kbps_720) in [(VideoCodec::H264, 700, 2500), (VideoCodec::Av1, 450, 1600)] {
+    for encoder in EncoderKind::ALL.into_iter().filter(|e| e.available()) {
+        let (kbps_360, kbps_720) = if encoder.codec() == VideoCodec::H264 { (700, 2500) } else { (450, 1600) };
         for (label, frames, kbps) in [("360p", &frames_360, kbps_360), ("720p", &frames_720, kbps_720)] {
             let settings = EncoderSettings {
-                codec,
+                encoder,
                 width: frames[0].width,
                 height: frames[0].height,
                 bitrate_kbps: kbps,
+                quality: None,
+                segment_secs: 1.0,
                 frame_rate: 30.0,
                 speed: SpeedPreset::Veryfast,
                 threads: 1,
             };
             g.throughput(Throughput::Elements(frames.len() as u64));
-            g.bench_with_input(BenchmarkId::new(codec.as_str(), label), frames, |b, frames| {
+            g.bench_with_input(BenchmarkId::new(encoder.as_str(), label), frames, |b, frames| {
                 b.iter(|| encode_segment(&settings, frames).expect("encode"))
             });
         }
@@ -94,10 +89,12 @@ fn benches(c: &mut Criterion) {
 
     let encoded = encode_segment(
         &EncoderSettings {
-            codec: VideoCodec::H264,
+            encoder: EncoderKind::Openh264,
             width: 1280,
             height: 720,
             bitrate_kbps: 2500,
+            quality: None,
+            segment_secs: 1.0,
             frame_rate: 30.0,
             speed: SpeedPreset::Veryfast,
             threads: 1,

@@ -1,23 +1,28 @@
 //! Rendition encoding: the settings a rung gives, the samples that come out,
-//! the [`VideoEncoder`] trait openh264 and rav1e implement, and
-//! [`SegmentEncoder`], which runs one segment through a fresh encoder so the
-//! first frame is a keyframe and the output is deterministic.
+//! the [`VideoEncoder`] trait every encoder implements (x264 and SVT-AV1
+//! through libavcodec, openh264, rav1e), and [`SegmentEncoder`], which runs
+//! one segment through a fresh encoder so the first frame is a keyframe and
+//! the output is deterministic, measuring what it coded as it goes.
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::av::encoder::LibavEncoder;
+use crate::av::quality_meter::QualityMeter;
 use crate::av1::{Av1Config, Av1Encoder};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
+use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
 use crate::h264::{AvcConfig, H264Encoder};
+use crate::quality::FrameQuality;
 
 /// Output video codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VideoCodec {
-    /// H.264 Constrained Baseline (openh264).
+    /// H.264 (x264: High profile; openh264: Constrained Baseline).
     H264,
-    /// AV1 Main profile, 8-bit 4:2:0 (rav1e).
+    /// AV1 Main profile, 8-bit 4:2:0 (SVT-AV1 or rav1e).
     Av1,
 }
 
@@ -48,66 +53,22 @@ impl FromStr for VideoCodec {
     }
 }
 
-/// Speed/quality trade-off, mapped onto each encoder's own knobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub enum SpeedPreset {
-    /// openh264 low complexity, rav1e speed 10.
-    #[default]
-    Veryfast,
-    /// openh264 medium complexity, rav1e speed 9.
-    Fast,
-    /// openh264 high complexity, rav1e speed 7.
-    Medium,
-    /// openh264 high complexity, rav1e speed 5.
-    Slow,
-}
-
-impl SpeedPreset {
-    /// rav1e speed level (0 slowest .. 10 fastest).
-    pub fn rav1e_speed(self) -> u8 {
-        match self {
-            SpeedPreset::Veryfast => 10,
-            SpeedPreset::Fast => 9,
-            SpeedPreset::Medium => 7,
-            SpeedPreset::Slow => 5,
-        }
-    }
-
-    /// Name as accepted by [`FromStr`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpeedPreset::Veryfast => "veryfast",
-            SpeedPreset::Fast => "fast",
-            SpeedPreset::Medium => "medium",
-            SpeedPreset::Slow => "slow",
-        }
-    }
-}
-
-impl FromStr for SpeedPreset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "veryfast" => Ok(SpeedPreset::Veryfast),
-            "fast" => Ok(SpeedPreset::Fast),
-            "medium" => Ok(SpeedPreset::Medium),
-            "slow" => Ok(SpeedPreset::Slow),
-            other => Err(format!("unknown speed preset '{other}': expected veryfast, fast, medium or slow")),
-        }
-    }
-}
-
 /// Everything an encoder needs for one rendition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderSettings {
-    /// Output codec.
-    pub codec: VideoCodec,
+    /// The encoder (and so the codec).
+    pub encoder: EncoderKind,
     /// Output width (even).
     pub width: u32,
     /// Output height (even).
     pub height: u32,
-    /// Target bitrate in kbit/s.
+    /// Target bitrate in kbit/s; in capped quality mode, the most any segment may average.
     pub bitrate_kbps: u32,
+    /// Capped quality mode: the encoder's CRF (x264 0-51, SVT-AV1 1-63),
+    /// held under `bitrate_kbps`; `None`: bitrate mode.
+    pub quality: Option<u8>,
+    /// The segment's duration in seconds (capped quality mode sizes its buffer by it).
+    pub segment_secs: f64,
     /// Nominal frame rate (frames per second) for rate control and levels.
     pub frame_rate: f64,
     /// Speed preset.
@@ -117,9 +78,17 @@ pub struct EncoderSettings {
 }
 
 impl EncoderSettings {
+    /// The codec the encoder writes.
+    pub fn codec(&self) -> VideoCodec {
+        self.encoder.codec()
+    }
+
     /// Checks the settings before an encoder is built.
     pub fn validate(&self) -> Result<()> {
-        let error = if self.width < 16 || self.height < 16 || !is_even_size(self.width, self.height) {
+        let range = self.encoder.quality_range();
+        let error = if let Some(q) = self.quality.filter(|q| range.is_none_or(|(lo, hi)| !(lo..=hi).contains(q))) {
+            SettingsError::Quality { encoder: self.encoder, quality: q }
+        } else if self.width < 16 || self.height < 16 || !is_even_size(self.width, self.height) {
             SettingsError::Size { width: self.width, height: self.height }
         } else if self.bitrate_kbps == 0 {
             SettingsError::Bitrate
@@ -128,7 +97,7 @@ impl EncoderSettings {
         } else {
             return Ok(());
         };
-        Err(MediaError::Settings { codec: self.codec.as_str(), error })
+        Err(MediaError::Settings { codec: self.codec().as_str(), error })
     }
 }
 
@@ -149,11 +118,26 @@ pub enum SettingsError {
     /// A frame rate outside (0, 240].
     #[error("frame rate {0} is not in (0, 240]")]
     FrameRate(f64),
+    /// A quality target the encoder has no scale for, or outside its scale.
+    #[error("{}", quality_reason(*.encoder, *.quality))]
+    Quality {
+        /// The encoder.
+        encoder: EncoderKind,
+        /// The CRF asked for.
+        quality: u8,
+    },
+}
+
+fn quality_reason(encoder: EncoderKind, quality: u8) -> String {
+    match encoder.quality_range() {
+        Some((lo, hi)) => format!("{encoder} takes a quality (CRF) of {lo}..={hi}, not {quality}"),
+        None => format!("{encoder} has no capped quality mode (use bitrate mode, or x264 / svt-av1)"),
+    }
 }
 
 /// What every video encoder does for one segment: frames in, in
-/// presentation order; coded samples out; a flush at the end. openh264 and
-/// rav1e implement it; [`SegmentEncoder`] drives either.
+/// presentation order; coded samples out, in decode order; a flush at the
+/// end. [`SegmentEncoder`] drives any of them.
 pub trait VideoEncoder: Send {
     /// Queues the next frame.
     fn send_frame(&mut self, frame: &YuvFrame) -> Result<()>;
@@ -163,8 +147,6 @@ pub trait VideoEncoder: Send {
     fn flush(&mut self) -> Result<()>;
     /// The decoder configuration, known once the first keyframe is out.
     fn codec_config(&self) -> Option<CodecConfig>;
-    /// Mean PSNR of the coded pictures so far against the frames sent.
-    fn mean_psnr(&self) -> Option<f64>;
 }
 
 /// One coded access unit ready for a fragment.
@@ -202,25 +184,37 @@ impl CodecConfig {
 /// A segment encoded for one rendition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedSegment {
-    /// Samples in decode order (which is presentation order for our encoders).
+    /// Samples in decode order.
     pub samples: Vec<EncodedSample>,
     /// Decoder configuration for the init segment.
     pub config: CodecConfig,
-    /// Mean per-frame PSNR (dB, identical frames counted as 100) of the coded
-    /// frames against the frames given to the encoder.
-    pub psnr: f64,
+    /// Mean per-frame quality of the coded frames, decoded again, against
+    /// the frames given to the encoder (identical frames count 100 dB).
+    pub quality: FrameQuality,
 }
 
 impl EncodedSegment {
-    /// The segment as one CMAF fragment of a single-track rendition, starting
-    /// at `base_decode_time` (our encoders never reorder, so offsets are 0).
-    pub fn to_fragment(&self, sequence_number: u32, track_id: u32, base_decode_time: u64) -> Result<Vec<u8>> {
+    /// The segment as one CMAF fragment of a single-track rendition whose
+    /// first presented frame is at `start`. Decode times walk the frames'
+    /// presentation times in order, so the fragment's decode time starts at
+    /// `start` too and a reordered sample (a B-frame stream) gets the signed
+    /// composition offset that puts it back (trun version 1).
+    pub fn to_fragment(&self, sequence_number: u32, track_id: u32, start: u64) -> Result<Vec<u8>> {
+        let mut shown: Vec<(i64, u32)> = self.samples.iter().map(|s| (s.pts, s.duration)).collect();
+        shown.sort_unstable();
         let samples = self
             .samples
             .iter()
-            .map(|s| FragmentSample { duration: s.duration, composition_offset: 0, is_sync: s.is_sync, data: &s.data })
-            .collect();
-        media_segment(sequence_number, &[TrackRun { track_id, base_decode_time, samples }])
+            .zip(&shown)
+            .map(|(s, &(decode_time, duration))| {
+                let offset = i32::try_from(s.pts - decode_time).map_err(|_| MediaError::Mux {
+                    kind: "trun",
+                    reason: format!("composition offset {} does not fit", s.pts - decode_time),
+                })?;
+                Ok(FragmentSample { duration, composition_offset: offset, is_sync: s.is_sync, data: &s.data })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        media_segment(sequence_number, &[TrackRun { track_id, base_decode_time: start, samples }])
     }
 }
 
@@ -231,6 +225,7 @@ pub struct SegmentEncoder {
     codec: VideoCodec,
     encoder: Box<dyn VideoEncoder>,
     samples: Vec<EncodedSample>,
+    meter: QualityMeter,
     sent: usize,
 }
 
@@ -238,18 +233,28 @@ impl SegmentEncoder {
     /// A fresh encoder for one segment of a rendition.
     pub fn new(settings: &EncoderSettings) -> Result<Self> {
         settings.validate()?;
-        let encoder: Box<dyn VideoEncoder> = match settings.codec {
-            VideoCodec::H264 => Box::new(H264Encoder::new(settings)?),
-            VideoCodec::Av1 => Box::new(Av1Encoder::new(settings)?),
+        let encoder: Box<dyn VideoEncoder> = match settings.encoder {
+            EncoderKind::Openh264 => Box::new(H264Encoder::new(settings)?),
+            EncoderKind::Rav1e => Box::new(Av1Encoder::new(settings)?),
+            EncoderKind::X264 | EncoderKind::SvtAv1 => Box::new(LibavEncoder::new(settings)?),
         };
-        Ok(Self { codec: settings.codec, encoder, samples: Vec::new(), sent: 0 })
+        Ok(Self { codec: settings.codec(), encoder, samples: Vec::new(), meter: QualityMeter::new(), sent: 0 })
     }
 
     /// Encodes the next frame.
     pub fn send(&mut self, frame: &YuvFrame) -> Result<()> {
         self.sent += 1;
+        self.meter.sent(frame);
         self.encoder.send_frame(frame)?;
+        self.take_samples()
+    }
+
+    /// Moves the encoder's finished samples out, measuring each.
+    fn take_samples(&mut self) -> Result<()> {
         while let Some(sample) = self.encoder.receive()? {
+            if let Some(config) = self.encoder.codec_config() {
+                self.meter.coded(&sample, &config)?;
+            }
             self.samples.push(sample);
         }
         Ok(())
@@ -262,9 +267,7 @@ impl SegmentEncoder {
             return Err(MediaError::Encode { codec, reason: "no frames to encode".into() });
         }
         self.encoder.flush()?;
-        while let Some(sample) = self.encoder.receive()? {
-            self.samples.push(sample);
-        }
+        self.take_samples()?;
         if self.samples.len() != self.sent {
             return Err(MediaError::Encode {
                 codec,
@@ -275,11 +278,8 @@ impl SegmentEncoder {
             codec,
             reason: "no decoder configuration in the first keyframe".into(),
         })?;
-        let psnr = self
-            .encoder
-            .mean_psnr()
-            .ok_or_else(|| MediaError::Encode { codec, reason: "no coded picture was measured".into() })?;
-        Ok(EncodedSegment { samples: self.samples, config, psnr })
+        let quality = self.meter.finish()?;
+        Ok(EncodedSegment { samples: self.samples, config, quality })
     }
 }
 
@@ -298,10 +298,12 @@ mod tests {
 
     fn settings(width: u32, height: u32, bitrate_kbps: u32, frame_rate: f64) -> EncoderSettings {
         EncoderSettings {
-            codec: VideoCodec::Av1,
+            encoder: EncoderKind::Rav1e,
             width,
             height,
             bitrate_kbps,
+            quality: None,
+            segment_secs: 2.0,
             frame_rate,
             speed: SpeedPreset::Veryfast,
             threads: 1,
@@ -323,5 +325,12 @@ mod tests {
             MediaError::Settings { codec: "av1", error }.to_string(),
             "av1 encoder settings: frame rate 0 is not in (0, 240]"
         );
+        let rav1e_crf = EncoderSettings { quality: Some(30), ..settings(64, 64, 100, 30.0) };
+        assert_eq!(
+            refused(rav1e_crf).to_string(),
+            "rav1e has no capped quality mode (use bitrate mode, or x264 / svt-av1)"
+        );
+        let svt = EncoderSettings { encoder: EncoderKind::SvtAv1, quality: Some(64), ..settings(64, 64, 100, 30.0) };
+        assert_eq!(refused(svt).to_string(), "svt-av1 takes a quality (CRF) of 1..=63, not 64");
     }
 }

@@ -10,9 +10,11 @@
 //! - [`pipeline`]: one task's work, a source segment to a rendition fragment.
 //! - [`flv`], [`live_segmenter`]: RTMP's FLV tag bodies, and cutting a live
 //!   stream into the same source segments as it arrives.
-//! - [`h264`], [`av1`], [`encode`]: openh264 encode (and decode, to measure
-//!   its output) and rav1e encode.
-//! - [`scale`], [`quality`]: rung sizes and PSNR.
+//! - [`encoders`], [`encode`], [`h264`], [`av1`], [`av::encoder`]: the four
+//!   video encoders (x264 and SVT-AV1 hosted in libavcodec, openh264,
+//!   rav1e), their presets, and one segment's encode.
+//! - [`scale`], [`quality`]: rung sizes, PSNR and SSIM ([`av::quality_meter`]
+//!   decodes what was coded to measure it).
 //! - [`cmaf`]: init segments and fragments for avc1, av01 and mp4a tracks.
 #![deny(missing_docs)]
 
@@ -21,6 +23,7 @@ pub mod av;
 pub mod av1;
 pub mod cmaf;
 pub mod encode;
+pub mod encoders;
 pub mod error;
 pub mod flv;
 pub mod frame;
@@ -35,8 +38,9 @@ pub mod source_segment;
 
 pub use encode::{
     encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,
-    SpeedPreset, VideoCodec, VideoEncoder,
+    VideoCodec, VideoEncoder,
 };
+pub use encoders::{EncoderKind, SpeedPreset};
 pub use error::{MediaError, Result};
 pub use frame::YuvFrame;
 pub use limits::Limits;

@@ -301,18 +301,20 @@ impl LiveSegmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{encode_segment, CodecConfig, EncoderSettings, VideoCodec};
+    use crate::encode::{encode_segment, CodecConfig, EncoderSettings};
     use crate::frame::YuvFrame;
-    use crate::SpeedPreset;
+    use crate::{EncoderKind, SpeedPreset};
 
     /// A real 64x64 H.264 configuration and one coded keyframe.
     fn coded() -> (AvcConfig, Vec<u8>) {
         let grey = YuvFrame::new(64, 64, vec![128; 64 * 64], vec![128; 32 * 32], vec![128; 32 * 32], 0, 1).unwrap();
         let settings = EncoderSettings {
-            codec: VideoCodec::H264,
+            encoder: EncoderKind::Openh264,
             width: 64,
             height: 64,
             bitrate_kbps: 100,
+            quality: None,
+            segment_secs: 1.0,
             frame_rate: 30.0,
             speed: SpeedPreset::Veryfast,
             threads: 1,

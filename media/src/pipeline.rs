@@ -1,25 +1,29 @@
 //! One task's media work, as the worker and `tessera encode` run it: a
 //! source segment in, one rendition's CMAF fragment out. Video: decode and
 //! normalise ([`crate::av::video`]), scale to the rung, encode with a fresh
-//! encoder. Audio: the segment's AAC frames into the audio rendition's fragment.
+//! encoder, measure what it coded. Audio: the segment's AAC frames into the audio rendition's fragment.
 
 use crate::aac::AacConfig;
 use crate::av::video::decode_video;
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
-use crate::encode::{CodecConfig, EncoderSettings, SegmentEncoder, SpeedPreset, VideoCodec};
+use crate::encode::{CodecConfig, EncoderSettings, SegmentEncoder};
+use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
+use crate::quality::FrameQuality;
 use crate::scale::rung_size;
 use crate::source_segment::SourceSegment;
 
 /// What one video rung asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RungTarget {
-    /// Output codec.
-    pub codec: VideoCodec,
+    /// The encoder (and so the codec).
+    pub encoder: EncoderKind,
     /// The rung's nominal height: its short side, so portrait video keeps its ladder.
     pub height: u32,
-    /// Target bitrate in kbit/s.
+    /// Target bitrate in kbit/s (capped quality mode: the most a segment may average).
     pub bitrate_kbps: u32,
+    /// Capped quality mode's CRF (`None`: bitrate mode).
+    pub quality: Option<u8>,
     /// Encoder speed.
     pub speed: SpeedPreset,
     /// Nominal frame rate for rate control and levels (the whole source's, capped by the rung).
@@ -47,8 +51,8 @@ pub struct VideoRendition {
     pub duration: u64,
     /// Number of frames.
     pub frames: usize,
-    /// Mean PSNR of the coded frames against the scaled source frames.
-    pub psnr: f64,
+    /// Mean quality of the coded frames against the scaled source frames.
+    pub quality: FrameQuality,
 }
 
 /// Decodes, normalises, scales and encodes one segment for one rung;
@@ -56,11 +60,15 @@ pub struct VideoRendition {
 pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<VideoRendition> {
     let video = &segment.header.video;
     let (width, height) = rung_size(video.normalise.display, target.height);
+    let (num, den) = video.time_base;
+    let segment_secs = (video.end - video.start) as f64 * f64::from(num) / f64::from(den.max(1));
     let settings = EncoderSettings {
-        codec: target.codec,
+        encoder: target.encoder,
         width,
         height,
         bitrate_kbps: target.bitrate_kbps,
+        quality: target.quality,
+        segment_secs,
         frame_rate: target.frame_rate,
         speed: target.speed,
         threads: 1,
@@ -90,7 +98,7 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
         start,
         duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
         frames: encoded.samples.len(),
-        psnr: encoded.psnr,
+        quality: encoded.quality,
     })
 }
 

@@ -146,7 +146,7 @@ mod tests {
     use tessera_media::VideoCodec;
 
     fn plan() -> JobPlan {
-        let rung = Rung { codec: VideoCodec::H264, height: 180, bitrate_kbps: 300, max_frame_rate: None, speed: None };
+        let rung = Rung { codec: VideoCodec::H264, height: 180, bitrate_kbps: 300, encoder: None, crf: None, max_frame_rate: None, speed: None };
         JobPlan {
             segments: 2,
             renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 }],
@@ -170,6 +170,8 @@ mod tests {
             codec_string: "avc1.42C00D".into(),
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
             psnr: Some(40.0),
+            psnr_y: None,
+            ssim: None,
             cpu_secs: 0.5,
             queued_at_ms: None,
             started_at_ms: None,

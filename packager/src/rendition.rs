@@ -142,16 +142,34 @@ impl Rendition {
         (num as f64 / den as f64 * 1000.0).round() / 1000.0
     }
 
-    /// Frame-weighted mean PSNR (video only).
+    /// Frame-weighted mean PSNR over all planes (video only).
     pub fn psnr(&self) -> Option<f64> {
+        self.frame_weighted(|s| s.psnr)
+    }
+
+    /// Frame-weighted mean PSNR of luma (video only).
+    pub fn psnr_y(&self) -> Option<f64> {
+        self.frame_weighted(|s| s.psnr_y)
+    }
+
+    /// Frame-weighted mean SSIM of luma (video only).
+    pub fn ssim(&self) -> Option<f64> {
+        self.frame_weighted(|s| s.ssim)
+    }
+
+    fn frame_weighted(&self, value: impl Fn(&SegmentDone) -> Option<f64>) -> Option<f64> {
         let mut sum = 0.0;
         let mut frames = 0u64;
         for s in &self.segments {
-            let p = s.psnr?;
-            sum += p * f64::from(s.frames);
+            sum += value(s)? * f64::from(s.frames);
             frames += u64::from(s.frames);
         }
         (frames > 0).then(|| sum / frames as f64)
+    }
+
+    /// A segment's average bitrate in bit/s.
+    pub fn segment_bps(&self, segment: &SegmentDone) -> u64 {
+        (segment.bytes as f64 * 8.0 / self.seconds(segment).max(1e-9)).round() as u64
     }
 
     /// CPU seconds spent producing it.
@@ -172,7 +190,7 @@ mod tests {
     use tessera_media::VideoCodec;
 
     fn rendition(segments: &[(u64, u64, u32)]) -> Rendition {
-        let rung = Rung { codec: VideoCodec::H264, height: 360, bitrate_kbps: 700, max_frame_rate: None, speed: None };
+        let rung = Rung { codec: VideoCodec::H264, height: 360, bitrate_kbps: 700, encoder: None, crf: None, max_frame_rate: None, speed: None };
         let mut start = 0;
         let segments = segments
             .iter()
@@ -192,6 +210,8 @@ mod tests {
                     codec_string: "avc1.42C01E".into(),
                     config: TrackConfig::Avc { parameter_sets: Vec::new() },
                     psnr: Some(40.0),
+                    psnr_y: None,
+                    ssim: None,
                     cpu_secs: 0.0,
                     queued_at_ms: None,
                     started_at_ms: None,

@@ -26,10 +26,32 @@ pub struct RenditionReport {
     pub average_bitrate_kbps: f64,
     /// Highest segment bitrate, kbit/s.
     pub peak_bitrate_kbps: f64,
-    /// Mean PSNR against the source scaled to the rendition's size (video).
+    /// Mean PSNR (all planes) against the source scaled to the rendition's size (video).
     pub psnr_db: Option<f64>,
+    /// Mean PSNR of luma against the scaled source (video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_y_db: Option<f64>,
+    /// Mean SSIM of luma against the scaled source (video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssim: Option<f64>,
     /// CPU seconds spent producing it (varies run to run).
     pub encode_cpu_secs: f64,
+    /// Every segment's bitrate and quality (video).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segment_quality: Vec<SegmentQuality>,
+}
+
+/// One video segment's bitrate and quality against the scaled source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentQuality {
+    /// Segment number.
+    pub seq: u32,
+    /// Its average bitrate, kbit/s.
+    pub bitrate_kbps: f64,
+    /// Mean PSNR of luma, dB.
+    pub psnr_y_db: f64,
+    /// Mean SSIM of luma.
+    pub ssim: f64,
 }
 
 /// The whole job's report.
@@ -61,7 +83,21 @@ impl RenditionReport {
             average_bitrate_kbps: round(r.average_bps() as f64 / 1000.0, 1),
             peak_bitrate_kbps: round(r.peak_bps() as f64 / 1000.0, 1),
             psnr_db: r.psnr().map(|p| round(p, 2)),
+            psnr_y_db: r.psnr_y().map(|p| round(p, 2)),
+            ssim: r.ssim().map(|p| round(p, 5)),
             encode_cpu_secs: round(r.cpu_secs(), 3),
+            segment_quality: r
+                .segments
+                .iter()
+                .filter_map(|s| {
+                    Some(SegmentQuality {
+                        seq: s.seq,
+                        bitrate_kbps: round(r.segment_bps(s) as f64 / 1000.0, 1),
+                        psnr_y_db: round(s.psnr_y?, 2),
+                        ssim: round(s.ssim?, 5),
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use tessera_core::Rung;
 use tessera_media::scale::rung_size;
-use tessera_media::{encode_segment, EncoderSettings, SpeedPreset, YuvFrame};
+use tessera_media::{encode_segment, EncoderKind, EncoderSettings, SpeedPreset, YuvFrame};
 
 use crate::error::WorkerError;
 use crate::transcode::{parse_source_segment, RenditionSegment};
@@ -25,10 +25,12 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
     let luma = width as usize * height as usize;
     let grey = YuvFrame::new(width, height, vec![128; luma], vec![128; cw * ch], vec![128; cw * ch], 0, 1)?;
     let settings = EncoderSettings {
-        codec: rung.codec,
+        encoder: rung.encoder.unwrap_or_else(|| EncoderKind::default_for(rung.codec)),
         width,
         height,
         bitrate_kbps: rung.bitrate_kbps,
+        quality: None,
+        segment_secs: duration as f64 / f64::from(video.timescale.max(1)),
         frame_rate: 30.0,
         speed: SpeedPreset::Veryfast,
         threads: 1,
@@ -47,6 +49,6 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
         start,
         duration,
         frames: 1,
-        psnr: 0.0,
+        quality: encoded.quality,
     })
 }

@@ -493,7 +493,9 @@ fn video_done(out: RenditionSegment, spec: &RenditionSpec, seq: u32) -> (Vec<u8>
         height: out.height,
         codec_string: out.codec_string,
         config: TrackConfig::from_video(&out.config),
-        psnr: Some(out.psnr),
+        psnr: Some(out.quality.psnr),
+        psnr_y: Some(out.quality.psnr_y),
+        ssim: Some(out.quality.ssim),
         ..unfinished(spec, seq)
     };
     (out.fragment, done)
@@ -530,6 +532,8 @@ fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
         codec_string: String::new(),
         config: TrackConfig::Aac { asc: Vec::new(), channels: 0 },
         psnr: None,
+        psnr_y: None,
+        ssim: None,
         cpu_secs: 0.0,
         queued_at_ms: None,
         started_at_ms: None,

@@ -47,6 +47,9 @@ impl Settings {
             ladder.or(config.default_ladder.as_ref()).cloned().unwrap_or_else(|| Ladder::default_for(&codecs));
         ladder.rungs.retain(|r| codecs.contains(&r.codec));
         ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
+        // Named now, so a job never fails later on an encoder this build lacks,
+        // and every worker runs the same one.
+        ladder.resolve_encoders().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
         if ladder.rungs.is_empty() {
             return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
         }

@@ -10,19 +10,24 @@
 //! - [`video`]: decoding a source segment and normalising its frames
 //!   (deinterlace, tone-map, rotate, square pixels, 8-bit 4:2:0 BT.709) at a
 //!   rung's size, in one filter graph.
+//! - [`encoder`]: x264 and SVT-AV1, hosted in libavcodec.
+//! - [`quality_meter`]: decoding coded samples again to measure them.
 //!
-//! Every codec and filter runs on one thread with FFmpeg's bit-exact flags,
-//! so a task gives the same bytes on any worker.
+//! Every codec and filter runs on one thread (with FFmpeg's bit-exact flags
+//! where they apply), so a task gives the same bytes on any worker.
 
 use std::sync::Once;
 
 use ffmpeg_next as ffmpeg;
 
 pub mod audio;
+pub mod encoder;
 pub mod input;
 pub mod params;
+pub mod quality_meter;
 pub mod video;
 
+pub use encoder::has_encoder;
 pub use input::{AudioInfo, ColorInfo, MediaInfo, SourceFile, VideoInfo};
 
 /// Initialises FFmpeg once per process and keeps its logging quiet (errors
@@ -33,6 +38,12 @@ pub(crate) fn init() {
         // Registration is a no-op on FFmpeg >= 4; it cannot fail there.
         let _ = ffmpeg::init();
         ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+        // SVT-AV1 logs its whole configuration to stdout for every encoder it
+        // opens (one per task) unless told otherwise; errors only. Set once,
+        // before the first encoder, unless the operator chose a level.
+        if std::env::var_os("SVT_LOG").is_none() {
+            std::env::set_var("SVT_LOG", "1");
+        }
     });
 }
 

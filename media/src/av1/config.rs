@@ -1,6 +1,8 @@
 //! The AV1 codec configuration (av1C), the level a rendition needs, and the
 //! RFC 6381-style codec string `av01.P.LLT.DD`.
 
+use crate::error::{MediaError, Result};
+
 /// What av1C carries for our 8-bit 4:2:0 Main-profile output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Av1Config {
@@ -32,9 +34,75 @@ impl Av1Config {
         }
     }
 
+    /// The configuration of a stream from its sequence header OBU (header,
+    /// size field and payload): profile, and level and tier of operating point 0.
+    pub fn from_sequence_header(obu: &[u8]) -> Result<Self> {
+        let bad = |reason: &str| MediaError::Encode { codec: "av1", reason: format!("sequence header: {reason}") };
+        let header = *obu.first().ok_or_else(|| bad("empty"))?;
+        let start = 1 + usize::from(header & 0x04 != 0);
+        let mut size_len = 0;
+        if header & 0x02 != 0 {
+            size_len = obu.get(start..).unwrap_or_default().iter().position(|b| b & 0x80 == 0).ok_or_else(|| bad("bad size"))? + 1;
+        }
+        let mut bits = BitReader { data: obu.get(start + size_len..).unwrap_or_default(), pos: 0 };
+        let mut read = |n: u32| bits.read(n).ok_or_else(|| bad("truncated"));
+        let profile = read(3)? as u8;
+        let _still_picture = read(1)?;
+        let (level_idx, high_tier) = if read(1)? == 1 {
+            (read(5)? as u8, false)
+        } else {
+            if read(1)? == 1 {
+                // timing_info(): two 32-bit fields, then equal_picture_interval and its uvlc.
+                read(32)?;
+                read(32)?;
+                if read(1)? == 1 {
+                    let mut zeros = 0;
+                    while read(1)? == 0 {
+                        zeros += 1;
+                        if zeros >= 32 {
+                            return Err(bad("bad uvlc"));
+                        }
+                    }
+                    read(zeros)?;
+                }
+                // decoder_model_info(): 5 + 32 + 5 + 5 bits.
+                if read(1)? == 1 {
+                    read(5)?;
+                    read(32)?;
+                    read(10)?;
+                }
+            }
+            let _initial_display_delay = read(1)?;
+            let _operating_points = read(5)?;
+            let _idc = read(12)?;
+            let level = read(5)? as u8;
+            let tier = level > 7 && read(1)? == 1;
+            (level, tier)
+        };
+        Ok(Self { profile, level_idx, high_tier, sequence_header: obu.to_vec() })
+    }
+
     /// Codec string, e.g. `av01.0.04M.08`.
     pub fn codec_string(&self) -> String {
         format!("av01.{}.{:02}{}.08", self.profile, self.level_idx, if self.high_tier { 'H' } else { 'M' })
+    }
+}
+
+/// Reads big-endian bit fields (AV1's `f(n)`).
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl BitReader<'_> {
+    fn read(&mut self, n: u32) -> Option<u64> {
+        let mut value = 0u64;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            value = (value << 1) | u64::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(value)
     }
 }
 

@@ -4,7 +4,7 @@
 //! frame number, which maps it back to the frame's timestamp.
 
 use rav1e::prelude::{
-    ChromaSampling, ColorDescription, ColorPrimaries, Config, Context, EncoderConfig, EncoderStatus, Frame, FrameType,
+    ChromaSampling, ColorDescription, ColorPrimaries, Config, Context, EncoderConfig, EncoderStatus, FrameType,
     MatrixCoefficients, PixelRange, Rational, SpeedSettings, TransferCharacteristics,
 };
 
@@ -13,7 +13,6 @@ use super::obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
 use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
-use crate::quality::capped_psnr_from_sse;
 
 fn encode_error(reason: impl ToString) -> MediaError {
     MediaError::Encode { codec: "av1", reason: reason.to_string() }
@@ -28,24 +27,6 @@ pub struct Av1Encoder {
     /// (pts, duration) by input frame number.
     timing: Vec<(i64, u32)>,
     config: Option<Av1Config>,
-    /// PSNR of each shown frame's reconstruction against its input.
-    psnr: Vec<f64>,
-}
-
-/// PSNR of rav1e's reconstruction of a frame against its input, over all
-/// three planes (the encoder's own reconstruction is what a decoder shows).
-fn reconstruction_psnr(rec: &Frame<u8>, source: &Frame<u8>) -> f64 {
-    let (mut sse, mut samples) = (0u64, 0u64);
-    for (a, b) in rec.planes.iter().zip(&source.planes) {
-        let width = a.cfg.width.min(b.cfg.width);
-        for (row_a, row_b) in a.rows_iter().zip(b.rows_iter()) {
-            for (&x, &y) in row_a.iter().zip(row_b).take(width) {
-                sse += u64::from(x.abs_diff(y)).pow(2);
-            }
-            samples += width as u64;
-        }
-    }
-    capped_psnr_from_sse(sse, samples)
 }
 
 impl Av1Encoder {
@@ -87,7 +68,6 @@ impl Av1Encoder {
             level_idx,
             timing: Vec::new(),
             config: None,
-            psnr: Vec::new(),
         })
     }
 
@@ -120,9 +100,6 @@ impl Av1Encoder {
                         .timing
                         .get(index)
                         .ok_or_else(|| encode_error(format!("packet for unknown frame {index}")))?;
-                    if let (Some(rec), Some(source)) = (&packet.rec, &packet.source) {
-                        self.psnr.push(reconstruction_psnr(rec, source));
-                    }
                     let is_sync = packet.frame_type == FrameType::KEY;
                     let mut data = Vec::with_capacity(packet.data.len());
                     for obu in split_obus(&packet.data)? {
@@ -174,10 +151,5 @@ impl VideoEncoder for Av1Encoder {
 
     fn codec_config(&self) -> Option<CodecConfig> {
         self.config.clone().map(CodecConfig::Av1)
-    }
-
-    /// rav1e's own reconstruction against the frames sent.
-    fn mean_psnr(&self) -> Option<f64> {
-        (!self.psnr.is_empty()).then(|| self.psnr.iter().sum::<f64>() / self.psnr.len() as f64)
     }
 }

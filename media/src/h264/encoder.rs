@@ -10,12 +10,11 @@ use openh264::{OpenH264API, Timestamp};
 use std::collections::VecDeque;
 
 use super::config::AvcConfig;
-use super::decoder::H264Decoder;
 use super::nal::{nal_type, split_annexb, write_length_prefixed, NAL_AUD, NAL_PPS, NAL_SPS};
-use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, SpeedPreset, VideoEncoder};
+use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
+use crate::encoders::SpeedPreset;
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
-use crate::quality::psnr;
 
 impl YUVSource for YuvFrame {
     fn dimensions(&self) -> (usize, usize) {
@@ -36,10 +35,7 @@ impl YUVSource for YuvFrame {
     }
 }
 
-/// One frame in, one access unit out; the first is an IDR. openh264 exposes
-/// no reconstruction, so what it codes is decoded again (openh264's decoder)
-/// to measure its PSNR; the frames waiting for their decoded picture are the
-/// only ones it holds.
+/// One frame in, one access unit out; the first is an IDR.
 pub struct H264Encoder {
     encoder: Encoder,
     width: u32,
@@ -48,10 +44,6 @@ pub struct H264Encoder {
     frames: u64,
     frame_rate: f64,
     coded: VecDeque<EncodedSample>,
-    decoder: Option<Box<H264Decoder>>,
-    waiting: VecDeque<YuvFrame>,
-    psnr_sum: f64,
-    measured: usize,
 }
 
 fn encode_error(reason: impl ToString) -> MediaError {
@@ -99,22 +91,7 @@ impl H264Encoder {
             frames: 0,
             frame_rate: settings.frame_rate,
             coded: VecDeque::new(),
-            decoder: None,
-            waiting: VecDeque::new(),
-            psnr_sum: 0.0,
-            measured: 0,
         })
-    }
-
-    /// Pairs a decoded picture with the oldest frame still waiting for it.
-    fn measure(&mut self, decoded: &YuvFrame) -> Result<()> {
-        let original = self
-            .waiting
-            .pop_front()
-            .ok_or_else(|| encode_error("the decoder returned more pictures than were coded"))?;
-        self.psnr_sum += psnr(&original, decoded)?.min(100.0);
-        self.measured += 1;
-        Ok(())
     }
 
     /// Encodes one frame (frames must arrive in presentation order).
@@ -154,18 +131,6 @@ impl H264Encoder {
 impl VideoEncoder for H264Encoder {
     fn send_frame(&mut self, frame: &YuvFrame) -> Result<()> {
         let sample = self.encode(frame)?;
-        if self.decoder.is_none() {
-            let config = self.config.as_ref().ok_or_else(|| encode_error("the encoder emitted no SPS/PPS"))?;
-            self.decoder = Some(Box::new(H264Decoder::new(config)?));
-        }
-        self.waiting.push_back(frame.clone());
-        let decoded = match self.decoder.as_mut() {
-            Some(decoder) => decoder.send_sample(&sample.data, sample.pts, sample.duration)?,
-            None => None,
-        };
-        if let Some(decoded) = decoded {
-            self.measure(&decoded)?;
-        }
         self.coded.push_back(sample);
         Ok(())
     }
@@ -175,24 +140,10 @@ impl VideoEncoder for H264Encoder {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let rest = match self.decoder.as_mut() {
-            Some(decoder) => decoder.flush()?,
-            None => Vec::new(),
-        };
-        for decoded in &rest {
-            self.measure(decoded)?;
-        }
-        if !self.waiting.is_empty() {
-            return Err(encode_error(format!("{} coded frames did not decode back", self.waiting.len())));
-        }
         Ok(())
     }
 
     fn codec_config(&self) -> Option<CodecConfig> {
         self.config.clone().map(CodecConfig::Avc)
-    }
-
-    fn mean_psnr(&self) -> Option<f64> {
-        (self.measured > 0).then(|| self.psnr_sum / self.measured as f64)
     }
 }

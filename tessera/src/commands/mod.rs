@@ -24,7 +24,7 @@ use tessera_worker::WorkerError;
 
 /// Tessera: segment-parallel media transcoding.
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about)]
+#[command(name = "tessera", version, about, after_help = encoders_help())]
 pub struct Cli {
     /// TOML file of settings (keys are long flag names); flags and TESSERA_* variables win over it.
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
@@ -107,12 +107,18 @@ enum Command {
         /// Codec: h264 or av1.
         #[arg(long, default_value = "h264")]
         codec: tessera_media::VideoCodec,
+        /// Encoder: x264, openh264, svt-av1, rav1e (default: the codec's best in this build).
+        #[arg(long)]
+        encoder: Option<tessera_media::EncoderKind>,
         /// Output height in lines (width keeps the aspect ratio).
         #[arg(long, default_value_t = 360)]
         height: u32,
-        /// Target bitrate in kbit/s.
+        /// Target bitrate in kbit/s (with --crf: the most any segment may average).
         #[arg(long, default_value_t = 700)]
         bitrate: u32,
+        /// Capped quality mode: the encoder's CRF (x264 0-51, svt-av1 1-63) under --bitrate.
+        #[arg(long)]
+        crf: Option<u8>,
         /// Speed preset: veryfast, fast, medium, slow.
         #[arg(long, default_value = "veryfast")]
         speed: tessera_media::SpeedPreset,
@@ -156,12 +162,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(args) => submit::run(args),
         Command::Dev(args) => dev::run(args),
         Command::CutChild => std::process::exit(tessera_coordinator::cutting::run_child()),
-        Command::Encode { input, out, codec, height, bitrate, speed, segment_duration } => {
-            let rung =
-                tessera_core::Rung { codec, height, bitrate_kbps: bitrate, max_frame_rate: None, speed: Some(speed) };
+        Command::Encode { input, out, codec, encoder, height, bitrate, crf, speed, segment_duration } => {
+            let mut rung = tessera_core::Rung {
+                codec: encoder.map_or(codec, |e| e.codec()),
+                height,
+                bitrate_kbps: bitrate,
+                encoder,
+                crf,
+                max_frame_rate: None,
+                speed: Some(speed),
+            };
+            rung.resolve_encoder()?;
             encode::run(&input, &out, &rung, segment_duration)
         }
     }
+}
+
+/// Which video encoders this build has (the FFmpeg it loaded decides x264 and SVT-AV1).
+pub fn encoders_help() -> String {
+    let list: Vec<String> = tessera_media::EncoderKind::availability()
+        .into_iter()
+        .map(|(e, has)| format!("{e} ({}{})", e.codec(), if has { "" } else { ", unavailable" }))
+        .collect();
+    let defaults = [tessera_media::VideoCodec::H264, tessera_media::VideoCodec::Av1]
+        .map(|c| format!("{c}: {}", tessera_media::EncoderKind::default_for(c)));
+    format!("Video encoders in this build: {}. Defaults: {}.", list.join(", "), defaults.join(", "))
 }
 
 /// 2 when the input is at fault, 1 otherwise.

@@ -10,5 +10,6 @@ pub fn run(input: &Path) -> anyhow::Result<()> {
     let report =
         tessera_coordinator::probe(input, &Limits::default()).with_context(|| format!("{}", input.display()))?;
     print!("{report}");
+    println!("{}", super::encoders_help());
     Ok(())
 }

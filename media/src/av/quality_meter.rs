@@ -1,0 +1,133 @@
+//! What a viewer gets, measured: a segment's coded samples decoded again
+//! with libavcodec (FFmpeg's H.264 decoder, dav1d for AV1) and compared with
+//! the frames the encoder was given. One meter for every encoder, so the
+//! PSNR and SSIM in reports compare encoders fairly.
+
+use std::collections::VecDeque;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::ffi;
+
+use super::init;
+use crate::encode::{CodecConfig, EncodedSample};
+use crate::error::{MediaError, Result};
+use crate::frame::YuvFrame;
+use crate::quality::{measure, FrameQuality, Plane, QualitySum};
+
+fn meter_error(reason: impl std::fmt::Display) -> MediaError {
+    MediaError::Encode { codec: "meter", reason: format!("measuring the coded frames: {reason}") }
+}
+
+/// Pairs each decoded picture with the frame it was coded from.
+#[derive(Default)]
+pub struct QualityMeter {
+    decoder: Option<ffmpeg::decoder::Video>,
+    /// Frames sent to the encoder whose decoded picture has not come back.
+    waiting: VecDeque<YuvFrame>,
+    sum: QualitySum,
+    decoded: usize,
+}
+
+fn open_decoder(config: &CodecConfig) -> Result<ffmpeg::decoder::Video> {
+    init();
+    let (codec, extradata) = match config {
+        CodecConfig::Avc(avc) => (ffmpeg::decoder::find(ffmpeg::codec::Id::H264), avc.to_record()?),
+        // dav1d first (fast), then whatever AV1 decoder this FFmpeg has; the
+        // sequence header travels in the first sample.
+        CodecConfig::Av1(_) => (
+            ffmpeg::decoder::find_by_name("libdav1d")
+                .or_else(|| ffmpeg::decoder::find_by_name("libaom-av1"))
+                .or_else(|| ffmpeg::decoder::find(ffmpeg::codec::Id::AV1)),
+            Vec::new(),
+        ),
+    };
+    let codec = codec.ok_or_else(|| meter_error("this FFmpeg has no decoder for the output codec"))?;
+    let mut context = ffmpeg::codec::Context::new_with_codec(codec);
+    // SAFETY: plain fields of an unopened context; extradata is allocated with
+    // libavutil (padded, as libavcodec requires) and owned by the context.
+    unsafe {
+        let c = &mut *context.as_mut_ptr();
+        c.thread_count = 1;
+        if !extradata.is_empty() {
+            let size = extradata.len();
+            let buffer = ffi::av_mallocz(size + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize) as *mut u8;
+            if buffer.is_null() {
+                return Err(meter_error("out of memory"));
+            }
+            std::ptr::copy_nonoverlapping(extradata.as_ptr(), buffer, size);
+            c.extradata = buffer;
+            c.extradata_size = size as i32;
+        }
+    }
+    context.decoder().open_as(codec).and_then(|d| d.video()).map_err(meter_error)
+}
+
+impl QualityMeter {
+    /// A meter with nothing sent yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A frame on its way into the encoder (presentation order).
+    pub fn sent(&mut self, frame: &YuvFrame) {
+        self.waiting.push_back(frame.clone());
+    }
+
+    /// A coded sample (decode order) and the stream's configuration.
+    pub fn coded(&mut self, sample: &EncodedSample, config: &CodecConfig) -> Result<()> {
+        let first = self.decoder.is_none();
+        if first {
+            self.decoder = Some(open_decoder(config)?);
+        }
+        let packet = match config {
+            CodecConfig::Av1(av1) if first => {
+                let mut data = av1.sequence_header.clone();
+                data.extend_from_slice(&sample.data);
+                ffmpeg::Packet::copy(&data)
+            }
+            _ => ffmpeg::Packet::copy(&sample.data),
+        };
+        if let Some(decoder) = self.decoder.as_mut() {
+            decoder.send_packet(&packet).map_err(meter_error)?;
+        }
+        self.take_pictures()
+    }
+
+    fn take_pictures(&mut self) -> Result<()> {
+        let Some(decoder) = self.decoder.as_mut() else { return Ok(()) };
+        let mut picture = ffmpeg::frame::Video::empty();
+        while decoder.receive_frame(&mut picture).is_ok() {
+            if picture.format() != ffmpeg::format::Pixel::YUV420P {
+                return Err(meter_error(format!("decoded {:?}, expected yuv420p", picture.format())));
+            }
+            let original = self.waiting.pop_front().ok_or_else(|| meter_error("more pictures than frames sent"))?;
+            let (w, h) = (picture.width() as usize, picture.height() as usize);
+            let plane = |i: usize, width: usize, height: usize| Plane {
+                data: picture.data(i),
+                stride: picture.stride(i),
+                width,
+                height,
+            };
+            let coded = [plane(0, w, h), plane(1, w / 2, h / 2), plane(2, w / 2, h / 2)];
+            self.sum.add(measure(&original, coded)?);
+            self.decoded += 1;
+        }
+        Ok(())
+    }
+
+    /// Drains the decoder; the mean quality of every frame sent.
+    pub fn finish(mut self) -> Result<FrameQuality> {
+        if let Some(decoder) = self.decoder.as_mut() {
+            decoder.send_eof().map_err(meter_error)?;
+        }
+        self.take_pictures()?;
+        if !self.waiting.is_empty() {
+            return Err(meter_error(format!(
+                "{} of {} coded frames did not decode",
+                self.waiting.len(),
+                self.waiting.len() + self.decoded
+            )));
+        }
+        self.sum.mean().ok_or_else(|| meter_error("no coded picture was measured"))
+    }
+}
