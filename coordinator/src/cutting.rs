@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
+use tessera_core::Ladder;
 use tessera_media::Limits;
 
 use crate::error::CoordinatorError;
@@ -37,6 +38,20 @@ pub struct CutRequest {
     pub segment_duration_secs: f64,
     /// Input limits.
     pub limits: Limits,
+    /// A per-title ladder's rungs to probe before the plan is sent (none: no probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_ladder: Option<Ladder>,
+}
+
+/// Opens and plans the upload (and probes it when asked): the plan's summary.
+fn open_and_plan(request: &CutRequest) -> Result<(PlanSummary, IngestPlan), CoordinatorError> {
+    let target = std::time::Duration::from_secs_f64(request.segment_duration_secs);
+    let plan = IngestPlan::open(&request.path, target, &request.limits)?;
+    let mut summary = plan.summary()?;
+    if let Some(ladder) = &request.probe_ladder {
+        summary.per_title = plan.probe_ladder(ladder)?;
+    }
+    Ok((summary, plan))
 }
 
 /// An error the child reports before exiting.
@@ -69,11 +84,7 @@ pub(crate) type Segments = mpsc::Sender<Result<(u32, Vec<u8>), CoordinatorError>
 
 /// Cuts on this thread (a blocking one): the plan to `planned`, then the segments.
 pub(crate) fn cut_in_process(request: &CutRequest, planned: Planned, segments: Segments) {
-    let target = std::time::Duration::from_secs_f64(request.segment_duration_secs);
-    let opened = IngestPlan::open(&request.path, target, &request.limits)
-        .map_err(CoordinatorError::from)
-        .and_then(|plan| Ok((plan.summary()?, plan)));
-    let plan = match opened {
+    let plan = match open_and_plan(request) {
         Ok((summary, plan)) => {
             let _ = planned.send(Ok(summary));
             plan
@@ -106,18 +117,15 @@ pub fn run_child() -> i32 {
             return 1;
         }
     };
-    let target = std::time::Duration::from_secs_f64(request.segment_duration_secs);
-    let outcome =
-        IngestPlan::open(&request.path, target, &request.limits).map_err(CoordinatorError::from).and_then(|plan| {
-            let summary = plan.summary()?;
-            write_frame(&mut out, b'P', &serde_json::to_vec(&summary).unwrap_or_default())?;
-            plan.cut(|segment| {
-                let mut payload = Vec::with_capacity(4 + segment.bytes.len());
-                payload.extend_from_slice(&segment.seq.to_be_bytes());
-                payload.extend_from_slice(&segment.bytes);
-                write_frame(&mut out, b'S', &payload)
-            })
-        });
+    let outcome = open_and_plan(&request).and_then(|(summary, plan)| {
+        write_frame(&mut out, b'P', &serde_json::to_vec(&summary).unwrap_or_default())?;
+        plan.cut(|segment| {
+            let mut payload = Vec::with_capacity(4 + segment.bytes.len());
+            payload.extend_from_slice(&segment.seq.to_be_bytes());
+            payload.extend_from_slice(&segment.bytes);
+            write_frame(&mut out, b'S', &payload)
+        })
+    });
     match outcome {
         Ok(()) => match write_frame(&mut out, b'D', &[]).and_then(|()| flush(&mut out)) {
             Ok(()) => 0,

@@ -1,14 +1,16 @@
 //! Ingest: open an upload with libavformat, plan its segments, normalise its
-//! audio to AAC-LC, and hand each source segment to a sink (a store writer,
-//! a test, `tessera segment`).
+//! audio to AAC-LC, probe it for a per-title ladder when asked, and hand each
+//! source segment to a sink (a store writer, a test, `tessera segment`).
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::wire::SourceInfo;
+use tessera_core::Ladder;
 use tessera_media::av::audio::NormalisedAudio;
 use tessera_media::av::SourceFile;
+use tessera_media::per_title::RungProbe;
 use tessera_media::{Limits, MediaError, SegmentSpan};
 
 use crate::error::CoordinatorError;
@@ -43,6 +45,9 @@ pub struct PlanSummary {
     pub segments: u32,
     /// The audio rendition (None: no audio).
     pub audio: Option<AudioSummary>,
+    /// The per-title probe's figures (empty unless the ladder asked for one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_title: Vec<RungProbe>,
 }
 
 /// The source's audio as the audio rendition carries it.
@@ -53,6 +58,9 @@ pub struct AudioSummary {
     /// Priming samples (encoder delay) to trim.
     pub priming: u64,
 }
+
+/// Segments the per-title probe samples.
+pub const PROBE_SAMPLES: usize = 3;
 
 /// An opened, planned upload.
 #[derive(Debug)]
@@ -98,7 +106,32 @@ impl IngestPlan {
             },
             segments,
             audio: self.audio.as_ref().map(|a| AudioSummary { bitrate_kbps: a.bitrate_kbps, priming: a.priming }),
+            per_title: Vec::new(),
         })
+    }
+
+    /// The segments the per-title probe samples: up to [`PROBE_SAMPLES`],
+    /// spread evenly (the middle of each third).
+    fn probe_spans(&self) -> Vec<SegmentSpan> {
+        let n = self.spans.len();
+        let k = PROBE_SAMPLES.min(n);
+        let mut picks: Vec<usize> = (0..k).map(|i| (2 * i + 1) * n / (2 * k)).collect();
+        picks.dedup();
+        picks.into_iter().filter_map(|i| self.spans.get(i).cloned()).collect()
+    }
+
+    /// The per-title probe ([`tessera_media::per_title`]) of `ladder`'s rungs
+    /// for this source, on a few sampled segments.
+    pub fn probe_ladder(&self, ladder: &Ladder) -> Result<Vec<RungProbe>, CoordinatorError> {
+        let v = &self.source.info.video;
+        let heights: Vec<u32> =
+            ladder.for_source(v.display_width.min(v.display_height))?.iter().map(|r| r.height).collect();
+        let mut samples = Vec::new();
+        self.source.cut::<MediaError>(&self.probe_spans(), None, |segment| {
+            samples.push(segment);
+            Ok(())
+        })?;
+        Ok(tessera_media::per_title::probe(&samples, &heights, v.frame_rate)?)
     }
 
     /// Cuts every segment, calling `sink` with each in order.

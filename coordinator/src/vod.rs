@@ -55,9 +55,13 @@ pub struct VodJobSpec {
 /// audio rendition if the source has audio.
 pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
     let short_side = plan.source.width.min(plan.source.height);
-    let mut renditions: Vec<RenditionSpec> = spec
-        .ladder
-        .for_source(short_side)?
+    let mut rungs = spec.ladder.for_source(short_side)?;
+    if spec.ladder.per_title {
+        rungs = Ladder::fit_to_probe(&rungs, &plan.per_title);
+        let chosen: Vec<String> = rungs.iter().map(|r| format!("{} {} kbit/s", r.name(), r.bitrate_kbps)).collect();
+        tracing::info!(job = %spec.job, ladder = %chosen.join(", "), "per-title ladder");
+    }
+    let mut renditions: Vec<RenditionSpec> = rungs
         .into_iter()
         .map(|mut rung| {
             rung.speed = Some(rung.speed.unwrap_or(spec.speed));
@@ -106,7 +110,12 @@ async fn publish_job(
     // One segment in flight at a time: the channel bounds memory.
     let (tx, mut rx) = mpsc::channel(2);
     let (plan_tx, plan_rx) = tokio::sync::oneshot::channel();
-    let request = CutRequest { path, segment_duration_secs: spec.segment_duration.as_secs_f64(), limits: spec.limits };
+    let request = CutRequest {
+        path,
+        segment_duration_secs: spec.segment_duration.as_secs_f64(),
+        limits: spec.limits,
+        probe_ladder: spec.ladder.per_title.then(|| spec.ladder.clone()),
+    };
     let cutter = match &spec.cutter {
         // libavformat reads synchronously: a blocking thread.
         Cutter::InProcess => tokio::task::spawn_blocking(move || cut_in_process(&request, plan_tx, tx)),

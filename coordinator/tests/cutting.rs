@@ -46,6 +46,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
                 max_frame_rate: None,
                 speed: None,
             }],
+            per_title: false,
         },
         segment_duration: Duration::from_secs(1),
         speed: SpeedPreset::Veryfast,
@@ -94,6 +95,7 @@ async fn a_child_that_crashes_fails_its_job_as_bad_input() {
         source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 2.0, frames: 60 },
         segments: 2,
         audio: Some(AudioSummary { bitrate_kbps: 128, priming: 1024 }),
+        per_title: Vec::new(),
     };
     let json = serde_json::to_vec(&plan).unwrap();
     let mut frame = vec![b'P'];

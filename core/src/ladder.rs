@@ -2,6 +2,7 @@
 //! follows docs/architecture.md; rungs above the source height are dropped.
 
 use serde::{Deserialize, Serialize};
+use tessera_media::per_title::RungProbe;
 use tessera_media::{EncoderKind, SpeedPreset, VideoCodec};
 
 use crate::error::CoreError;
@@ -67,8 +68,9 @@ impl Rung {
             let available: Vec<&str> =
                 EncoderKind::availability().into_iter().filter(|(_, has)| *has).map(|(e, _)| e.as_str()).collect();
             return Err(invalid(format!(
-                "encoder {encoder} is not in this build (its FFmpeg has no {}); available: {}",
-                encoder.libavcodec_name().unwrap_or("such encoder"),
+                "encoder {encoder} is not available here (this build's FFmpeg lacks {}, or \
+                 TESSERA_DISABLE_ENCODERS takes it out); available: {}",
+                encoder.libavcodec_name().unwrap_or("it"),
                 available.join(", ")
             )));
         }
@@ -95,7 +97,26 @@ impl Rung {
 pub struct Ladder {
     /// The rungs.
     pub rungs: Vec<Rung>,
+    /// Per-title: before the job is published, a probe of the upload sets
+    /// each rung's bitrate to what the picture needs (never above the
+    /// rung's own) and drops rungs that would look no better than the one
+    /// below ([`Ladder::fit_to_probe`]). `"ladder": "auto"` is the default
+    /// ladder with this set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_title: bool,
 }
+
+/// Bits the per-title ladder gives a rung over what x264 spent at the
+/// probe's quality: rate control in bitrate mode needs some room.
+pub const PER_TITLE_HEADROOM: f64 = 1.2;
+
+/// What AV1 (SVT-AV1) spends against x264 for the same quality, as the
+/// default ladder has it (1600/2500, 800/1200, 450/700 kbit/s).
+pub const AV1_BITS_PER_H264_BIT: f64 = 0.65;
+
+/// A rung whose next rung down, scaled up to it, has at least this SSIM
+/// (luma) against it shows nothing more: the per-title ladder drops it.
+pub const INVISIBLE_DETAIL_SSIM: f64 = 0.995;
 
 const DEFAULT: [(u32, u32, Option<u32>); 5] = [
     (1080, 4500, Some(2800)),
@@ -128,7 +149,7 @@ impl Ladder {
                 }
             }
         }
-        Self { rungs }
+        Self { rungs, per_title: false }
     }
 
     /// Parses and validates a ladder from JSON (`{"rungs": [...]}`).
@@ -164,6 +185,40 @@ impl Ladder {
             }
         }
         Ok(())
+    }
+
+    /// The per-title ladder: `fitted` (this ladder's rungs for the source,
+    /// [`Ladder::for_source`]) with each rung's bitrate set from the probe
+    /// (x264's bits at the probe's quality x [`PER_TITLE_HEADROOM`], x
+    /// [`AV1_BITS_PER_H264_BIT`] for AV1; at least an eighth of the rung's
+    /// own bitrate and never above it), and rungs dropped whose next rung
+    /// down shows the same picture ([`INVISIBLE_DETAIL_SSIM`]). The lowest
+    /// rung of each codec always stays. Rungs the probe did not measure keep
+    /// their bitrate.
+    pub fn fit_to_probe(fitted: &[Rung], probe: &[RungProbe]) -> Vec<Rung> {
+        let mut out: Vec<Rung> = Vec::new();
+        for rung in fitted {
+            let Some(measured) = probe.iter().find(|p| p.height == rung.height) else {
+                out.push(rung.clone());
+                continue;
+            };
+            let lowest = !fitted.iter().any(|r| r.codec == rung.codec && r.height < rung.height);
+            let lower_probed = probe.iter().any(|p| {
+                p.height < rung.height && fitted.iter().any(|r| r.codec == rung.codec && r.height == p.height)
+            });
+            if !lowest && lower_probed && measured.ssim_of_rung_below.is_some_and(|s| s >= INVISIBLE_DETAIL_SSIM) {
+                continue;
+            }
+            let factor = match rung.codec {
+                VideoCodec::H264 => 1.0,
+                VideoCodec::Av1 => AV1_BITS_PER_H264_BIT,
+            };
+            let need = measured.kbps_at_crf * PER_TITLE_HEADROOM * factor;
+            let floor = (rung.bitrate_kbps / 8).max(16);
+            let kbps = ((need / 10.0).ceil() * 10.0).clamp(f64::from(floor), f64::from(rung.bitrate_kbps));
+            out.push(Rung { bitrate_kbps: kbps as u32, ..rung.clone() });
+        }
+        out
     }
 
     /// Names every rung's encoder ([`Rung::resolve_encoder`]).
@@ -314,19 +369,52 @@ mod tests {
         l.resolve_encoders().unwrap();
         assert_eq!(l.rungs[0].encoder, Some(EncoderKind::default_for(VideoCodec::H264)));
         assert_eq!(l.rungs[1].encoder, Some(EncoderKind::Rav1e));
-        let err = Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"encoder":"rav1e"}]}"#)
-            .unwrap_err();
+        let err =
+            Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"encoder":"rav1e"}]}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("rav1e encodes av1, not h264"), "{err}");
-        let mut l =
-            Ladder::from_json(r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e","crf":30}]}"#)
-                .unwrap();
+        let mut l = Ladder::from_json(
+            r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e","crf":30}]}"#,
+        )
+        .unwrap();
         let err = l.resolve_encoders().unwrap_err();
         assert!(err.to_string().contains("rav1e has no capped quality mode: drop crf, or use svt-av1"), "{err}");
-        let mut l =
-            Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":450,"encoder":"x264","crf":60}]}"#)
-                .unwrap();
+        let mut l = Ladder::from_json(
+            r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":450,"encoder":"x264","crf":60}]}"#,
+        )
+        .unwrap();
         let err = l.resolve_encoders().unwrap_err();
         assert!(err.to_string().contains("crf 60 is outside x264's 0..=51"), "{err}");
+    }
+
+    #[test]
+    fn per_title_fits_bitrates_to_the_probe_and_drops_invisible_rungs() {
+        let ladder = Ladder::default_for(&[VideoCodec::H264, VideoCodec::Av1]);
+        let fitted = ladder.for_source(720).unwrap();
+        let probe =
+            |height, kbps_at_crf, below: Option<f64>| RungProbe { height, kbps_at_crf, ssim_of_rung_below: below };
+        // A cartoon: few bits, and 480p scaled up looks like 720p.
+        let flat = [
+            probe(720, 300.0, Some(0.997)),
+            probe(480, 200.0, Some(0.99)),
+            probe(360, 120.0, Some(0.98)),
+            probe(240, 40.0, None),
+        ];
+        let rungs = Ladder::fit_to_probe(&fitted, &flat);
+        let names: Vec<String> = rungs.iter().map(|r| format!("{} {}", r.name(), r.bitrate_kbps)).collect();
+        assert_eq!(
+            names,
+            ["h264-480p 240", "h264-360p 150", "h264-240p 50", "av1-480p 160", "av1-360p 100"],
+            "720p dropped, bitrates from the probe"
+        );
+        // Sports: more bits than the fixed ladder gives, and every rung shows more: the fixed ladder stays.
+        let busy = [
+            probe(720, 5000.0, Some(0.90)),
+            probe(480, 2500.0, Some(0.92)),
+            probe(360, 1500.0, Some(0.93)),
+            probe(240, 900.0, None),
+        ];
+        assert_eq!(Ladder::fit_to_probe(&fitted, &busy), fitted);
     }
 
     #[test]

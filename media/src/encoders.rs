@@ -28,7 +28,8 @@ pub enum EncoderKind {
 
 impl EncoderKind {
     /// Every encoder, preferred first within each codec.
-    pub const ALL: [EncoderKind; 4] = [EncoderKind::X264, EncoderKind::Openh264, EncoderKind::SvtAv1, EncoderKind::Rav1e];
+    pub const ALL: [EncoderKind; 4] =
+        [EncoderKind::X264, EncoderKind::Openh264, EncoderKind::SvtAv1, EncoderKind::Rav1e];
 
     /// The name rungs use: `x264`, `openh264`, `svt-av1`, `rav1e`.
     pub fn as_str(self) -> &'static str {
@@ -58,8 +59,13 @@ impl EncoderKind {
     }
 
     /// Whether this build can run it: the built-in ones always; the hosted
-    /// ones when the FFmpeg libraries this process loaded have them.
+    /// ones when the FFmpeg libraries this process loaded have them. An
+    /// operator can take any out with `TESSERA_DISABLE_ENCODERS` (e.g.
+    /// `x264`, where x264's GPL does not suit the deployment).
     pub fn available(self) -> bool {
+        if disabled().contains(&self) {
+            return false;
+        }
         match self.libavcodec_name() {
             None => true,
             Some(name) => crate::av::has_encoder(name),
@@ -90,6 +96,15 @@ impl EncoderKind {
     pub fn availability() -> Vec<(EncoderKind, bool)> {
         Self::ALL.into_iter().map(|e| (e, e.available())).collect()
     }
+}
+
+/// The encoders `TESSERA_DISABLE_ENCODERS` (comma-separated names) takes out, read once.
+fn disabled() -> &'static [EncoderKind] {
+    static DISABLED: std::sync::OnceLock<Vec<EncoderKind>> = std::sync::OnceLock::new();
+    DISABLED.get_or_init(|| {
+        let names = std::env::var("TESSERA_DISABLE_ENCODERS").unwrap_or_default();
+        names.split(',').filter_map(|n| n.trim().parse().ok()).collect()
+    })
 }
 
 impl fmt::Display for EncoderKind {

@@ -13,6 +13,7 @@
 //! - [`encoders`], [`encode`], [`h264`], [`av1`], [`av::encoder`]: the four
 //!   video encoders (x264 and SVT-AV1 hosted in libavcodec, openh264,
 //!   rav1e), their presets, and one segment's encode.
+//! - [`per_title`]: the complexity probe behind per-title ladders.
 //! - [`scale`], [`quality`]: rung sizes, PSNR and SSIM ([`av::quality_meter`]
 //!   decodes what was coded to measure it).
 //! - [`cmaf`]: init segments and fragments for avc1, av01 and mp4a tracks.
@@ -30,6 +31,7 @@ pub mod frame;
 pub mod h264;
 pub mod limits;
 pub mod live_segmenter;
+pub mod per_title;
 pub mod pipeline;
 pub mod quality;
 pub mod scale;

@@ -176,7 +176,11 @@ impl QualitySum {
     /// The per-picture mean (`None` before the first).
     pub fn mean(&self) -> Option<FrameQuality> {
         let n = self.frames as f64;
-        (self.frames > 0).then(|| FrameQuality { psnr: self.sum[0] / n, psnr_y: self.sum[1] / n, ssim: self.sum[2] / n })
+        (self.frames > 0).then(|| FrameQuality {
+            psnr: self.sum[0] / n,
+            psnr_y: self.sum[1] / n,
+            ssim: self.sum[2] / n,
+        })
     }
 }
 

@@ -152,7 +152,8 @@ fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() 
             assert!(v.contains(attr), "{v} lacks {attr}");
         }
     }
-    assert!(variants[0].contains("CODECS=\"avc1.42C01E,mp4a.40.2\",RESOLUTION=640x360"), "{}", variants[0]);
+    // x264 (the default H.264 encoder): High profile, level 3.0.
+    assert!(variants[0].contains("CODECS=\"avc1.64001E,mp4a.40.2\",RESOLUTION=640x360"), "{}", variants[0]);
     assert!(variants[2].contains("av01.0."), "{}", variants[2]);
 
     // ffprobe opens both manifests and sees every rendition.
@@ -363,4 +364,128 @@ fn hls_js_and_dash_js_play_the_h264_ladder_in_chromium() {
 #[test]
 fn hls_js_and_dash_js_play_the_av1_ladder_in_chromium() {
     browser_case("av1");
+}
+
+/// Bits a report's video renditions spend per second, in all.
+fn video_kbps(out: &Path) -> f64 {
+    let report = report(out);
+    report["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["width"].as_u64() != Some(0))
+        .map(|r| r["average_bitrate_kbps"].as_f64().unwrap())
+        .sum()
+}
+
+/// `--ladder auto`: a flat picture (slow gradients) gets a smaller ladder
+/// than a noisy one of the same size: fewer rungs (the ones the rung below
+/// shows as well are dropped) and fewer bits; the noisy one keeps the fixed
+/// ladder's rungs and bitrates.
+#[test]
+fn a_per_title_ladder_is_smaller_for_a_flat_picture_than_for_a_noisy_one() {
+    let flat = cached_fixture(
+        &fixtures(),
+        "flat-360p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "gradients=s=640x360:rate=30:speed=0.02:duration=4",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+        ],
+    );
+    let noisy = cached_fixture(
+        &fixtures(),
+        "noisy-360p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30:duration=4,noise=alls=30:allf=t+u",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (flat_out, noisy_out, fixed_out) =
+        (dir.path().join("flat"), dir.path().join("noisy"), dir.path().join("fixed"));
+    let args = ["--ladder", "auto", "--segment-duration", "2"];
+    transcode(&flat, &flat_out, &args);
+    transcode(&noisy, &noisy_out, &args);
+    transcode(&noisy, &fixed_out, &["--segment-duration", "2"]);
+    let (flat_rungs, noisy_rungs) = (rendition_names(&flat_out), rendition_names(&noisy_out));
+    assert!(flat_rungs.len() < noisy_rungs.len(), "flat {flat_rungs:?} vs noisy {noisy_rungs:?}");
+    assert_eq!(noisy_rungs, rendition_names(&fixed_out), "the noisy picture needs every rung");
+    let (flat_kbps, noisy_kbps) = (video_kbps(&flat_out), video_kbps(&noisy_out));
+    assert!(flat_kbps * 4.0 < noisy_kbps, "flat {flat_kbps:.0} kbit/s vs noisy {noisy_kbps:.0} kbit/s");
+    // What is left of the flat ladder still looks like the source.
+    let flat_report = report(&flat_out);
+    for r in flat_report["renditions"].as_array().unwrap().iter().filter(|r| r["width"].as_u64() != Some(0)) {
+        assert!(r["ssim"].as_f64().unwrap() > 0.98, "{r}");
+    }
+}
+
+/// A rung names its encoder; one this build lacks (here taken out as an
+/// operator would) is refused before anything is encoded, naming it.
+#[test]
+fn rungs_name_their_encoder_and_a_missing_one_is_refused_up_front() {
+    let source = source_180p();
+    let dir = tempfile::tempdir().unwrap();
+    let ladder = dir.path().join("ladder.json");
+    std::fs::write(
+        &ladder,
+        r#"{"rungs":[{"codec":"h264","height":180,"bitrate_kbps":300,"encoder":"openh264"},
+                    {"codec":"h264","height":144,"bitrate_kbps":200,"encoder":"x264","crf":26},
+                    {"codec":"av1","height":180,"bitrate_kbps":250,"encoder":"rav1e"},
+                    {"codec":"av1","height":144,"bitrate_kbps":150,"encoder":"svt-av1","crf":40}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("pkg");
+    transcode(&source, &out, &["--ladder", ladder.to_str().unwrap(), "--segment-duration", "2"]);
+    let report = report(&out);
+    let codec = |name: &str| {
+        report["renditions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["codec"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(codec("h264-180p").starts_with("avc1.42"), "openh264: Constrained Baseline");
+    assert!(codec("h264-144p").starts_with("avc1.64"), "x264: High");
+    for name in ["av1-180p", "av1-144p"] {
+        assert!(codec(name).starts_with("av01.0."), "{name}");
+        let playlist = out.join(name).join("index.m3u8");
+        let (frames, _) = count_frames(&playlist, "v");
+        assert_eq!(frames, 120, "{name}");
+    }
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["transcode", source.to_str().unwrap(), "--out", dir.path().join("no").to_str().unwrap()])
+        .args(["--ladder", ladder.to_str().unwrap()])
+        .env("TESSERA_DISABLE_ENCODERS", "x264")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("h264-144p") && stderr.contains("encoder x264 is not available here"), "{stderr}");
+    assert!(!dir.path().join("no").join("master.m3u8").exists());
+    let help = tessera(&["--help"]);
+    assert!(help.stdout.contains("Video encoders in this build: x264 (h264)"), "{}", help.stdout);
 }

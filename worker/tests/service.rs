@@ -30,7 +30,15 @@ fn source() -> PathBuf {
 }
 
 fn rung() -> Rung {
-    Rung { codec: VideoCodec::H264, height: 180, bitrate_kbps: 300, encoder: None, crf: None, max_frame_rate: None, speed: None }
+    Rung {
+        codec: VideoCodec::H264,
+        height: 180,
+        bitrate_kbps: 300,
+        encoder: None,
+        crf: None,
+        max_frame_rate: None,
+        speed: None,
+    }
 }
 
 struct Cluster {
@@ -127,7 +135,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
 fn vod_spec(job: &str) -> VodJobSpec {
     VodJobSpec {
         job: job.into(),
-        ladder: Ladder { rungs: vec![rung()] },
+        ladder: Ladder { rungs: vec![rung()], per_title: false },
         segment_duration: Duration::from_secs(1),
         speed: SpeedPreset::Veryfast,
         output_prefix: format!("outputs/{job}"),

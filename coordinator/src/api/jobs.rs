@@ -12,13 +12,13 @@ use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::telemetry::TraceParent;
 use tessera_core::wire::{upload_key, validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
-use tessera_core::{Ladder, StoreError};
+use tessera_core::StoreError;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::live::Playback;
 use super::ownership;
-use super::settings::Settings;
+use super::settings::{LadderRequest, Settings};
 use super::ApiState;
 
 /// Where the source is: exactly one of the two.
@@ -41,9 +41,10 @@ pub struct CreateJob {
     pub source: SourceRef,
     /// Video codecs of the default ladder, or a filter on `ladder` (default `["h264"]`).
     pub codecs: Option<Vec<String>>,
-    /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps"}]}`); default: the built-in ladder.
+    /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps", "encoder", "crf"}]}`), or
+    /// `"auto"`: the default ladder fitted to this upload by a probe (per-title); default: the built-in ladder.
     #[schema(value_type = Option<Object>)]
-    pub ladder: Option<Ladder>,
+    pub ladder: Option<LadderRequest>,
     /// Target segment duration in seconds, 1-30 (default 4).
     pub segment_duration: Option<f64>,
     /// Encoder speed: veryfast (default), fast, medium, slow.

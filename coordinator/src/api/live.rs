@@ -1,5 +1,6 @@
 //! `/v1/live`: create, inspect and end live channels.
 
+use super::settings::LadderRequest;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,6 @@ use tessera_core::channels::{ChannelRecord, ChannelState};
 use tessera_core::jobs::{now_ms, JobBookError};
 use tessera_core::kv::KvError;
 use tessera_core::wire::validate_id;
-use tessera_core::Ladder;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
@@ -26,9 +26,10 @@ pub struct CreateChannel {
     pub id: Option<String>,
     /// Video codecs (default `["h264"]`).
     pub codecs: Option<Vec<String>>,
-    /// The ladder; default: the built-in ladder.
+    /// The ladder; default: the built-in ladder. (Not `"auto"`: a per-title
+    /// ladder needs the whole upload before it starts.)
     #[schema(value_type = Option<Object>)]
-    pub ladder: Option<Ladder>,
+    pub ladder: Option<LadderRequest>,
     /// Target segment duration in seconds, 1-10 (default 2); segments last
     /// at least the publisher's keyframe interval.
     pub segment_duration: Option<f64>,
@@ -155,7 +156,13 @@ pub async fn create(
     if !(3..=100).contains(&window) {
         return Err(ApiError::bad_request("invalid_request", "window must be within 3-100 segments"));
     }
-    let settings = Settings::parse(
+    if request.ladder == Some(LadderRequest::Auto) {
+        return Err(ApiError::bad_request(
+            "invalid_ladder",
+            "a live channel takes a fixed ladder: a per-title (\"auto\") ladder needs the whole upload before it starts",
+        ));
+    }
+    let mut settings = Settings::parse(
         &api.config,
         request.codecs.as_deref(),
         request.ladder.as_ref(),
@@ -163,6 +170,8 @@ pub async fn create(
         request.class.as_deref(),
         request.output_prefix.as_deref().unwrap_or(&format!("live/{id}")),
     )?;
+    // A coordinator's per-title default ladder is for uploads; live uses its rungs as they are.
+    settings.ladder.per_title = false;
     let record = ChannelRecord {
         id: id.clone(),
         ladder: settings.ladder,

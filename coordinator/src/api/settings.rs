@@ -1,6 +1,10 @@
 //! Encoding settings shared by jobs and live channels: codecs and ladder,
 //! speed, worker class, output prefix; each checked with a clear 400.
 
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use tessera_core::wire::WorkerClass;
 use tessera_core::Ladder;
 
@@ -13,6 +17,39 @@ use super::ownership::{check_prefix_size, OWNERS};
 
 /// The folders default output prefixes are in (`outputs/{job}`, `live/{channel}`).
 const DEFAULT_PARENTS: [&str; 2] = ["outputs", "live"];
+
+/// A request's `ladder`: a ladder object, or `"auto"`: the default ladder
+/// made per-title ([`Ladder::per_title`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LadderRequest {
+    /// `"auto"`.
+    Auto,
+    /// `{"rungs": [...]}`.
+    Rungs(Ladder),
+}
+
+impl<'de> Deserialize<'de> for LadderRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Choice;
+        impl<'de> Visitor<'de> for Choice {
+            type Value = LadderRequest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"auto\" or a ladder object {\"rungs\": [...]}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LadderRequest, E> {
+                match v {
+                    "auto" => Ok(LadderRequest::Auto),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            // A map goes to the ladder's own deserializer, so its errors name the field.
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LadderRequest, A::Error> {
+                Ladder::deserialize(de::value::MapAccessDeserializer::new(map)).map(LadderRequest::Rungs)
+            }
+        }
+        deserializer.deserialize_any(Choice)
+    }
+}
 
 /// Checked settings.
 #[derive(Debug, Clone)]
@@ -33,7 +70,7 @@ impl Settings {
     pub fn parse(
         config: &ApiConfig,
         codecs: Option<&[String]>,
-        ladder: Option<&Ladder>,
+        ladder: Option<&LadderRequest>,
         speed: Option<&str>,
         class: Option<&str>,
         output_prefix: &str,
@@ -43,8 +80,12 @@ impl Settings {
             None => Ok(vec![VideoCodec::H264]),
         }
         .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
-        let mut ladder =
-            ladder.or(config.default_ladder.as_ref()).cloned().unwrap_or_else(|| Ladder::default_for(&codecs));
+        let fallback = || config.default_ladder.clone().unwrap_or_else(|| Ladder::default_for(&codecs));
+        let mut ladder = match ladder {
+            Some(LadderRequest::Rungs(ladder)) => ladder.clone(),
+            Some(LadderRequest::Auto) => Ladder { per_title: true, ..fallback() },
+            None => fallback(),
+        };
         ladder.rungs.retain(|r| codecs.contains(&r.codec));
         ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
         // Named now, so a job never fails later on an encoder this build lacks,

@@ -44,6 +44,21 @@ pub fn capped_rate_kbps(max_kbps: u32, segment_secs: f64) -> u32 {
     ((f64::from(max_kbps) * t / (t + VBV_INIT * CAPPED_BUFFER_SECS)).floor() as u32).max(1)
 }
 
+/// A copy of a frame as libavcodec and libswscale take it.
+pub(crate) fn to_av_frame(frame: &YuvFrame) -> ffmpeg::frame::Video {
+    let mut picture = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, frame.width, frame.height);
+    let half = frame.width as usize / 2;
+    let planes = [(&frame.y, frame.width as usize), (&frame.u, half), (&frame.v, half)];
+    for (i, (plane, width)) in planes.into_iter().enumerate() {
+        let stride = picture.stride(i);
+        let out = picture.data_mut(i);
+        for (row, src) in plane.chunks_exact(width).enumerate() {
+            out[row * stride..row * stride + width].copy_from_slice(src);
+        }
+    }
+    picture
+}
+
 /// A libavcodec-hosted encoder for one segment.
 pub struct LibavEncoder {
     kind: EncoderKind,
@@ -183,12 +198,11 @@ impl LibavEncoder {
                 self.config = Some(self.avc_config()?);
             }
             let index = self.packet.pts().unwrap_or(-1);
-            let &(pts, duration) = usize::try_from(index).ok().and_then(|i| self.timing.get(i)).ok_or_else(|| {
-                MediaError::Encode {
+            let &(pts, duration) =
+                usize::try_from(index).ok().and_then(|i| self.timing.get(i)).ok_or_else(|| MediaError::Encode {
                     codec: self.kind.codec().as_str(),
                     reason: format!("{} returned a packet for unknown frame {index}", self.kind),
-                }
-            })?;
+                })?;
             let bytes = self.packet.data().unwrap_or_default();
             let mut data = Vec::with_capacity(bytes.len());
             match self.kind.codec() {
@@ -226,15 +240,7 @@ impl VideoEncoder for LibavEncoder {
                 frame.width, frame.height, self.width, self.height
             )));
         }
-        let mut picture = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, frame.width, frame.height);
-        let planes = [(&frame.y, frame.width as usize), (&frame.u, frame.width as usize / 2), (&frame.v, frame.width as usize / 2)];
-        for (i, (plane, width)) in planes.into_iter().enumerate() {
-            let stride = picture.stride(i);
-            let out = picture.data_mut(i);
-            for (row, src) in plane.chunks_exact(width).enumerate() {
-                out[row * stride..row * stride + width].copy_from_slice(src);
-            }
-        }
+        let mut picture = to_av_frame(frame);
         picture.set_pts(Some(self.timing.len() as i64));
         self.timing.push((frame.pts, frame.duration));
         self.encoder.send_frame(&picture).map_err(error(self.kind))?;

@@ -42,7 +42,13 @@ impl Av1Config {
         let start = 1 + usize::from(header & 0x04 != 0);
         let mut size_len = 0;
         if header & 0x02 != 0 {
-            size_len = obu.get(start..).unwrap_or_default().iter().position(|b| b & 0x80 == 0).ok_or_else(|| bad("bad size"))? + 1;
+            size_len = obu
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .position(|b| b & 0x80 == 0)
+                .ok_or_else(|| bad("bad size"))?
+                + 1;
         }
         let mut bits = BitReader { data: obu.get(start + size_len..).unwrap_or_default(), pos: 0 };
         let mut read = |n: u32| bits.read(n).ok_or_else(|| bad("truncated"));

@@ -61,14 +61,7 @@ impl Av1Encoder {
         enc.speed_settings = SpeedSettings::from_preset(settings.speed.rav1e_speed());
         let cfg = Config::new().with_encoder_config(enc).with_threads(settings.threads.max(1));
         let ctx = cfg.new_context().map_err(encode_error)?;
-        Ok(Self {
-            ctx,
-            width: settings.width,
-            height: settings.height,
-            level_idx,
-            timing: Vec::new(),
-            config: None,
-        })
+        Ok(Self { ctx, width: settings.width, height: settings.height, level_idx, timing: Vec::new(), config: None })
     }
 
     /// Queues a frame (presentation order).

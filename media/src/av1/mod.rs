@@ -6,5 +6,5 @@ pub mod encoder;
 pub mod obu;
 
 pub use config::Av1Config;
-pub use obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
 pub use encoder::Av1Encoder;
+pub use obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};

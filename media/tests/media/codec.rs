@@ -137,10 +137,7 @@ fn bitrate_follows_the_target() {
             let bytes: usize = encoded.samples.iter().map(|s| s.data.len()).sum();
             let kbps = bytes as f64 * 8.0 / 3.0 / 1000.0;
             eprintln!("{encoder} target {target} kbit/s: {kbps:.0} kbit/s");
-            assert!(
-                (kbps / f64::from(target) - 1.0).abs() <= tolerance,
-                "{encoder}: {kbps:.0} kbit/s for {target}"
-            );
+            assert!((kbps / f64::from(target) - 1.0).abs() <= tolerance, "{encoder}: {kbps:.0} kbit/s for {target}");
             achieved.push(kbps);
         }
         assert!(achieved[1] > 2.5 * achieved[0], "{encoder}: {achieved:?}");

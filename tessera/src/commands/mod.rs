@@ -74,7 +74,8 @@ enum Command {
         /// Video codecs of the ladder, comma-separated: h264, av1.
         #[arg(long, value_delimiter = ',', default_value = "h264,av1")]
         codecs: Vec<VideoCodec>,
-        /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder.
+        /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder, or `auto`:
+        /// the default ladder fitted to this input by a probe (per-title: bitrates it needs, rungs that show more).
         #[arg(long)]
         ladder: Option<PathBuf>,
         /// Target segment duration in seconds (cut at the first IDR at or after it).

@@ -35,6 +35,8 @@ pub struct TranscodeArgs {
 fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
     let mut ladder = match &args.ladder {
         None => Ladder::default_for(&args.codecs),
+        // Per-title: the default ladder fitted to the input by a probe.
+        Some(path) if path.as_os_str() == "auto" => Ladder { per_title: true, ..Ladder::default_for(&args.codecs) },
         Some(path) => super::read_ladder(path)?,
     };
     ladder.rungs.retain(|r| args.codecs.contains(&r.codec));
