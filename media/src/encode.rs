@@ -20,7 +20,7 @@ use crate::quality::FrameQuality;
 /// Output video codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VideoCodec {
-    /// H.264 (x264: High profile; openh264: Constrained Baseline).
+    /// H.264 (x264: High profile; openh264: Main profile, CABAC).
     H264,
     /// AV1 Main profile, 8-bit 4:2:0 (SVT-AV1 or rav1e).
     Av1,

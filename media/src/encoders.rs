@@ -18,7 +18,7 @@ use crate::encode::VideoCodec;
 pub enum EncoderKind {
     /// x264 through libavcodec's `libx264` (High profile, CABAC, B-frames).
     X264,
-    /// Cisco's openh264 (Constrained Baseline), built in.
+    /// Cisco's openh264 (Main profile with CABAC, no B-frames), built in.
     Openh264,
     /// SVT-AV1 through libavcodec's `libsvtav1`.
     SvtAv1,
