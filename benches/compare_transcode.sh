@@ -40,7 +40,8 @@ if [ -z "${VMAF_FFMPEG:-}" ]; then
   VMAF_FFMPEG=$(python3 -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')
 fi
 export VMAF_FFMPEG
-"$VMAF_FFMPEG" -hide_banner -filters 2>/dev/null | grep -qw libvmaf || { echo "$VMAF_FFMPEG has no libvmaf" >&2; exit 1; }
+filters=$("$VMAF_FFMPEG" -hide_banner -filters 2>/dev/null)
+grep -qw libvmaf <<<"$filters" || { echo "$VMAF_FFMPEG has no libvmaf" >&2; exit 1; }
 mkdir -p "$BENCH_DIR"
 
 # Big Buck Bunny: the trailer in moviepy's sdist (PyPI), 720p24 H.264.

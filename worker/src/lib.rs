@@ -1,12 +1,14 @@
 //! Tessera worker: the per-task media pipeline and the service that runs it.
 //! A task names a source segment and a rendition; [`transcode`] runs the
 //! media crate's pipeline (decode, normalise, scale, encode with a fresh
-//! encoder); [`audio`] copies the AAC frames; [`service`] pulls tasks from
-//! the bus, writes fragments to the store and reports events.
+//! encoder; SVT-AV1 in a child process, [`encode_child`]); [`audio`] copies
+//! the AAC frames; [`service`] pulls tasks from the bus, writes fragments to
+//! the store and reports events.
 #![deny(missing_docs)]
 
 pub mod audio;
 pub mod benchmark;
+pub mod encode_child;
 pub mod error;
 pub mod metrics;
 pub mod service;

@@ -22,14 +22,15 @@ use tessera_core::wire::{
     JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
     TRACEPARENT,
 };
-use tessera_core::Store;
-use tessera_media::SpeedPreset;
+use tessera_core::{Rung, Store};
+use tessera_media::{EncoderKind, SpeedPreset};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::audio::copy_audio_segment;
 use crate::benchmark::fixed_time_stand_in;
+use crate::encode_child::{encode_in_child, EncodeRequest};
 use crate::error::WorkerError;
 use crate::metrics;
 use crate::status::{Listing, RunningTasks};
@@ -54,6 +55,10 @@ pub struct WorkerConfig {
     /// How long a task retries store and bus errors in place before it gives
     /// up its delivery (an outage shorter than this costs no attempt).
     pub outage_window: Duration,
+    /// The program to run `encode-child` with for SVT-AV1 tasks, one child
+    /// per task ([`crate::encode_child`]); `None`: in this process, one SVT-AV1
+    /// task at a time is then the caller's business (tests, library use).
+    pub encode_child: Option<std::path::PathBuf>,
     /// Benchmarks only: replace decoding and encoding with a stand-in that
     /// takes exactly this long per task (see [`fixed_time_stand_in`]), to
     /// measure the dispatch path without the codecs. The output is not the video.
@@ -70,6 +75,7 @@ impl Default for WorkerConfig {
             default_speed: SpeedPreset::default(),
             drain_timeout: Duration::from_secs(60),
             outage_window: DEFAULT_OUTAGE_WINDOW,
+            encode_child: None,
             benchmark_task_time: None,
         }
     }
@@ -435,6 +441,33 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let began = tokio::time::Instant::now();
     let spec = task.rendition.clone();
     let (fragment, done) = match (&task.rendition, shared.config.benchmark_task_time) {
+        (RenditionSpec::Video { rung }, None) if in_child(rung) && shared.config.encode_child.is_some() => {
+            let source = shared.stores.sources.get(&task.source_key).await?;
+            let program = shared.config.encode_child.clone().unwrap_or_default();
+            let mut rung = rung.clone();
+            rung.speed = Some(rung.speed.unwrap_or(shared.config.default_speed));
+            let request = EncodeRequest { seq, rung, frame_rate: task.frame_rate };
+            let encode = tracing::info_span!("encode", codec = request.rung.codec.as_str(), height = request.rung.height);
+            let began = std::time::Instant::now();
+            let (figures, fragment) = encode_in_child(&program, &request, &source).instrument(encode).await?;
+            metrics::encoded(request.rung.codec.as_str(), spec.name(), u64::from(figures.frames), began.elapsed().as_secs_f64());
+            let done = SegmentDone {
+                start: figures.start,
+                duration: figures.duration,
+                timescale: figures.timescale,
+                frames: figures.frames,
+                width: figures.width,
+                height: figures.height,
+                codec_string: figures.codec_string,
+                config: figures.config,
+                psnr: Some(figures.quality[0]),
+                psnr_y: Some(figures.quality[1]),
+                ssim: Some(figures.quality[2]),
+                cpu_secs: figures.cpu_secs,
+                ..unfinished(&spec, seq)
+            };
+            (fragment, done)
+        }
         (RenditionSpec::Video { rung }, None) => {
             let source = shared.stores.sources.get(&task.source_key).await?;
             let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
@@ -480,6 +513,11 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, ..done };
     shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
     Ok(SegmentDone { finished_at_ms: Some(now_ms()), ..done })
+}
+
+/// Whether a rung's tasks run in an encode child: SVT-AV1's (see [`crate::encode_child`]).
+fn in_child(rung: &Rung) -> bool {
+    rung.encoder.unwrap_or_else(|| EncoderKind::default_for(rung.codec)) == EncoderKind::SvtAv1
 }
 
 /// The report of an encoded video segment.

@@ -63,6 +63,7 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         default_speed: SpeedPreset::Veryfast,
         drain_timeout: Duration::from_secs(5),
         outage_window: Duration::from_secs(5),
+        encode_child: None,
         benchmark_task_time: None,
     };
     tokio::spawn(tessera_worker::run(bus.clone(), stores.clone(), config, Default::default(), shutdown.clone()));

@@ -32,6 +32,9 @@ pub fn has_encoder(name: &str) -> bool {
 /// Share of a VBV buffer x264 and SVT-AV1 start full (x264's `vbv-init` default).
 const VBV_INIT: f64 = 0.9;
 
+/// SVT-AV1's fastest preset (1.4), for [`LibavEncoder::rate_probe`]: about 40 % of preset 10's time.
+pub const RATE_PROBE_PRESET: u8 = 13;
+
 /// Seconds of the maximum rate a capped-quality rung's buffer holds.
 pub const CAPPED_BUFFER_SECS: f64 = 1.0;
 
@@ -79,6 +82,17 @@ fn error(kind: EncoderKind) -> impl Fn(ffmpeg::Error) -> MediaError {
 impl LibavEncoder {
     /// Opens `settings.encoder` (x264 or SVT-AV1) for one segment.
     pub fn new(settings: &EncoderSettings) -> Result<Self> {
+        Self::open(settings, None)
+    }
+
+    /// SVT-AV1 at its fastest preset with the rung's settings otherwise: a
+    /// quick pass whose bitrate predicts the real pass's (see
+    /// [`crate::pipeline`]: it misses short segments in proportion).
+    pub fn rate_probe(settings: &EncoderSettings) -> Result<Self> {
+        Self::open(settings, Some(RATE_PROBE_PRESET))
+    }
+
+    fn open(settings: &EncoderSettings, svt_preset: Option<u8>) -> Result<Self> {
         settings.validate()?;
         init();
         let kind = settings.encoder;
@@ -138,7 +152,8 @@ impl LibavEncoder {
                 options.set("x264-params", &params);
             }
             EncoderKind::SvtAv1 => {
-                options.set("preset", &settings.speed.svt_av1_preset().to_string());
+                let preset = svt_preset.unwrap_or_else(|| settings.speed.svt_av1_preset());
+                options.set("preset", &preset.to_string());
                 // One logical processor: SVT-AV1's output then does not depend on the machine.
                 let mut params = String::from("lp=1:irefresh-type=2");
                 match settings.quality {

@@ -87,7 +87,11 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             cutter: Cutter::Child(std::env::current_exe()?),
         };
         let default = WorkerConfig::default();
-        let worker_config = WorkerConfig { slots: args.slots.unwrap_or(default.slots).max(1), ..default };
+        let worker_config = WorkerConfig {
+            slots: args.slots.unwrap_or(default.slots).max(1),
+            encode_child: Some(std::env::current_exe()?),
+            ..default
+        };
         let stores = WorkerStores { sources: store.clone(), outputs: store.clone() };
         let mut services = tokio::task::JoinSet::new();
         let (b, s) = (bus.clone(), shutdown.clone());

@@ -131,6 +131,10 @@ enum Command {
     /// on stdout), so a parser crash ends only this process.
     #[command(hide = true)]
     CutChild,
+    /// Internal: encode one SVT-AV1 task for a worker (request and segment on
+    /// stdin, fragment on stdout): SVT-AV1 1.4 is not safe with two encoders in one process.
+    #[command(hide = true)]
+    EncodeChild,
 }
 
 impl Command {
@@ -163,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(args) => submit::run(args),
         Command::Dev(args) => dev::run(args),
         Command::CutChild => std::process::exit(tessera_coordinator::cutting::run_child()),
+        Command::EncodeChild => std::process::exit(tessera_worker::encode_child::run_child()),
         Command::Encode { input, out, codec, encoder, height, bitrate, crf, speed, segment_duration } => {
             let mut rung = tessera_core::Rung {
                 codec: encoder.map_or(codec, |e| e.codec()),

@@ -107,7 +107,11 @@ impl Pipeline {
         ensure_streams(bus.as_ref()).await?;
         let shutdown = CancellationToken::new();
         let mut services = tokio::task::JoinSet::new();
-        let worker_config = WorkerConfig { slots, ..WorkerConfig::default() };
+        let worker_config = WorkerConfig {
+            slots,
+            encode_child: Some(std::env::current_exe().context("cannot find this program to encode with")?),
+            ..WorkerConfig::default()
+        };
         let stores = WorkerStores { sources: sources.clone(), outputs: outputs.clone() };
         let (b, s) = (bus.clone(), shutdown.clone());
         services.spawn(async move { Ok(tessera_worker::run(b, stores, worker_config, Default::default(), s).await?) });

@@ -63,6 +63,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         default_speed: args.speed,
         drain_timeout: Duration::from_secs(args.drain_timeout),
         outage_window: args.cluster.outage_window(),
+        encode_child: Some(std::env::current_exe()?),
         benchmark_task_time: None,
     };
     run_service(async move {
