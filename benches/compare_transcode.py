@@ -38,12 +38,21 @@ def ff(*args, binary=FFMPEG):
     subprocess.run([binary, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
-def timed(label, cmd):
+REUSE = os.environ.get("REUSE") == "1"
+
+
+def reused(label, out):
+    """With REUSE=1, a run whose timing and output are already there is not run again."""
+    return REUSE and os.path.exists(f"{RUNS}/{label}.time") and os.path.isdir(out)
+
+
+def timed(label, cmd, skip=False):
     """Runs cmd under /usr/bin/time -v: (wall s, CPU s, peak RSS MB)."""
-    log(f"running {label}")
     tfile = f"{RUNS}/{label}.time"
-    with open(f"{RUNS}/{label}.log", "w") as out:
-        subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=out, stderr=subprocess.STDOUT, check=True)
+    if not skip:
+        log(f"running {label}")
+        with open(f"{RUNS}/{label}.log", "w") as out:
+            subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=out, stderr=subprocess.STDOUT, check=True)
     text = open(tfile).read()
     field = lambda name: re.search(re.escape(name) + r":\s*(\S+)", text).group(1)
     wall = 0.0
@@ -87,11 +96,13 @@ def write_ladder(path, rungs, scale=1.0, encoders=None):
 
 def tessera(label, src, codecs, ladder=None):
     out = f"{RUNS}/{label}"
-    shutil.rmtree(out, ignore_errors=True)
+    skip = reused(label, out)
+    if not skip:
+        shutil.rmtree(out, ignore_errors=True)
     cmd = [TESSERA, "transcode", src, "--out", out, "--codecs", codecs, "--segment-duration", str(SEGMENT)]
     if ladder:
         cmd += ["--ladder", ladder]
-    return timed(label, cmd), out
+    return timed(label, cmd, skip), out
 
 
 def widths(out):
@@ -101,8 +112,10 @@ def widths(out):
 def ffmpeg_ladder(label, src, rungs, sizes, fps):
     """One ffmpeg process: one decode, split + bicubic scale into every rung, HLS fMP4 like Tessera's."""
     out = f"{RUNS}/{label}"
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
+    skip = reused(label, out)
+    if not skip:
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
     gop = str(round(SEGMENT * fps))
     graph = f"[0:v]split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
     args, vsm = [], []
@@ -123,7 +136,7 @@ def ffmpeg_ladder(label, src, rungs, sizes, fps):
            "-g", gop, "-keyint_min", gop, "-f", "hls", "-hls_segment_type", "fmp4", "-hls_time", str(SEGMENT),
            "-hls_playlist_type", "vod", "-hls_segment_filename", f"{out}/%v/%06d.m4s", "-master_pl_name",
            "master.m3u8", "-var_stream_map", " ".join(vsm), f"{out}/%v/index.m3u8"]
-    return timed(label, cmd), out
+    return timed(label, cmd, skip), out
 
 
 def achieved_kbps(out, name):
@@ -133,13 +146,18 @@ def achieved_kbps(out, name):
 
 
 def vmaf(out, name, src, frames):
-    """VMAF, PSNR-Y and SSIM (libvmaf) of a rendition against the source scaled to it (bicubic)."""
+    """VMAF, PSNR-Y and SSIM (libvmaf) of a rendition against the source scaled to it (bicubic).
+
+    Both sides are declared BT.709 limited range first: Tessera tags its output (and reads these untagged
+    720p sources as BT.709), ffmpeg's output is untagged like its source, and ffmpeg 9 would otherwise
+    convert one side's colours to the other's before comparing (6 dB of PSNR-Y lost to that alone)."""
     playlist = f"{out}/{name}/index.m3u8"
     w, h, _, _ = probe(playlist)
     logf = f"{out}/{name}.vmaf.json"
-    graph = (f"[0:v]setpts=PTS-STARTPTS,format=yuv420p[d];[1:v]setpts=PTS-STARTPTS,scale={w}:{h}:flags=bicubic,"
-             f"format=yuv420p[r];[d][r]libvmaf=log_path={logf}:log_fmt=json:n_threads={CORES}:"
-             f"feature=name=psnr|name=float_ssim")
+    tags = "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
+    graph = (f"[0:v]setpts=PTS-STARTPTS,{tags},format=yuv420p[d];[1:v]setpts=PTS-STARTPTS,{tags},"
+             f"scale={w}:{h}:flags=bicubic,format=yuv420p[r];[d][r]libvmaf=log_path={logf}:log_fmt=json:"
+             f"n_threads={CORES}:feature=name=psnr|name=float_ssim")
     ff("-i", playlist, "-i", src, "-lavfi", graph, "-f", "null", "-", binary=VMAF_FFMPEG)
     data = json.load(open(logf))
     pooled = data["pooled_metrics"]

@@ -4,9 +4,9 @@
 //! encoder, measure what it coded. Audio: the segment's AAC frames into the audio rendition's fragment.
 
 use crate::aac::AacConfig;
+use crate::av::encoder::LibavEncoder;
 use crate::av::video::decode_video;
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
-use crate::av::encoder::LibavEncoder;
 use crate::encode::{CodecConfig, EncodedSegment, EncoderSettings, SegmentEncoder, VideoEncoder};
 use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
@@ -76,7 +76,7 @@ fn encode_once(segment: &SourceSegment, settings: &EncoderSettings) -> Result<(E
     Ok((encoder.finish()?, start))
 }
 
-/// How far a segment's bitrate may miss the rung's before SVT-AV1 codes it again.
+/// How far SVT-AV1's probe may miss the rung's bitrate before the real pass is asked for a corrected one.
 pub const RATE_TOLERANCE: f64 = 0.10;
 
 /// SVT-AV1's bitrate over `rung_kbps` on this segment, from a quick pass at its
@@ -147,8 +147,8 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
     // Capped quality: SVT-AV1's cap is not strict either; a segment over it is
     // coded once more, aiming 5 % under.
     if svt && settings.quality.is_some() {
-        let miss = kbps(encoded.samples.iter().map(|s| s.data.len()).sum(), segment_secs)
-            / f64::from(target.bitrate_kbps);
+        let miss =
+            kbps(encoded.samples.iter().map(|s| s.data.len()).sum(), segment_secs) / f64::from(target.bitrate_kbps);
         if miss > 1.0 {
             settings.bitrate_kbps = corrected(target.bitrate_kbps, miss, 0.95);
             encoded = encode_once(segment, &settings)?.0;

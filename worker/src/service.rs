@@ -447,10 +447,16 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
             let mut rung = rung.clone();
             rung.speed = Some(rung.speed.unwrap_or(shared.config.default_speed));
             let request = EncodeRequest { seq, rung, frame_rate: task.frame_rate };
-            let encode = tracing::info_span!("encode", codec = request.rung.codec.as_str(), height = request.rung.height);
+            let encode =
+                tracing::info_span!("encode", codec = request.rung.codec.as_str(), height = request.rung.height);
             let began = std::time::Instant::now();
             let (figures, fragment) = encode_in_child(&program, &request, &source).instrument(encode).await?;
-            metrics::encoded(request.rung.codec.as_str(), spec.name(), u64::from(figures.frames), began.elapsed().as_secs_f64());
+            metrics::encoded(
+                request.rung.codec.as_str(),
+                spec.name(),
+                u64::from(figures.frames),
+                began.elapsed().as_secs_f64(),
+            );
             let done = SegmentDone {
                 start: figures.start,
                 duration: figures.duration,
