@@ -36,18 +36,7 @@ fn crashing_child(dir: &Path, before: &[u8]) -> PathBuf {
 fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
     VodJobSpec {
         job: job.into(),
-        ladder: Ladder {
-            rungs: vec![Rung {
-                codec: VideoCodec::H264,
-                height: 180,
-                bitrate_kbps: 300,
-                encoder: None,
-                crf: None,
-                max_frame_rate: None,
-                speed: None,
-            }],
-            per_title: false,
-        },
+        ladder: Ladder { rungs: vec![Rung::new(VideoCodec::H264, 180, 300)], per_title: false },
         segment_duration: Duration::from_secs(1),
         speed: SpeedPreset::Veryfast,
         output_prefix: format!("outputs/{job}"),

@@ -20,7 +20,7 @@ pub struct Rung {
     pub bitrate_kbps: u32,
     /// The encoder (`x264`, `openh264`, `svt-av1`, `rav1e`); none: the
     /// codec's default in this build, filled in at submission.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "encoder_name")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_name")]
     pub encoder: Option<EncoderKind>,
     /// Capped quality mode: the encoder's constant rate factor (x264 0-51,
     /// SVT-AV1 1-63), so easy scenes spend fewer bits, with `bitrate_kbps`
@@ -31,11 +31,23 @@ pub struct Rung {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frame_rate: Option<f64>,
     /// Optional encoder speed preset (veryfast, fast, medium, slow).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "speed_name")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_name")]
     pub speed: Option<SpeedPreset>,
 }
 
 impl Rung {
+    /// A bitrate-mode rung with nothing else set: the codec's default
+    /// encoder, the source's frame rate, the job's speed.
+    pub fn new(codec: VideoCodec, height: u32, bitrate_kbps: u32) -> Self {
+        Self { codec, height, bitrate_kbps, encoder: None, crf: None, max_frame_rate: None, speed: None }
+    }
+
+    /// The encoder the rung runs on: the one it names, else the codec's
+    /// default in this build (submission names it, so workers agree).
+    pub fn encoder_kind(&self) -> EncoderKind {
+        self.encoder.unwrap_or_else(|| EncoderKind::default_for(self.codec))
+    }
+
     /// Rendition name, e.g. `h264-720p`.
     pub fn name(&self) -> String {
         format!("{}-{}p", self.codec, self.height)
@@ -62,7 +74,7 @@ impl Rung {
     /// when it names none) and checks that this build has it and that its
     /// quality target suits it.
     pub fn resolve_encoder(&mut self) -> Result<(), CoreError> {
-        let encoder = self.encoder.unwrap_or_else(|| EncoderKind::default_for(self.codec));
+        let encoder = self.encoder_kind();
         let invalid = |reason: String| CoreError::InvalidRung { rung: self.name(), reason };
         if !encoder.available() {
             let available: Vec<&str> =
@@ -137,15 +149,7 @@ impl Ladder {
                     VideoCodec::Av1 => av1,
                 };
                 if let Some(bitrate_kbps) = bitrate {
-                    rungs.push(Rung {
-                        codec,
-                        height,
-                        bitrate_kbps,
-                        encoder: None,
-                        crf: None,
-                        max_frame_rate: None,
-                        speed: None,
-                    });
+                    rungs.push(Rung::new(codec, height, bitrate_kbps));
                 }
             }
         }
@@ -270,34 +274,26 @@ mod codec_name {
     }
 }
 
-mod encoder_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use tessera_media::EncoderKind;
+/// An optional value (encoder, speed preset) as its name, through its
+/// `Display` and `FromStr`.
+mod optional_name {
+    use std::fmt::Display;
+    use std::str::FromStr;
 
-    pub fn serialize<S: Serializer>(encoder: &Option<EncoderKind>, s: S) -> Result<S::Ok, S::Error> {
-        match encoder {
-            Some(e) => s.serialize_str(e.as_str()),
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.collect_str(v),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EncoderKind>, D::Error> {
-        Option::<String>::deserialize(d)?.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
-    }
-}
-
-mod speed_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use tessera_media::SpeedPreset;
-
-    pub fn serialize<S: Serializer>(speed: &Option<SpeedPreset>, s: S) -> Result<S::Ok, S::Error> {
-        match speed {
-            Some(p) => s.serialize_str(p.as_str()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpeedPreset>, D::Error> {
+    pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+    where
+        T: FromStr<Err = String>,
+        D: Deserializer<'de>,
+    {
         Option::<String>::deserialize(d)?.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -241,11 +241,11 @@ impl SegmentEncoder {
         Ok(Self { codec: settings.codec(), encoder, samples: Vec::new(), meter: QualityMeter::new(), sent: 0 })
     }
 
-    /// Encodes the next frame.
-    pub fn send(&mut self, frame: &YuvFrame) -> Result<()> {
+    /// Encodes the next frame; the meter keeps it until its coded picture comes back.
+    pub fn send(&mut self, frame: YuvFrame) -> Result<()> {
         self.sent += 1;
+        self.encoder.send_frame(&frame)?;
         self.meter.sent(frame);
-        self.encoder.send_frame(frame)?;
         self.take_samples()
     }
 
@@ -287,7 +287,7 @@ impl SegmentEncoder {
 pub fn encode_segment(settings: &EncoderSettings, frames: &[YuvFrame]) -> Result<EncodedSegment> {
     let mut encoder = SegmentEncoder::new(settings)?;
     for frame in frames {
-        encoder.send(frame)?;
+        encoder.send(frame.clone())?;
     }
     encoder.finish()
 }

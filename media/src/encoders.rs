@@ -178,6 +178,12 @@ impl SpeedPreset {
     }
 }
 
+impl fmt::Display for SpeedPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for SpeedPreset {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

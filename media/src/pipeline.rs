@@ -65,7 +65,7 @@ fn encode_once(segment: &SourceSegment, settings: &EncoderSettings) -> Result<(E
     let mut start: Option<i64> = None;
     decode_video(segment, (settings.width, settings.height), &mut |frame| {
         start.get_or_insert(frame.pts);
-        encoder.send(&frame)
+        encoder.send(frame)
     })?;
     let start = start.ok_or_else(|| MediaError::Decode {
         index: 0,

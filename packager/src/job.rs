@@ -146,15 +146,7 @@ mod tests {
     use tessera_media::VideoCodec;
 
     fn plan() -> JobPlan {
-        let rung = Rung {
-            codec: VideoCodec::H264,
-            height: 180,
-            bitrate_kbps: 300,
-            encoder: None,
-            crf: None,
-            max_frame_rate: None,
-            speed: None,
-        };
+        let rung = Rung::new(VideoCodec::H264, 180, 300);
         JobPlan {
             segments: 2,
             renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 }],

@@ -190,15 +190,7 @@ mod tests {
     use tessera_media::VideoCodec;
 
     fn rendition(segments: &[(u64, u64, u32)]) -> Rendition {
-        let rung = Rung {
-            codec: VideoCodec::H264,
-            height: 360,
-            bitrate_kbps: 700,
-            encoder: None,
-            crf: None,
-            max_frame_rate: None,
-            speed: None,
-        };
+        let rung = Rung::new(VideoCodec::H264, 360, 700);
         let mut start = 0;
         let segments = segments
             .iter()

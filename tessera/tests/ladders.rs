@@ -7,16 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tessera_testkit::cached_fixture;
 use tessera_testkit::dev::DevServer;
 
 fn source() -> PathBuf {
-    let fixtures = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ladder-fixtures");
-    let recipe = "-f lavfi -i testsrc2=size=320x180:rate=30:duration=2 \
-         -f lavfi -i sine=frequency=440:sample_rate=48000:duration=2 \
-         -c:v libx264 -g 30 -pix_fmt yuv420p -c:a aac -b:a 96k -shortest -f mp4";
-    let args: Vec<&str> = recipe.split_whitespace().collect();
-    cached_fixture(&fixtures, "180p-2s.mp4", &args)
+    tessera_testkit::av_clip_180p(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("ladder-fixtures"), 2)
 }
 
 async fn post(http: &reqwest::Client, url: String, request: Value) -> (u16, Value) {

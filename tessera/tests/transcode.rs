@@ -31,6 +31,13 @@ fn x264_source(name: &str, size: &str, secs: u32, audio_kbps: u32) -> PathBuf {
     cached_fixture(&fixtures(), name, &args)
 }
 
+/// A video-only clip of one lavfi graph (no spaces in it): x264 CRF 18, a keyframe every 2 s.
+fn lavfi_clip(name: &str, graph: &str) -> PathBuf {
+    let recipe = format!("-f lavfi -i {graph} -c:v libx264 -crf 18 -g 60 -pix_fmt yuv420p -f mp4");
+    let args: Vec<&str> = recipe.split_whitespace().collect();
+    cached_fixture(&fixtures(), name, &args)
+}
+
 /// 640x360, 5 s.
 fn source_360p() -> PathBuf {
     x264_source("360p.mp4", "640x360", 5, 128)
@@ -384,46 +391,8 @@ fn video_kbps(out: &Path) -> f64 {
 /// ladder's rungs and bitrates.
 #[test]
 fn a_per_title_ladder_is_smaller_for_a_flat_picture_than_for_a_noisy_one() {
-    let flat = cached_fixture(
-        &fixtures(),
-        "flat-360p.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "gradients=s=640x360:rate=30:speed=0.02:duration=4",
-            "-c:v",
-            "libx264",
-            "-crf",
-            "18",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "mp4",
-        ],
-    );
-    let noisy = cached_fixture(
-        &fixtures(),
-        "noisy-360p.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=30:duration=4,noise=alls=30:allf=t+u",
-            "-c:v",
-            "libx264",
-            "-crf",
-            "18",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "mp4",
-        ],
-    );
+    let flat = lavfi_clip("flat-360p.mp4", "gradients=s=640x360:rate=30:speed=0.02:duration=4");
+    let noisy = lavfi_clip("noisy-360p.mp4", "testsrc2=size=640x360:rate=30:duration=4,noise=alls=30:allf=t+u");
     let dir = tempfile::tempdir().unwrap();
     let (flat_out, noisy_out, fixed_out) =
         (dir.path().join("flat"), dir.path().join("noisy"), dir.path().join("fixed"));

@@ -73,6 +73,18 @@ pub fn cached_fixture(dir: &std::path::Path, name: &str, args: &[&str]) -> std::
     })
 }
 
+/// A small upload in `dir`: 320x180 30 fps H.264 (a keyframe every second)
+/// and AAC 96k, `secs` long.
+pub fn av_clip_180p(dir: &std::path::Path, secs: u32) -> std::path::PathBuf {
+    let recipe = format!(
+        "-f lavfi -i testsrc2=size=320x180:rate=30:duration={secs} \
+         -f lavfi -i sine=frequency=440:sample_rate=48000:duration={secs} \
+         -c:v libx264 -g 30 -pix_fmt yuv420p -c:a aac -b:a 96k -shortest -f mp4"
+    );
+    let args: Vec<&str> = recipe.split_whitespace().collect();
+    cached_fixture(dir, &format!("180p-{secs}s.mp4"), &args)
+}
+
 /// Frames and duration (seconds) of the first stream of `kind` ("v" or "a")
 /// that ffprobe decodes in `input` (a file or a playlist).
 pub fn count_frames(input: &std::path::Path, kind: &str) -> (u64, f64) {

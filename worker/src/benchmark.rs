@@ -7,7 +7,7 @@
 
 use tessera_core::Rung;
 use tessera_media::scale::rung_size;
-use tessera_media::{encode_segment, EncoderKind, EncoderSettings, SpeedPreset, YuvFrame};
+use tessera_media::{encode_segment, EncoderSettings, SpeedPreset, YuvFrame};
 
 use crate::error::WorkerError;
 use crate::transcode::{parse_source_segment, RenditionSegment};
@@ -25,7 +25,7 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
     let luma = width as usize * height as usize;
     let grey = YuvFrame::new(width, height, vec![128; luma], vec![128; cw * ch], vec![128; cw * ch], 0, 1)?;
     let settings = EncoderSettings {
-        encoder: rung.encoder.unwrap_or_else(|| EncoderKind::default_for(rung.codec)),
+        encoder: rung.encoder_kind(),
         width,
         height,
         bitrate_kbps: rung.bitrate_kbps,

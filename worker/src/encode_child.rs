@@ -21,7 +21,7 @@ use tessera_media::SpeedPreset;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::WorkerError;
-use crate::transcode::transcode_segment;
+use crate::transcode::{transcode_segment, RenditionSegment};
 
 /// What the child encodes (stdin: this as JSON, length-prefixed, then the segment).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +57,24 @@ pub struct EncodedFigures {
     pub quality: [f64; 3],
     /// CPU seconds of the whole child.
     pub cpu_secs: f64,
+}
+
+impl EncodedFigures {
+    /// The figures of an encoded segment, with the CPU seconds it took.
+    pub fn of(out: &RenditionSegment, cpu_secs: f64) -> Self {
+        Self {
+            codec_string: out.codec_string.clone(),
+            config: TrackConfig::from_video(&out.config),
+            width: out.width,
+            height: out.height,
+            timescale: out.timescale,
+            start: out.start,
+            duration: out.duration,
+            frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+            quality: [out.quality.psnr, out.quality.psnr_y, out.quality.ssim],
+            cpu_secs,
+        }
+    }
 }
 
 /// Why the child failed.
@@ -115,18 +133,7 @@ fn encode(input: &[u8]) -> Result<(EncodedFigures, Vec<u8>), ChildFailure> {
     let speed = request.rung.speed.unwrap_or(SpeedPreset::Veryfast);
     let out = transcode_segment(segment, request.seq, &request.rung, speed, request.frame_rate)
         .map_err(|e| ChildFailure { message: e.to_string(), bad_input: e.is_bad_input() })?;
-    let figures = EncodedFigures {
-        codec_string: out.codec_string,
-        config: TrackConfig::from_video(&out.config),
-        width: out.width,
-        height: out.height,
-        timescale: out.timescale,
-        start: out.start,
-        duration: out.duration,
-        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-        quality: [out.quality.psnr, out.quality.psnr_y, out.quality.ssim],
-        cpu_secs: cpu.map_or(0.0, |t| t.elapsed().as_secs_f64()),
-    };
+    let figures = EncodedFigures::of(&out, cpu.map_or(0.0, |t| t.elapsed().as_secs_f64()));
     Ok((figures, out.fragment))
 }
 

@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::audio::copy_audio_segment;
 use crate::benchmark::fixed_time_stand_in;
-use crate::encode_child::{encode_in_child, EncodeRequest};
+use crate::encode_child::{encode_in_child, EncodeRequest, EncodedFigures};
 use crate::error::WorkerError;
 use crate::metrics;
 use crate::status::{Listing, RunningTasks};
@@ -457,22 +457,7 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
                 u64::from(figures.frames),
                 began.elapsed().as_secs_f64(),
             );
-            let done = SegmentDone {
-                start: figures.start,
-                duration: figures.duration,
-                timescale: figures.timescale,
-                frames: figures.frames,
-                width: figures.width,
-                height: figures.height,
-                codec_string: figures.codec_string,
-                config: figures.config,
-                psnr: Some(figures.quality[0]),
-                psnr_y: Some(figures.quality[1]),
-                ssim: Some(figures.quality[2]),
-                cpu_secs: figures.cpu_secs,
-                ..unfinished(&spec, seq)
-            };
-            (fragment, done)
+            (fragment, figures_done(figures, &spec, seq))
         }
         (RenditionSpec::Video { rung }, None) => {
             let source = shared.stores.sources.get(&task.source_key).await?;
@@ -523,26 +508,32 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
 
 /// Whether a rung's tasks run in an encode child: SVT-AV1's (see [`crate::encode_child`]).
 fn in_child(rung: &Rung) -> bool {
-    rung.encoder.unwrap_or_else(|| EncoderKind::default_for(rung.codec)) == EncoderKind::SvtAv1
+    rung.encoder_kind() == EncoderKind::SvtAv1
 }
 
 /// The report of an encoded video segment.
 fn video_done(out: RenditionSegment, spec: &RenditionSpec, seq: u32) -> (Vec<u8>, SegmentDone) {
-    let done = SegmentDone {
-        start: out.start,
-        duration: out.duration,
-        timescale: out.timescale,
-        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-        width: out.width,
-        height: out.height,
-        codec_string: out.codec_string,
-        config: TrackConfig::from_video(&out.config),
-        psnr: Some(out.quality.psnr),
-        psnr_y: Some(out.quality.psnr_y),
-        ssim: Some(out.quality.ssim),
-        ..unfinished(spec, seq)
-    };
+    let done = figures_done(EncodedFigures::of(&out, 0.0), spec, seq);
     (out.fragment, done)
+}
+
+/// The report of an encoded video segment from its figures (in this process or an encode child).
+fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u32) -> SegmentDone {
+    SegmentDone {
+        start: figures.start,
+        duration: figures.duration,
+        timescale: figures.timescale,
+        frames: figures.frames,
+        width: figures.width,
+        height: figures.height,
+        codec_string: figures.codec_string,
+        config: figures.config,
+        psnr: Some(figures.quality[0]),
+        psnr_y: Some(figures.quality[1]),
+        ssim: Some(figures.quality[2]),
+        cpu_secs: figures.cpu_secs,
+        ..unfinished(spec, seq)
+    }
 }
 
 /// Runs the CPU part of a task on a blocking thread and records its CPU time

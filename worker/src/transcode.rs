@@ -5,7 +5,7 @@
 use tessera_core::Rung;
 use tessera_media::pipeline::{encode_video, RungTarget};
 use tessera_media::source_segment::SourceSegment;
-use tessera_media::{EncoderKind, SpeedPreset};
+use tessera_media::SpeedPreset;
 
 use crate::error::WorkerError;
 
@@ -44,7 +44,7 @@ pub fn transcode_segment(
 ) -> Result<RenditionSegment, WorkerError> {
     let segment = parse_source_segment(source_segment, seq)?;
     let target = RungTarget {
-        encoder: rung.encoder.unwrap_or_else(|| EncoderKind::default_for(rung.codec)),
+        encoder: rung.encoder_kind(),
         height: rung.height,
         bitrate_kbps: rung.bitrate_kbps,
         quality: rung.crf,

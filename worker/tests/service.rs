@@ -30,15 +30,7 @@ fn source() -> PathBuf {
 }
 
 fn rung() -> Rung {
-    Rung {
-        codec: VideoCodec::H264,
-        height: 180,
-        bitrate_kbps: 300,
-        encoder: None,
-        crf: None,
-        max_frame_rate: None,
-        speed: None,
-    }
+    Rung::new(VideoCodec::H264, 180, 300)
 }
 
 struct Cluster {

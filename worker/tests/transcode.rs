@@ -8,8 +8,7 @@ use tessera_testkit::{ffmpeg, ffprobe_json as ffprobe};
 use tessera_worker::transcode_segment;
 
 fn rendition(codec: VideoCodec, dir: &std::path::Path, input: &std::path::Path) -> Vec<u8> {
-    let rung =
-        Rung { codec, height: 144, bitrate_kbps: 250, encoder: None, crf: None, max_frame_rate: None, speed: None };
+    let rung = Rung::new(codec, 144, 250);
     let mut out = Vec::new();
     let mut seqs = 0;
     tessera_coordinator::segment_source(

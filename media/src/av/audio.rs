@@ -225,12 +225,7 @@ fn encode_aac(
     // SAFETY: the opened encoder's extradata holds extradata_size bytes.
     let (asc, priming) = unsafe {
         let c = &*encoder.as_ptr();
-        let asc = if c.extradata.is_null() {
-            Vec::new()
-        } else {
-            std::slice::from_raw_parts(c.extradata, c.extradata_size as usize).to_vec()
-        };
-        (asc, c.initial_padding.max(0) as u64)
+        (super::copy_extradata(c.extradata, c.extradata_size), c.initial_padding.max(0) as u64)
     };
 
     let mut graph: Option<ffmpeg::filter::Graph> = None;

@@ -186,22 +186,13 @@ impl LibavEncoder {
         })
     }
 
-    /// The opened encoder's global header.
-    fn extradata(&self) -> Vec<u8> {
-        // SAFETY: an opened encoder's extradata holds extradata_size bytes when not null.
-        unsafe {
-            let c = &*self.encoder.as_ptr();
-            if c.extradata.is_null() || c.extradata_size <= 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(c.extradata, c.extradata_size as usize).to_vec()
-            }
-        }
-    }
-
     /// H.264's decoder configuration: the SPS and PPS of the global header.
     fn avc_config(&self) -> Result<CodecConfig> {
-        let header = self.extradata();
+        // SAFETY: an opened encoder's extradata holds extradata_size bytes when not null.
+        let header = unsafe {
+            let c = &*self.encoder.as_ptr();
+            super::copy_extradata(c.extradata, c.extradata_size)
+        };
         let ps = split_annexb(&header).into_iter().filter(|n| matches!(nal_type(n), NAL_SPS | NAL_PPS));
         Ok(CodecConfig::Avc(AvcConfig::from_parameter_sets(ps)?))
     }

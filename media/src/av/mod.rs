@@ -69,6 +69,21 @@ fn fill_new_allocations() {
     }
 }
 
+/// A copy of codec extradata (`extradata`, `extradata_size` of a codec
+/// context or its parameters); empty when there is none.
+///
+/// # Safety
+/// `data` is null or points at `size` readable bytes.
+pub(crate) unsafe fn copy_extradata(data: *const u8, size: i32) -> Vec<u8> {
+    match usize::try_from(size) {
+        Ok(len) if !data.is_null() && len > 0 => {
+            // SAFETY: the caller's promise.
+            unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// `num/den` as a float (0 when the denominator is 0).
 pub(crate) fn ratio(r: ffmpeg::Rational) -> f64 {
     if r.denominator() == 0 {

@@ -70,11 +70,7 @@ impl CodecParams {
         unsafe {
             let p = &*parameters.as_ptr();
             let name = std::ffi::CStr::from_ptr(ffi::avcodec_get_name(p.codec_id)).to_string_lossy().into_owned();
-            let extradata = if p.extradata.is_null() || p.extradata_size <= 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(p.extradata, p.extradata_size as usize).to_vec()
-            };
+            let extradata = super::copy_extradata(p.extradata, p.extradata_size);
             Self {
                 codec: name,
                 codec_tag: p.codec_tag,

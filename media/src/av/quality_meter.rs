@@ -6,9 +6,9 @@
 use std::collections::VecDeque;
 
 use ffmpeg_next as ffmpeg;
-use ffmpeg_next::ffi;
 
 use super::init;
+use super::params::CodecParams;
 use crate::encode::{CodecConfig, EncodedSample};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
@@ -30,35 +30,26 @@ pub struct QualityMeter {
 
 fn open_decoder(config: &CodecConfig) -> Result<ffmpeg::decoder::Video> {
     init();
-    let (codec, extradata) = match config {
-        CodecConfig::Avc(avc) => (ffmpeg::decoder::find(ffmpeg::codec::Id::H264), avc.to_record()?),
+    let missing = || meter_error("this FFmpeg has no decoder for the output codec");
+    let (codec, mut context) = match config {
+        // The avcC record as extradata, as a source segment's H.264 is decoded.
+        CodecConfig::Avc(avc) => {
+            let parameters = CodecParams::h264(avc.to_record()?, 0, 0).to_parameters()?;
+            let codec = ffmpeg::decoder::find(ffmpeg::codec::Id::H264).ok_or_else(missing)?;
+            (codec, ffmpeg::codec::Context::from_parameters(parameters).map_err(meter_error)?)
+        }
         // dav1d first (fast), then whatever AV1 decoder this FFmpeg has; the
         // sequence header travels in the first sample.
-        CodecConfig::Av1(_) => (
-            ffmpeg::decoder::find_by_name("libdav1d")
+        CodecConfig::Av1(_) => {
+            let codec = ffmpeg::decoder::find_by_name("libdav1d")
                 .or_else(|| ffmpeg::decoder::find_by_name("libaom-av1"))
-                .or_else(|| ffmpeg::decoder::find(ffmpeg::codec::Id::AV1)),
-            Vec::new(),
-        ),
-    };
-    let codec = codec.ok_or_else(|| meter_error("this FFmpeg has no decoder for the output codec"))?;
-    let mut context = ffmpeg::codec::Context::new_with_codec(codec);
-    // SAFETY: plain fields of an unopened context; extradata is allocated with
-    // libavutil (padded, as libavcodec requires) and owned by the context.
-    unsafe {
-        let c = &mut *context.as_mut_ptr();
-        c.thread_count = 1;
-        if !extradata.is_empty() {
-            let size = extradata.len();
-            let buffer = ffi::av_mallocz(size + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize) as *mut u8;
-            if buffer.is_null() {
-                return Err(meter_error("out of memory"));
-            }
-            std::ptr::copy_nonoverlapping(extradata.as_ptr(), buffer, size);
-            c.extradata = buffer;
-            c.extradata_size = size as i32;
+                .or_else(|| ffmpeg::decoder::find(ffmpeg::codec::Id::AV1))
+                .ok_or_else(missing)?;
+            (codec, ffmpeg::codec::Context::new_with_codec(codec))
         }
-    }
+    };
+    // SAFETY: a plain field of an unopened context.
+    unsafe { (*context.as_mut_ptr()).thread_count = 1 };
     context.decoder().open_as(codec).and_then(|d| d.video()).map_err(meter_error)
 }
 
@@ -68,9 +59,9 @@ impl QualityMeter {
         Self::default()
     }
 
-    /// A frame on its way into the encoder (presentation order).
-    pub fn sent(&mut self, frame: &YuvFrame) {
-        self.waiting.push_back(frame.clone());
+    /// A frame the encoder was given (presentation order), kept until its coded picture comes back.
+    pub fn sent(&mut self, frame: YuvFrame) {
+        self.waiting.push_back(frame);
     }
 
     /// A coded sample (decode order) and the stream's configuration.
