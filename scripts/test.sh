@@ -21,6 +21,9 @@ if ! nats-server --version 2>/dev/null | grep -qE 'v2\.(1[0-9]|[2-9][0-9])'; the
   hash -r
 fi
 
+# A static ffmpeg 9 (PyPI imageio-ffmpeg) for what Debian's 5.1 cannot do: HEVC over Enhanced RTMP.
+python3 -c 'import imageio_ffmpeg' 2>/dev/null || pip install --quiet --disable-pip-version-check imageio-ffmpeg
+
 # An S3 API server (moto) for the object storage tests.
 command -v moto_server >/dev/null || { pip install --quiet --disable-pip-version-check 'moto[server]'; hash -r; }
 

@@ -34,8 +34,10 @@ pub struct CoordinatorConfig {
     pub segmenting_slots: usize,
     /// Input limits.
     pub limits: Limits,
-    /// Where the RTMP server listens (none: no live ingest).
+    /// Where the RTMP server listens (none: no RTMP ingest).
     pub rtmp_listen: Option<SocketAddr>,
+    /// Where the SRT server listens, UDP (none: no SRT ingest).
+    pub srt_listen: Option<SocketAddr>,
     /// How long a broadcast whose publisher dropped waits for it to reconnect.
     pub live_grace: std::time::Duration,
     /// A local folder served over HTTP under `/files` (`tessera dev`'s outputs).
@@ -86,17 +88,25 @@ pub async fn run(
     }
 
     let channels = ChannelBook::new(deps.channels.clone(), deps.stream_keys.clone());
-    if let Some(address) = config.rtmp_listen {
-        let rtmp = live::rtmp::bind(address).await?;
-        tracing::info!(address = %rtmp.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMP ingest listening");
+    if config.rtmp_listen.is_some() || config.srt_listen.is_some() {
         let live = LiveDeps {
             bus: deps.bus.clone(),
             store: deps.store.clone(),
             jobs: jobs.clone(),
             channels: channels.clone(),
         };
-        tokio::spawn(live::sweeper::run(live.clone(), config.live_grace, shutdown.clone()));
-        tokio::spawn(live::rtmp::serve(rtmp, Arc::new(ChannelGate::new(live)), shutdown.clone()));
+        let gate: Arc<ChannelGate> = Arc::new(ChannelGate::new(live.clone()));
+        if let Some(address) = config.rtmp_listen {
+            let rtmp = live::rtmp::bind(address).await?;
+            tracing::info!(address = %rtmp.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMP ingest listening");
+            tokio::spawn(live::rtmp::serve(rtmp, gate.clone(), shutdown.clone()));
+        }
+        if let Some(address) = config.srt_listen {
+            let srt = live::srt::bind(address).await?;
+            tracing::info!(address = %srt.local_addr(), "SRT ingest listening");
+            tokio::spawn(live::srt::serve(srt, gate, shutdown.clone()));
+        }
+        tokio::spawn(live::sweeper::run(live, config.live_grace, shutdown.clone()));
     }
     let state = ApiState {
         bus: deps.bus.clone(),

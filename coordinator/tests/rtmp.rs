@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_coordinator::live::cutter::StreamCutter;
-use tessera_coordinator::live::rtmp::{self, Ingest, PublishGate};
+use tessera_coordinator::live::publish::{Ingest, PublishGate};
+use tessera_coordinator::live::rtmp;
 use tessera_media::live_segmenter::LiveSegment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -27,7 +28,11 @@ struct Gate {
 
 #[async_trait]
 impl PublishGate for Gate {
-    async fn open(&self, _app: &str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String> {
+    async fn srt_passphrase(&self, _stream_key: &str) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+
+    async fn open(&self, _protocol: &'static str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String> {
         if stream_key != self.key {
             self.refused.lock().unwrap().push(stream_key.to_string());
             return Err("unknown stream key".into());

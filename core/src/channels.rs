@@ -101,6 +101,24 @@ pub struct ChannelRecord {
     /// True once the end was announced (`live_ended`) to the packager.
     #[serde(default)]
     pub finalized: bool,
+    /// The passphrase SRT publishes must encrypt with (set at creation, never shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srt_passphrase: Option<String>,
+    /// What the latest publish sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<ChannelInput>,
+}
+
+/// What a publisher sends, as the channel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInput {
+    /// `rtmp` or `srt`.
+    pub protocol: String,
+    /// The video: codec and size ("HEVC 1280x720").
+    pub video: String,
+    /// The audio, when there is any the broadcast keeps ("AAC 48000 Hz, 2 channels").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
 }
 
 /// A segment whose source and tasks are being published.

@@ -1,11 +1,11 @@
 //! Cuts a live stream into the same self-contained source segments as VOD
-//! (`source_segment.rs`), as its frames arrive: video in decode order with
-//! millisecond times (as RTMP delivers them), audio as AAC frames. A segment
-//! is cut at the first keyframe at or after the target duration, so its
-//! length is the target rounded up to the stream's keyframe interval. Video
-//! is timed on a 90 kHz clock from the first keyframe; audio on its sample
-//! clock, frame after frame (1024 samples each), resynchronised to the
-//! stream's times only after a gap.
+//! (`source_segment.rs`), as its frames arrive, whatever brought them (RTMP's
+//! FLV tags, SRT's MPEG-TS): [`LiveInput`] is what a protocol hands over,
+//! video in decode order on a 90 kHz clock with any origin, audio as AAC
+//! frames. Segments are cut on the target's grid by the shared
+//! [`Segmenter`]. Video is timed on a 90 kHz clock from the first keyframe;
+//! audio on its sample clock, frame after frame (1024 samples each),
+//! resynchronised to the stream's times only after a gap.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -35,14 +35,90 @@ const MAX_BACKWARDS_MS: i64 = 1000;
 /// One video frame as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveFrame {
-    /// Decode time in milliseconds (any origin).
-    pub dts_ms: i64,
-    /// Presentation minus decode time in milliseconds.
-    pub composition_ms: i32,
-    /// True for a keyframe (IDR).
+    /// Decode time on the 90 kHz clock (any origin).
+    pub dts: i64,
+    /// Presentation time on the 90 kHz clock (same origin).
+    pub pts: i64,
+    /// True for a keyframe (a point a decoder can start from).
     pub keyframe: bool,
-    /// The access unit, NAL units with length prefixes.
+    /// The access unit, framed as the configuration says (length-prefixed
+    /// NAL units with an avcC/hvcC, Annex B from MPEG-TS, AV1 OBUs).
     pub data: Vec<u8>,
+}
+
+impl LiveFrame {
+    /// A frame timed in milliseconds, as RTMP times them.
+    pub fn from_ms(dts_ms: i64, composition_ms: i32, keyframe: bool, data: Vec<u8>) -> Self {
+        let dts = ms_to_ticks(dts_ms, LIVE_VIDEO_TIMESCALE);
+        Self { dts, pts: dts + ms_to_ticks(i64::from(composition_ms), LIVE_VIDEO_TIMESCALE), keyframe, data }
+    }
+}
+
+/// A publisher's video: what a worker's decoder needs, and what it shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveVideo {
+    /// Codec and out-of-band configuration (size filled in).
+    pub params: CodecParams,
+    /// Picture width as coded.
+    pub width: u32,
+    /// Picture height as coded.
+    pub height: u32,
+    /// Frame rate the stream declares, if it does.
+    pub fps: Option<f64>,
+}
+
+impl LiveVideo {
+    /// H.264 from an avcC (RTMP's AVC sequence header).
+    pub fn avc(config: &AvcConfig) -> Result<Self> {
+        config.check_supported()?;
+        let info = config.sps_info()?;
+        let params = CodecParams::h264(config.to_record()?, info.width, info.height);
+        Ok(Self { params, width: info.width, height: info.height, fps: info.fps })
+    }
+
+    /// Any codec libavcodec decodes, from its parameters; a size the
+    /// parameters lack is read from the configuration record by opening the
+    /// decoder (HEVC's hvcC and AV1's av1C carry it).
+    pub fn from_params(mut params: CodecParams, fps: Option<f64>) -> Result<Self> {
+        let (width, height) = match (u32::try_from(params.width), u32::try_from(params.height)) {
+            (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
+            _ => crate::av::video::configured_size(&params)?,
+        };
+        params.width = i32::try_from(width).unwrap_or(0);
+        params.height = i32::try_from(height).unwrap_or(0);
+        Ok(Self { params, width, height, fps: fps.filter(|f| f.is_finite() && *f > 0.0) })
+    }
+
+    /// "HEVC 1280x720", for channel state and messages.
+    pub fn describe(&self) -> String {
+        let name = match self.params.codec.as_str() {
+            "h264" => "H.264",
+            "hevc" => "HEVC",
+            "av1" => "AV1",
+            other => other,
+        };
+        format!("{name} {}x{}", self.width, self.height)
+    }
+}
+
+/// What an ingest protocol hands the cutter, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveInput {
+    /// The video's decoder configuration (first, and again on a reconnect).
+    VideoConfig(LiveVideo),
+    /// A video frame.
+    Video(LiveFrame),
+    /// The audio's AAC configuration.
+    AudioConfig(AacConfig),
+    /// One raw AAC frame at `pts` on the 90 kHz clock (the video's origin).
+    Audio {
+        /// Presentation time, 90 kHz.
+        pts: i64,
+        /// The raw frame.
+        data: Vec<u8>,
+    },
+    /// The stream's audio cannot be used (named); the broadcast goes on without it.
+    AudioLeftOut(String),
 }
 
 /// A finished source segment.
@@ -58,8 +134,8 @@ pub struct LiveSegment {
     pub duration_secs: f64,
     /// Video frames in it.
     pub frames: usize,
-    /// The decoder configuration its video was cut with.
-    pub video: AvcConfig,
+    /// The video it was cut from.
+    pub video: LiveVideo,
     /// Bytes of AAC audio in it (0: none).
     pub audio_bytes: u64,
 }
@@ -69,9 +145,10 @@ pub struct LiveSegment {
 pub struct LiveSegmenter {
     /// The cut rule, shared with uploads.
     segmenter: Segmenter,
-    video_config: Option<AvcConfig>,
+    video_config: Option<LiveVideo>,
     audio_config: Option<AacConfig>,
-    origin_ms: Option<i64>,
+    /// The first keyframe's decode time (90 kHz): the broadcast's time 0.
+    origin: Option<i64>,
     /// Frames a segment still to close may need, from decode index `first_index`.
     video: VecDeque<SegmentPacket>,
     first_index: usize,
@@ -99,7 +176,7 @@ impl LiveSegmenter {
             segmenter: Segmenter::new(ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE), first_seq),
             video_config: None,
             audio_config: None,
-            origin_ms: None,
+            origin: None,
             video: VecDeque::new(),
             first_index: 0,
             audio: Vec::new(),
@@ -117,16 +194,33 @@ impl LiveSegmenter {
         self.segmenter.next_seq()
     }
 
-    /// Sets the video decoder configuration (an AVC sequence header). A
-    /// different configuration mid-broadcast is refused: every segment of a
-    /// rendition must share one init segment.
-    pub fn set_video_config(&mut self, config: AvcConfig) -> Result<()> {
-        config.check_supported()?;
+    /// Takes one input; returns the segments it completes.
+    pub fn push(&mut self, input: LiveInput) -> Result<Vec<LiveSegment>> {
+        match input {
+            LiveInput::VideoConfig(config) => self.set_video_config(config).map(|()| Vec::new()),
+            LiveInput::Video(frame) => self.push_video(frame),
+            LiveInput::AudioConfig(config) => {
+                self.set_audio_config(config);
+                Ok(Vec::new())
+            }
+            LiveInput::Audio { pts, data } => self.push_audio(pts, data).map(|()| Vec::new()),
+            LiveInput::AudioLeftOut(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Sets the video decoder configuration. A different configuration
+    /// mid-broadcast is refused: every segment of a rendition decodes with one.
+    pub fn set_video_config(&mut self, config: LiveVideo) -> Result<()> {
         match &self.video_config {
-            Some(current) if *current != config && self.origin_ms.is_some() => Err(MediaError::Unsupported(
+            Some(current)
+                if (current.params.codec != config.params.codec || current.params.extradata != config.params.extradata)
+                    && self.origin.is_some() =>
+            {
+                Err(MediaError::Unsupported(
                 "the video parameter sets changed mid-broadcast (resolution or profile change): start a new broadcast"
                     .into(),
-            )),
+                ))
+            }
             _ => {
                 self.video_config = Some(config);
                 Ok(())
@@ -145,15 +239,15 @@ impl LiveSegmenter {
     /// between keyframes carries the frames from the keyframe before it.
     pub fn push_video(&mut self, frame: LiveFrame) -> Result<Vec<LiveSegment>> {
         if self.video_config.is_none() {
-            return Err(MediaError::InvalidH264("a video frame came before the AVC sequence header".into()));
+            return Err(MediaError::Unsupported("a video frame came before the video's sequence header".into()));
         }
-        let origin = match self.origin_ms {
+        let origin = match self.origin {
             Some(origin) => origin,
-            None if frame.keyframe => *self.origin_ms.insert(frame.dts_ms),
+            None if frame.keyframe => *self.origin.insert(frame.dts),
             None => return Ok(Vec::new()),
         };
-        let dts = ms_to_ticks(frame.dts_ms - origin, LIVE_VIDEO_TIMESCALE) + self.offset(LIVE_VIDEO_TIMESCALE);
-        let pts = dts + ms_to_ticks(i64::from(frame.composition_ms), LIVE_VIDEO_TIMESCALE);
+        let dts = frame.dts - origin + self.offset(LIVE_VIDEO_TIMESCALE);
+        let pts = frame.pts - origin + self.offset(LIVE_VIDEO_TIMESCALE);
         if let Some(last) = self.video.back_mut() {
             if dts < last.dts - ms_to_ticks(MAX_BACKWARDS_MS, LIVE_VIDEO_TIMESCALE) {
                 return Err(MediaError::Unsupported(format!(
@@ -184,10 +278,11 @@ impl LiveSegmenter {
         self.cut_all(spans)
     }
 
-    /// Adds an AAC frame received at `ms`. Audio before the first keyframe is
-    /// dropped; audio piling up without video is an error (bounded memory).
-    pub fn push_audio(&mut self, ms: i64, data: Vec<u8>) -> Result<()> {
-        let (Some(origin), Some(config)) = (self.origin_ms, &self.audio_config) else { return Ok(()) };
+    /// Adds an AAC frame presented at `pts` (90 kHz, the video's origin).
+    /// Audio before the first keyframe is dropped; audio piling up without
+    /// video is an error (bounded memory).
+    pub fn push_audio(&mut self, pts: i64, data: Vec<u8>) -> Result<()> {
+        let (Some(origin), Some(config)) = (self.origin, &self.audio_config) else { return Ok(()) };
         if self.audio.len() >= MAX_SEGMENT_FRAMES {
             return Err(MediaError::Unsupported(format!(
                 "{} audio frames without video: the publisher stopped sending video",
@@ -195,7 +290,8 @@ impl LiveSegmenter {
             )));
         }
         let rate = config.sample_rate;
-        let stamped = ms_to_ticks(ms - origin, rate) + self.offset(rate);
+        let stamped =
+            crate::av::rescale(pts - origin, (1, LIVE_VIDEO_TIMESCALE as i32), (1, rate as i32)) + self.offset(rate);
         let at = match self.next_audio {
             Some(expected) if (stamped - expected).abs() <= ms_to_ticks(AUDIO_RESYNC_MS, rate) => expected,
             _ => stamped,
@@ -230,8 +326,7 @@ impl LiveSegmenter {
     /// Writes one segment: the frames it decodes, the audio up to its end.
     fn cut(&mut self, span: &SegmentSpan) -> Result<LiveSegment> {
         let config =
-            self.video_config.clone().ok_or_else(|| MediaError::InvalidH264("no AVC sequence header".into()))?;
-        let info = config.sps_info()?;
+            self.video_config.clone().ok_or_else(|| MediaError::Unsupported("no video sequence header".into()))?;
         let (start_pts, end_pts, frames) = (span.start, span.end, span.frames);
         let from = span.decode.start.saturating_sub(self.first_index);
         let to = span.decode.end.saturating_sub(self.first_index).min(self.video.len());
@@ -263,11 +358,10 @@ impl LiveSegmenter {
             }
             _ => None,
         };
-        let params = CodecParams::h264(config.to_record()?, info.width, info.height);
         let header = SegmentHeader {
             seq: span.seq,
             video: SegmentVideo {
-                params,
+                params: config.params.clone(),
                 time_base: (1, LIVE_VIDEO_TIMESCALE as i32),
                 timescale: LIVE_VIDEO_TIMESCALE,
                 origin: 0,
@@ -278,7 +372,7 @@ impl LiveSegmenter {
                     rotation: 0,
                     deinterlace: false,
                     tone_map: None,
-                    display: (info.width & !1, info.height & !1),
+                    display: (config.width & !1, config.height & !1),
                 },
             },
             audio: audio_header,
@@ -325,12 +419,13 @@ mod tests {
     }
 
     fn frame(ms: i64, keyframe: bool, data: &[u8]) -> LiveFrame {
-        LiveFrame { dts_ms: ms, composition_ms: 0, keyframe, data: data.to_vec() }
+        LiveFrame::from_ms(ms, 0, keyframe, data.to_vec())
     }
 
     #[test]
     fn cuts_at_the_first_keyframe_after_the_target_and_bounds_what_it_holds() {
         let (config, data) = coded();
+        let config = LiveVideo::avc(&config).unwrap();
         let mut cutter = LiveSegmenter::new(Duration::from_secs(2), 0);
         cutter.set_video_config(config.clone()).unwrap();
         cutter.set_audio_config(AacConfig::from_asc(&[0x11, 0x90]).unwrap());
@@ -338,7 +433,7 @@ mod tests {
         let mut segments = Vec::new();
         for i in 0..=40 {
             segments.extend(cutter.push_video(frame(1000 + i * 100, i % 10 == 0, &data)).unwrap());
-            cutter.push_audio(1000 + i * 100, vec![0x21; 8]).unwrap();
+            cutter.push_audio((1000 + i * 100) * 90, vec![0x21; 8]).unwrap();
         }
         let durations: Vec<f64> = segments.iter().map(|s| s.duration_secs).collect();
         assert_eq!(durations, [2.0, 2.0], "cut at 2 s and 4 s");
@@ -364,7 +459,7 @@ mod tests {
         // OBS's default: a keyframe every 250 frames (here 10 fps, one every 25 s... of 10 s).
         let (config, data) = coded();
         let mut cutter = LiveSegmenter::new(Duration::from_secs(2), 0);
-        cutter.set_video_config(config).unwrap();
+        cutter.set_video_config(LiveVideo::avc(&config).unwrap()).unwrap();
         let mut segments: Vec<LiveSegment> = Vec::new();
         for i in 0..100 {
             segments.extend(cutter.push_video(frame(i * 100, i % 100 == 0, &data)).unwrap());
@@ -382,7 +477,7 @@ mod tests {
     fn a_resumed_publish_continues_the_timeline() {
         let (config, data) = coded();
         let mut cutter = LiveSegmenter::resume(Duration::from_secs(2), 7, 14.0);
-        cutter.set_video_config(config).unwrap();
+        cutter.set_video_config(LiveVideo::avc(&config).unwrap()).unwrap();
         let cut: Vec<LiveSegment> =
             (0..=20).flat_map(|i| cutter.push_video(frame(500 + i * 100, i % 20 == 0, &data)).unwrap()).collect();
         assert_eq!((cut[0].seq, cut[0].start_secs, cut[0].duration_secs), (7, 14.0, 2.0));

@@ -4,7 +4,8 @@
 //! appear and grow, their segments decode, the DASH MPD is dynamic, and
 //! hls.js and dash.js play them live in Chromium; garbage and attacks on the
 //! RTMP port and a wrong stream key change nothing; after the push the same URLs are VOD
-//! with every frame that was sent.
+//! with every frame that was sent. SRT pushes (MPEG-TS, key in the stream id,
+//! passphrase) and HEVC over Enhanced RTMP become the same H.264 ladders.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -211,4 +212,94 @@ async fn a_reconnect_continues_the_broadcast_and_an_abandoned_one_is_finalized()
     assert!(vod.contains("#EXT-X-ENDLIST") && !vod.contains("DISCONTINUITY"), "{vod}");
     let state: Value = http.get(format!("{}/v1/live/{lost}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["state"], "ended", "{state}");
+}
+
+/// SRT: Debian's ffmpeg (libsrt) pushes MPEG-TS with the stream key in the
+/// stream id and the channel's passphrase. A wrong key, a wrong passphrase
+/// or none are refused and the server goes on; the push becomes a live
+/// ladder that hls.js plays, then a recording with every frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srt_push_plays_live_and_wrong_keys_or_passphrases_are_refused() {
+    let dev = start_dev(2);
+    let http = reqwest::Client::new();
+    let body = json!({"codecs": ["h264"], "segment_duration": 2, "srt_passphrase": "tessera-srt-secret"});
+    let channel = create_channel(&http, &dev, body).await;
+    let id = channel["id"].as_str().unwrap().to_string();
+    let srt = channel["srt_url"].as_str().unwrap_or_else(|| panic!("an SRT URL: {channel}")).to_string();
+    assert!(srt.starts_with("srt://127.0.0.1:") && srt.contains("?streamid=live/"), "{srt}");
+    assert_eq!(channel["srt_encrypted"], true, "{channel}");
+    let package = dev.out.join(format!("live/{id}"));
+    let media = package.join("h264-180p/index.m3u8");
+
+    let refused = |url: String| {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=duration=1"])
+            .args(["-c:v", "libx264", "-f", "mpegts", &url])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url} must be refused");
+    };
+    let wrong_key = srt.split("streamid=").next().unwrap().to_string() + "streamid=%23!::r=live/nope,m=publish";
+    refused(format!("{wrong_key}&passphrase=tessera-srt-secret"));
+    refused(format!("{srt}&passphrase=not-the-secret"));
+    refused(srt.clone());
+
+    // The access-control form of the stream id, as hardware encoders send it.
+    let key = channel["stream_key"].as_str().unwrap();
+    let base = srt.split('?').next().unwrap();
+    let url = format!("{base}?streamid=#!::r=live/{key},m=publish&passphrase=tessera-srt-secret");
+    let mut publisher =
+        tessera_testkit::live_push("ffmpeg", &url, 12, &["-c:v", "libx264", "-preset", "veryfast"], "mpegts");
+    wait_listed(&media, 2).await;
+    let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(state["state"], "live", "{state}");
+    assert_eq!(state["input"]["protocol"], "srt", "{state}");
+    assert_eq!(state["input"]["video"], "H.264 320x180", "{state}");
+    assert!(state["input"]["audio"].as_str().is_some_and(|a| a.starts_with("AAC 48000 Hz")), "{state}");
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
+    let played = Command::new("node")
+        .arg(&script)
+        .args(["--dir", package.to_str().unwrap(), "--manifest", "master.m3u8", "--player", "hls"])
+        .args(["--expect", "320x180", "--seconds", "3", "--timeout", "30"])
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&played.stdout);
+    assert!(played.status.success(), "hls.js live over SRT: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+
+    let pushed = publisher.wait().unwrap();
+    assert!(pushed.success(), "the SRT publisher was cut off");
+    // SRT has no unpublish: the channel ends after the grace period (2 s).
+    wait_completed(&http, &dev, &id, Duration::from_secs(60)).await;
+    let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
+    assert_eq!(frames, 360, "every frame that was pushed (12 s at 30 fps)");
+    assert!((duration - 12.0).abs() < 0.2, "{duration}");
+}
+
+/// Enhanced RTMP: OBS 30+ and ffmpeg 7+ push HEVC over RTMP with the `ex`
+/// video header (sent here by the static ffmpeg 9; Debian's 5.1 cannot):
+/// it becomes the channel's H.264 ladder, and the channel says what came in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hevc_push_over_enhanced_rtmp_becomes_an_h264_ladder() {
+    let dev = start_dev(2);
+    let http = reqwest::Client::new();
+    let (id, url) = h264_channel(&http, &dev).await;
+    let hevc = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"];
+    let pushed = tessera_testkit::live_push(&tessera_testkit::static_ffmpeg(), &url, 6, &hevc, "flv")
+        .wait_with_output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    wait_completed(&http, &dev, &id, Duration::from_secs(60)).await;
+    let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (state["input"]["protocol"].as_str(), state["input"]["video"].as_str()),
+        (Some("rtmp"), Some("HEVC 320x180")),
+        "{state}"
+    );
+    let package = dev.out.join(format!("live/{id}"));
+    let master = std::fs::read_to_string(package.join("master.m3u8")).unwrap();
+    assert!(master.contains("avc1.") && !master.contains("hvc1"), "an H.264 ladder: {master}");
+    let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
+    assert_eq!(frames, 180, "every frame that was pushed (6 s at 30 fps)");
+    assert!((duration - 6.0).abs() < 0.2, "{duration}");
 }

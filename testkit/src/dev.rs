@@ -1,4 +1,4 @@
-//! `tessera dev` as a test server: one process with the API, RTMP ingest,
+//! `tessera dev` as a test server: one process with the API, RTMP and SRT ingest,
 //! workers and packager on free ports, its outputs in a temporary folder.
 
 use std::path::{Path, PathBuf};
@@ -23,9 +23,10 @@ impl DevServer {
         let dir = tempfile::tempdir().expect("temporary folder");
         let out = dir.path().join("out");
         let log = dir.path().join("dev.log");
-        let (http, rtmp) = (crate::free_port(), crate::free_port());
+        let (http, rtmp, srt) = (crate::free_port(), crate::free_port(), crate::free_udp_port());
         let child = Command::new(binary)
             .args(["dev", "--listen", &format!("127.0.0.1:{http}"), "--rtmp", &format!("127.0.0.1:{rtmp}")])
+            .args(["--srt", &format!("127.0.0.1:{srt}")])
             .args(["--out", out.to_str().expect("UTF-8 temporary path")])
             .args(extra)
             .env("TESSERA_LOG", "info")

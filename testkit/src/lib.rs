@@ -21,6 +21,12 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// A UDP port that was free a moment ago (SRT listens on UDP).
+pub fn free_udp_port() -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a free UDP port");
+    socket.local_addr().expect("local address").port()
+}
+
 fn require(tool: &str) {
     let ok = Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false);
     assert!(ok, "{tool} is not installed: run the README's test command (scripts/test.sh), which installs it");
@@ -143,15 +149,34 @@ pub fn psnr_against_scaled(distorted: &std::path::Path, reference: &std::path::P
 /// test pattern in H.264 (keyframe every 2 s) with a sine tone in AAC, as OBS
 /// would send it. Its stderr is piped (for failure messages).
 pub fn rtmp_push(url: &str, secs: u32) -> std::process::Child {
-    require("ffmpeg");
-    Command::new("ffmpeg")
+    live_push("ffmpeg", url, secs, &["-c:v", "libx264", "-preset", "veryfast"], "flv")
+}
+
+/// Pushes `secs` of 320x180 30 fps test pattern with a 48 kHz tone, in real
+/// time, to `url` with `ffmpeg` (a path or a name), its video coded with
+/// `video` (a keyframe every 2 s), in container `format`.
+pub fn live_push(ffmpeg: &str, url: &str, secs: u32, video: &[&str], format: &str) -> std::process::Child {
+    Command::new(ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
         .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
+        .args(video)
+        .args(["-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", format, url])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("ffmpeg runs")
+        .unwrap_or_else(|e| panic!("{ffmpeg} runs: {e}"))
+}
+
+/// The static ffmpeg 9 of PyPI's imageio-ffmpeg (scripts/test.sh installs
+/// it): Debian's ffmpeg 5.1 cannot send HEVC over Enhanced RTMP, or measure VMAF.
+pub fn static_ffmpeg() -> String {
+    let found = Command::new("python3")
+        .args(["-c", "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    found.expect("imageio-ffmpeg is not installed: run the README's test command (scripts/test.sh), which installs it")
 }

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tessera_core::channels::{ChannelRecord, ChannelState};
+use tessera_core::channels::{ChannelInput, ChannelRecord, ChannelState};
 use tessera_core::jobs::{now_ms, JobBookError};
 use tessera_core::kv::KvError;
 use tessera_core::wire::validate_id;
@@ -41,6 +41,8 @@ pub struct CreateChannel {
     pub class: Option<String>,
     /// Output prefix (default `live/{id}`).
     pub output_prefix: Option<String>,
+    /// Passphrase (10-79 characters) SRT publishers must encrypt with; none: SRT unencrypted.
+    pub srt_passphrase: Option<String>,
 }
 
 /// Playback URLs (or store keys when no public base URL is configured).
@@ -67,6 +69,16 @@ pub struct ChannelView {
     pub rtmp_url: Option<String>,
     /// The RTMP server and application, without the key.
     pub rtmp_server: String,
+    /// Where to publish over SRT (the key in the stream id) - only when created
+    /// and when the coordinator serves SRT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srt_url: Option<String>,
+    /// True when SRT publishes must be encrypted with the channel's passphrase.
+    pub srt_encrypted: bool,
+    /// What the latest publish sends (protocol, video, audio).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub input: Option<ChannelInput>,
     /// Where to watch, live and afterwards.
     pub playback: Playback,
     /// Segments cut so far.
@@ -93,12 +105,25 @@ fn rtmp_server(api: &ApiState, headers: &HeaderMap) -> String {
     if let Some(url) = &api.config.rtmp_public_url {
         return url.trim_end_matches('/').to_string();
     }
+    format!("rtmp://{}:{}/live", request_host(headers), api.config.rtmp_port.unwrap_or(1935))
+}
+
+/// The host clients reach this API by (the request's `Host`, without its port).
+fn request_host(headers: &HeaderMap) -> &str {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let host = match host.rsplit_once(':') {
+    match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
+    }
+}
+
+/// The SRT URL with `stream_key` in its stream id, when SRT is served.
+fn srt_url(api: &ApiState, headers: &HeaderMap, stream_key: &str) -> Option<String> {
+    let base = match &api.config.srt_public_url {
+        Some(url) => url.trim_end_matches(['/', '?']).to_string(),
+        None => format!("srt://{}:{}", request_host(headers), api.config.srt_port?),
     };
-    format!("rtmp://{host}:{}/live", api.config.rtmp_port.unwrap_or(1935))
+    Some(format!("{base}?streamid=live/{stream_key}"))
 }
 
 /// The master playlist and MPD URLs of outputs under `prefix`: under
@@ -118,6 +143,9 @@ fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Opti
         id: c.id.clone(),
         state: c.state.as_str().into(),
         rtmp_url: stream_key.as_ref().map(|k| format!("{server}/{k}")),
+        srt_url: stream_key.as_deref().and_then(|k| srt_url(api, headers, k)),
+        srt_encrypted: c.srt_passphrase.is_some(),
+        input: c.input.clone(),
         stream_key,
         rtmp_server: server,
         playback: playback(api, &c.output_prefix),
@@ -155,6 +183,14 @@ pub async fn create(
     // RFC 8216 6.2.2: a live playlist must span at least three target durations.
     if !(3..=100).contains(&window) {
         return Err(ApiError::bad_request("invalid_request", "window must be within 3-100 segments"));
+    }
+    if let Some(passphrase) = &request.srt_passphrase {
+        if !(10..=79).contains(&passphrase.len()) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "srt_passphrase must be 10-79 characters (SRT's limits)",
+            ));
+        }
     }
     if request.ladder == Some(LadderRequest::Auto) {
         return Err(ApiError::bad_request(
@@ -196,6 +232,8 @@ pub async fn create(
         pending: None,
         last_activity_ms: 0,
         finalized: false,
+        srt_passphrase: request.srt_passphrase.clone(),
+        input: None,
     };
     let stream_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let owner = format!("channel-{id}");

@@ -45,6 +45,10 @@ pub struct ApiConfig {
     pub rtmp_port: Option<u16>,
     /// Public RTMP URL up to the application (`rtmp://live.example.com/live`), if not this host.
     pub rtmp_public_url: Option<String>,
+    /// Port of the SRT server (none: SRT is not served).
+    pub srt_port: Option<u16>,
+    /// Public SRT URL (`srt://live.example.com:9000`), if not this host.
+    pub srt_public_url: Option<String>,
     /// Public base URL of the store's outputs, for playback URLs (none: store keys).
     pub playback_base_url: Option<String>,
     /// The ladder of jobs and channels that give none (none: the built-in ladder).

@@ -18,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use tessera_core::bus::Bus;
-use tessera_core::channels::{ChannelBook, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS};
+use tessera_core::channels::{
+    ChannelBook, ChannelInput, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS,
+};
 use tessera_core::jobs::{now_ms, JobBook, JobBookError, JobRecord, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
@@ -30,7 +32,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cutter::StreamCutter;
-use super::rtmp::{Ingest, PublishGate};
+use super::publish::{Ingest, PublishGate};
 use crate::error::CoordinatorError;
 use crate::vod::{publish_tasks, traced, SegmentTarget};
 
@@ -58,16 +60,25 @@ impl ChannelGate {
     pub fn new(deps: LiveDeps) -> Self {
         Self { deps }
     }
+
+    /// The channel `stream_key` names.
+    async fn channel(&self, stream_key: &str) -> Result<ChannelRecord, String> {
+        match self.deps.channels.by_stream_key(stream_key).await {
+            Ok(Some(channel)) => Ok(channel),
+            Ok(None) => Err("unknown stream key".into()),
+            Err(e) => Err(format!("channels unavailable: {e}")),
+        }
+    }
 }
 
 #[async_trait]
 impl PublishGate for ChannelGate {
-    async fn open(&self, _app: &str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String> {
-        let channel = match self.deps.channels.by_stream_key(stream_key).await {
-            Ok(Some(channel)) => channel,
-            Ok(None) => return Err("unknown stream key".into()),
-            Err(e) => return Err(format!("channels unavailable: {e}")),
-        };
+    async fn srt_passphrase(&self, stream_key: &str) -> Result<Option<String>, String> {
+        Ok(self.channel(stream_key).await?.srt_passphrase)
+    }
+
+    async fn open(&self, protocol: &'static str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String> {
+        let channel = self.channel(stream_key).await?;
         // Take the channel's lease: refused when it ended or someone publishes.
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut refusal = None;
@@ -102,6 +113,7 @@ impl PublishGate for ChannelGate {
             let id = claimed.id.clone();
             let publish = Publish {
                 deps: deps.clone(),
+                protocol,
                 token: token.clone(),
                 last_media_ms: Arc::new(AtomicU64::new(now_ms())),
                 lost: Arc::default(),
@@ -139,7 +151,7 @@ impl PublishGate for ChannelGate {
 
 /// The renditions of a broadcast, from its first segment.
 fn renditions(channel: &ChannelRecord, first: &LiveSegment) -> Result<Vec<RenditionSpec>, CoordinatorError> {
-    let height = first.video.sps_info()?.height;
+    let height = first.video.height;
     let speed = channel.speed.parse::<SpeedPreset>().map_err(CoordinatorError::Internal)?;
     let mut renditions: Vec<RenditionSpec> = channel
         .ladder
@@ -186,6 +198,8 @@ where
 /// One publish of a broadcast (the first, or one continuing it after a reconnect).
 struct Publish {
     deps: LiveDeps,
+    /// `rtmp` or `srt`.
+    protocol: &'static str,
     /// Lease token: every record change is made only while the lease is ours.
     token: String,
     /// When media last arrived: the lease is renewed only while it does.
@@ -253,13 +267,13 @@ impl Publish {
     /// Publishes the plan at the broadcast's first segment and records it on the channel.
     async fn plan(&self, channel: &mut ChannelRecord, first: &LiveSegment) -> Result<(), CoordinatorError> {
         let renditions = renditions(channel, first)?;
-        let info = first.video.sps_info()?;
-        let frame_rate = info.fps.unwrap_or(first.frames as f64 / first.duration_secs.max(0.1));
+        let video = &first.video;
+        let frame_rate = video.fps.unwrap_or(first.frames as f64 / first.duration_secs.max(0.1));
         // The first segment's end arrived just now: time 0 was that long ago.
         let origin_ms = now_ms().saturating_sub(((first.start_secs + first.duration_secs) * 1000.0) as u64);
         let plan = LivePlan {
             renditions: renditions.clone(),
-            source: SourceInfo { width: info.width, height: info.height, frame_rate, duration_secs: 0.0, frames: 0 },
+            source: SourceInfo { width: video.width, height: video.height, frame_rate, duration_secs: 0.0, frames: 0 },
             output_prefix: channel.output_prefix.clone(),
             window: channel.window,
             target_duration_secs: channel.segment_duration_secs,
@@ -267,7 +281,7 @@ impl Publish {
         };
         let event = JobEvent::new(&channel.id, JobEventKind::LivePlanned(plan));
         retried("publishing the plan", || async { Ok(self.deps.bus.publish(event.to_message()).await?) }).await?;
-        let size = (info.width, info.height);
+        let size = (video.width, video.height);
         self.update(&channel.id, |c| {
             c.renditions = renditions.clone();
             c.frame_rate = frame_rate;
@@ -413,13 +427,26 @@ impl Publish {
                 for segment in cutter.push(message)? {
                     if channel.renditions.is_empty() {
                         self.plan(&mut channel, &segment).await?;
-                    } else if let (Some(size), Ok(info)) = (channel.video_size, segment.video.sps_info()) {
-                        if size != (info.width, info.height) {
+                    } else if let Some(size) = channel.video_size {
+                        let (width, height) = (segment.video.width, segment.video.height);
+                        if size != (width, height) {
                             return Err(CoordinatorError::Media(tessera_media::MediaError::Unsupported(format!(
-                                "the publisher came back at {}x{}, the broadcast is {}x{}: start a new channel",
-                                info.width, info.height, size.0, size.1
+                                "the publisher came back at {width}x{height}, the broadcast is {}x{}: start a new channel",
+                                size.0, size.1
                             ))));
                         }
+                    }
+                    if first_of_publish {
+                        let input = ChannelInput {
+                            protocol: self.protocol.to_string(),
+                            video: segment.video.describe(),
+                            audio: cutter.audio().map(|a| format!("AAC {} Hz, {} channels", a.sample_rate, a.channels)),
+                        };
+                        tracing::info!(channel = %id, protocol = self.protocol, video = %input.video, "publish sends");
+                        retried("recording the input", || async {
+                            self.update(&id, |c| c.input = Some(input.clone())).await.map(|_| ())
+                        })
+                        .await?;
                     }
                     let pending = PendingSegment {
                         seq: segment.seq,

@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,39 +20,8 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::chunk_guard::ChunkGuard;
+use super::publish::{Ingest, PublishGate};
 use crate::error::CoordinatorError;
-
-/// What a publisher sends, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ingest {
-    /// An FLV video tag body and its timestamp (ms).
-    Video {
-        /// RTMP timestamp in milliseconds.
-        ms: u32,
-        /// The tag body.
-        body: Bytes,
-    },
-    /// An FLV audio tag body and its timestamp (ms).
-    Audio {
-        /// RTMP timestamp in milliseconds.
-        ms: u32,
-        /// The tag body.
-        body: Bytes,
-    },
-    /// The publisher stopped: `clean` when it said so (unpublish), not when
-    /// the connection dropped (it may come back).
-    End {
-        /// True for an unpublish, false for a lost connection.
-        clean: bool,
-    },
-}
-
-/// Decides who may publish, and where their media goes.
-#[async_trait]
-pub trait PublishGate: Send + Sync {
-    /// A publish on `app` with `stream_key`: a channel for its media, or why it is refused.
-    async fn open(&self, app: &str, stream_key: &str) -> Result<mpsc::Sender<Ingest>, String>;
-}
 
 /// How long a connection may stay silent before it is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -241,7 +208,7 @@ async fn on_event(
             if publishing.is_some() {
                 return Err("a second publish on one connection".into());
             }
-            match gate.open(&app_name, &stream_key).await {
+            match gate.open("rtmp", &stream_key).await {
                 Ok(sender) => {
                     tracing::info!(%peer, app = %app_name, "publish accepted");
                     *publishing = Some(sender);

@@ -25,6 +25,7 @@ pub mod encoder;
 pub mod input;
 pub mod params;
 pub mod quality_meter;
+pub mod ts_stream;
 pub mod video;
 
 pub use encoder::has_encoder;

@@ -93,10 +93,16 @@ impl CodecParams {
 
     /// H.264 with an avcC record (length-prefixed NAL units in packets).
     pub fn h264(avcc: Vec<u8>, width: u32, height: u32) -> Self {
+        Self::video("h264", avcc, width, height)
+    }
+
+    /// Video in libavcodec's codec `codec` with its MP4 configuration record
+    /// (avcC, hvcC, av1C) as extradata; 0x0 when the size is not known yet.
+    pub fn video(codec: &str, record: Vec<u8>, width: u32, height: u32) -> Self {
         Self {
-            codec: "h264".into(),
+            codec: codec.into(),
             codec_tag: 0,
-            extradata: avcc,
+            extradata: record,
             format: -1,
             bits_per_coded_sample: 0,
             bits_per_raw_sample: 0,

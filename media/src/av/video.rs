@@ -8,6 +8,7 @@
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi;
 
+use super::params::CodecParams;
 use super::{init, rescale};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
@@ -158,6 +159,26 @@ fn drain_graph(graph: &mut ffmpeg::filter::Graph, emitter: &mut Emitter<'_>) -> 
         emitter.push(frame)?;
     }
     Ok(())
+}
+
+/// The picture size a decoder reads from the configuration alone (the
+/// sequence parameters in an hvcC, or the sequence header in an av1C), for
+/// live streams whose container says nothing else. No picture is decoded.
+pub fn configured_size(params: &CodecParams) -> Result<(u32, u32)> {
+    init();
+    let unsupported = |reason: String| MediaError::UnsupportedCodec { kind: "video", codec: reason };
+    let mut context = ffmpeg::codec::Context::from_parameters(params.to_parameters()?)
+        .map_err(|e| unsupported(format!("{} ({e})", params.codec)))?;
+    // SAFETY: a plain field of an unopened codec context.
+    unsafe { (*context.as_mut_ptr()).thread_count = 1 };
+    let decoder = context.decoder().video().map_err(|e| unsupported(format!("{} ({e})", params.codec)))?;
+    match (decoder.width(), decoder.height()) {
+        (w, h) if w > 0 && h > 0 => Ok((w, h)),
+        _ => Err(MediaError::Unsupported(format!(
+            "the {} configuration record does not give the picture size",
+            params.codec
+        ))),
+    }
 }
 
 /// Decodes the segment's video and hands every frame it shows, normalised

@@ -41,6 +41,13 @@ pub struct CoordinatorArgs {
     /// (default: rtmp://<the API request's host>:<rtmp port>/live).
     #[arg(long, env = "TESSERA_RTMP_PUBLIC_URL")]
     rtmp_public_url: Option<String>,
+    /// Address of the SRT ingest server, UDP ("off" to run without it).
+    #[arg(long, env = "TESSERA_SRT", default_value = "0.0.0.0:9000")]
+    srt: String,
+    /// Public SRT URL (`srt://live.example.com:9000`) that channels show to
+    /// publishers (default: srt://<the API request's host>:<srt port>).
+    #[arg(long, env = "TESSERA_SRT_PUBLIC_URL")]
+    srt_public_url: Option<String>,
     /// Public base URL of the store's objects (a CDN or bucket URL), for playback URLs.
     #[arg(long, env = "TESSERA_PLAYBACK_BASE_URL")]
     playback_base_url: Option<String>,
@@ -64,6 +71,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         "off" | "" => None,
         address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--rtmp {address}: {e}"))?),
     };
+    let srt_listen = match args.srt.as_str() {
+        "off" | "" => None,
+        address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--srt {address}: {e}"))?),
+    };
     let default_ladder = args.ladder.as_deref().map(super::read_ladder).transpose()?;
     let webhook_policy =
         WebhookPolicy::parse(&args.webhook_allow).map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
@@ -78,6 +89,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 webhook_secret: args.webhook_secret.unwrap_or_default(),
                 rtmp_port: rtmp_listen.map(|a| a.port()),
                 rtmp_public_url: args.rtmp_public_url,
+                srt_port: srt_listen.map(|a| a.port()),
+                srt_public_url: args.srt_public_url,
                 playback_base_url: args.playback_base_url,
                 default_ladder,
                 webhook_policy,
@@ -85,6 +98,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),
             rtmp_listen,
+            srt_listen,
             live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: None,
             outage_window: args.cluster.outage_window(),

@@ -32,6 +32,9 @@ pub struct DevArgs {
     /// Address of the RTMP ingest server.
     #[arg(long, env = "TESSERA_RTMP", default_value = "127.0.0.1:1935")]
     rtmp: SocketAddr,
+    /// Address of the SRT ingest server (UDP).
+    #[arg(long, env = "TESSERA_SRT", default_value = "127.0.0.1:9000")]
+    srt: SocketAddr,
     /// Folder for uploads, sources and outputs (created if missing).
     #[arg(long, env = "TESSERA_OUT", default_value = "tessera-out")]
     out: PathBuf,
@@ -74,6 +77,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
                 webhook_secret: args.webhook_secret.clone(),
                 rtmp_port: Some(args.rtmp.port()),
                 rtmp_public_url: None,
+                srt_port: Some(args.srt.port()),
+                srt_public_url: None,
                 playback_base_url: Some(format!("http://{}/files", args.listen)),
                 default_ladder: None,
                 webhook_policy: WebhookPolicy::loopback(),
@@ -81,6 +86,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             segmenting_slots: 2,
             limits: Limits::default(),
             rtmp_listen: Some(args.rtmp),
+            srt_listen: Some(args.srt),
             live_grace: std::time::Duration::from_secs(args.live_grace),
             serve_files: Some(out.clone()),
             outage_window: DEFAULT_OUTAGE_WINDOW,
@@ -105,7 +111,10 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         services.spawn(async move { Ok(tessera_coordinator::service::run(deps, config, s).await?) });
         eprintln!("tessera dev: API http://{} (OpenAPI at /v1/openapi.json)", args.listen);
         eprintln!("  outputs in {} served at http://{}/files/", out.display(), args.listen);
-        eprintln!("  live: curl -X POST http://{}/v1/live  (then publish to the rtmp_url it returns)", args.listen);
+        eprintln!(
+            "  live: curl -X POST http://{}/v1/live  (then publish to the rtmp_url or srt_url it returns)",
+            args.listen
+        );
         eprintln!("  VOD:  tessera submit FILE.mp4 --server http://{} --wait", args.listen);
         eprintln!("  webhooks may go to loopback, signed with --webhook-secret (TESSERA_WEBHOOK_SECRET)");
         while let Some(stopped) = services.join_next().await {
