@@ -40,6 +40,7 @@ struct Cluster {
     logs: tempfile::TempDir,
     port: u16,
     rtmp_port: u16,
+    srt_port: u16,
     packager_ops_port: u16,
     coordinator: Option<Child>,
     coordinator_args: Vec<String>,
@@ -68,6 +69,7 @@ impl Cluster {
             logs: tempfile::tempdir().unwrap(),
             port: free_port(),
             rtmp_port: free_port(),
+            srt_port: tessera_testkit::free_udp_port(),
             packager_ops_port: free_port(),
             coordinator: None,
             coordinator_args: coordinator_args.iter().map(|s| s.to_string()).collect(),
@@ -121,7 +123,9 @@ impl Cluster {
     async fn start_coordinator(&mut self) {
         let listen = format!("127.0.0.1:{}", self.port);
         let rtmp = format!("127.0.0.1:{}", self.rtmp_port);
-        let mut args = vec!["coordinator".to_string(), "--listen".into(), listen, "--rtmp".into(), rtmp];
+        let srt = format!("127.0.0.1:{}", self.srt_port);
+        let mut args =
+            vec!["coordinator".to_string(), "--listen".into(), listen, "--rtmp".into(), rtmp, "--srt".into(), srt];
         args.extend(self.coordinator_args.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.coordinator = Some(self.spawn("coordinator", &args));

@@ -243,6 +243,19 @@ async fn an_srt_push_plays_live_and_wrong_keys_or_passphrases_are_refused() {
     refused(format!("{wrong_key}&passphrase=tessera-srt-secret"));
     refused(format!("{srt}&passphrase=not-the-secret"));
     refused(srt.clone());
+    // Garbage datagrams; and a caller encrypting to a channel without a passphrase, which
+    // ends srt-tokio's listener task (see srt.rs): the server listens again.
+    let port: u16 = srt.trim_start_matches("srt://127.0.0.1:").split('?').next().unwrap().parse().unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..50u8 {
+        let mut handshake_like = vec![0x80, 0, 0, 0];
+        handshake_like.extend([i; 60]);
+        udp.send_to(&handshake_like, ("127.0.0.1", port)).unwrap();
+        udp.send_to(&[0x5a; 1316], ("127.0.0.1", port)).unwrap();
+    }
+    let open = create_channel(&http, &dev, json!({"codecs": ["h264"]})).await;
+    refused(format!("{}&passphrase=an-unexpected-one", open["srt_url"].as_str().unwrap()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     // The access-control form of the stream id, as hardware encoders send it.
     let key = channel["stream_key"].as_str().unwrap();

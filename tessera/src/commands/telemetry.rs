@@ -95,7 +95,12 @@ pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<Telemetr
     opentelemetry::global::set_meter_provider(meter.clone());
     tessera_core::store::init_metrics();
 
-    let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let mut filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // srt-tokio warns once per datagram it cannot parse: anyone could fill the
+    // logs by sending garbage to the SRT port. Its errors stay, unless asked.
+    if !std::env::var("TESSERA_LOG").is_ok_and(|v| v.contains("srt_protocol")) {
+        filter = filter.add_directive("srt_protocol=error".parse().context("log directive")?);
+    }
     let logs = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
