@@ -36,17 +36,30 @@ pub struct CoordinatorConfig {
     pub limits: Limits,
     /// Where the RTMP server listens (none: no RTMP ingest).
     pub rtmp_listen: Option<SocketAddr>,
+    /// Where the RTMPS server listens, and its certificate (none: no RTMPS ingest).
+    pub rtmps: Option<RtmpsConfig>,
     /// Where the SRT server listens, UDP (none: no SRT ingest).
     pub srt_listen: Option<SocketAddr>,
     /// How long a broadcast whose publisher dropped waits for it to reconnect.
     pub live_grace: std::time::Duration,
-    /// A local folder served over HTTP under `/files` (`tessera dev`'s outputs).
-    pub serve_files: Option<std::path::PathBuf>,
+    /// Routes served under `/files` (`tessera dev`'s outputs, through the packager's origin).
+    pub files: Option<axum::Router>,
     /// How long store and bus errors are retried in place before work counts as failed once.
     pub outage_window: std::time::Duration,
     /// Where uploads are cut (a child process in the services, so a parser
     /// crash fails its job instead of the coordinator).
     pub cutter: crate::cutting::Cutter,
+}
+
+/// RTMPS: RTMP inside TLS.
+#[derive(Debug, Clone)]
+pub struct RtmpsConfig {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub certificates: std::path::PathBuf,
+    /// PEM private key.
+    pub key: std::path::PathBuf,
 }
 
 /// What a coordinator works with.
@@ -88,7 +101,7 @@ pub async fn run(
     }
 
     let channels = ChannelBook::new(deps.channels.clone(), deps.stream_keys.clone());
-    if config.rtmp_listen.is_some() || config.srt_listen.is_some() {
+    if config.rtmp_listen.is_some() || config.rtmps.is_some() || config.srt_listen.is_some() {
         let live = LiveDeps {
             bus: deps.bus.clone(),
             store: deps.store.clone(),
@@ -99,7 +112,13 @@ pub async fn run(
         if let Some(address) = config.rtmp_listen {
             let rtmp = live::rtmp::bind(address).await?;
             tracing::info!(address = %rtmp.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMP ingest listening");
-            tokio::spawn(live::rtmp::serve(rtmp, gate.clone(), shutdown.clone()));
+            tokio::spawn(live::rtmp::serve(rtmp, None, gate.clone(), shutdown.clone()));
+        }
+        if let Some(rtmps) = &config.rtmps {
+            let tls = live::rtmp::tls_acceptor(&rtmps.certificates, &rtmps.key)?;
+            let listener = live::rtmp::bind(rtmps.listen).await?;
+            tracing::info!(address = %listener.local_addr().map_err(|e| CoordinatorError::Internal(e.to_string()))?, "RTMPS ingest listening");
+            tokio::spawn(live::rtmp::serve(listener, Some(tls), gate.clone(), shutdown.clone()));
         }
         if let Some(address) = config.srt_listen {
             let srt = live::srt::bind(address).await?;
@@ -119,16 +138,11 @@ pub async fn run(
         metrics: metrics.clone(),
     };
     let mut router = api::router(state);
-    if let Some(dir) = &config.serve_files {
+    if let Some(files) = config.files.clone() {
         // Players fetch playlists and fragments from another origin in
-        // development: CORS on the files only (reads), never on the control API.
-        let files = tower_http::services::ServeDir::new(dir);
-        let cors = tower_http::cors::CorsLayer::new()
-            .allow_origin(tower_http::cors::Any)
-            .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
-            .allow_headers([axum::http::header::RANGE])
-            .expose_headers([axum::http::header::CONTENT_LENGTH, axum::http::header::CONTENT_RANGE]);
-        router = router.merge(axum::Router::new().nest_service("/files", files).layer(cors));
+        // development: the files' routes carry their own CORS (reads only),
+        // never the control API.
+        router = router.nest("/files", files);
     }
     let server_shutdown = shutdown.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move { server_shutdown.cancelled().await });

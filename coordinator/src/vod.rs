@@ -149,6 +149,7 @@ async fn publish_job(
             renditions: &renditions,
             frame_rate: plan.source.frame_rate,
             traceparent: spec.traceparent.as_deref(),
+            part_secs: None,
         };
         let mut backoff = Backoff::new(spec.outage_window);
         loop {
@@ -191,6 +192,8 @@ pub(crate) struct SegmentTarget<'a> {
     pub frame_rate: f64,
     /// Trace context for the tasks.
     pub traceparent: Option<&'a str>,
+    /// Low-latency live: the source streams in chunks and renditions go out in parts of this many seconds.
+    pub part_secs: Option<f64>,
 }
 
 /// Writes one source segment and publishes its tasks, one per rendition.
@@ -219,6 +222,7 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             source_key: source_key.clone(),
             frame_rate: target.frame_rate,
             published_at_ms: Some(tessera_core::jobs::now_ms()),
+            part_secs: target.part_secs,
         };
         let subject = task_subject(target.class, rendition.codec());
         bus.publish(traced(OutgoingMessage::json(subject, Some(task.id()), &task), target.traceparent)).await?;

@@ -61,13 +61,16 @@ impl PublishGate for Gate {
 }
 
 fn push(port: u16, key: &str, secs: u32) -> std::process::Output {
+    push_to(&format!("rtmp://127.0.0.1:{port}/live/{key}"), secs)
+}
+
+fn push_to(url: &str, secs: u32) -> std::process::Output {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-f", "lavfi", "-i", &format!("testsrc2=size=320x180:rate=30:duration={secs}")])
         .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}")])
         .args(["-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-g", "60", "-keyint_min", "60"])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv"])
-        .arg(format!("rtmp://127.0.0.1:{port}/live/{key}"))
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv", url])
         .stdout(Stdio::null())
         .output()
         .expect("ffmpeg runs")
@@ -80,7 +83,7 @@ async fn an_ffmpeg_push_becomes_decodable_source_segments_and_bad_peers_are_refu
     let listener = rtmp::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let shutdown = CancellationToken::new();
-    tokio::spawn(rtmp::serve(listener, gate.clone(), shutdown.clone()));
+    tokio::spawn(rtmp::serve(listener, None, gate.clone(), shutdown.clone()));
 
     // Garbage: the server closes the connection.
     let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -121,5 +124,38 @@ async fn an_ffmpeg_push_becomes_decodable_source_segments_and_bad_peers_are_refu
     }
     assert_eq!(frames, 180, "every frame that was sent");
     assert!((280..=290).contains(&audio_frames), "6 s of audio: {audio_frames} frames");
+    shutdown.cancel();
+}
+
+/// RTMPS: the same server inside TLS, with a certificate made for the test;
+/// a plain RTMP client on the RTMPS port is refused, a TLS one publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmps_push_with_the_operators_certificate_is_cut_like_rtmp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let tls = rtmp::tls_acceptor(&cert, &key).unwrap();
+    assert!(rtmp::tls_acceptor(&key, &cert).is_err(), "certificate and key swapped: an error, not a panic");
+
+    let (done_tx, done_rx) = oneshot::channel();
+    let gate = Arc::new(Gate { key: "good-key", refused: Mutex::new(Vec::new()), done: Mutex::new(Some(done_tx)) });
+    let listener = rtmp::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(rtmp::serve(listener, Some(tls), gate.clone(), shutdown.clone()));
+
+    let plain = tokio::task::spawn_blocking(move || push(port, "good-key", 1)).await.unwrap();
+    assert!(!plain.status.success(), "plain RTMP on the RTMPS port must fail");
+    // ffmpeg does not verify certificates unless asked (tls_verify): a self-signed one is fine here.
+    let url = format!("rtmps://127.0.0.1:{port}/live/good-key");
+    let pushed = tokio::task::spawn_blocking(move || push_to(&url, 4)).await.unwrap();
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    let segments = tokio::time::timeout(Duration::from_secs(30), done_rx).await.unwrap().unwrap().unwrap();
+    assert_eq!(segments.iter().map(|s| s.frames).sum::<usize>(), 120, "every frame sent over RTMPS");
     shutdown.cancel();
 }

@@ -107,6 +107,9 @@ pub struct ChannelRecord {
     /// What the latest publish sends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<ChannelInput>,
+    /// Low-Latency HLS: the part target in seconds (none: segments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_secs: Option<f64>,
 }
 
 /// What a publisher sends, as the channel shows it.

@@ -281,7 +281,10 @@ impl JobRecord {
             }
             // The packager turns a failed segment into the job's `failed` event;
             // a live job completes when the packager finalizes it.
-            JobEventKind::SegmentFailed(_) | JobEventKind::LiveEnded { .. } | JobEventKind::Unknown => false,
+            JobEventKind::SegmentFailed(_)
+            | JobEventKind::LiveEnded { .. }
+            | JobEventKind::PartDone(_)
+            | JobEventKind::Unknown => false,
         };
         if changed {
             self.updated_at_ms = now_ms();

@@ -131,6 +131,17 @@ pub fn source_segment_key(job: &str, seq: u32) -> String {
     format!("sources/{job}/{seq:06}.seg")
 }
 
+/// Key of chunk `index` of a streamed live source segment.
+pub fn source_chunk_key(job: &str, seq: u32, index: u32) -> String {
+    format!("sources/{job}/{seq:06}.{index:04}.chunk")
+}
+
+/// Key of part `index` of a rendition segment whose key is `segment_key` (`…/000012.m4s` -> `…/000012.3.m4s`).
+pub fn part_key(segment_key: &str, index: u32) -> String {
+    let stem = segment_key.strip_suffix(".m4s").unwrap_or(segment_key);
+    format!("{stem}.{index}.m4s")
+}
+
 /// Joins an output prefix (possibly empty) and a relative key.
 pub fn output_key(prefix: &str, relative: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
@@ -206,6 +217,11 @@ pub struct Task {
     /// of its queue wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at_ms: Option<u64>,
+    /// A low-latency live segment: its source streams in chunks
+    /// ([`source_chunk_key`]) while it is cut, and the rendition goes out in
+    /// parts of this many seconds as they are encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_secs: Option<f64>,
 }
 
 impl Task {
@@ -381,6 +397,30 @@ pub struct LivePlan {
     pub target_duration_secs: f64,
     /// Wall-clock time (ms since the Unix epoch) of presentation time 0.
     pub started_at_ms: u64,
+    /// Low-latency HLS: the part target in seconds (none: segments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_secs: Option<f64>,
+}
+
+/// A part of a low-latency live segment was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartDone {
+    /// Rendition name.
+    pub rendition: String,
+    /// Segment number.
+    pub seq: u32,
+    /// Part number within the segment, from 0.
+    pub part: u32,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// True when the part starts with a keyframe.
+    pub independent: bool,
+    /// Bytes written.
+    pub bytes: u64,
+    /// When the source chunk that completed it was cut at ingest (ms since
+    /// the Unix epoch): about when the part's last frame arrived.
+    #[serde(default)]
+    pub source_cut_at_ms: u64,
 }
 
 /// A live source segment was cut and its tasks published.
@@ -493,6 +533,8 @@ pub enum JobEventKind {
     LivePlanned(LivePlan),
     /// A live segment was cut.
     LiveSegment(LiveSegmentCut),
+    /// A part of a low-latency live segment was written.
+    PartDone(PartDone),
     /// The broadcast ended after `segments` segments: finalize as VOD.
     LiveEnded {
         /// Segments in all.
@@ -542,6 +584,7 @@ impl JobEvent {
             JobEventKind::Cancelled { .. } => Some(format!("{}/cancelled", self.job)),
             JobEventKind::LivePlanned(_) => Some(format!("{}/live-planned", self.job)),
             JobEventKind::LiveSegment(cut) => Some(format!("{}/live/{}", self.job, cut.seq)),
+            JobEventKind::PartDone(p) => Some(format!("{}/{}/{}/{}/part", self.job, p.rendition, p.seq, p.part)),
             JobEventKind::LiveEnded { .. } => Some(format!("{}/live-ended", self.job)),
             JobEventKind::TaskRetry { .. } | JobEventKind::Unknown => None,
         }
@@ -588,6 +631,7 @@ mod tests {
             output_key: output_key("outputs/j1", "av1-360p/000007.m4s"),
             frame_rate: 30.0,
             published_at_ms: None,
+            part_secs: None,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
         assert_eq!(task.source_key, "sources/j1/000007.seg");

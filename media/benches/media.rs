@@ -78,6 +78,7 @@ fn benches(c: &mut Criterion) {
                 frame_rate: 30.0,
                 speed: SpeedPreset::Veryfast,
                 threads: 1,
+                low_delay: false,
             };
             g.throughput(Throughput::Elements(frames.len() as u64));
             g.bench_with_input(BenchmarkId::new(encoder.as_str(), label), frames, |b, frames| {
@@ -98,6 +99,7 @@ fn benches(c: &mut Criterion) {
             frame_rate: 30.0,
             speed: SpeedPreset::Veryfast,
             threads: 1,
+            low_delay: false,
         },
         &frames_720,
     )

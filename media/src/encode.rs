@@ -75,6 +75,10 @@ pub struct EncoderSettings {
     pub speed: SpeedPreset,
     /// Encoder threads; 1 keeps the output byte-identical run to run.
     pub threads: usize,
+    /// Low delay: every frame comes out coded before the next goes in (no
+    /// B-frames, no lookahead), so a low-latency channel's parts leave the
+    /// encoder as their frames arrive.
+    pub low_delay: bool,
 }
 
 impl EncoderSettings {
@@ -249,6 +253,11 @@ impl SegmentEncoder {
         self.take_samples()
     }
 
+    /// The samples coded so far, in decode order.
+    pub fn coded(&self) -> &[EncodedSample] {
+        &self.samples
+    }
+
     /// Moves the encoder's finished samples out, measuring each.
     fn take_samples(&mut self) -> Result<()> {
         while let Some(sample) = self.encoder.receive()? {
@@ -307,6 +316,7 @@ mod tests {
             frame_rate,
             speed: SpeedPreset::Veryfast,
             threads: 1,
+            low_delay: false,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::error::{MediaError, Result};
 use crate::h264::config::AvcConfig;
 use crate::segmenter::{PacketTiming, SegmentSpan, Segmenter};
 use crate::source_segment::{
-    Normalise, SegmentAudio, SegmentHeader, SegmentPacket, SegmentVideo, SourceSegment, StreamKind,
+    Normalise, SegmentAudio, SegmentHeader, SegmentPacket, SegmentVideo, SourceChunk, SourceSegment, StreamKind,
 };
 
 /// The video timescale of live source segments.
@@ -156,6 +156,53 @@ pub struct LiveSegmenter {
     next_audio: Option<i64>,
     /// Where this publish's time 0 falls on the broadcast's timeline (seconds).
     offset_secs: f64,
+    target: i64,
+    first_seq: u32,
+    /// Low-latency channels: segments also stream out in chunks as they are cut.
+    streaming: Option<Streaming>,
+}
+
+/// The state of segments streamed as they are cut.
+#[derive(Debug)]
+struct Streaming {
+    /// A chunk is cut once it holds this much video (90 kHz ticks).
+    chunk_ticks: i64,
+    /// The first keyframe's presentation time: the grid's origin.
+    grid_origin: Option<i64>,
+    /// The next segment to open.
+    next_open: u32,
+    /// Segments opened and not yet fully streamed.
+    open: Vec<OpenSegment>,
+    /// Segments opened since [`LiveSegmenter::take_opened`] was last called.
+    opened: Vec<u32>,
+}
+
+/// A segment being streamed.
+#[derive(Debug)]
+struct OpenSegment {
+    seq: u32,
+    /// Its range on the grid (90 kHz): the frames it shows are those presenting in it.
+    start: i64,
+    end: i64,
+    /// Packets not yet in a chunk.
+    pending: Vec<SegmentPacket>,
+    next_chunk: u32,
+    /// Once closed: its exact start, end and frame count.
+    closed: Option<(i64, i64, usize)>,
+}
+
+/// One chunk of a streamed segment (a source segment of the packets that
+/// arrived since the chunk before, `header.chunk` set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveChunk {
+    /// The segment.
+    pub seq: u32,
+    /// The chunk's number within it.
+    pub index: u32,
+    /// True for the segment's last chunk.
+    pub last: bool,
+    /// The chunk as a source segment.
+    pub bytes: Vec<u8>,
 }
 
 fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
@@ -182,6 +229,93 @@ impl LiveSegmenter {
             audio: Vec::new(),
             next_audio: None,
             offset_secs: offset_secs.max(0.0),
+            target: ms_to_ticks(target_ms, LIVE_VIDEO_TIMESCALE).max(1),
+            first_seq,
+            streaming: None,
+        }
+    }
+
+    /// Also streams each segment as it is cut, in chunks of about `chunk`
+    /// of video: a segment opens (see [`Self::take_opened`]) with its first
+    /// frame, and its chunks ([`Self::take_chunks`]) carry its packets from
+    /// the keyframe it decodes from, then every packet as it arrives, until
+    /// the chunk that closes it.
+    pub fn streaming(mut self, chunk: Duration) -> Self {
+        let chunk_ms = i64::try_from(chunk.as_millis()).unwrap_or(1000);
+        self.streaming = Some(Streaming {
+            chunk_ticks: ms_to_ticks(chunk_ms, LIVE_VIDEO_TIMESCALE).max(1),
+            grid_origin: None,
+            next_open: self.first_seq,
+            open: Vec::new(),
+            opened: Vec::new(),
+        });
+        self
+    }
+
+    /// Segments that opened since the last call (streaming only).
+    pub fn take_opened(&mut self) -> Vec<u32> {
+        self.streaming.as_mut().map(|s| std::mem::take(&mut s.opened)).unwrap_or_default()
+    }
+
+    /// The chunks ready to go: every segment's first chunk at once, later
+    /// ones when they hold a chunk's worth of video, all pending packets
+    /// when `all`, and a closed segment's last chunk. Stamped `now_ms`.
+    pub fn take_chunks(&mut self, all: bool, now_ms: u64) -> Result<Vec<LiveChunk>> {
+        let Some(streaming) = self.streaming.as_mut() else { return Ok(Vec::new()) };
+        let chunk_ticks = streaming.chunk_ticks;
+        let mut ready = Vec::new();
+        for open in &mut streaming.open {
+            let video: Vec<&SegmentPacket> = open.pending.iter().filter(|p| p.stream == StreamKind::Video).collect();
+            let span = match (video.first(), video.last()) {
+                (Some(first), Some(last)) => last.dts - first.dts,
+                _ => 0,
+            };
+            let due = open.next_chunk == 0 || span >= chunk_ticks || (all && !open.pending.is_empty());
+            if open.closed.is_none() && !due {
+                continue;
+            }
+            let (start, end, frames) = open.closed.unwrap_or((open.start, open.end, 0));
+            let chunk = SourceChunk { index: open.next_chunk, last: open.closed.is_some(), cut_at_ms: now_ms };
+            ready.push((open.seq, start, end, frames, chunk, std::mem::take(&mut open.pending)));
+            open.next_chunk += 1;
+        }
+        streaming.open.retain(|o| o.closed.is_none());
+        ready
+            .into_iter()
+            .map(|(seq, start, end, frames, chunk, packets)| {
+                let header = self.header(seq, start, end, frames, self.audio_config.as_ref(), Some(chunk))?;
+                let bytes = SourceSegment { header, packets }.to_bytes()?;
+                Ok(LiveChunk { seq, index: chunk.index, last: chunk.last, bytes })
+            })
+            .collect()
+    }
+
+    /// Streaming: the packet goes to every open segment, and opens the
+    /// segments whose grid start it reaches, from the keyframe before.
+    fn stream_video(&mut self, packet: &SegmentPacket) {
+        let Some(streaming) = self.streaming.as_mut() else { return };
+        let origin = *streaming.grid_origin.get_or_insert(packet.pts);
+        for open in streaming.open.iter_mut().filter(|o| o.closed.is_none()) {
+            open.pending.push(packet.clone());
+        }
+        loop {
+            let start = origin + i64::from(streaming.next_open - self.first_seq) * self.target;
+            if packet.pts < start {
+                break;
+            }
+            let from = self.video.iter().rposition(|p| p.key && p.pts <= start).unwrap_or(0);
+            let pending: Vec<SegmentPacket> = self.video.range(from..).cloned().collect();
+            let seq = streaming.next_open;
+            streaming.open.push(OpenSegment {
+                seq,
+                start,
+                end: start + self.target,
+                pending,
+                next_chunk: 0,
+                closed: None,
+            });
+            streaming.opened.push(seq);
+            streaming.next_open += 1;
         }
     }
 
@@ -273,6 +407,9 @@ impl LiveSegmenter {
         }
         let (stream, key, duration, data) = (StreamKind::Video, frame.keyframe, 0, frame.data);
         self.video.push_back(SegmentPacket { stream, key, pts, dts, duration, data });
+        if let Some(packet) = self.video.back().cloned() {
+            self.stream_video(&packet);
+        }
         let timing = PacketTiming { pts, dts, duration: 0, key: frame.keyframe, discard: false };
         let spans = self.segmenter.push(timing)?;
         self.cut_all(spans)
@@ -298,6 +435,19 @@ impl LiveSegmenter {
         };
         self.next_audio = Some(at + AAC_FRAME);
         if at >= 0 {
+            if let Some(streaming) = self.streaming.as_mut() {
+                let packet = SegmentPacket {
+                    stream: StreamKind::Audio,
+                    key: true,
+                    pts: at,
+                    dts: at,
+                    duration: AAC_FRAME,
+                    data: data.clone(),
+                };
+                for open in streaming.open.iter_mut().filter(|o| o.closed.is_none()) {
+                    open.pending.push(packet.clone());
+                }
+            }
             self.audio.push((at, data));
         }
         Ok(())
@@ -316,11 +466,52 @@ impl LiveSegmenter {
     /// Writes closed segments, then lets go of frames no later segment needs.
     fn cut_all(&mut self, spans: Vec<SegmentSpan>) -> Result<Vec<LiveSegment>> {
         let segments = spans.iter().map(|span| self.cut(span)).collect::<Result<Vec<_>>>()?;
+        if let Some(streaming) = self.streaming.as_mut() {
+            for span in &spans {
+                if let Some(open) = streaming.open.iter_mut().find(|o| o.seq == span.seq) {
+                    open.closed = Some((span.start, span.end, span.frames));
+                }
+            }
+        }
         let needed = self.segmenter.first_needed();
         while self.first_index < needed && self.video.pop_front().is_some() {
             self.first_index += 1;
         }
         Ok(segments)
+    }
+
+    /// A source segment header for segment `seq` of this broadcast.
+    fn header(
+        &self,
+        seq: u32,
+        start: i64,
+        end: i64,
+        frames: usize,
+        audio: Option<&AacConfig>,
+        chunk: Option<SourceChunk>,
+    ) -> Result<SegmentHeader> {
+        let config =
+            self.video_config.as_ref().ok_or_else(|| MediaError::Unsupported("no video sequence header".into()))?;
+        Ok(SegmentHeader {
+            seq,
+            video: SegmentVideo {
+                params: config.params.clone(),
+                time_base: (1, LIVE_VIDEO_TIMESCALE as i32),
+                timescale: LIVE_VIDEO_TIMESCALE,
+                origin: 0,
+                start,
+                end,
+                frames,
+                normalise: Normalise {
+                    rotation: 0,
+                    deinterlace: false,
+                    tone_map: None,
+                    display: (config.width & !1, config.height & !1),
+                },
+            },
+            audio: audio.map(|a| SegmentAudio { asc: a.asc.clone(), sample_rate: a.sample_rate }),
+            chunk,
+        })
     }
 
     /// Writes one segment: the frames it decodes, the audio up to its end.
@@ -340,6 +531,7 @@ impl LiveSegmenter {
         let mut audio_bytes = 0u64;
         let audio_header = match audio {
             Some((config, taken)) if !taken.is_empty() => {
+                let audio_header = Some(SegmentAudio { asc: config.asc.clone(), sample_rate: config.sample_rate });
                 // A frame lasts until the next one starts, so a gap (a resync) stays a gap.
                 let starts: Vec<i64> = taken.iter().map(|(at, _)| *at).collect();
                 for (i, (at, d)) in taken.into_iter().enumerate() {
@@ -354,29 +546,12 @@ impl LiveSegmenter {
                         data: d,
                     });
                 }
-                Some(SegmentAudio { asc: config.asc.clone(), sample_rate: config.sample_rate })
+                audio_header
             }
             _ => None,
         };
-        let header = SegmentHeader {
-            seq: span.seq,
-            video: SegmentVideo {
-                params: config.params.clone(),
-                time_base: (1, LIVE_VIDEO_TIMESCALE as i32),
-                timescale: LIVE_VIDEO_TIMESCALE,
-                origin: 0,
-                start: start_pts,
-                end: end_pts,
-                frames,
-                normalise: Normalise {
-                    rotation: 0,
-                    deinterlace: false,
-                    tone_map: None,
-                    display: (config.width & !1, config.height & !1),
-                },
-            },
-            audio: audio_header,
-        };
+        let mut header = self.header(span.seq, start_pts, end_pts, frames, None, None)?;
+        header.audio = audio_header;
         let bytes = SourceSegment { header, packets }.to_bytes()?;
         let tick = f64::from(LIVE_VIDEO_TIMESCALE);
         let segment = LiveSegment {
@@ -412,6 +587,7 @@ mod tests {
             frame_rate: 30.0,
             speed: SpeedPreset::Veryfast,
             threads: 1,
+            low_delay: false,
         };
         let encoded = encode_segment(&settings, &[grey]).unwrap();
         let CodecConfig::Avc(config) = encoded.config else { panic!("H.264 gives avcC") };

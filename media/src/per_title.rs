@@ -109,6 +109,7 @@ pub fn probe(samples: &[SourceSegment], heights: &[u32], frame_rate: f64) -> Res
                 frame_rate: rate,
                 speed: SpeedPreset::Veryfast,
                 threads: 1,
+                low_delay: false,
             };
             let coded = encode_segment(&settings, &frames)?;
             let bytes: usize = coded.samples.iter().map(|s| s.data.len()).sum();

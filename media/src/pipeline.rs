@@ -5,14 +5,14 @@
 
 use crate::aac::AacConfig;
 use crate::av::encoder::LibavEncoder;
-use crate::av::video::decode_video;
+use crate::av::video::{decode_video, decode_video_packets};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::encode::{CodecConfig, EncodedSegment, EncoderSettings, SegmentEncoder, VideoEncoder};
 use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
 use crate::quality::FrameQuality;
 use crate::scale::rung_size;
-use crate::source_segment::SourceSegment;
+use crate::source_segment::{SegmentPacket, SegmentVideo, SourceSegment};
 
 /// What one video rung asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +135,7 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
         frame_rate: target.frame_rate,
         speed: target.speed,
         threads: 1,
+        low_delay: false,
     };
     let svt = settings.encoder == EncoderKind::SvtAv1 && segment_secs > 0.0;
     if svt && settings.quality.is_none() {
@@ -166,6 +167,197 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
         duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
         frames: encoded.samples.len(),
         quality: encoded.quality,
+    })
+}
+
+/// One part of a streamed segment: a CMAF chunk of the rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionPart {
+    /// Part number within the segment, from 0.
+    pub index: u32,
+    /// The chunk (moof + mdat).
+    pub fragment: Vec<u8>,
+    /// Duration in the rendition's timescale.
+    pub duration: u64,
+    /// The rendition's timescale.
+    pub timescale: u32,
+    /// True when it starts with a keyframe (it decodes alone after the init segment).
+    pub independent: bool,
+}
+
+/// Fragment sequence number of part `index` of segment `seq`: increasing
+/// through the rendition, like whole segments' `seq + 1`.
+fn part_sequence_number(seq: u32, index: u32) -> u32 {
+    seq.saturating_mul(1000).saturating_add(index).saturating_add(1)
+}
+
+/// Groups coded samples (presentation order, no reordering) into parts of
+/// `part` ticks from `start`, handing each over once a later sample exists.
+struct PartCutter {
+    seq: u32,
+    timescale: u32,
+    start: i64,
+    part: i64,
+    next: usize,
+    index: u32,
+    fragments: Vec<u8>,
+}
+
+impl PartCutter {
+    fn new(seq: u32, timescale: u32, start: i64, part: i64) -> Self {
+        Self { seq, timescale, start, part: part.max(1), next: 0, index: 0, fragments: Vec::new() }
+    }
+
+    fn boundary(&self) -> i64 {
+        self.start + i64::from(self.index + 1) * self.part
+    }
+
+    /// Cuts the parts `samples` (all coded so far) complete; `all` cuts the rest.
+    fn cut(
+        &mut self,
+        samples: &[(i64, u32, bool, &[u8])],
+        all: bool,
+        on_part: &mut dyn FnMut(RenditionPart) -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            let rest = &samples[self.next..];
+            let Some(&(first_pts, ..)) = rest.first() else { return Ok(()) };
+            let boundary = self.boundary().max(first_pts + 1);
+            let taken = rest.iter().take_while(|s| s.0 < boundary).count();
+            if taken == rest.len() && !all {
+                return Ok(());
+            }
+            let part = &rest[..taken.max(1)];
+            let fragment_samples: Vec<FragmentSample<'_>> = part
+                .iter()
+                .map(|&(_, duration, is_sync, data)| FragmentSample { duration, composition_offset: 0, is_sync, data })
+                .collect();
+            let base =
+                u64::try_from(first_pts).map_err(|_| MediaError::BadSegment(format!("negative time {first_pts}")))?;
+            let run = TrackRun { track_id: 1, base_decode_time: base, samples: fragment_samples };
+            let fragment = media_segment(part_sequence_number(self.seq, self.index), &[run])?;
+            self.fragments.extend_from_slice(&fragment);
+            on_part(RenditionPart {
+                index: self.index,
+                fragment,
+                duration: part.iter().map(|s| u64::from(s.1)).sum(),
+                timescale: self.timescale,
+                independent: part[0].2,
+            })?;
+            self.next += part.len();
+            self.index += 1;
+        }
+    }
+}
+
+/// Encodes a segment whose packets are still arriving (a low-latency live
+/// channel's): frames stream from the decoder into a low-delay encoder, and
+/// every part of `part_secs` goes to `on_part` as soon as a later frame is
+/// coded. The segment is its parts, one after the other.
+pub fn encode_video_parts<P: std::borrow::Borrow<SegmentPacket>>(
+    seq: u32,
+    video: &SegmentVideo,
+    packets: impl Iterator<Item = Result<P>>,
+    target: &RungTarget,
+    part_secs: f64,
+    on_part: &mut dyn FnMut(RenditionPart) -> Result<()>,
+) -> Result<VideoRendition> {
+    let (width, height) = rung_size(video.normalise.display, target.height);
+    let (num, den) = video.time_base;
+    let settings = EncoderSettings {
+        encoder: target.encoder,
+        width,
+        height,
+        bitrate_kbps: target.bitrate_kbps,
+        quality: target.quality,
+        segment_secs: (video.end - video.start) as f64 * f64::from(num) / f64::from(den.max(1)),
+        frame_rate: target.frame_rate,
+        speed: target.speed,
+        threads: 1,
+        low_delay: true,
+    };
+    if settings.codec() != crate::encode::VideoCodec::H264 {
+        return Err(MediaError::Unsupported(format!(
+            "{} has no low-delay mode here: low-latency parts take H.264 rungs",
+            target.encoder.as_str()
+        )));
+    }
+    let start = video.out_ticks(video.start);
+    let part = (part_secs * f64::from(video.timescale)).round() as i64;
+    let mut parts = PartCutter::new(seq, video.timescale, start, part);
+    let mut encoder = SegmentEncoder::new(&settings)?;
+    let mut first: Option<i64> = None;
+    decode_video_packets(video, packets, (width, height), &mut |frame| {
+        first.get_or_insert(frame.pts);
+        encoder.send(frame)?;
+        let coded: Vec<(i64, u32, bool, &[u8])> =
+            encoder.coded().iter().map(|s| (s.pts, s.duration, s.is_sync, s.data.as_slice())).collect();
+        parts.cut(&coded, false, on_part)
+    })?;
+    let first = first.ok_or_else(|| MediaError::Decode {
+        index: 0,
+        pts: video.start,
+        reason: "the segment shows no frame".into(),
+    })?;
+    let encoded = encoder.finish()?;
+    let coded: Vec<(i64, u32, bool, &[u8])> =
+        encoded.samples.iter().map(|s| (s.pts, s.duration, s.is_sync, s.data.as_slice())).collect();
+    parts.cut(&coded, true, on_part)?;
+    Ok(VideoRendition {
+        fragment: std::mem::take(&mut parts.fragments),
+        codec_string: encoded.config.codec_string()?,
+        config: encoded.config,
+        width,
+        height,
+        timescale: video.timescale,
+        start: u64::try_from(first).map_err(|_| MediaError::BadSegment(format!("negative start time {first}")))?,
+        duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
+        frames: encoded.samples.len(),
+        quality: encoded.quality,
+    })
+}
+
+/// The audio of a streamed segment (AAC frames presenting in its range, from
+/// chunks still arriving) as parts of `part_secs`, then the whole segment.
+pub fn copy_audio_parts<P: std::borrow::Borrow<SegmentPacket>>(
+    seq: u32,
+    header: &crate::source_segment::SegmentHeader,
+    packets: impl Iterator<Item = Result<P>>,
+    part_secs: f64,
+    on_part: &mut dyn FnMut(RenditionPart) -> Result<()>,
+) -> Result<AudioRendition> {
+    let audio = header.audio.as_ref().ok_or_else(|| MediaError::BadSegment("it has no audio".into()))?;
+    let config = AacConfig::from_asc(&audio.asc)?;
+    let rate = i64::from(audio.sample_rate);
+    let video = &header.video;
+    let to_audio = |t: i64| crate::av::rescale(t, video.time_base, (1, audio.sample_rate as i32));
+    let (from, to) = (to_audio(video.start), to_audio(video.end));
+    let mut frames: Vec<(i64, u32, bool, Vec<u8>)> = Vec::new();
+    let mut parts = PartCutter::new(seq, audio.sample_rate, from, (part_secs * rate as f64).round() as i64);
+    for packet in packets {
+        let packet = packet?;
+        let p = packet.borrow();
+        if p.pts < from || p.pts >= to {
+            continue;
+        }
+        let duration = u32::try_from(p.duration)
+            .map_err(|_| MediaError::BadSegment(format!("audio frame of {} samples", p.duration)))?;
+        frames.push((p.pts, duration, true, p.data.clone()));
+        let refs: Vec<(i64, u32, bool, &[u8])> =
+            frames.iter().map(|(p, d, k, data)| (*p, *d, *k, data.as_slice())).collect();
+        parts.cut(&refs, false, on_part)?;
+    }
+    let refs: Vec<(i64, u32, bool, &[u8])> =
+        frames.iter().map(|(p, d, k, data)| (*p, *d, *k, data.as_slice())).collect();
+    parts.cut(&refs, true, on_part)?;
+    let first = frames.first().ok_or_else(|| MediaError::BadSegment("it has no audio frames".into()))?.0;
+    Ok(AudioRendition {
+        fragment: std::mem::take(&mut parts.fragments),
+        config,
+        timescale: audio.sample_rate,
+        start: u64::try_from(first).map_err(|_| MediaError::BadSegment(format!("negative audio start {first}")))?,
+        duration: frames.iter().map(|f| u64::from(f.1)).sum(),
+        frames: frames.len(),
     })
 }
 

@@ -85,6 +85,24 @@ pub struct SegmentHeader {
     pub video: SegmentVideo,
     /// The audio stream, if the job has audio.
     pub audio: Option<SegmentAudio>,
+    /// Set when this is one chunk of a segment streamed as it is cut (a
+    /// low-latency live channel's): the chunk's number, and whether it is the
+    /// last (then `video.end` and `video.frames` are final).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<SourceChunk>,
+}
+
+/// Where a chunk of a streamed segment falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceChunk {
+    /// Chunk number within the segment, from 0.
+    pub index: u32,
+    /// True for the segment's last chunk.
+    pub last: bool,
+    /// When the chunk was cut (ms since the Unix epoch, the cutter's clock):
+    /// the arrival of its last packet, for latency figures.
+    #[serde(default)]
+    pub cut_at_ms: u64,
 }
 
 /// Which stream a packet belongs to.

@@ -6,7 +6,10 @@ use m3u8_rs::{
     QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use m3u8_rs::ExtTag;
+use tessera_core::wire::PartDone;
 
 use crate::rendition::Rendition;
 
@@ -48,18 +51,44 @@ pub fn media_playlist(rendition: &Rendition, discontinuities: &BTreeSet<u32>) ->
     to_string(|w| playlist.write_to(w))
 }
 
+/// Low-Latency HLS in a live media playlist: the part target, and the
+/// parts written so far of this rendition (segment -> parts in order).
+#[derive(Debug, Clone, Copy)]
+pub struct LowLatency<'a> {
+    /// Part target in seconds.
+    pub part_secs: f64,
+    /// The rendition's parts.
+    pub parts: &'a BTreeMap<u32, Vec<PartDone>>,
+}
+
+/// Segments whose parts stay listed: RFC 8216bis drops parts more than
+/// three target durations from the live edge.
+const SEGMENTS_WITH_PARTS: usize = 3;
+
+fn part_line(part: &PartDone) -> String {
+    let independent = if part.independent { ",INDEPENDENT=YES" } else { "" };
+    format!("#EXT-X-PART:DURATION={:.5},URI=\"{:06}.{}.m4s\"{independent}", part.duration_secs, part.seq, part.part)
+}
+
 /// A rendition's live media playlist: the window's segments (the rendition
 /// holds only those), numbered from the first, each with its wall-clock
 /// time; no end tag. `target_secs` is the broadcast's target duration;
-/// segments in `discontinuities` follow a publisher's reconnect.
+/// segments in `discontinuities` follow a publisher's reconnect. With
+/// `low_latency`, the playlist is LL-HLS (RFC 8216bis): the parts of the
+/// last segments and of the one being encoded, a preload hint for the next
+/// part, and server control for blocking reloads. m3u8-rs writes the
+/// segments (parts go in as tags before each); it has no LL-HLS tags of its
+/// own, so the header and trailing lines are added to its text here.
 pub fn live_media_playlist(
     rendition: &Rendition,
     started_at_ms: u64,
     target_secs: f64,
     discontinuities: &BTreeSet<u32>,
+    low_latency: Option<LowLatency<'_>>,
 ) -> String {
     let first_seq = rendition.segments.first().map_or(0, |s| s.seq);
     let timescale = f64::from(rendition.timescale().max(1));
+    let with_parts = rendition.segments.len().saturating_sub(SEGMENTS_WITH_PARTS);
     let segments = rendition
         .segments
         .iter()
@@ -67,18 +96,28 @@ pub fn live_media_playlist(
         .map(|(i, s)| {
             let at_ms = started_at_ms as f64 + s.start as f64 * 1000.0 / timescale;
             let time = chrono::DateTime::from_timestamp_millis(at_ms as i64).map(|t| t.fixed_offset());
+            let parts = match low_latency {
+                Some(ll) if i >= with_parts => ll.parts.get(&s.seq).map(|p| p.iter().map(part_line).collect()),
+                _ => None,
+            };
+            let unknown_tags = parts
+                .unwrap_or_else(Vec::new)
+                .into_iter()
+                .map(|line: String| ExtTag { tag: line.trim_start_matches("#EXT-").to_string(), rest: None })
+                .collect();
             MediaSegment {
                 uri: format!("{:06}.m4s", s.seq),
                 duration: rendition.seconds(s) as f32,
                 map: (i == 0).then(|| Map { uri: "init.mp4".into(), ..Map::default() }),
                 program_date_time: time,
                 discontinuity: discontinuities.contains(&s.seq),
+                unknown_tags,
                 ..MediaSegment::empty()
             }
         })
         .collect();
     let playlist = MediaPlaylist {
-        version: Some(7),
+        version: Some(if low_latency.is_some() { 9 } else { 7 }),
         // The caller's target never shrinks during a broadcast.
         target_duration: rendition.longest_segment_secs().max(target_secs).ceil() as u64,
         media_sequence: u64::from(first_seq),
@@ -88,7 +127,39 @@ pub fn live_media_playlist(
         independent_segments: true,
         ..MediaPlaylist::default()
     };
-    to_string(|w| playlist.write_to(w))
+    let text = to_string(|w| playlist.write_to(w));
+    match low_latency {
+        Some(ll) => with_low_latency(text, ll, rendition.segments.last().map(|s| s.seq + 1).unwrap_or(first_seq)),
+        None => text,
+    }
+}
+
+/// Adds LL-HLS's header (server control, part target) after the target
+/// duration, and the parts of segment `open` (being encoded) with a preload
+/// hint for the part after them at the end.
+fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
+    let hold_back = 3.0 * ll.part_secs;
+    let header = format!(
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={hold_back:.3}\n#EXT-X-PART-INF:PART-TARGET={:.3}\n",
+        ll.part_secs
+    );
+    let mut out = String::with_capacity(text.len() + 512);
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("#EXT-X-TARGETDURATION:") {
+            out.push_str(&header);
+        }
+    }
+    let parts = ll.parts.get(&open).map(Vec::as_slice).unwrap_or_default();
+    // Parts are listed in an unbroken run from the segment's first.
+    let listed = parts.iter().enumerate().take_while(|(i, p)| p.part as usize == *i).count();
+    for part in &parts[..listed] {
+        out.push_str(&part_line(part));
+        out.push('\n');
+    }
+    out.push_str(&format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{open:06}.{listed}.m4s\"\n"));
+    out
 }
 
 /// The multivariant playlist: one variant per video rendition (highest

@@ -78,6 +78,7 @@ impl JobAssembly {
             JobEventKind::LivePlanned(_)
             | JobEventKind::LiveSegment(_)
             | JobEventKind::LiveEnded { .. }
+            | JobEventKind::PartDone(_)
             | JobEventKind::Unknown => {}
         }
         // Until its publication is confirmed, every event repeats the failure.
@@ -228,6 +229,7 @@ mod tests {
             output_key: "h264-180p/000000.m4s".into(),
             frame_rate: 30.0,
             published_at_ms: None,
+            part_secs: None,
         };
         job.apply(&JobEventKind::TaskRetry { task: task.id(), reason: "store unreachable".into() });
         match job.dead_letter(&task, 5) {

@@ -1,7 +1,8 @@
 //! Tessera packager: everything around the workers' fragments. [`job`]
 //! follows a job's events to completion; [`init`], [`hls`], [`dash`] and
 //! [`report`] build the small files; [`vod`] writes a finished job;
-//! [`service`] runs it all from the bus.
+//! [`service`] runs it all from the bus; [`origin`] serves the outputs with
+//! LL-HLS's blocking playlist reloads.
 #![deny(missing_docs)]
 
 pub mod dash;
@@ -11,6 +12,7 @@ pub mod init;
 pub mod job;
 pub mod live;
 pub mod metrics;
+pub mod origin;
 pub mod rendition;
 pub mod report;
 pub mod service;

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use opentelemetry::metrics::Counter;
+use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::KeyValue;
 use tessera_core::telemetry::SCOPE;
 
@@ -35,4 +35,20 @@ pub fn job_ended(outcome: &'static str) {
 /// Counts one rewritten live media playlist.
 pub fn live_playlist_updated() {
     LIVE_PLAYLIST_UPDATES.add(1, &[]);
+}
+
+/// Seconds from a low-latency part's source chunk being cut at ingest to the
+/// part being listed in every rendition's playlist (`tessera_packager_live_part_latency_seconds`).
+static LIVE_PART_LATENCY: LazyLock<Histogram<f64>> = LazyLock::new(|| {
+    opentelemetry::global::meter(SCOPE)
+        .f64_histogram("tessera_packager_live_part_latency")
+        .with_unit("s")
+        .with_description("From a part's last frame arriving at ingest to the part listed in every rendition")
+        .with_boundaries(vec![0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])
+        .build()
+});
+
+/// Records one part listed everywhere, `secs` after its source was cut.
+pub fn live_part_listed(secs: f64) {
+    LIVE_PART_LATENCY.record(secs, &[]);
 }

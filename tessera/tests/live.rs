@@ -316,3 +316,93 @@ async fn an_hevc_push_over_enhanced_rtmp_becomes_an_h264_ladder() {
     assert_eq!(frames, 180, "every frame that was pushed (6 s at 30 fps)");
     assert!((duration - 6.0).abs() < 0.2, "{duration}");
 }
+
+/// Low-Latency HLS: a low-latency channel's workers encode each segment
+/// while it is cut and its parts are listed as they are coded (part target,
+/// server control, preload hint); a blocking reload for the hinted part is
+/// held until the part exists; parts are valid CMAF chunks whose
+/// concatenation is the segment; hls.js in low-latency mode plays through
+/// the origin near the live edge; the recording afterwards is the usual VOD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_near_the_edge() {
+    let binary = Path::new(env!("CARGO_BIN_EXE_tessera"));
+    // Streamed tasks wait for their source: a segment's four tasks and the next one's overlap.
+    let dev = DevServer::start(binary, &["--slots", "8", "--live-grace", "2"]);
+    let http = reqwest::Client::new();
+    let channel = create_channel(&http, &dev, json!({"codecs": ["h264"], "low_latency": true})).await;
+    assert_eq!(channel["part_duration"], 0.5, "{channel}");
+    let refused = create_channel(&http, &dev, json!({"codecs": ["av1"], "low_latency": true})).await;
+    assert_eq!(refused["error"]["code"], "invalid_ladder", "AV1 rungs have no low-delay mode: {refused}");
+    let (id, url) = (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string());
+    let package = dev.out.join(format!("live/{id}"));
+    let media = package.join("h264-180p/index.m3u8");
+    let mut publisher = push(&url, 16);
+    wait_listed(&media, 2).await;
+
+    let (_, text) = playlist_segments(&media).unwrap();
+    for tag in ["#EXT-X-PART-INF:PART-TARGET=0.500", "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500"]
+    {
+        assert!(text.contains(tag), "{tag} in\n{text}");
+    }
+    assert!(text.contains(",INDEPENDENT=YES") && text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="), "{text}");
+
+    // A blocking reload for the hinted part answers once it is listed.
+    let hint = text.lines().find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"")).unwrap();
+    let hint = hint.trim_end_matches('"').trim_end_matches(".m4s").to_string();
+    let (msn, part) = hint.split_once('.').unwrap();
+    let (msn, part): (u32, u32) = (msn.parse().unwrap(), part.parse().unwrap());
+    let playlist_url = format!("{}/files/live/{id}/h264-180p/index.m3u8", dev.api);
+    let asked = Instant::now();
+    let held = http.get(format!("{playlist_url}?_HLS_msn={msn}&_HLS_part={part}")).send().await.unwrap();
+    let waited = asked.elapsed();
+    assert_eq!(held.status(), 200);
+    let held = held.text().await.unwrap();
+    let listed = format!("URI=\"{msn:06}.{part}.m4s\"");
+    let whole = format!("\n{msn:06}.m4s\n");
+    assert!(held.contains(&listed) || held.contains(&whole), "the reload waited for {hint}: {held}");
+    assert!(waited < Duration::from_secs(3), "answered as soon as the part existed, not after {waited:?}");
+
+    // hls.js in low-latency mode, through the origin (blocking reloads), near the live edge.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
+    let played = Command::new("node")
+        .arg(&script)
+        .args(["--url", &format!("{}/files/live/{id}/master.m3u8", dev.api), "--player", "hls", "--low-latency"])
+        .args(["--expect", "320x180", "--seconds", "6", "--timeout", "30"])
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&played.stdout);
+    assert!(played.status.success(), "hls.js LL: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let latency = result["latency"].as_f64().unwrap_or(f64::MAX);
+    assert!(latency < 4.0, "hls.js's live latency under 4 s on 2 cores: {latency} s ({stdout})");
+
+    assert!(publisher.wait().unwrap().success(), "the publisher was cut off");
+    wait_completed(&http, &dev, &id, Duration::from_secs(60)).await;
+    // Each part is a CMAF chunk of its own; a segment is its parts one after the other.
+    let rendition = media.parent().unwrap();
+    let init = std::fs::read(rendition.join("init.mp4")).unwrap();
+    let mut joined = Vec::new();
+    for k in 0..4 {
+        let part = std::fs::read(rendition.join(format!("000002.{k}.m4s"))).unwrap();
+        let alone = dev.out.join(format!("part-{k}.mp4"));
+        std::fs::write(&alone, [init.as_slice(), part.as_slice()].concat()).unwrap();
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v", "-count_packets", "-show_entries", "stream=nb_read_packets"])
+            .args(["-of", "csv=p=0", alone.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let packets = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+        assert_eq!(packets, "15", "part {k} reads alone after the init segment: 0.5 s at 30 fps");
+        if k == 0 {
+            // Part 0 starts with the segment's IDR (later parts need the frames before them).
+            assert_eq!(tessera_testkit::count_frames(&alone, "v").0, 15, "part 0 decodes alone");
+        }
+        joined.extend(part);
+    }
+    assert_eq!(joined, std::fs::read(rendition.join("000002.m4s")).unwrap(), "segment 2 is its four parts");
+    let (_, vod) = playlist_segments(&media).unwrap();
+    assert!(vod.contains("#EXT-X-ENDLIST") && !vod.contains("#EXT-X-PART:"), "the recording is plain VOD: {vod}");
+    let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
+    assert_eq!(frames, 480, "every frame that was pushed (16 s at 30 fps)");
+    assert!((duration - 16.0).abs() < 0.2, "{duration}");
+}

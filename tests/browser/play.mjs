@@ -14,6 +14,10 @@
 //   node play.mjs --dir DIR --manifest master.m3u8 --player hls  --expect 1280x720,640x360
 //   node play.mjs --dir DIR --manifest manifest.mpd --player dash --expect 640x360 \
 //        [--seconds 3] [--timeout 60]
+//   node play.mjs --url http://HOST/live/ID/master.m3u8 --player hls --expect 320x180 --low-latency
+//   (--url: the manifest from a server of its own, e.g. Tessera's origin with
+//   LL-HLS blocking reloads, instead of --dir/--manifest; --low-latency: hls.js
+//   in low-latency mode, and the result gains "latency", hls.js's live latency in s)
 //
 // Prints exactly one JSON line to stdout:
 //   {"ok":true,"player":"hls","manifest":"master.m3u8","currentTime":3.085,"width":320,"height":180,
@@ -80,12 +84,15 @@ function parseCli() {
         expect: { type: 'string' },
         seconds: { type: 'string', default: '3' },
         timeout: { type: 'string', default: '60' },
+        url: { type: 'string' },
+        'low-latency': { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
     setupError(`${e.message}\nusage: node play.mjs --dir DIR --manifest FILE --player hls|dash --expect WxH[,WxH...] [--seconds 3] [--timeout 60]`);
   }
-  for (const k of ['dir', 'manifest', 'player', 'expect']) {
+  const required = values.url ? ['player', 'expect'] : ['dir', 'manifest', 'player', 'expect'];
+  for (const k of required) {
     if (!values[k]) setupError(`missing --${k}`);
   }
   if (!['hls', 'dash'].includes(values.player)) setupError(`--player must be hls or dash, not ${values.player}`);
@@ -97,7 +104,16 @@ function parseCli() {
   const seconds = Number(values.seconds);
   const timeout = Number(values.timeout);
   if (!(seconds > 0) || !(timeout > 0)) setupError('--seconds and --timeout must be positive numbers');
-  return { dir: resolve(values.dir), manifest: values.manifest, player: values.player, expect, seconds, timeout };
+  return {
+    dir: values.url ? null : resolve(values.dir),
+    manifest: values.manifest || values.url,
+    url: values.url,
+    lowLatency: values['low-latency'],
+    player: values.player,
+    expect,
+    seconds,
+    timeout,
+  };
 }
 
 // The page: a muted <video> and the chosen player library.
@@ -182,7 +198,7 @@ function startServer(dir, player, log) {
 // ---- what runs inside the page ---------------------------------------------
 // Started with page.evaluate; everything it learns goes into window.__check.
 
-function startPlayer({ player, url }) {
+function startPlayer({ player, url, lowLatency }) {
   const video = document.getElementById('v');
   const check = (window.__check = { errors: [], levels: [], fatal: false });
   const fail = (e) => {
@@ -215,7 +231,9 @@ function startPlayer({ player, url }) {
         errorRetry: { maxNumRetry: 2, retryDelayMs: 250, maxRetryDelayMs: 1000 },
       },
     };
-    const hls = new Hls({ fragLoadPolicy: policy, playlistLoadPolicy: policy });
+    // Low-latency mode: blocking reloads and parts, and catching up (up to 1.25x) when behind the target latency.
+    const live = lowLatency ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.25 } : { lowLatencyMode: false };
+    const hls = new Hls({ fragLoadPolicy: policy, playlistLoadPolicy: policy, ...live });
     window.__hls = hls;
     hls.on(Hls.Events.ERROR, (_, d) => {
       fail({
@@ -279,6 +297,7 @@ function snapshot() {
     errors: c.errors,
     levels: c.levels,
     sourceBuffers: c.sourceBuffers || [],
+    latency: window.__hls && Number.isFinite(window.__hls.latency) ? window.__hls.latency : null,
   };
 }
 
@@ -297,7 +316,7 @@ async function main() {
     setupError(`cannot load playwright-core (${e.message}): run "npm ci" in tests/browser (scripts/test.sh does it)`);
   }
   if (!existsSync(CHROMIUM)) setupError(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)`);
-  if (!existsSync(opt.dir) || !statSync(opt.dir).isDirectory()) setupError(`--dir ${opt.dir} is not a directory`);
+  if (opt.dir && (!existsSync(opt.dir) || !statSync(opt.dir).isDirectory())) setupError(`--dir ${opt.dir} is not a directory`);
 
   const started = Date.now();
   const log = { notFound: [], console: [] };
@@ -336,7 +355,7 @@ async function main() {
     });
     page.on('pageerror', (e) => log.console.push(`[pageerror] ${e.message}`));
     await page.goto(origin + '/', { waitUntil: 'load' });
-    await page.evaluate(startPlayer, { player: opt.player, url });
+    await page.evaluate(startPlayer, { player: opt.player, url: opt.url || url, lowLatency: opt.lowLatency });
 
     let timedOut = false;
     try {
@@ -378,6 +397,7 @@ async function main() {
       errors: snap.errors,
       levels: snap.levels,
       sourceBuffers: snap.sourceBuffers,
+      latency: snap.latency,
       ms: Date.now() - started,
     };
     if (problems.length) result.problems = problems;

@@ -34,6 +34,7 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
         frame_rate: 30.0,
         speed: SpeedPreset::Veryfast,
         threads: 1,
+        low_delay: false,
     };
     let mut encoded = encode_segment(&settings, &[grey])?;
     let first = encoded.samples.first_mut().ok_or_else(|| bad("the stand-in encoder made no frame"))?;

@@ -11,6 +11,7 @@ pub mod benchmark;
 pub mod encode_child;
 pub mod error;
 pub mod metrics;
+mod parts;
 pub mod service;
 mod status;
 pub mod transcode;

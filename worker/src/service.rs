@@ -33,6 +33,7 @@ use crate::benchmark::fixed_time_stand_in;
 use crate::encode_child::{encode_in_child, EncodeRequest, EncodedFigures};
 use crate::error::WorkerError;
 use crate::metrics;
+use crate::parts::StreamedTask;
 use crate::status::{Listing, RunningTasks};
 use crate::transcode::{transcode_segment, RenditionSegment};
 
@@ -440,60 +441,77 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let started_at_ms = Some(now_ms());
     let began = tokio::time::Instant::now();
     let spec = task.rendition.clone();
-    let (fragment, done) = match (&task.rendition, shared.config.benchmark_task_time) {
-        (RenditionSpec::Video { rung }, None) if in_child(rung) && shared.config.encode_child.is_some() => {
-            let source = shared.stores.sources.get(&task.source_key).await?;
-            let program = shared.config.encode_child.clone().unwrap_or_default();
-            let mut rung = rung.clone();
-            rung.speed = Some(rung.speed.unwrap_or(shared.config.default_speed));
-            let request = EncodeRequest { seq, rung, frame_rate: task.frame_rate };
-            let encode =
-                tracing::info_span!("encode", codec = request.rung.codec.as_str(), height = request.rung.height);
-            let began = std::time::Instant::now();
-            let (figures, fragment) = encode_in_child(&program, &request, &source).instrument(encode).await?;
-            metrics::encoded(
-                request.rung.codec.as_str(),
-                spec.name(),
-                u64::from(figures.frames),
-                began.elapsed().as_secs_f64(),
-            );
-            (fragment, figures_done(figures, &spec, seq))
-        }
-        (RenditionSpec::Video { rung }, None) => {
-            let source = shared.stores.sources.get(&task.source_key).await?;
-            let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
-            // Decoding streams into scaling and encoding: one span covers the three.
-            let encode = tracing::info_span!("encode", codec = rung.codec.as_str(), height = rung.height);
-            let encoded = on_cpu(move || {
-                let _entered = encode.enter();
+    let streamed = task.part_secs.filter(|_| shared.config.benchmark_task_time.is_none());
+    let streamed_task = StreamedTask {
+        bus: shared.bus.as_ref(),
+        sources: &shared.stores.sources,
+        outputs: &shared.stores.outputs,
+        default_speed: shared.config.default_speed,
+    };
+    // A low-latency live segment: source chunks in, parts out as they are coded.
+    let (fragment, done) = if let Some(part_secs) = streamed {
+        streamed_task.run(task, part_secs, task.frame_rate).await?
+    } else {
+        match (&task.rendition, shared.config.benchmark_task_time) {
+            (RenditionSpec::Video { rung }, None) if in_child(rung) && shared.config.encode_child.is_some() => {
+                let source = shared.stores.sources.get(&task.source_key).await?;
+                let program = shared.config.encode_child.clone().unwrap_or_default();
+                let mut rung = rung.clone();
+                rung.speed = Some(rung.speed.unwrap_or(shared.config.default_speed));
+                let request = EncodeRequest { seq, rung, frame_rate: task.frame_rate };
+                let encode =
+                    tracing::info_span!("encode", codec = request.rung.codec.as_str(), height = request.rung.height);
                 let began = std::time::Instant::now();
-                let out = transcode_segment(&source, seq, &rung, speed, frame_rate)?;
-                metrics::encoded(rung.codec.as_str(), spec.name(), out.frames as u64, began.elapsed().as_secs_f64());
-                Ok(video_done(out, &spec, seq))
-            });
-            encoded.await?
-        }
-        (RenditionSpec::Video { rung }, Some(_)) => {
-            let source = shared.stores.sources.get(&task.source_key).await?;
-            let rung = rung.clone();
-            on_cpu(move || Ok(video_done(fixed_time_stand_in(&source, seq, &rung)?, &spec, seq))).await?
-        }
-        (RenditionSpec::Audio { .. }, _) => {
-            let source = shared.stores.sources.get(&task.source_key).await?;
-            on_cpu(move || {
-                let out = copy_audio_segment(&source, seq)?;
-                let done = SegmentDone {
-                    start: out.start,
-                    duration: out.duration,
-                    timescale: out.timescale,
-                    frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                    codec_string: out.config.codec_string(),
-                    config: TrackConfig::from_aac(&out.config),
-                    ..unfinished(&spec, seq)
-                };
-                Ok((out.fragment, done))
-            })
-            .await?
+                let (figures, fragment) = encode_in_child(&program, &request, &source).instrument(encode).await?;
+                metrics::encoded(
+                    request.rung.codec.as_str(),
+                    spec.name(),
+                    u64::from(figures.frames),
+                    began.elapsed().as_secs_f64(),
+                );
+                (fragment, figures_done(figures, &spec, seq))
+            }
+            (RenditionSpec::Video { rung }, None) => {
+                let source = shared.stores.sources.get(&task.source_key).await?;
+                let (rung, speed, frame_rate) = (rung.clone(), shared.config.default_speed, task.frame_rate);
+                // Decoding streams into scaling and encoding: one span covers the three.
+                let encode = tracing::info_span!("encode", codec = rung.codec.as_str(), height = rung.height);
+                let encoded = on_cpu(move || {
+                    let _entered = encode.enter();
+                    let began = std::time::Instant::now();
+                    let out = transcode_segment(&source, seq, &rung, speed, frame_rate)?;
+                    metrics::encoded(
+                        rung.codec.as_str(),
+                        spec.name(),
+                        out.frames as u64,
+                        began.elapsed().as_secs_f64(),
+                    );
+                    Ok(video_done(out, &spec, seq))
+                });
+                encoded.await?
+            }
+            (RenditionSpec::Video { rung }, Some(_)) => {
+                let source = shared.stores.sources.get(&task.source_key).await?;
+                let rung = rung.clone();
+                on_cpu(move || Ok(video_done(fixed_time_stand_in(&source, seq, &rung)?, &spec, seq))).await?
+            }
+            (RenditionSpec::Audio { .. }, _) => {
+                let source = shared.stores.sources.get(&task.source_key).await?;
+                on_cpu(move || {
+                    let out = copy_audio_segment(&source, seq)?;
+                    let done = SegmentDone {
+                        start: out.start,
+                        duration: out.duration,
+                        timescale: out.timescale,
+                        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+                        codec_string: out.config.codec_string(),
+                        config: TrackConfig::from_aac(&out.config),
+                        ..unfinished(&spec, seq)
+                    };
+                    Ok((out.fragment, done))
+                })
+                .await?
+            }
         }
     };
     if let Some(fixed) = shared.config.benchmark_task_time {
@@ -518,7 +536,7 @@ fn video_done(out: RenditionSegment, spec: &RenditionSpec, seq: u32) -> (Vec<u8>
 }
 
 /// The report of an encoded video segment from its figures (in this process or an encode child).
-fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u32) -> SegmentDone {
+pub(crate) fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u32) -> SegmentDone {
     SegmentDone {
         start: figures.start,
         duration: figures.duration,
@@ -552,7 +570,7 @@ async fn on_cpu(
 }
 
 /// A segment report with the rendition's name and no figures yet.
-fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
+pub(crate) fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
     SegmentDone {
         rendition: rendition.name(),
         seq,

@@ -25,7 +25,7 @@ pub fn parse_source_segment(bytes: &[u8], seq: u32) -> Result<SourceSegment, Wor
 
 /// The encoder's nominal frame rate: the whole source's (so every segment
 /// of a rendition shares one level), capped by the rung.
-fn frame_rate(rung: &Rung, source_frame_rate: f64) -> f64 {
+pub(crate) fn frame_rate(rung: &Rung, source_frame_rate: f64) -> f64 {
     match (source_frame_rate, rung.max_frame_rate) {
         (f, Some(cap)) if f > cap => cap,
         (f, _) if f > 0.0 && f <= 240.0 => f,

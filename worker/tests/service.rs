@@ -118,6 +118,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         output_key: format!("outputs/{job}/h264-180p/000000.m4s"),
         frame_rate: 30.0,
         published_at_ms: None,
+        part_secs: None,
     };
     bus.publish(OutgoingMessage::json(task_subject(WorkerClass::Cpu, TaskCodec::H264), Some(task.id()), &task))
         .await

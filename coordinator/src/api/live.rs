@@ -43,6 +43,11 @@ pub struct CreateChannel {
     pub output_prefix: Option<String>,
     /// Passphrase (10-79 characters) SRT publishers must encrypt with; none: SRT unencrypted.
     pub srt_passphrase: Option<String>,
+    /// Low-Latency HLS: parts of `part_duration` stream out of the workers as
+    /// they are encoded (H.264 rungs only). Default false.
+    pub low_latency: Option<bool>,
+    /// LL-HLS part duration in seconds, 0.25-1 (default 0.5).
+    pub part_duration: Option<f64>,
 }
 
 /// Playback URLs (or store keys when no public base URL is configured).
@@ -69,12 +74,19 @@ pub struct ChannelView {
     pub rtmp_url: Option<String>,
     /// The RTMP server and application, without the key.
     pub rtmp_server: String,
+    /// Where to publish over RTMPS (RTMP in TLS) - only when created and when
+    /// the coordinator serves RTMPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmps_url: Option<String>,
     /// Where to publish over SRT (the key in the stream id) - only when created
     /// and when the coordinator serves SRT.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srt_url: Option<String>,
     /// True when SRT publishes must be encrypted with the channel's passphrase.
     pub srt_encrypted: bool,
+    /// LL-HLS part duration (s), when the channel is low-latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_duration: Option<f64>,
     /// What the latest publish sends (protocol, video, audio).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -117,6 +129,15 @@ fn request_host(headers: &HeaderMap) -> &str {
     }
 }
 
+/// The RTMPS URL with `stream_key`, when RTMPS is served.
+fn rtmps_url(api: &ApiState, headers: &HeaderMap, stream_key: &str) -> Option<String> {
+    let base = match &api.config.rtmps_public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("rtmps://{}:{}/live", request_host(headers), api.config.rtmps_port?),
+    };
+    Some(format!("{base}/{stream_key}"))
+}
+
 /// The SRT URL with `stream_key` in its stream id, when SRT is served.
 fn srt_url(api: &ApiState, headers: &HeaderMap, stream_key: &str) -> Option<String> {
     let base = match &api.config.srt_public_url {
@@ -143,9 +164,11 @@ fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Opti
         id: c.id.clone(),
         state: c.state.as_str().into(),
         rtmp_url: stream_key.as_ref().map(|k| format!("{server}/{k}")),
+        rtmps_url: stream_key.as_deref().and_then(|k| rtmps_url(api, headers, k)),
         srt_url: stream_key.as_deref().and_then(|k| srt_url(api, headers, k)),
         srt_encrypted: c.srt_passphrase.is_some(),
         input: c.input.clone(),
+        part_duration: c.part_secs,
         stream_key,
         rtmp_server: server,
         playback: playback(api, &c.output_prefix),
@@ -208,6 +231,31 @@ pub async fn create(
     )?;
     // A coordinator's per-title default ladder is for uploads; live uses its rungs as they are.
     settings.ladder.per_title = false;
+    let part_secs = match (request.low_latency.unwrap_or(false), request.part_duration) {
+        (false, None) => None,
+        (false, Some(_)) => {
+            return Err(ApiError::bad_request("invalid_request", "part_duration needs \"low_latency\": true"));
+        }
+        (true, part) => {
+            let part = part.unwrap_or(0.5);
+            if !(0.25..=1.0).contains(&part) || part > segment_duration / 2.0 {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    "part_duration must be within 0.25-1 s and at most half the segment duration",
+                ));
+            }
+            if let Some(rung) = settings.ladder.rungs.iter().find(|r| r.codec != tessera_media::VideoCodec::H264) {
+                return Err(ApiError::bad_request(
+                    "invalid_ladder",
+                    format!(
+                        "rung {}: a low-latency channel takes H.264 rungs (AV1 has no low-delay mode here yet)",
+                        rung.name()
+                    ),
+                ));
+            }
+            Some(part)
+        }
+    };
     let record = ChannelRecord {
         id: id.clone(),
         ladder: settings.ladder,
@@ -234,6 +282,7 @@ pub async fn create(
         finalized: false,
         srt_passphrase: request.srt_passphrase.clone(),
         input: None,
+        part_secs,
     };
     let stream_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let owner = format!("channel-{id}");

@@ -45,6 +45,10 @@ pub struct ApiConfig {
     pub rtmp_port: Option<u16>,
     /// Public RTMP URL up to the application (`rtmp://live.example.com/live`), if not this host.
     pub rtmp_public_url: Option<String>,
+    /// Port of the RTMPS server (none: RTMPS is not served).
+    pub rtmps_port: Option<u16>,
+    /// Public RTMPS URL up to the application (`rtmps://live.example.com/live`), if not this host.
+    pub rtmps_public_url: Option<String>,
     /// Port of the SRT server (none: SRT is not served).
     pub srt_port: Option<u16>,
     /// Public SRT URL (`srt://live.example.com:9000`), if not this host.

@@ -26,7 +26,7 @@ use tessera_core::kv::KvError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::wire::{JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
 use tessera_core::Store;
-use tessera_media::live_segmenter::LiveSegment;
+use tessera_media::live_segmenter::{LiveSegment, LiveVideo};
 use tessera_media::SpeedPreset;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -149,8 +149,36 @@ impl PublishGate for ChannelGate {
     }
 }
 
+/// What fixes a broadcast's plan: its first segment (or, streaming, the
+/// first segment's opening).
+struct FirstCut {
+    video: LiveVideo,
+    /// Frame rate when the stream does not declare one.
+    measured_fps: f64,
+    /// The audio's bitrate, when there is audio.
+    audio_kbps: Option<u32>,
+    /// Where on the timeline the media that fixed it ends (s).
+    end_secs: f64,
+}
+
+impl FirstCut {
+    fn of_segment(first: &LiveSegment) -> Self {
+        let kbps = (first.audio_bytes as f64 * 8.0 / first.duration_secs.max(0.1) / 1000.0).round() as u32;
+        Self {
+            video: first.video.clone(),
+            measured_fps: first.frames as f64 / first.duration_secs.max(0.1),
+            audio_kbps: (first.audio_bytes > 0).then_some(kbps),
+            end_secs: first.start_secs + first.duration_secs,
+        }
+    }
+}
+
+/// The AAC bitrate a streamed broadcast's audio rendition is named for
+/// (its first segment is not cut yet when its tasks go out).
+const STREAMED_AUDIO_KBPS: u32 = 128;
+
 /// The renditions of a broadcast, from its first segment.
-fn renditions(channel: &ChannelRecord, first: &LiveSegment) -> Result<Vec<RenditionSpec>, CoordinatorError> {
+fn renditions(channel: &ChannelRecord, first: &FirstCut) -> Result<Vec<RenditionSpec>, CoordinatorError> {
     let height = first.video.height;
     let speed = channel.speed.parse::<SpeedPreset>().map_err(CoordinatorError::Internal)?;
     let mut renditions: Vec<RenditionSpec> = channel
@@ -162,8 +190,7 @@ fn renditions(channel: &ChannelRecord, first: &LiveSegment) -> Result<Vec<Rendit
             RenditionSpec::Video { rung }
         })
         .collect();
-    if first.audio_bytes > 0 {
-        let kbps = (first.audio_bytes as f64 * 8.0 / first.duration_secs.max(0.1) / 1000.0).round() as u32;
+    if let Some(kbps) = first.audio_kbps {
         renditions.push(RenditionSpec::Audio { bitrate_kbps: kbps, priming: 0 });
     }
     Ok(renditions)
@@ -265,12 +292,12 @@ impl Publish {
     }
 
     /// Publishes the plan at the broadcast's first segment and records it on the channel.
-    async fn plan(&self, channel: &mut ChannelRecord, first: &LiveSegment) -> Result<(), CoordinatorError> {
+    async fn plan(&self, channel: &mut ChannelRecord, first: &FirstCut) -> Result<(), CoordinatorError> {
         let renditions = renditions(channel, first)?;
         let video = &first.video;
-        let frame_rate = video.fps.unwrap_or(first.frames as f64 / first.duration_secs.max(0.1));
-        // The first segment's end arrived just now: time 0 was that long ago.
-        let origin_ms = now_ms().saturating_sub(((first.start_secs + first.duration_secs) * 1000.0) as u64);
+        let frame_rate = video.fps.unwrap_or(first.measured_fps);
+        // The media that fixed the plan arrived just now: time 0 was that long ago.
+        let origin_ms = now_ms().saturating_sub((first.end_secs * 1000.0) as u64);
         let plan = LivePlan {
             renditions: renditions.clone(),
             source: SourceInfo { width: video.width, height: video.height, frame_rate, duration_secs: 0.0, frames: 0 },
@@ -278,6 +305,7 @@ impl Publish {
             window: channel.window,
             target_duration_secs: channel.segment_duration_secs,
             started_at_ms: origin_ms,
+            part_secs: channel.part_secs,
         };
         let event = JobEvent::new(&channel.id, JobEventKind::LivePlanned(plan));
         retried("publishing the plan", || async { Ok(self.deps.bus.publish(event.to_message()).await?) }).await?;
@@ -323,6 +351,7 @@ impl Publish {
             renditions: &channel.renditions,
             frame_rate: channel.frame_rate,
             traceparent: Some(&traceparent),
+            part_secs: channel.part_secs,
         };
         let seq = pending.seq;
         let source_key = tessera_core::wire::source_segment_key(id, seq);
@@ -373,6 +402,43 @@ impl Publish {
         Ok(())
     }
 
+    /// A low-latency channel's streaming: writes the chunks that are ready,
+    /// then sends out the tasks of segments that opened (planning the
+    /// broadcast at its first), so workers encode a segment while it is cut.
+    /// Its `live_segment` event and commit follow when it closes.
+    async fn stream(&self, channel: &mut ChannelRecord, cutter: &mut StreamCutter) -> Result<(), CoordinatorError> {
+        for chunk in cutter.take_chunks(now_ms())? {
+            let key = tessera_core::wire::source_chunk_key(&channel.id, chunk.seq, chunk.index);
+            let bytes = bytes::Bytes::from(chunk.bytes);
+            retried("writing a source chunk", || async { Ok(self.deps.store.put(&key, bytes.clone()).await?) }).await?;
+        }
+        for seq in cutter.take_opened() {
+            if channel.renditions.is_empty() {
+                let video = cutter.video().cloned().ok_or_else(|| {
+                    CoordinatorError::Internal("a segment opened before the video's configuration".into())
+                })?;
+                let first = FirstCut {
+                    measured_fps: 30.0,
+                    audio_kbps: cutter.audio().map(|_| STREAMED_AUDIO_KBPS),
+                    end_secs: 0.0,
+                    video,
+                };
+                self.plan(channel, &first).await?;
+            }
+            let target = SegmentTarget {
+                job: &channel.id,
+                class: channel.class,
+                output_prefix: &channel.output_prefix,
+                renditions: &channel.renditions,
+                frame_rate: channel.frame_rate,
+                traceparent: None,
+                part_secs: channel.part_secs,
+            };
+            retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
+        }
+        Ok(())
+    }
+
     /// Runs the publish to its end. A clean unpublish (or a DELETE) ends the
     /// channel; a lost connection leaves it live for the reconnect grace (the
     /// [`sweeper`](super::sweeper) ends it if nobody comes back).
@@ -406,6 +472,9 @@ impl Publish {
         let target = Duration::try_from_secs_f64(channel.segment_duration_secs)
             .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?;
         let mut cutter = StreamCutter::new(target, channel.segments, offset);
+        if channel.part_secs.is_some() {
+            cutter = cutter.streaming();
+        }
         let stop = CancellationToken::new();
         let lease = async {
             self.keep_lease(&id, &stop).await;
@@ -424,9 +493,13 @@ impl Publish {
                 if let Ingest::End { clean: was_clean } = message {
                     clean = was_clean;
                 }
-                for segment in cutter.push(message)? {
+                let segments = cutter.push(message)?;
+                if channel.part_secs.is_some() {
+                    self.stream(&mut channel, &mut cutter).await?;
+                }
+                for segment in segments {
                     if channel.renditions.is_empty() {
-                        self.plan(&mut channel, &segment).await?;
+                        self.plan(&mut channel, &FirstCut::of_segment(&segment)).await?;
                     } else if let Some(size) = channel.video_size {
                         let (width, height) = (segment.video.width, segment.video.height);
                         if size != (width, height) {
@@ -455,7 +528,9 @@ impl Publish {
                         discontinuity: resumed && first_of_publish,
                     };
                     first_of_publish = false;
-                    self.publish(&channel, pending, Some(segment.bytes)).await?;
+                    // Streamed segments' sources are their chunks, already written.
+                    let bytes = channel.part_secs.is_none().then_some(segment.bytes);
+                    self.publish(&channel, pending, bytes).await?;
                 }
                 if cutter.ended() {
                     return Ok::<bool, CoordinatorError>(clean);

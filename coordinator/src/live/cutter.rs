@@ -9,10 +9,14 @@ use std::time::Duration;
 use tessera_media::aac::AacConfig;
 use tessera_media::av::params::CodecParams;
 use tessera_media::flv::{parse_audio, parse_video, AudioTag, VideoTag};
-use tessera_media::live_segmenter::{LiveFrame, LiveInput, LiveSegment, LiveSegmenter, LiveVideo};
+use tessera_media::live_segmenter::{LiveChunk, LiveFrame, LiveInput, LiveSegment, LiveSegmenter, LiveVideo};
 use tessera_media::MediaError;
 
 use super::publish::Ingest;
+
+/// How much video a streamed segment's chunk holds: a worker sees a frame
+/// at most this long after it arrived (and a store write per chunk).
+const CHUNK: Duration = Duration::from_millis(100);
 
 /// Cuts one publish into segments.
 #[derive(Debug)]
@@ -37,6 +41,23 @@ impl StreamCutter {
             audio_refused: false,
             ended: false,
         }
+    }
+
+    /// Also streams every segment in chunks as it is cut (a low-latency
+    /// channel's): see [`Self::take_opened`] and [`Self::take_chunks`].
+    pub fn streaming(mut self) -> Self {
+        self.segmenter = self.segmenter.streaming(CHUNK);
+        self
+    }
+
+    /// Segments that opened since the last call (streaming).
+    pub fn take_opened(&mut self) -> Vec<u32> {
+        self.segmenter.take_opened()
+    }
+
+    /// Chunks ready to be written (streaming), stamped `now_ms`.
+    pub fn take_chunks(&mut self, now_ms: u64) -> Result<Vec<LiveChunk>, MediaError> {
+        self.segmenter.take_chunks(self.ended, now_ms)
     }
 
     /// Number of the next segment (= segments cut so far, from 0).

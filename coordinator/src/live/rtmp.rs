@@ -1,4 +1,4 @@
-//! The RTMP ingest server: accepts publishers (OBS, ffmpeg), checks their
+//! The RTMP and RTMPS ingest server: accepts publishers (OBS, ffmpeg), checks their
 //! stream key with a [`PublishGate`], and forwards the FLV video and audio
 //! message bodies of an accepted publish to the broadcast the gate returned.
 //! rml_rtmp does the handshake and the chunk/message protocol (sans-IO);
@@ -9,14 +9,16 @@
 //! unknown key, is closed and logged; nothing else is affected.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::chunk_guard::ChunkGuard;
@@ -32,8 +34,33 @@ pub const PUBLISH_DEADLINE: Duration = Duration::from_secs(15);
 /// pile up memory.
 pub const MAX_UNPUBLISHED: usize = 128;
 
-/// Serves RTMP on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, gate: Arc<dyn PublishGate>, shutdown: CancellationToken) {
+/// TLS for RTMPS from PEM files: the certificate chain and its private key.
+pub fn tls_acceptor(certificates: &Path, key: &Path) -> Result<TlsAcceptor, CoordinatorError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
+        CoordinatorError::Internal(format!("RTMPS {what} {}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(certificates)
+        .map_err(|e| bad("certificates", certificates, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificates", certificates, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, &e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| CoordinatorError::Internal(format!("RTMPS certificate and key: {e}")))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves RTMP on `listener` until `shutdown`; RTMPS when given `tls`.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    gate: Arc<dyn PublishGate>,
+    shutdown: CancellationToken,
+) {
     let unpublished = Arc::new(Semaphore::new(MAX_UNPUBLISHED));
     loop {
         let accepted = tokio::select! {
@@ -46,9 +73,19 @@ pub async fn serve(listener: TcpListener, gate: Arc<dyn PublishGate>, shutdown: 
                     tracing::warn!(%peer, "RTMP connection refused: {MAX_UNPUBLISHED} connections are waiting to publish");
                     continue;
                 };
-                let (gate, shutdown) = (gate.clone(), shutdown.clone());
+                let (gate, shutdown, tls) = (gate.clone(), shutdown.clone(), tls.clone());
                 tokio::spawn(async move {
-                    if let Err(reason) = connection(socket, peer, gate.as_ref(), permit, shutdown).await {
+                    let _ = socket.set_nodelay(true);
+                    let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
+                    let served = match tls {
+                        None => connection(socket, peer, deadline, gate.as_ref(), permit, shutdown).await,
+                        Some(tls) => match tokio::time::timeout_at(deadline, tls.accept(socket)).await {
+                            Ok(Ok(stream)) => connection(stream, peer, deadline, gate.as_ref(), permit, shutdown).await,
+                            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+                            Err(_) => Err(format!("no TLS handshake within {} s", PUBLISH_DEADLINE.as_secs())),
+                        },
+                    };
+                    if let Err(reason) = served {
                         tracing::warn!(%peer, %reason, "RTMP connection closed");
                     }
                 });
@@ -68,7 +105,7 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, CoordinatorError> 
         .map_err(|e| CoordinatorError::Internal(format!("cannot listen for RTMP on {address}: {e}")))
 }
 
-async fn read(socket: &mut TcpStream, buffer: &mut [u8]) -> Result<usize, String> {
+async fn read<S: AsyncRead + Unpin>(socket: &mut S, buffer: &mut [u8]) -> Result<usize, String> {
     match tokio::time::timeout(READ_TIMEOUT, socket.read(buffer)).await {
         Ok(Ok(0)) => Err("the peer closed the connection".into()),
         Ok(Ok(n)) => Ok(n),
@@ -77,15 +114,14 @@ async fn read(socket: &mut TcpStream, buffer: &mut [u8]) -> Result<usize, String
     }
 }
 
-async fn connection(
-    mut socket: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: S,
     peer: SocketAddr,
+    deadline: tokio::time::Instant,
     gate: &dyn PublishGate,
     permit: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
-    let _ = socket.set_nodelay(true);
-    let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
     let mut unpublished = Some(permit);
     let mut buffer = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);

@@ -143,6 +143,10 @@ impl LibavEncoder {
         match kind {
             EncoderKind::X264 => {
                 options.set("preset", settings.speed.x264_preset());
+                if settings.low_delay {
+                    // No B-frames, no lookahead: a coded frame out per frame in.
+                    options.set("tune", "zerolatency");
+                }
                 // No threads of its own (including lookahead threads): byte-identical on any worker.
                 let mut params = String::from("threads=1:lookahead-threads=1:sliced-threads=0");
                 if let Some(crf) = settings.quality {

@@ -548,6 +548,7 @@ impl SourceFile {
                 normalise: normalise.clone(),
             },
             audio: audio.map(|a| SegmentAudio { asc: a.asc.clone(), sample_rate: a.sample_rate }),
+            chunk: None,
         };
         if let Some(a) = audio {
             packets.extend(audio_frames.iter().filter_map(|&i| a.packets.get(i)).map(|p| SegmentPacket {

@@ -12,7 +12,7 @@ use super::params::CodecParams;
 use super::{init, rescale};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
-use crate::source_segment::{SegmentVideo, SourceSegment};
+use crate::source_segment::{SegmentPacket, SegmentVideo, SourceSegment};
 
 fn decode_error(index: usize, pts: i64) -> impl Fn(ffmpeg::Error) -> MediaError {
     move |e| MediaError::Decode { index, pts, reason: e.to_string() }
@@ -190,8 +190,20 @@ pub fn decode_video(
     size: (u32, u32),
     sink: &mut dyn FnMut(YuvFrame) -> Result<()>,
 ) -> Result<usize> {
+    decode_video_packets(&segment.header.video, segment.video().map(Ok), size, sink)
+}
+
+/// [`decode_video`] over packets that may still be arriving (a streamed
+/// live segment's chunks): `packets` yields the video packets in decode
+/// order and ends with the segment. With `video.frames` 0 (not known yet)
+/// the frame count is not checked.
+pub fn decode_video_packets<P: std::borrow::Borrow<SegmentPacket>>(
+    video: &SegmentVideo,
+    packets: impl Iterator<Item = Result<P>>,
+    size: (u32, u32),
+    sink: &mut dyn FnMut(YuvFrame) -> Result<()>,
+) -> Result<usize> {
     init();
-    let video = &segment.header.video;
     let mut context = ffmpeg::codec::Context::from_parameters(video.params.to_parameters()?)
         .map_err(|e| MediaError::UnsupportedCodec { kind: "video", codec: format!("{} ({e})", video.params.codec) })?;
     // SAFETY: plain fields of an unopened codec context.
@@ -234,7 +246,9 @@ pub fn decode_video(
         Ok(())
     };
 
-    for (index, p) in segment.video().enumerate() {
+    for (index, p) in packets.enumerate() {
+        let p = p?;
+        let p = p.borrow();
         let mut packet = ffmpeg::Packet::copy(&p.data);
         packet.set_pts(Some(p.pts));
         packet.set_dts(Some(p.dts));

@@ -35,6 +35,7 @@ pub fn settings(encoder: EncoderKind, bitrate_kbps: u32, quality: Option<u8>) ->
         frame_rate: 30.0,
         speed: SpeedPreset::Veryfast,
         threads: 1,
+        low_delay: false,
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use clap::Args;
 use tessera_coordinator::api::ApiConfig;
 use tessera_coordinator::cutting::Cutter;
+use tessera_coordinator::service::RtmpsConfig;
 use tessera_coordinator::webhook_policy::WebhookPolicy;
 use tessera_coordinator::CoordinatorConfig;
 use tessera_media::Limits;
@@ -41,6 +42,20 @@ pub struct CoordinatorArgs {
     /// (default: rtmp://<the API request's host>:<rtmp port>/live).
     #[arg(long, env = "TESSERA_RTMP_PUBLIC_URL")]
     rtmp_public_url: Option<String>,
+    /// Address of the RTMPS ingest server (RTMP in TLS; default off), with
+    /// --rtmps-cert and --rtmps-key.
+    #[arg(long, env = "TESSERA_RTMPS", requires_all = ["rtmps_cert", "rtmps_key"])]
+    rtmps: Option<SocketAddr>,
+    /// PEM certificate chain RTMPS presents.
+    #[arg(long, env = "TESSERA_RTMPS_CERT")]
+    rtmps_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the RTMPS certificate.
+    #[arg(long, env = "TESSERA_RTMPS_KEY")]
+    rtmps_key: Option<std::path::PathBuf>,
+    /// Public RTMPS URL up to the application that channels show
+    /// (default: rtmps://<the API request's host>:<rtmps port>/live).
+    #[arg(long, env = "TESSERA_RTMPS_PUBLIC_URL")]
+    rtmps_public_url: Option<String>,
     /// Address of the SRT ingest server, UDP ("off" to run without it).
     #[arg(long, env = "TESSERA_SRT", default_value = "0.0.0.0:9000")]
     srt: String,
@@ -75,6 +90,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         "off" | "" => None,
         address => Some(address.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--srt {address}: {e}"))?),
     };
+    let rtmps = match (args.rtmps, args.rtmps_cert, args.rtmps_key) {
+        (Some(listen), Some(certificates), Some(key)) => Some(RtmpsConfig { listen, certificates, key }),
+        _ => None,
+    };
     let default_ladder = args.ladder.as_deref().map(super::read_ladder).transpose()?;
     let webhook_policy =
         WebhookPolicy::parse(&args.webhook_allow).map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
@@ -89,6 +108,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 webhook_secret: args.webhook_secret.unwrap_or_default(),
                 rtmp_port: rtmp_listen.map(|a| a.port()),
                 rtmp_public_url: args.rtmp_public_url,
+                rtmps_port: args.rtmps.map(|a| a.port()),
+                rtmps_public_url: args.rtmps_public_url,
                 srt_port: srt_listen.map(|a| a.port()),
                 srt_public_url: args.srt_public_url,
                 playback_base_url: args.playback_base_url,
@@ -98,9 +119,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             segmenting_slots: args.segmenting_slots.max(1),
             limits: Limits::default(),
             rtmp_listen,
+            rtmps,
             srt_listen,
             live_grace: std::time::Duration::from_secs(args.live_grace),
-            serve_files: None,
+            files: None,
             outage_window: args.cluster.outage_window(),
             cutter: Cutter::Child(std::env::current_exe()?),
         };

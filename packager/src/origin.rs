@@ -1,0 +1,136 @@
+//! The origin: serves a job's outputs from the store over HTTP, and answers
+//! Low-Latency HLS's blocking playlist reloads, which object storage cannot
+//! (it cannot hold a request open). A request for a media playlist with
+//! `_HLS_msn=M` (and `_HLS_part=P`) is held until the playlist in the store
+//! lists that part (or the whole segment M, or anything later), then
+//! answered at once; after three target durations of waiting it gets 503,
+//! as RFC 8216bis asks. The origin keeps nothing: every answer is read from
+//! the store, so any number of replicas can serve any channel. It polls the
+//! playlist while a request waits (every 25 ms); the packager rewrites it
+//! at every part.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tessera_core::{Store, StoreError};
+
+/// How often a held request looks at the playlist again.
+const POLL: Duration = Duration::from_millis(25);
+/// The longest a request is held (three 2 s target durations).
+pub const MAX_HOLD: Duration = Duration::from_secs(6);
+
+/// LL-HLS delivery directives (RFC 8216bis 6.2.5).
+#[derive(Debug, Default, Deserialize)]
+struct Directives {
+    #[serde(rename = "_HLS_msn")]
+    msn: Option<u32>,
+    #[serde(rename = "_HLS_part")]
+    part: Option<u32>,
+}
+
+/// The origin's routes: `GET /{key}` for every output key, readable from
+/// any web page (players are served from elsewhere).
+pub fn router(store: Store) -> Router {
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
+        .expose_headers([header::CONTENT_LENGTH]);
+    Router::new().route("/{*key}", get(serve)).with_state(store).layer(cors)
+}
+
+/// True when `playlist` has what a reload for segment `msn` (part `part`) waits for.
+pub fn playlist_reached(playlist: &str, msn: u32, part: Option<u32>) -> bool {
+    let segment = format!("{msn:06}.m4s");
+    let later = format!("{:06}.", msn.saturating_add(1));
+    playlist.lines().any(|line| {
+        let uri = line.strip_prefix("#EXT-X-PART:").and_then(|attrs| attrs.split("URI=\"").nth(1));
+        let uri = uri.map(|u| u.split('"').next().unwrap_or_default());
+        match (uri, part) {
+            // A listed part of the segment asked for (or of a later one).
+            (Some(uri), Some(part)) => uri == format!("{msn:06}.{part}.m4s") || uri.starts_with(&later),
+            (Some(uri), None) => uri.starts_with(&later),
+            // A whole segment listed: the one asked for, or a later one.
+            (None, _) => !line.starts_with('#') && (line == segment || line.starts_with(&later)),
+        }
+    })
+}
+
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next() {
+        Some("m3u8") => "application/vnd.apple.mpegurl",
+        Some("mpd") => "application/dash+xml",
+        Some("mp4") => "video/mp4",
+        Some("m4s") => "video/iso.segment",
+        Some("json") => "application/json",
+        Some("vtt") => "text/vtt",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve(State(store): State<Store>, Path(key): Path<String>, Query(directives): Query<Directives>) -> Response {
+    let playlist = key.ends_with(".m3u8");
+    let read = match (playlist, directives.msn) {
+        (true, Some(msn)) => hold(&store, &key, msn, directives.part).await,
+        _ => store.get(&key).await.map(Some),
+    };
+    match read {
+        Ok(Some(bytes)) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&key)));
+            // Playlists change with every part; media never changes once written.
+            let cache = if playlist || key.ends_with(".mpd") { "no-cache" } else { "max-age=3600" };
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            response
+        }
+        Ok(None) => (StatusCode::SERVICE_UNAVAILABLE, "the playlist did not reach that part in time").into_response(),
+        Err(StoreError::NotFound(_) | StoreError::InvalidKey(_)) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "origin read failed");
+            StatusCode::BAD_GATEWAY.into_response()
+        }
+    }
+}
+
+/// Holds a blocking reload until the playlist reaches `msn`/`part`; `None` after [`MAX_HOLD`].
+async fn hold(store: &Store, key: &str, msn: u32, part: Option<u32>) -> Result<Option<bytes::Bytes>, StoreError> {
+    let deadline = tokio::time::Instant::now() + MAX_HOLD;
+    loop {
+        match store.get(key).await {
+            Ok(bytes) if playlist_reached(&String::from_utf8_lossy(&bytes), msn, part) => return Ok(Some(bytes)),
+            // A finished (VOD) playlist will not grow: answer with it.
+            Ok(bytes) if String::from_utf8_lossy(&bytes).contains("#EXT-X-ENDLIST") => return Ok(Some(bytes)),
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::playlist_reached;
+
+    #[test]
+    fn reloads_wait_for_the_part_or_segment_asked_for() {
+        let playlist =
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-PART:DURATION=0.5,URI=\"000004.0.m4s\",INDEPENDENT=YES\n\
+                        #EXT-X-PART:DURATION=0.5,URI=\"000004.1.m4s\"\n#EXTINF:2,\n000004.m4s\n\
+                        #EXT-X-PART:DURATION=0.5,URI=\"000005.0.m4s\",INDEPENDENT=YES\n\
+                        #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"000005.1.m4s\"\n";
+        assert!(playlist_reached(playlist, 4, None));
+        assert!(playlist_reached(playlist, 4, Some(3)), "segment 4 is whole: any part of it");
+        assert!(playlist_reached(playlist, 5, Some(0)));
+        assert!(!playlist_reached(playlist, 5, Some(1)), "only hinted");
+        assert!(!playlist_reached(playlist, 5, None), "segment 5 is not whole yet");
+        assert!(!playlist_reached(playlist, 6, Some(0)));
+    }
+}
