@@ -439,7 +439,7 @@ class Invariants:
                 ready = container.get("readinessProbe", {}).get("httpGet", {}).get("path")
                 self.c.expect(live == "/healthz", cwhere, f"liveness probe on {live}, not /healthz")
                 self.c.expect(ready == "/readyz", cwhere, f"readiness probe on {ready}, not /readyz")
-                self.c.expect(container.get("args", [None])[0] in ("coordinator", "worker", "packager"), cwhere, "not a Tessera service")
+                self.c.expect(container.get("args", [None])[0] in ("coordinator", "worker", "packager", "origin"), cwhere, "not a Tessera service")
                 for var in ("TESSERA_NATS", "TESSERA_STORE", "TESSERA_LOG", "TESSERA_LOG_FORMAT"):
                     self.c.expect(bool(self.env_value(container, var)), cwhere, f"{var} not set")
                 mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}

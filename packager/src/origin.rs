@@ -34,13 +34,19 @@ struct Directives {
 }
 
 /// The origin's routes: `GET /{key}` for every output key, readable from
-/// any web page (players are served from elsewhere).
+/// any web page (players are served from elsewhere), and `/healthz`,
+/// `/readyz` for probes.
 pub fn router(store: Store) -> Router {
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
         .expose_headers([header::CONTENT_LENGTH]);
-    Router::new().route("/{*key}", get(serve)).with_state(store).layer(cors)
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/{*key}", get(serve))
+        .with_state(store)
+        .layer(cors)
 }
 
 /// True when `playlist` has what a reload for segment `msn` (part `part`) waits for.

@@ -6,6 +6,7 @@ mod coordinator;
 mod dev;
 mod encode;
 mod ops;
+mod origin;
 mod packager;
 mod probe;
 mod progress;
@@ -94,6 +95,8 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Run the packager: write manifests as jobs complete (NATS + store).
     Packager(packager::PackagerArgs),
+    /// Serve the outputs over HTTP from the store, with LL-HLS blocking playlist reloads (store only).
+    Origin(origin::OriginArgs),
     /// Everything in one process (API, RTMP ingest, workers, packager, outputs over HTTP): push and watch.
     Dev(dev::DevArgs),
     /// Submit a file or object URL to a coordinator; --wait follows it to the end.
@@ -144,6 +147,7 @@ impl Command {
             Command::Coordinator(_) => "tessera-coordinator",
             Command::Worker(_) => "tessera-worker",
             Command::Packager(_) => "tessera-packager",
+            Command::Origin(_) => "tessera-origin",
             Command::Dev(_) => "tessera-dev",
             Command::Submit(_) => "tessera-submit",
             _ => "tessera",
@@ -164,6 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coordinator(args) => coordinator::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Packager(args) => packager::run(args),
+        Command::Origin(args) => origin::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Dev(args) => dev::run(args),
         Command::CutChild => std::process::exit(tessera_coordinator::cutting::run_child()),
