@@ -71,6 +71,12 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
         let _ = delivery.ack().await;
         return;
     };
+    // Parts of low-latency segments change nothing in a job record (their
+    // segments do): no record read for the several a second a broadcast sends.
+    if matches!(event.kind, JobEventKind::PartDone(_)) {
+        let _ = delivery.ack().await;
+        return;
+    }
     let mut ended = false;
     // The bucket may be electing a leader or restarting: wait it out in place
     // rather than spend the event's deliveries (a lost event is a job whose

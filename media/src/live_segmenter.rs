@@ -660,4 +660,43 @@ mod tests {
         let rest = cutter.finish().unwrap();
         assert_eq!((rest[0].seq, rest[0].start_secs), (8, 16.0));
     }
+
+    #[test]
+    fn streamed_segments_open_with_their_first_frame_and_their_chunks_hold_every_packet() {
+        // A keyframe every 1 s at 10 fps, AAC beside it; 2 s segments in chunks of 0.3 s.
+        let (config, data) = coded();
+        let mut cutter = LiveSegmenter::new(Duration::from_secs(2), 0).streaming(Duration::from_millis(300));
+        cutter.set_video_config(LiveVideo::avc(&config).unwrap()).unwrap();
+        cutter.set_audio_config(AacConfig::from_asc(&[0x11, 0x90]).unwrap());
+        let (mut opened, mut chunks, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..=45 {
+            whole.extend(cutter.push_video(frame(i * 100, i % 10 == 0, &data)).unwrap());
+            cutter.push_audio(i * 100 * 90, vec![0x21; 8]).unwrap();
+            opened.extend(cutter.take_opened().into_iter().map(|seq| (seq, i)));
+            chunks.extend(cutter.take_chunks(false, 7).unwrap());
+        }
+        whole.extend(cutter.finish().unwrap());
+        chunks.extend(cutter.take_chunks(true, 7).unwrap());
+        assert_eq!(opened, [(0, 0), (1, 20), (2, 40)], "a segment opens with its first frame");
+        for segment in &whole {
+            let mine: Vec<SourceSegment> = chunks
+                .iter()
+                .filter(|c| c.seq == segment.seq)
+                .map(|c| SourceSegment::parse(&c.bytes).unwrap())
+                .collect();
+            let indexes: Vec<u32> = mine.iter().map(|c| c.header.chunk.unwrap().index).collect();
+            assert_eq!(indexes, (0..mine.len() as u32).collect::<Vec<_>>(), "segment {}", segment.seq);
+            assert!(mine.len() >= 2 && mine.iter().all(|c| c.header.chunk.unwrap().cut_at_ms == 7));
+            let last = mine.last().unwrap();
+            assert!(
+                last.header.chunk.unwrap().last && mine[..mine.len() - 1].iter().all(|c| !c.header.chunk.unwrap().last)
+            );
+            assert_eq!(last.header.video.frames, segment.frames, "the last chunk has the segment's exact count");
+            // The chunks hold every video packet the whole segment decodes (and the packets after it, until it closed).
+            let whole_video: Vec<i64> = SourceSegment::parse(&segment.bytes).unwrap().video().map(|p| p.dts).collect();
+            let streamed: Vec<i64> = mine.iter().flat_map(|c| c.video().map(|p| p.dts).collect::<Vec<_>>()).collect();
+            assert_eq!(&streamed[..whole_video.len()], whole_video.as_slice(), "segment {}", segment.seq);
+            assert!(mine.iter().any(|c| c.audio().next().is_some()), "audio streams too");
+        }
+    }
 }

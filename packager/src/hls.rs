@@ -59,6 +59,8 @@ pub struct LowLatency<'a> {
     pub part_secs: f64,
     /// The rendition's parts.
     pub parts: &'a BTreeMap<u32, Vec<PartDone>>,
+    /// The other renditions' latest listed segment and part: (name, MSN, part).
+    pub reports: &'a [(String, u32, u32)],
 }
 
 /// Segments whose parts stay listed: RFC 8216bis drops parts more than
@@ -159,6 +161,12 @@ fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
         out.push('\n');
     }
     out.push_str(&format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{open:06}.{listed}.m4s\"\n"));
+    // Where the other renditions are, so a player switching needs no extra reload.
+    for (name, msn, part) in ll.reports {
+        out.push_str(&format!(
+            "#EXT-X-RENDITION-REPORT:URI=\"../{name}/index.m3u8\",LAST-MSN={msn},LAST-PART={part}\n"
+        ));
+    }
     out
 }
 

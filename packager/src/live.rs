@@ -121,6 +121,34 @@ impl LiveJob {
             .collect()
     }
 
+    /// Each rendition's latest listed part (LL-HLS rendition reports): the
+    /// open segment's last part in an unbroken run, else the last whole
+    /// segment's last part.
+    fn positions(&self) -> Vec<(String, u32, u32)> {
+        let empty = BTreeMap::new();
+        self.plan
+            .renditions
+            .iter()
+            .filter_map(|spec| {
+                let name = spec.name();
+                let run = self.unbroken(&name);
+                let parts = self.parts.get(&name).unwrap_or(&empty);
+                let open = run.last().map_or(0, |s| s.seq + 1);
+                let listed = parts
+                    .get(&open)
+                    .map_or(0, |p| p.iter().enumerate().take_while(|(i, p)| p.part as usize == *i).count());
+                match (listed, run.last()) {
+                    (n, _) if n > 0 => Some((name, open, (n - 1) as u32)),
+                    (_, Some(last)) => {
+                        let count = parts.get(&last.seq).map_or(1, Vec::len).max(1);
+                        Some((name, last.seq, (count - 1) as u32))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
     /// Latency figures: a part counts once every rendition lists it, from
     /// the moment its source chunk was cut (about its last frame's arrival).
     fn count_listed(&mut self, newly: &[(u32, u32, u64)], now_ms: u64) {
@@ -155,6 +183,7 @@ impl LiveJob {
         let mut windows: Vec<(RenditionSpec, Rendition)> = Vec::new();
         let mut grew = false;
         let mut listed_now = Vec::new();
+        let positions = self.positions();
         for spec in &self.plan.renditions {
             let name = spec.name();
             let run = self.unbroken(&name);
@@ -163,6 +192,10 @@ impl LiveJob {
                 continue;
             }
             let first_seq = run[run.len().saturating_sub(window)].seq;
+            // Parts of segments that left the window are not listed again.
+            if let Some(parts) = self.parts.get_mut(&name) {
+                parts.retain(|&seq, _| seq >= first_seq);
+            }
             let shown: Vec<SegmentDone> = run[run.len().saturating_sub(window)..].to_vec();
             let rendition = Rendition::from(spec.clone(), shown, first_seq)?;
             self.longest_secs = self.longest_secs.max(rendition.longest_segment_secs());
@@ -187,7 +220,9 @@ impl LiveJob {
                         init_from_wire(rendition.config(), rendition.timescale(), rendition.size(), media_start)?;
                     outputs.put(&key(&format!("{name}/init.mp4")), Bytes::from(init)).await?;
                 }
-                let low_latency = self.plan.part_secs.map(|part_secs| LowLatency { part_secs, parts });
+                let reports: Vec<(String, u32, u32)> = positions.iter().filter(|p| p.0 != name).cloned().collect();
+                let low_latency =
+                    self.plan.part_secs.map(|part_secs| LowLatency { part_secs, parts, reports: &reports });
                 let playlist = live_media_playlist(
                     &rendition,
                     self.plan.started_at_ms,

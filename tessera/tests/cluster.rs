@@ -141,7 +141,12 @@ impl Cluster {
     }
 
     fn add_worker(&mut self, extra: &[&str]) {
-        let mut args = vec!["worker", "--slots", "1", "--ack-wait", "3", "--drain-timeout", "2"];
+        self.add_worker_with_slots(1, extra);
+    }
+
+    fn add_worker_with_slots(&mut self, slots: usize, extra: &[&str]) {
+        let slots = slots.to_string();
+        let mut args = vec!["worker", "--slots", &slots, "--ack-wait", "3", "--drain-timeout", "2"];
         args.extend_from_slice(extra);
         let worker = self.spawn("worker", &args);
         self.workers.push(worker);
@@ -210,8 +215,12 @@ impl Cluster {
 
     /// Creates an H.264 channel with 2 s segments: (its id, its RTMP URL, its 180p playlist's key).
     async fn create_channel(&self) -> (String, String, String) {
-        let request =
-            self.request(reqwest::Method::POST, "/v1/live").json(&json!({"codecs": ["h264"], "segment_duration": 2}));
+        self.create_channel_with(json!({"codecs": ["h264"], "segment_duration": 2})).await
+    }
+
+    /// A channel made with `body`: its id, RTMP URL and 180p playlist key.
+    async fn create_channel_with(&self, body: Value) -> (String, String, String) {
+        let request = self.request(reqwest::Method::POST, "/v1/live").json(&body);
         let (status, channel) = self.call(request).await;
         assert_eq!(status, 201, "{channel}");
         let id = channel["id"].as_str().unwrap().to_string();
@@ -860,6 +869,43 @@ async fn a_broadcast_survives_a_killed_worker_and_a_coordinator_restart() {
         (duration - frames as f64 / 30.0).abs() < 0.2,
         "the segments' durations cover the frames: {duration} s, {frames}"
     );
+}
+
+/// Low-Latency HLS in the cluster: a worker killed while it streams a
+/// segment's parts costs nothing. Its task comes back to the other worker,
+/// which reads the segment's source chunks again and writes the same parts
+/// and segment: every segment is listed, each is its parts, every frame is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_latency_broadcast_loses_no_part_when_a_worker_dies() {
+    let mut cluster = Cluster::start(&["--live-grace", "3"]).await;
+    // Streamed tasks wait for their source: a segment's two tasks and the next one's overlap.
+    cluster.add_worker_with_slots(4, &[]);
+    cluster.add_worker_with_slots(4, &[]);
+    let victim_log = cluster.log_path("worker-3");
+    let body = json!({"codecs": ["h264"], "segment_duration": 2, "low_latency": true});
+    let (id, url, playlist) = cluster.create_channel_with(body).await;
+    let mut publisher = tessera_testkit::rtmp_push(&url, 16);
+    wait_log_count(&victim_log, "task started", 2, Duration::from_secs(60)).await;
+    let mut victim = cluster.workers.remove(0);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    assert!(publisher.wait().unwrap().success(), "the publisher was cut off{}", cluster.logs());
+    let job = cluster.wait_state(&id, "completed", Duration::from_secs(120)).await;
+
+    let (segments, vod) = listed(&cluster, &playlist).await;
+    assert_eq!(Some(segments as u64), job["renditions"][0]["total"].as_u64(), "{job}\n{vod}");
+    let dir = tempfile::tempdir().unwrap();
+    cluster.download(&format!("live/{id}"), dir.path()).await;
+    let rendition = dir.path().join("h264-180p");
+    for seq in 0..segments {
+        let whole = std::fs::read(rendition.join(format!("{seq:06}.m4s"))).unwrap();
+        let parts: Vec<u8> =
+            (0..).map_while(|k| std::fs::read(rendition.join(format!("{seq:06}.{k}.m4s"))).ok()).flatten().collect();
+        assert_eq!(parts, whole, "segment {seq} is its parts, none missing");
+    }
+    let (frames, duration) = count_frames(&rendition.join("index.m3u8"), "v");
+    assert_eq!(frames, 480, "every frame that was pushed (16 s at 30 fps){}", cluster.logs());
+    assert!((duration - 16.0).abs() < 0.2, "{duration}");
 }
 
 /// Every OTLP export received: (signal, body).

@@ -345,6 +345,7 @@ async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_ne
         assert!(text.contains(tag), "{tag} in\n{text}");
     }
     assert!(text.contains(",INDEPENDENT=YES") && text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="), "{text}");
+    assert!(text.contains("#EXT-X-RENDITION-REPORT:URI=\"../aac-128k/index.m3u8\",LAST-MSN="), "{text}");
 
     // A blocking reload for the hinted part answers once it is listed.
     let hint = text.lines().find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"")).unwrap();

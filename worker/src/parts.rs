@@ -13,11 +13,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tessera_core::bus::Bus;
-use tessera_core::wire::{
-    part_key, source_chunk_key, JobEvent, JobEventKind, PartDone, RenditionSpec, Task, TrackConfig,
-};
-use tessera_core::{Rung, Store, StoreError};
-use tessera_media::pipeline::{copy_audio_parts, encode_video_parts, RenditionPart, RungTarget};
+use tessera_core::wire::{part_key, source_chunk_key, JobEvent, JobEventKind, PartDone, RenditionSpec, Task};
+use tessera_core::{Store, StoreError};
+use tessera_media::pipeline::{copy_audio_parts, encode_video_parts, RenditionPart};
 use tessera_media::source_segment::{SegmentPacket, SourceSegment, StreamKind};
 use tessera_media::{MediaError, SpeedPreset};
 
@@ -189,39 +187,19 @@ fn encode(
             .blocking_send((part, cut_at_ms.load(Ordering::Relaxed)))
             .map_err(|_| MediaError::Unsupported("the task stopped".into()))
     };
-    let base = crate::service::unfinished(&spec, seq);
     let (fragment, done) = match &spec {
         RenditionSpec::Video { rung } => {
-            let target = rung_target(rung, default_speed, frame_rate);
+            let target = crate::transcode::rung_target(rung, default_speed, frame_rate);
             let out = encode_video_parts(seq, &header.video, packets, &target, part_secs, &mut on_part)?;
             let figures = crate::encode_child::EncodedFigures::of(&out, 0.0);
             (out.fragment, crate::service::figures_done(figures, &spec, seq))
         }
         RenditionSpec::Audio { .. } => {
             let out = copy_audio_parts(seq, &header, packets, part_secs, &mut on_part)?;
-            let done = tessera_core::wire::SegmentDone {
-                start: out.start,
-                duration: out.duration,
-                timescale: out.timescale,
-                frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                codec_string: out.config.codec_string(),
-                config: TrackConfig::from_aac(&out.config),
-                ..base
-            };
+            let done = crate::service::audio_done(&out, &spec, seq);
             (out.fragment, done)
         }
     };
     let cpu_secs = cpu.map_or(0.0, |t| t.elapsed().as_secs_f64());
     Ok((fragment, tessera_core::wire::SegmentDone { cpu_secs, ..done }))
-}
-
-fn rung_target(rung: &Rung, default_speed: SpeedPreset, frame_rate: f64) -> RungTarget {
-    RungTarget {
-        encoder: rung.encoder_kind(),
-        height: rung.height,
-        bitrate_kbps: rung.bitrate_kbps,
-        quality: rung.crf,
-        speed: rung.speed.unwrap_or(default_speed),
-        frame_rate: crate::transcode::frame_rate(rung, frame_rate),
-    }
 }

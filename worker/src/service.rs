@@ -36,6 +36,7 @@ use crate::metrics;
 use crate::parts::StreamedTask;
 use crate::status::{Listing, RunningTasks};
 use crate::transcode::{transcode_segment, RenditionSegment};
+use tessera_media::pipeline::AudioRendition;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -499,15 +500,7 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
                 let source = shared.stores.sources.get(&task.source_key).await?;
                 on_cpu(move || {
                     let out = copy_audio_segment(&source, seq)?;
-                    let done = SegmentDone {
-                        start: out.start,
-                        duration: out.duration,
-                        timescale: out.timescale,
-                        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
-                        codec_string: out.config.codec_string(),
-                        config: TrackConfig::from_aac(&out.config),
-                        ..unfinished(&spec, seq)
-                    };
+                    let done = audio_done(&out, &spec, seq);
                     Ok((out.fragment, done))
                 })
                 .await?
@@ -550,6 +543,19 @@ pub(crate) fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u
         psnr_y: Some(figures.quality[1]),
         ssim: Some(figures.quality[2]),
         cpu_secs: figures.cpu_secs,
+        ..unfinished(spec, seq)
+    }
+}
+
+/// The report of an audio segment.
+pub(crate) fn audio_done(out: &AudioRendition, spec: &RenditionSpec, seq: u32) -> SegmentDone {
+    SegmentDone {
+        start: out.start,
+        duration: out.duration,
+        timescale: out.timescale,
+        frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
+        codec_string: out.config.codec_string(),
+        config: TrackConfig::from_aac(&out.config),
         ..unfinished(spec, seq)
     }
 }

@@ -25,7 +25,7 @@ pub fn parse_source_segment(bytes: &[u8], seq: u32) -> Result<SourceSegment, Wor
 
 /// The encoder's nominal frame rate: the whole source's (so every segment
 /// of a rendition shares one level), capped by the rung.
-pub(crate) fn frame_rate(rung: &Rung, source_frame_rate: f64) -> f64 {
+fn frame_rate(rung: &Rung, source_frame_rate: f64) -> f64 {
     match (source_frame_rate, rung.max_frame_rate) {
         (f, Some(cap)) if f > cap => cap,
         (f, _) if f > 0.0 && f <= 240.0 => f,
@@ -43,13 +43,18 @@ pub fn transcode_segment(
     source_frame_rate: f64,
 ) -> Result<RenditionSegment, WorkerError> {
     let segment = parse_source_segment(source_segment, seq)?;
-    let target = RungTarget {
+    Ok(encode_video(&segment, &rung_target(rung, default_speed, source_frame_rate))?)
+}
+
+/// What the media pipeline is asked for a rung: its encoder, size and rate,
+/// at `default_speed` unless it names a speed.
+pub(crate) fn rung_target(rung: &Rung, default_speed: SpeedPreset, source_frame_rate: f64) -> RungTarget {
+    RungTarget {
         encoder: rung.encoder_kind(),
         height: rung.height,
         bitrate_kbps: rung.bitrate_kbps,
         quality: rung.crf,
         speed: rung.speed.unwrap_or(default_speed),
         frame_rate: frame_rate(rung, source_frame_rate),
-    };
-    Ok(encode_video(&segment, &target)?)
+    }
 }
