@@ -2,12 +2,14 @@
 //! dash-mpd-core: one AdaptationSet per video codec and one for audio, each
 //! Representation with a SegmentTemplate and SegmentTimeline over the same
 //! fragments the HLS playlists list. Static for a finished job; dynamic,
-//! over the sliding window, while a broadcast is live.
+//! over the sliding window, while a broadcast is live; low-latency (chunked
+//! CMAF: `availabilityTimeOffset`, a latency target) for a low-latency channel.
 
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, Period, Representation, SegmentTemplate, SegmentTimeline, SupplementalProperty, UTCTiming, MPD, S,
+    AdaptationSet, Latency, Period, Representation, SegmentTemplate, SegmentTimeline, ServiceDescription,
+    SupplementalProperty, UTCTiming, MPD, S,
 };
 
 use crate::rendition::Rendition;
@@ -28,7 +30,7 @@ fn timeline(rendition: &Rendition) -> SegmentTimeline {
     SegmentTimeline { segments: entries }
 }
 
-fn representation(rendition: &Rendition) -> Representation {
+fn representation(rendition: &Rendition, live: Option<&LiveTiming>) -> Representation {
     let first_seq = rendition.segments.first().map_or(0, |s| u64::from(s.seq));
     let (width, height) = rendition.size();
     let template = SegmentTemplate {
@@ -37,6 +39,8 @@ fn representation(rendition: &Rendition) -> Representation {
         startNumber: Some(first_seq),
         timescale: Some(u64::from(rendition.timescale())),
         SegmentTimeline: Some(timeline(rendition)),
+        availabilityTimeOffset: live.and_then(|l| l.part_secs.map(|part| (l.target_secs - part).max(0.0))),
+        availabilityTimeComplete: live.and_then(|l| l.part_secs.map(|_| false)),
         ..SegmentTemplate::default()
     };
     let mut r = Representation {
@@ -72,6 +76,10 @@ pub struct LiveTiming {
     pub target_secs: f64,
     /// Segments in the window.
     pub window: u32,
+    /// Low latency: the part length (s). Segments are then announced
+    /// available a segment minus a part early, and the origin sends a
+    /// segment still being encoded as its parts arrive (chunked CMAF).
+    pub part_secs: Option<f64>,
 }
 
 fn utc(ms: u64) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -109,7 +117,7 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             startWithSAP: Some(1),
             maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
             maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
-            representations: members.iter().map(|v| representation(v)).collect(),
+            representations: members.iter().map(|v| representation(v, live.as_ref())).collect(),
             supplemental_property: bt709_properties(),
             ..AdaptationSet::default()
         });
@@ -121,7 +129,7 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             mimeType: Some("audio/mp4".into()),
             segmentAlignment: Some(true),
             startWithSAP: Some(1),
-            representations: vec![representation(a)],
+            representations: vec![representation(a, live.as_ref())],
             ..AdaptationSet::default()
         });
     }
@@ -146,6 +154,16 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
         mpd.minimumUpdatePeriod = Some(Duration::from_secs_f64(live.target_secs));
         mpd.timeShiftBufferDepth = Some(Duration::from_secs_f64(target * f64::from(live.window)));
         mpd.suggestedPresentationDelay = Some(Duration::from_secs_f64(target * 3.0));
+        if let Some(part) = live.part_secs {
+            // Low latency: players aim a few parts behind the live edge.
+            let latency_ms = ((target + 2.0 * part) * 1000.0).round();
+            mpd.suggestedPresentationDelay = Some(Duration::from_secs_f64(latency_ms / 1000.0));
+            mpd.ServiceDescription = vec![ServiceDescription {
+                id: Some("0".into()),
+                Latency: vec![Latency { target: Some(latency_ms), ..Latency::default() }],
+                ..ServiceDescription::default()
+            }];
+        }
         // The clock players align to: the time this MPD was written (otherwise
         // dash.js asks public time servers, which fails offline).
         mpd.UTCTiming = utc(live.published_at_ms)

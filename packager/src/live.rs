@@ -268,6 +268,7 @@ impl LiveJob {
             published_at_ms: now_ms,
             target_secs: self.plan.target_duration_secs.max(self.longest_secs),
             window: self.plan.window,
+            part_secs: self.plan.part_secs,
         };
         outputs.put(&key("manifest.mpd"), Bytes::from(dynamic_mpd(&videos, audio, timing))).await?;
         Ok(())

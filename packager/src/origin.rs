@@ -7,7 +7,8 @@
 //! as RFC 8216bis asks. The origin keeps nothing: every answer is read from
 //! the store, so any number of replicas can serve any channel. It polls the
 //! playlist while a request waits (every 25 ms); the packager rewrites it
-//! at every part.
+//! at every part. A low-latency segment asked for before it is complete
+//! (LL-DASH) is sent as its parts are written, in one chunked response.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+use tessera_core::wire::part_key;
 use tessera_core::{Store, StoreError};
 
 /// How often a held request looks at the playlist again.
@@ -95,12 +97,49 @@ async fn serve(State(store): State<Store>, Path(key): Path<String>, Query(direct
             response
         }
         Ok(None) => (StatusCode::SERVICE_UNAVAILABLE, "the playlist did not reach that part in time").into_response(),
+        Err(StoreError::NotFound(_)) if key.ends_with(".m4s") => match growing(&store, &key).await {
+            Some(response) => response,
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
         Err(StoreError::NotFound(_) | StoreError::InvalidKey(_)) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
             tracing::warn!(%key, error = %e, "origin read failed");
             StatusCode::BAD_GATEWAY.into_response()
         }
     }
+}
+
+/// How long a growing segment may wait for its next part.
+const PART_WAIT: Duration = Duration::from_secs(6);
+
+/// A low-latency segment still being encoded, sent as its parts are written
+/// (HTTP chunked transfer: LL-DASH players ask for it early, as the MPD's
+/// `availabilityTimeOffset` allows); `None` when it has no part yet.
+async fn growing(store: &Store, key: &str) -> Option<Response> {
+    let first = store.get(&part_key(key, 0)).await.ok()?;
+    // State: the store, the segment's key, the next part's number (none: done).
+    let state = (store.clone(), key.to_string(), Some(1u32));
+    let rest = futures::stream::unfold(state, |(store, key, next)| async move {
+        let next = next?;
+        let deadline = tokio::time::Instant::now() + PART_WAIT;
+        loop {
+            match store.get(&part_key(&key, next)).await {
+                Ok(part) => return Some((Ok(part), (store, key, Some(next + 1)))),
+                // The segment is written after its last part: no part `next` and the segment there means done.
+                Err(StoreError::NotFound(_)) if store.exists(&key).await.unwrap_or(true) => return None,
+                Err(StoreError::NotFound(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await
+                }
+                Err(StoreError::NotFound(_)) => return None,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (store, key, None))),
+            }
+        }
+    });
+    let parts = futures::StreamExt::chain(futures::stream::once(async move { Ok(first) }), rest);
+    let mut response = axum::body::Body::from_stream(parts).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/iso.segment"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
 }
 
 /// Holds a blocking reload until the playlist reaches `msn`/`part`; `None` after [`MAX_HOLD`].

@@ -17,7 +17,7 @@
 //   node play.mjs --url http://HOST/live/ID/master.m3u8 --player hls --expect 320x180 --low-latency
 //   (--url: the manifest from a server of its own, e.g. Tessera's origin with
 //   LL-HLS blocking reloads, instead of --dir/--manifest; --low-latency: hls.js
-//   in low-latency mode, and the result gains "latency", hls.js's live latency in s)
+//   or dash.js in low-latency mode, and the result gains "latency", the player's live latency in s)
 //
 // Prints exactly one JSON line to stdout:
 //   {"ok":true,"player":"hls","manifest":"master.m3u8","currentTime":3.085,"width":320,"height":180,
@@ -259,6 +259,10 @@ function startPlayer({ player, url, lowLatency }) {
     if (!window.dashjs) return fail({ fatal: true, source: 'page', message: 'dash.js did not load' });
     const p = dashjs.MediaPlayer().create();
     window.__dash = p;
+    if (lowLatency) {
+      // Low latency: the MPD's ServiceDescription sets the target; catch up when behind it.
+      p.updateSettings({ streaming: { liveCatchup: { enabled: true, maxDrift: 0, playbackRate: { max: 0.25, min: -0.25 } } } });
+    }
     const ev = dashjs.MediaPlayer.events;
     p.on(ev.ERROR, (e) => {
       const err = e.error || {};
@@ -297,7 +301,18 @@ function snapshot() {
     errors: c.errors,
     levels: c.levels,
     sourceBuffers: c.sourceBuffers || [],
-    latency: window.__hls && Number.isFinite(window.__hls.latency) ? window.__hls.latency : null,
+    // hls.js's view of the live playlist: parts and blocking reloads (LL-HLS).
+    lowLatency: (() => {
+      const h = window.__hls;
+      const level = h && h.levels && h.levels[Math.max(0, h.currentLevel)];
+      const d = level && level.details;
+      return d ? { partTarget: d.partTarget || 0, canBlockReload: !!d.canBlockReload, parts: (d.partList || []).length } : null;
+    })(),
+    latency: window.__hls && Number.isFinite(window.__hls.latency)
+      ? window.__hls.latency
+      : window.__dash && Number.isFinite(window.__dash.getCurrentLiveLatency())
+        ? window.__dash.getCurrentLiveLatency()
+        : null,
   };
 }
 
@@ -398,6 +413,7 @@ async function main() {
       levels: snap.levels,
       sourceBuffers: snap.sourceBuffers,
       latency: snap.latency,
+      lowLatency: snap.lowLatency,
       ms: Date.now() - started,
     };
     if (problems.length) result.problems = problems;
