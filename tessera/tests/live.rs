@@ -91,26 +91,12 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert!(entry.get("stream_key").is_none() && entry.get("rtmp_url").is_none(), "no stream key in lists: {entry}");
 
     // hls.js and dash.js (at once) play the live master playlist and the dynamic MPD while the push runs.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
-    let players: Vec<(&str, Child)> = [("hls", "master.m3u8"), ("dash", "manifest.mpd")]
-        .into_iter()
-        .map(|(player, manifest)| {
-            let child = Command::new("node")
-                .arg(&script)
-                .args(["--dir", package.to_str().unwrap(), "--manifest", manifest, "--player", player])
-                .args(["--expect", "320x180", "--seconds", "5", "--timeout", "30"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("node runs (scripts/test.sh installs it)");
-            (player, child)
-        })
-        .collect();
-    for (player, child) in players {
-        let played = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&played.stdout);
-        assert!(played.status.success(), "{player} live: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
-    }
+    let dir = package.to_str().unwrap().to_string();
+    play_hls_and_dash(|player, manifest| {
+        let mut args = vec!["--dir", &dir, "--manifest", manifest, "--player", player, "--seconds", "5"];
+        args.extend(["--expect", "320x180", "--timeout", "30"]);
+        args.into_iter().map(String::from).collect()
+    });
 
     let pushed = publisher.wait().unwrap();
     assert!(pushed.success(), "the publisher was cut off");
@@ -133,6 +119,34 @@ async fn a_push_plays_live_then_the_same_urls_play_the_whole_recording() {
     assert!(mpd.contains("type=\"static\""), "{mpd}");
     let state: Value = http.get(format!("{}/v1/live/{id}", dev.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!((state["state"].as_str(), state["segments"].as_u64()), (Some("ended"), Some(10)), "{state}");
+}
+
+/// Plays hls.js and dash.js at once in Chromium (tests/browser/play.mjs,
+/// with `args(player, manifest)`), asserts both played, returns their results.
+fn play_hls_and_dash(args: impl Fn(&str, &str) -> Vec<String>) -> Vec<(&'static str, Value)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
+    let players: Vec<(&'static str, Child)> = [("hls", "master.m3u8"), ("dash", "manifest.mpd")]
+        .into_iter()
+        .map(|(player, manifest)| {
+            let child = Command::new("node")
+                .arg(&script)
+                .args(args(player, manifest))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("node runs (scripts/test.sh installs it)");
+            (player, child)
+        })
+        .collect();
+    players
+        .into_iter()
+        .map(|(player, child)| {
+            let played = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&played.stdout);
+            assert!(played.status.success(), "{player} live: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
+            (player, serde_json::from_str(stdout.trim()).unwrap())
+        })
+        .collect()
 }
 
 /// `POST /v1/live` with `body`: the channel.
@@ -390,32 +404,14 @@ async fn a_low_latency_channel_lists_parts_as_they_are_coded_and_hls_js_plays_ne
     assert!(mpd.contains("<ServiceDescription") && mpd.contains("<Latency target="), "{mpd}");
 
     // hls.js and dash.js in low-latency mode, through the origin (blocking reloads, chunked segments), at once.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
-    let players: Vec<(&str, Child)> = [("hls", "master.m3u8"), ("dash", "manifest.mpd")]
-        .into_iter()
-        .map(|(player, manifest)| {
-            let child = Command::new("node")
-                .arg(&script)
-                .args([
-                    "--url",
-                    &format!("{}/files/live/{id}/{manifest}", dev.api),
-                    "--player",
-                    player,
-                    "--low-latency",
-                ])
-                .args(["--expect", "320x180", "--seconds", "6", "--timeout", "30"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("node runs (scripts/test.sh installs it)");
-            (player, child)
-        })
-        .collect();
-    for (player, child) in players {
-        let played = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&played.stdout);
-        assert!(played.status.success(), "{player} LL: {stdout}\n{}", String::from_utf8_lossy(&played.stderr));
-        let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let base = format!("{}/files/live/{id}", dev.api);
+    let results = play_hls_and_dash(|player, manifest| {
+        let url = format!("{base}/{manifest}");
+        let args = ["--url", &url, "--player", player, "--low-latency", "--expect", "320x180", "--seconds", "6"];
+        args.into_iter().chain(["--timeout", "30"]).map(String::from).collect()
+    });
+    for (player, result) in results {
+        let stdout = result.to_string();
         if player == "hls" {
             let ll = &result["lowLatency"];
             assert_eq!(ll["partTarget"], 0.5, "hls.js read the parts: {stdout}");
