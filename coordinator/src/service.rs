@@ -183,3 +183,25 @@ pub async fn run(
     segmented?;
     tracked
 }
+
+/// Opens a durable consumer, trying again every second while the bus is
+/// unreachable: the coordinator's loops run side by side with its API, so
+/// one that gave up at start (NATS restarting) would leave the API serving
+/// while nothing follows events or takes submissions. `None` on shutdown.
+pub(crate) async fn open_consumer(
+    bus: &dyn tessera_core::bus::Bus,
+    stream: &str,
+    config: &tessera_core::bus::ConsumerConfig,
+    shutdown: &CancellationToken,
+) -> Option<Box<dyn tessera_core::bus::Consumer>> {
+    loop {
+        match bus.consumer(stream, config).await {
+            Ok(consumer) => return Some(consumer),
+            Err(e) => tracing::warn!(error = %e, consumer = %config.durable, "cannot open a consumer yet; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}

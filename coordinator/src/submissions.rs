@@ -51,7 +51,11 @@ pub struct Segmenting {
 /// Takes job submissions and segments them until `shutdown`; on shutdown the
 /// submissions in hand are nak'ed so another coordinator takes them at once.
 pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-    let consumer = segmenting.bus.consumer(JOBS_STREAM, &ingest_consumer_config()).await?;
+    let config = ingest_consumer_config();
+    let Some(consumer) = crate::service::open_consumer(segmenting.bus.as_ref(), JOBS_STREAM, &config, &shutdown).await
+    else {
+        return Ok(());
+    };
     let dead = tokio::spawn(fail_dead_letters(segmenting.bus.clone(), shutdown.clone()));
     let slots = Arc::new(tokio::sync::Semaphore::new(segmenting.slots.max(1)));
     let mut running = tokio::task::JoinSet::new();
@@ -170,7 +174,10 @@ async fn fail_job(bus: &dyn Bus, job: &str, reason: String) -> Result<(), tesser
 /// coordinators kept dying or stopping while segmenting them), so no job
 /// waits for ever in `queued` or `running`.
 async fn fail_dead_letters(bus: Arc<dyn Bus>, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-    let consumer = bus.consumer(EVENTS_STREAM, &ingest_dead_letter_consumer_config()).await?;
+    let config = ingest_dead_letter_consumer_config();
+    let Some(consumer) = crate::service::open_consumer(bus.as_ref(), EVENTS_STREAM, &config, &shutdown).await else {
+        return Ok(());
+    };
     loop {
         let fetched = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

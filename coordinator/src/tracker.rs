@@ -45,7 +45,11 @@ pub struct Tracking {
 /// Folds events into job records until `shutdown`.
 pub async fn run(tracking: Tracking, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
     resend_pending_webhooks(&tracking).await;
-    let consumer = tracking.bus.consumer(EVENTS_STREAM, &tracker_consumer_config()).await?;
+    let config = tracker_consumer_config();
+    let Some(consumer) = crate::service::open_consumer(tracking.bus.as_ref(), EVENTS_STREAM, &config, &shutdown).await
+    else {
+        return Ok(());
+    };
     loop {
         let fetched = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
