@@ -56,6 +56,49 @@ pub struct VideoRendition {
     pub quality: FrameQuality,
 }
 
+impl VideoRendition {
+    /// The rendition segment of `encoded` (coded with `settings`), written as `fragment`.
+    fn new(
+        fragment: Vec<u8>,
+        encoded: EncodedSegment,
+        settings: &EncoderSettings,
+        timescale: u32,
+        start: u64,
+    ) -> Result<Self> {
+        Ok(Self {
+            fragment,
+            codec_string: encoded.config.codec_string()?,
+            config: encoded.config,
+            width: settings.width,
+            height: settings.height,
+            timescale,
+            start,
+            duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
+            frames: encoded.samples.len(),
+            quality: encoded.quality,
+        })
+    }
+}
+
+/// The encoder settings of a rung for a segment: its size from the picture
+/// as shown, one thread, and the segment's own duration.
+fn rung_settings(video: &SegmentVideo, target: &RungTarget, low_delay: bool) -> EncoderSettings {
+    let (width, height) = rung_size(video.normalise.display, target.height);
+    let (num, den) = video.time_base;
+    EncoderSettings {
+        encoder: target.encoder,
+        width,
+        height,
+        bitrate_kbps: target.bitrate_kbps,
+        quality: target.quality,
+        segment_secs: (video.end - video.start) as f64 * f64::from(num) / f64::from(den.max(1)),
+        frame_rate: target.frame_rate,
+        speed: target.speed,
+        threads: 1,
+        low_delay,
+    }
+}
+
 /// One pass over the segment: frames stream from the decoder through the
 /// filter graph into a fresh encoder. Returns the segment and its first
 /// frame's presentation time.
@@ -122,21 +165,8 @@ fn corrected(asked: u32, miss: f64, aim: f64) -> u32 {
 /// the fragment's sequence number is the segment's plus one.
 pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<VideoRendition> {
     let video = &segment.header.video;
-    let (width, height) = rung_size(video.normalise.display, target.height);
-    let (num, den) = video.time_base;
-    let segment_secs = (video.end - video.start) as f64 * f64::from(num) / f64::from(den.max(1));
-    let mut settings = EncoderSettings {
-        encoder: target.encoder,
-        width,
-        height,
-        bitrate_kbps: target.bitrate_kbps,
-        quality: target.quality,
-        segment_secs,
-        frame_rate: target.frame_rate,
-        speed: target.speed,
-        threads: 1,
-        low_delay: false,
-    };
+    let mut settings = rung_settings(video, target, false);
+    let segment_secs = settings.segment_secs;
     let svt = settings.encoder == EncoderKind::SvtAv1 && segment_secs > 0.0;
     if svt && settings.quality.is_none() {
         let miss = svt_rate_miss(segment, &settings)?;
@@ -156,18 +186,7 @@ pub fn encode_video(segment: &SourceSegment, target: &RungTarget) -> Result<Vide
         }
     }
     let fragment = encoded.to_fragment(segment.header.seq + 1, 1, start)?;
-    Ok(VideoRendition {
-        fragment,
-        codec_string: encoded.config.codec_string()?,
-        config: encoded.config,
-        width,
-        height,
-        timescale: video.timescale,
-        start,
-        duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
-        frames: encoded.samples.len(),
-        quality: encoded.quality,
-    })
+    VideoRendition::new(fragment, encoded, &settings, video.timescale, start)
 }
 
 /// One part of a streamed segment: a CMAF chunk of the rendition.
@@ -262,20 +281,8 @@ pub fn encode_video_parts<P: std::borrow::Borrow<SegmentPacket>>(
     part_secs: f64,
     on_part: &mut dyn FnMut(RenditionPart) -> Result<()>,
 ) -> Result<VideoRendition> {
-    let (width, height) = rung_size(video.normalise.display, target.height);
-    let (num, den) = video.time_base;
-    let settings = EncoderSettings {
-        encoder: target.encoder,
-        width,
-        height,
-        bitrate_kbps: target.bitrate_kbps,
-        quality: target.quality,
-        segment_secs: (video.end - video.start) as f64 * f64::from(num) / f64::from(den.max(1)),
-        frame_rate: target.frame_rate,
-        speed: target.speed,
-        threads: 1,
-        low_delay: true,
-    };
+    let settings = rung_settings(video, target, true);
+    let (width, height) = (settings.width, settings.height);
     if settings.codec() != crate::encode::VideoCodec::H264 {
         return Err(MediaError::Unsupported(format!(
             "{} has no low-delay mode here: low-latency parts take H.264 rungs",
@@ -303,18 +310,8 @@ pub fn encode_video_parts<P: std::borrow::Borrow<SegmentPacket>>(
     let coded: Vec<(i64, u32, bool, &[u8])> =
         encoded.samples.iter().map(|s| (s.pts, s.duration, s.is_sync, s.data.as_slice())).collect();
     parts.cut(&coded, true, on_part)?;
-    Ok(VideoRendition {
-        fragment: std::mem::take(&mut parts.fragments),
-        codec_string: encoded.config.codec_string()?,
-        config: encoded.config,
-        width,
-        height,
-        timescale: video.timescale,
-        start: u64::try_from(first).map_err(|_| MediaError::BadSegment(format!("negative start time {first}")))?,
-        duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
-        frames: encoded.samples.len(),
-        quality: encoded.quality,
-    })
+    let start = u64::try_from(first).map_err(|_| MediaError::BadSegment(format!("negative start time {first}")))?;
+    VideoRendition::new(std::mem::take(&mut parts.fragments), encoded, &settings, video.timescale, start)
 }
 
 /// The audio of a streamed segment (AAC frames presenting in its range, from

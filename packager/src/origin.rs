@@ -215,10 +215,14 @@ async fn hold(store: &Store, key: &str, msn: u32, part: Option<u32>) -> Result<O
     let deadline = tokio::time::Instant::now() + MAX_HOLD;
     loop {
         match store.get(key).await {
-            Ok(bytes) if playlist_reached(&String::from_utf8_lossy(&bytes), msn, part) => return Ok(Some(bytes)),
-            // A finished (VOD) playlist will not grow: answer with it.
-            Ok(bytes) if String::from_utf8_lossy(&bytes).contains("#EXT-X-ENDLIST") => return Ok(Some(bytes)),
-            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                // A finished (VOD) playlist will not grow: answer with it.
+                if playlist_reached(&text, msn, part) || text.contains("#EXT-X-ENDLIST") {
+                    return Ok(Some(bytes));
+                }
+            }
+            Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
         if tokio::time::Instant::now() >= deadline {

@@ -32,7 +32,7 @@ async fn read_chunks(
     store: Store,
     job: String,
     seq: u32,
-    chunks: std::sync::mpsc::SyncSender<SourceSegment>,
+    chunks: tokio::sync::mpsc::Sender<SourceSegment>,
     failure: Arc<Mutex<Option<WorkerError>>>,
 ) {
     let mut index = 0;
@@ -49,9 +49,7 @@ async fn read_chunks(
                     }
                 };
                 let last = chunk.header.chunk.is_none_or(|c| c.last);
-                let chunks = chunks.clone();
-                let sent = tokio::task::spawn_blocking(move || chunks.send(chunk).is_ok()).await.unwrap_or(false);
-                if !sent || last {
+                if chunks.send(chunk).await.is_err() || last {
                     return;
                 }
                 index += 1;
@@ -75,7 +73,7 @@ async fn read_chunks(
 
 /// The packets of one stream across chunks, in order; records each chunk's cut time.
 struct ChunkPackets {
-    chunks: std::sync::mpsc::Receiver<SourceSegment>,
+    chunks: tokio::sync::mpsc::Receiver<SourceSegment>,
     current: std::vec::IntoIter<SegmentPacket>,
     stream: StreamKind,
     cut_at_ms: Arc<AtomicU64>,
@@ -92,7 +90,7 @@ impl Iterator for ChunkPackets {
                 }
                 continue;
             }
-            let chunk = self.chunks.recv().ok()?;
+            let chunk = self.chunks.blocking_recv()?;
             if let Some(info) = chunk.header.chunk {
                 self.cut_at_ms.store(info.cut_at_ms, Ordering::Relaxed);
             }
@@ -126,7 +124,7 @@ impl StreamedTask<'_> {
         frame_rate: f64,
     ) -> Result<(Vec<u8>, tessera_core::wire::SegmentDone), WorkerError> {
         let seq = task.seq;
-        let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<SourceSegment>(256);
+        let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<SourceSegment>(256);
         let failure: Arc<Mutex<Option<WorkerError>>> = Arc::default();
         let reader = tokio::spawn(read_chunks(self.sources.clone(), task.job.clone(), seq, chunk_tx, failure.clone()));
         let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<CodedPart>(64);
@@ -164,14 +162,14 @@ impl StreamedTask<'_> {
 fn encode(
     seq: u32,
     spec: RenditionSpec,
-    chunks: std::sync::mpsc::Receiver<SourceSegment>,
+    mut chunks: tokio::sync::mpsc::Receiver<SourceSegment>,
     part_secs: f64,
     frame_rate: f64,
     default_speed: SpeedPreset,
     parts: tokio::sync::mpsc::Sender<CodedPart>,
 ) -> Result<(Vec<u8>, tessera_core::wire::SegmentDone), WorkerError> {
     let cpu = cpu_time::ThreadTime::try_now().ok();
-    let first = chunks.recv().map_err(|_| WorkerError::BadSourceSegment {
+    let first = chunks.blocking_recv().ok_or_else(|| WorkerError::BadSourceSegment {
         seq,
         reason: "its first chunk never came (the broadcast stopped)".into(),
     })?;

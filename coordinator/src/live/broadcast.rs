@@ -373,7 +373,10 @@ impl Publish {
             Ok(self.deps.bus.publish(traced(event.to_message(), Some(&traceparent))).await?)
         })
         .await?;
-        retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
+        // A streamed segment's tasks went out when it opened ([`Self::stream`]).
+        if channel.part_secs.is_none() {
+            retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
+        }
         let end = pending.start_secs + pending.duration_secs;
         retried("committing the segment", || async {
             self.update(id, |c| {
