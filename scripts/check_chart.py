@@ -667,9 +667,9 @@ class Invariants:
                 consumers.append(meta.get("consumer"))
                 self.c.expect(meta.get("stream") == "TESSERA_TASKS", where, f"stream {meta.get('stream')}, expected TESSERA_TASKS")
                 consumer = meta.get("consumer", "")
-                self.c.expect(re.fullmatch(r"worker-(cpu|gpu)-(h264|av1|aac)", consumer) is not None, where, f"consumer {consumer!r} is not worker-{{class}}-{{codec}}")
-            expected = sorted(f"worker-{cls}-{codec}" for codec in codecs)
-            self.c.expect(sorted(consumers) == expected, where, f"consumers {sorted(consumers)}, expected one per codec of the class: {expected}")
+                self.c.expect(re.fullmatch(r"worker-(cpu|gpu)-(h264|av1|aac)(-first)?", consumer) is not None, where, f"consumer {consumer!r} is not worker-{{class}}-{{codec}}[-first]")
+            expected = sorted(f"worker-{cls}-{codec}{suffix}" for codec in codecs for suffix in ("", "-first"))
+            self.c.expect(sorted(consumers) == expected, where, f"consumers {sorted(consumers)}, expected one per codec and priority of the class: {expected}")
             self.c.expect(so["spec"].get("minReplicaCount", 0) <= so["spec"].get("maxReplicaCount", 100), where, "minReplicaCount above maxReplicaCount")
         for hpa in self.of_kind("HorizontalPodAutoscaler"):
             where = self.where(hpa)

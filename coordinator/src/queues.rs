@@ -1,4 +1,5 @@
-//! Queue depths of the worker task consumers (`worker-{class}-{codec}`),
+//! Queue depths of the worker task consumers (`worker-{class}-{codec}` and
+//! `worker-{class}-{codec}-first`, see [`TaskPriority`]),
 //! polled every few seconds into one snapshot per process: `GET /v1/cluster`
 //! shows it and the `tessera_queue_pending` / `tessera_queue_in_flight`
 //! gauges (`/metrics` and OTLP) report it, for autoscaling on the queue.
@@ -12,7 +13,7 @@ use opentelemetry::KeyValue;
 use serde::Serialize;
 use tessera_core::bus::Bus;
 use tessera_core::telemetry::SCOPE;
-use tessera_core::wire::{task_consumer, TaskCodec, WorkerClass, TASKS_STREAM};
+use tessera_core::wire::{task_consumer, TaskCodec, TaskPriority, WorkerClass, TASKS_STREAM};
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
@@ -26,7 +27,10 @@ pub struct QueueView {
     pub class: String,
     /// Codec.
     pub codec: String,
-    /// The durable consumer workers of this class and codec share.
+    /// `first` (jobs' first playable renditions) or `rest`.
+    #[schema(value_type = String)]
+    pub priority: TaskPriority,
+    /// The durable consumer workers of this class, codec and priority share.
     pub consumer: String,
     /// Tasks not taken yet (or waiting to be delivered again).
     pub waiting: u64,
@@ -53,8 +57,11 @@ static GAUGES: LazyLock<(ObservableGauge<u64>, ObservableGauge<u64>)> = LazyLock
             .with_description(description)
             .with_callback(move |observer| {
                 for queue in snapshot() {
-                    let labels =
-                        [KeyValue::new("class", queue.class.clone()), KeyValue::new("codec", queue.codec.clone())];
+                    let labels = [
+                        KeyValue::new("class", queue.class.clone()),
+                        KeyValue::new("codec", queue.codec.clone()),
+                        KeyValue::new("priority", if queue.priority == TaskPriority::First { "first" } else { "rest" }),
+                    ];
                     observer.observe(pick(&queue), &labels);
                 }
             })
@@ -80,12 +87,13 @@ pub async fn refresh(bus: &dyn Bus) {
     use std::sync::atomic::Ordering;
     let mut queues = Vec::new();
     for class in [WorkerClass::Cpu, WorkerClass::Gpu] {
-        for codec in TaskCodec::ALL {
-            let consumer = task_consumer(class, codec);
+        for (codec, priority) in TaskCodec::ALL.into_iter().flat_map(|c| TaskPriority::ALL.map(|p| (c, p))) {
+            let consumer = task_consumer(class, codec, priority);
             match bus.depth(TASKS_STREAM, &consumer).await {
                 Ok(Some(depth)) => queues.push(QueueView {
                     class: class.as_str().into(),
                     codec: codec.as_str().into(),
+                    priority,
                     consumer,
                     waiting: depth.waiting,
                     in_flight: depth.in_flight,

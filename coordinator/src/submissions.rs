@@ -252,6 +252,7 @@ async fn run_submission(
         traceparent: submission.traceparent.clone(),
         cutter: segmenting.cutter.clone(),
         outage_window: segmenting.outage_window,
+        submitted_at_ms: submission.submitted_at_ms,
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

@@ -13,7 +13,7 @@ use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec, Task,
-    WorkerClass, TRACEPARENT, WIRE_VERSION,
+    TaskPriority, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
@@ -48,6 +48,8 @@ pub struct VodJobSpec {
     /// How long writing a source segment and publishing its tasks ride out a
     /// store or bus outage, retrying in place, before the job's segmenting fails once.
     pub outage_window: Duration,
+    /// When the upload was submitted (ms since the Unix epoch), if known.
+    pub submitted_at_ms: Option<u64>,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
@@ -72,6 +74,29 @@ pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<Rend
         renditions.push(RenditionSpec::Audio { bitrate_kbps: audio.bitrate_kbps, priming: audio.priming });
     }
     Ok(renditions)
+}
+
+/// Lines of the rung a job plays first, when the ladder has it: enough to
+/// judge an upload, and among the cheapest to encode.
+pub const FIRST_RUNG_LINES: u32 = 360;
+
+/// The video rendition played first while the rest is encoded: the lowest
+/// H.264 rung of at least [`FIRST_RUNG_LINES`] lines (H.264 encodes fastest
+/// and plays everywhere), else the tallest H.264 rung below it, else the
+/// same among the AV1 rungs.
+pub fn first_rendition(renditions: &[RenditionSpec]) -> Option<String> {
+    let pick = |codec: tessera_media::VideoCodec| {
+        let rungs: Vec<&tessera_core::Rung> = renditions
+            .iter()
+            .filter_map(|r| match r {
+                RenditionSpec::Video { rung } if rung.codec == codec => Some(rung),
+                _ => None,
+            })
+            .collect();
+        let tall_enough = rungs.iter().filter(|r| r.height >= FIRST_RUNG_LINES).min_by_key(|r| r.height);
+        tall_enough.or_else(|| rungs.iter().max_by_key(|r| r.height)).map(|r| r.name())
+    };
+    pick(tessera_media::VideoCodec::H264).or_else(|| pick(tessera_media::VideoCodec::Av1))
 }
 
 /// Runs a VOD job's coordinator side to the last published task and returns
@@ -128,9 +153,11 @@ async fn publish_job(
     let renditions = plan_renditions(&planned, spec)?;
     let plan = JobPlan {
         segments: planned.segments,
+        first: first_rendition(&renditions),
         renditions: renditions.clone(),
         source: planned.source,
         output_prefix: spec.output_prefix.clone(),
+        submitted_at_ms: spec.submitted_at_ms,
     };
     let planned_event = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
     bus.publish(with_trace(planned_event.to_message(), spec)).await?;
@@ -150,6 +177,7 @@ async fn publish_job(
             frame_rate: plan.source.frame_rate,
             traceparent: spec.traceparent.as_deref(),
             part_secs: None,
+            first: plan.first.as_deref(),
         };
         let mut backoff = Backoff::new(spec.outage_window);
         loop {
@@ -194,6 +222,21 @@ pub(crate) struct SegmentTarget<'a> {
     pub traceparent: Option<&'a str>,
     /// Low-latency live: the source streams in chunks and renditions go out in parts of this many seconds.
     pub part_secs: Option<f64>,
+    /// The video rendition played first ([`JobPlan::first`]): its tasks and
+    /// the audio's go out at [`TaskPriority::First`] (none: all at `Rest`).
+    pub first: Option<&'a str>,
+}
+
+impl SegmentTarget<'_> {
+    /// The priority of a rendition's tasks.
+    fn priority(&self, rendition: &RenditionSpec) -> TaskPriority {
+        let Some(first) = self.first else { return TaskPriority::Rest };
+        match rendition {
+            RenditionSpec::Audio { .. } => TaskPriority::First,
+            RenditionSpec::Video { rung } if rung.name() == first => TaskPriority::First,
+            RenditionSpec::Video { .. } => TaskPriority::Rest,
+        }
+    }
 }
 
 /// Writes one source segment and publishes its tasks, one per rendition.
@@ -224,8 +267,54 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             published_at_ms: Some(tessera_core::jobs::now_ms()),
             part_secs: target.part_secs,
         };
-        let subject = task_subject(target.class, rendition.codec());
+        let subject = task_subject(target.class, rendition.codec(), target.priority(rendition));
         bus.publish(traced(OutgoingMessage::json(subject, Some(task.id()), &task), target.traceparent)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::Rung;
+    use tessera_media::VideoCodec;
+
+    fn video(codec: VideoCodec, height: u32) -> RenditionSpec {
+        RenditionSpec::Video { rung: Rung::new(codec, height, 1000) }
+    }
+
+    #[test]
+    fn the_first_rendition_is_the_lowest_h264_rung_of_360_lines_or_more() {
+        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 };
+        let ladder: Vec<RenditionSpec> =
+            [720, 480, 360, 240].map(|h| video(VideoCodec::H264, h)).into_iter().chain([audio.clone()]).collect();
+        assert_eq!(first_rendition(&ladder).as_deref(), Some("h264-360p"));
+        // A small source: its tallest rung.
+        let small = [video(VideoCodec::Av1, 180), video(VideoCodec::H264, 180), audio.clone()];
+        assert_eq!(first_rendition(&small).as_deref(), Some("h264-180p"));
+        // AV1 only: the same rule among AV1 rungs.
+        let av1 = [video(VideoCodec::Av1, 720), video(VideoCodec::Av1, 480), audio];
+        assert_eq!(first_rendition(&av1).as_deref(), Some("av1-480p"));
+        assert_eq!(first_rendition(&[]), None);
+    }
+
+    #[test]
+    fn the_first_rendition_and_the_audio_go_out_first() {
+        let ladder = [video(VideoCodec::H264, 720), video(VideoCodec::H264, 360)];
+        let target = SegmentTarget {
+            job: "j",
+            class: WorkerClass::Cpu,
+            output_prefix: "",
+            renditions: &ladder,
+            frame_rate: 30.0,
+            traceparent: None,
+            part_secs: None,
+            first: Some("h264-360p"),
+        };
+        assert_eq!(target.priority(&ladder[0]), TaskPriority::Rest);
+        assert_eq!(target.priority(&ladder[1]), TaskPriority::First);
+        assert_eq!(target.priority(&RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 }), TaskPriority::First);
+        let live = SegmentTarget { first: None, ..target };
+        assert_eq!(live.priority(&ladder[1]), TaskPriority::Rest);
+    }
 }

@@ -45,6 +45,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
         traceparent: None,
         cutter,
         outage_window: Duration::from_secs(5),
+        submitted_at_ms: None,
     }
 }
 

@@ -44,6 +44,10 @@ pub struct JobSubmission {
     /// The `traceparent` the submitting request came with, if any: the job span's parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_traceparent: Option<String>,
+    /// When the upload was submitted (ms since the Unix epoch): the report
+    /// counts the wait for the first playable rendition from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at_ms: Option<u64>,
 }
 
 impl JobSubmission {
@@ -60,6 +64,7 @@ impl JobSubmission {
             class: WorkerClass::Cpu,
             traceparent: None,
             request_traceparent: None,
+            submitted_at_ms: Some(now_ms()),
         }
     }
 }
@@ -167,6 +172,10 @@ pub struct JobRecord {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
+    /// When the first rendition became playable while the rest was still
+    /// being encoded (ms since the Unix epoch; see [`crate::wire::Playable`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playable_at_ms: Option<u64>,
     /// Manifest and report keys, once completed.
     #[serde(default)]
     pub outputs: Vec<String>,
@@ -193,6 +202,7 @@ impl JobRecord {
             renditions: Vec::new(),
             last_retry: None,
             error: None,
+            playable_at_ms: None,
             outputs: Vec::new(),
             webhook: webhook_url.map(|url| Webhook {
                 url,
@@ -235,6 +245,11 @@ impl JobRecord {
             }
             JobEventKind::SegmentDone(done) => {
                 self.renditions.iter_mut().find(|r| r.name == done.rendition).is_some_and(|r| r.done.insert(done.seq))
+            }
+            JobEventKind::Playable(playable) => {
+                let first = self.playable_at_ms.is_none();
+                self.playable_at_ms.get_or_insert(playable.at_ms);
+                first
             }
             JobEventKind::TaskRetry { reason, .. } => {
                 let changed = self.last_retry.as_deref() != Some(reason.as_str());
@@ -416,6 +431,8 @@ mod tests {
             renditions: vec![RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 }],
             source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 4.0, frames: 120 },
             output_prefix: "outputs/j1".into(),
+            first: None,
+            submitted_at_ms: None,
         }
     }
 
@@ -428,6 +445,7 @@ mod tests {
             duration: 0,
             timescale: 48_000,
             bytes: 0,
+            key_frame_bytes: None,
             frames: 0,
             width: 0,
             height: 0,

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::bus::{Bus, BusError, ConsumerConfig, Retention, StreamConfig};
 use crate::wire::{
-    dead_letter_subject, task_consumer, task_subject, TaskCodec, WorkerClass, EVENTS_STREAM, EVENTS_SUBJECTS,
-    INGEST_CONSUMER, JOBS_STREAM, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER, TASKS_STREAM, TASKS_SUBJECTS,
-    TRACKER_CONSUMER,
+    dead_letter_subject, task_consumer, task_subject, TaskCodec, TaskPriority, WorkerClass, EVENTS_STREAM,
+    EVENTS_SUBJECTS, INGEST_CONSUMER, JOBS_STREAM, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER, TASKS_STREAM,
+    TASKS_SUBJECTS, TRACKER_CONSUMER,
 };
 
 /// How long a re-published task or event id counts as a duplicate.
@@ -102,11 +102,16 @@ pub fn tracker_consumer_config() -> ConsumerConfig {
     }
 }
 
-/// The durable consumer of one class and codec's tasks.
-pub fn task_consumer_config(class: WorkerClass, codec: TaskCodec, delivery: TaskDelivery) -> ConsumerConfig {
-    let durable = task_consumer(class, codec);
+/// The durable consumer of one class, codec and priority's tasks.
+pub fn task_consumer_config(
+    class: WorkerClass,
+    codec: TaskCodec,
+    priority: TaskPriority,
+    delivery: TaskDelivery,
+) -> ConsumerConfig {
+    let durable = task_consumer(class, codec, priority);
     ConsumerConfig {
-        filter_subject: task_subject(class, codec),
+        filter_subject: task_subject(class, codec, priority),
         ack_wait: delivery.ack_wait,
         max_deliver: delivery.max_deliver,
         max_ack_pending: delivery.max_ack_pending,

@@ -105,15 +105,44 @@ impl std::str::FromStr for TaskCodec {
     }
 }
 
-/// Subject of the tasks for one class and codec.
-pub fn task_subject(class: WorkerClass, codec: TaskCodec) -> String {
-    format!("tessera.tasks.{}.{}", class.as_str(), codec.as_str())
+/// How soon a task is wanted. Each class and codec has a queue per
+/// priority, and a worker takes from every `First` queue it serves before
+/// any other, so an upload's first playable rendition (one video rung and
+/// the audio, see [`JobPlan::first`]) is encoded ahead of the rest of its
+/// ladder and of other jobs' long tails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskPriority {
+    /// The rendition a VOD job plays first.
+    First,
+    /// Everything else (live tasks too: each live segment is due at once anyway).
+    Rest,
 }
 
-/// Durable consumer name for one class and codec (work-queue consumers must
-/// not overlap, so there is one per subject).
-pub fn task_consumer(class: WorkerClass, codec: TaskCodec) -> String {
-    format!("worker-{}-{}", class.as_str(), codec.as_str())
+impl TaskPriority {
+    /// Both priorities, the first first.
+    pub const ALL: [TaskPriority; 2] = [TaskPriority::First, TaskPriority::Rest];
+
+    /// The subject and consumer suffix (`Rest` has none, so its names are those of a single queue).
+    fn suffix(self) -> &'static str {
+        match self {
+            TaskPriority::First => ".first",
+            TaskPriority::Rest => "",
+        }
+    }
+}
+
+/// Subject of the tasks for one class, codec and priority:
+/// `tessera.tasks.cpu.h264` and `tessera.tasks.cpu.h264.first`.
+pub fn task_subject(class: WorkerClass, codec: TaskCodec, priority: TaskPriority) -> String {
+    format!("tessera.tasks.{}.{}{}", class.as_str(), codec.as_str(), priority.suffix())
+}
+
+/// Durable consumer name for one class, codec and priority (work-queue
+/// consumers must not overlap, so there is one per subject):
+/// `worker-cpu-h264`, `worker-cpu-h264-first`.
+pub fn task_consumer(class: WorkerClass, codec: TaskCodec, priority: TaskPriority) -> String {
+    format!("worker-{}-{}{}", class.as_str(), codec.as_str(), priority.suffix().replace('.', "-"))
 }
 
 /// Subject of one job's events.
@@ -372,6 +401,16 @@ pub struct JobPlan {
     pub source: SourceInfo,
     /// Where outputs go in the outputs store (empty: its root).
     pub output_prefix: String,
+    /// The video rendition played first: its tasks and the audio's go out
+    /// at [`TaskPriority::First`], and the packager lists it in the
+    /// master playlist as soon as its first segment is done, while the rest
+    /// of the ladder is still being encoded (none: packaged at the end only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    /// When the upload was received (ms since the Unix epoch): the start of
+    /// the wait for the first playable rendition in the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at_ms: Option<u64>,
 }
 
 impl JobPlan {
@@ -454,6 +493,11 @@ pub struct SegmentDone {
     pub timescale: u32,
     /// Fragment size in bytes.
     pub bytes: u64,
+    /// Video: bytes from the fragment's start through its leading keyframe
+    /// (moof, mdat header, the keyframe's data), the byte range of its entry
+    /// in the rendition's I-frame playlist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_frame_bytes: Option<u64>,
     /// Video frames or audio frames.
     pub frames: u32,
     /// Width (0 for audio).
@@ -486,6 +530,16 @@ pub struct SegmentDone {
     pub finished_at_ms: Option<u64>,
 }
 
+/// The first rendition of an unfinished VOD job became playable: the master
+/// playlist lists it (and the audio) while the rest of the ladder is encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Playable {
+    /// The renditions the master playlist lists now.
+    pub renditions: Vec<String>,
+    /// When the master playlist was written (ms since the Unix epoch).
+    pub at_ms: u64,
+}
+
 /// A task that will not succeed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFailed {
@@ -510,6 +564,8 @@ pub enum JobEventKind {
     SegmentDone(SegmentDone),
     /// A task failed for good.
     SegmentFailed(SegmentFailed),
+    /// The first rendition of a VOD job can be played (published once per job).
+    Playable(Playable),
     /// A task failed for a reason that may pass; it will be retried.
     TaskRetry {
         /// Task id.
@@ -580,6 +636,7 @@ impl JobEvent {
             JobEventKind::SegmentDone(d) => Some(format!("{}/{}/{}/done", self.job, d.rendition, d.seq)),
             JobEventKind::SegmentFailed(f) => Some(format!("{}/{}/{}/failed", self.job, f.rendition, f.seq)),
             JobEventKind::Packaged { .. } => Some(format!("{}/packaged", self.job)),
+            JobEventKind::Playable(_) => Some(format!("{}/playable", self.job)),
             JobEventKind::Failed { .. } => Some(format!("{}/failed", self.job)),
             JobEventKind::Cancelled { .. } => Some(format!("{}/cancelled", self.job)),
             JobEventKind::LivePlanned(_) => Some(format!("{}/live-planned", self.job)),
@@ -621,6 +678,19 @@ mod tests {
     }
 
     #[test]
+    fn each_priority_has_its_own_subject_and_consumer() {
+        let (class, codec) = (WorkerClass::Cpu, TaskCodec::H264);
+        assert_eq!(task_subject(class, codec, TaskPriority::Rest), "tessera.tasks.cpu.h264");
+        assert_eq!(task_subject(class, codec, TaskPriority::First), "tessera.tasks.cpu.h264.first");
+        assert_eq!(task_consumer(class, codec, TaskPriority::Rest), "worker-cpu-h264");
+        assert_eq!(task_consumer(WorkerClass::Gpu, TaskCodec::Aac, TaskPriority::First), "worker-gpu-aac-first");
+        // Work-queue consumers must not overlap.
+        let (first, rest) =
+            (task_subject(class, codec, TaskPriority::First), task_subject(class, codec, TaskPriority::Rest));
+        assert!(!crate::bus::subject::overlap(&first, &rest));
+    }
+
+    #[test]
     fn task_round_trips_and_tolerates_unknown_fields() {
         let task = Task {
             version: WIRE_VERSION,
@@ -656,6 +726,7 @@ mod tests {
                 duration: 96000,
                 timescale: 48000,
                 bytes: 32000,
+                key_frame_bytes: None,
                 frames: 94,
                 width: 0,
                 height: 0,

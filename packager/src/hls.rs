@@ -26,6 +26,39 @@ fn to_string(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String 
 /// A rendition's VOD media playlist; URIs are relative to its folder.
 /// Segments in `discontinuities` (a live publisher's reconnects) are marked.
 pub fn media_playlist(rendition: &Rendition, discontinuities: &BTreeSet<u32>) -> String {
+    on_demand_playlist(rendition, discontinuities, MediaPlaylistType::Vod, false)
+}
+
+/// The EVENT playlist of a rendition still being encoded: the segments done
+/// so far from the first (the rendition holds only those), no end tag, so a
+/// player reloads it as it grows. It becomes [`media_playlist`] at the end.
+pub fn event_playlist(rendition: &Rendition) -> String {
+    on_demand_playlist(rendition, &BTreeSet::new(), MediaPlaylistType::Event, false)
+}
+
+/// An H.264 rendition's I-frame playlist for trick play (fast forward,
+/// scrubbing): each segment's leading keyframe as a byte range of its
+/// fragment (moof, mdat header, keyframe), lasting until the next segment's.
+/// `None` for other codecs, or when a segment reported no keyframe range.
+/// `complete`: VOD (else EVENT, while the rendition is still encoded).
+pub fn iframe_playlist(rendition: &Rendition, complete: bool) -> Option<String> {
+    rendition.has_iframes().then(|| {
+        let kind = if complete { MediaPlaylistType::Vod } else { MediaPlaylistType::Event };
+        on_demand_playlist(rendition, &BTreeSet::new(), kind, true)
+    })
+}
+
+/// The relative URI of a rendition's I-frame playlist.
+pub fn iframe_playlist_uri(rendition: &Rendition) -> String {
+    format!("{}/iframes.m3u8", rendition.name())
+}
+
+fn on_demand_playlist(
+    rendition: &Rendition,
+    discontinuities: &BTreeSet<u32>,
+    kind: MediaPlaylistType,
+    iframes: bool,
+) -> String {
     let segments = rendition
         .segments
         .iter()
@@ -33,6 +66,10 @@ pub fn media_playlist(rendition: &Rendition, discontinuities: &BTreeSet<u32>) ->
         .map(|(i, s)| MediaSegment {
             uri: format!("{:06}.m4s", s.seq),
             duration: rendition.seconds(s) as f32,
+            byte_range: s
+                .key_frame_bytes
+                .filter(|_| iframes)
+                .map(|length| m3u8_rs::ByteRange { length, offset: Some(0) }),
             map: (i == 0).then(|| Map { uri: "init.mp4".into(), ..Map::default() }),
             discontinuity: discontinuities.contains(&s.seq),
             ..MediaSegment::empty()
@@ -43,9 +80,10 @@ pub fn media_playlist(rendition: &Rendition, discontinuities: &BTreeSet<u32>) ->
         target_duration: rendition.longest_segment_secs().ceil() as u64,
         media_sequence: 0,
         segments,
-        end_list: true,
-        playlist_type: Some(MediaPlaylistType::Vod),
+        end_list: kind == MediaPlaylistType::Vod,
+        playlist_type: Some(kind),
         independent_segments: true,
+        i_frames_only: iframes,
         ..MediaPlaylist::default()
     };
     to_string(|w| playlist.write_to(w))
@@ -179,7 +217,8 @@ fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
 }
 
 /// The multivariant playlist: one variant per video rendition (highest
-/// first), each referencing the audio group when there is audio.
+/// first), each referencing the audio group when there is audio, then an
+/// `EXT-X-I-FRAME-STREAM-INF` per H.264 rendition for trick play.
 pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
     let alternatives = audio
         .map(|a| {
@@ -194,6 +233,22 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
             }]
         })
         .unwrap_or_default();
+    let iframe_variants = videos.iter().filter(|v| v.has_iframes()).map(|v| {
+        let (width, height) = v.size();
+        VariantStream {
+            is_i_frame: true,
+            uri: iframe_playlist_uri(v),
+            bandwidth: v.iframe_peak_bps(),
+            average_bandwidth: Some(v.iframe_average_bps()),
+            codecs: Some(v.codec_string().to_string()),
+            resolution: Some(Resolution { width: u64::from(width), height: u64::from(height) }),
+            other_attributes: Some(HashMap::from([(
+                "VIDEO-RANGE".to_string(),
+                QuotedOrUnquoted::Unquoted("SDR".to_string()),
+            )])),
+            ..VariantStream::default()
+        }
+    });
     let variants = videos
         .iter()
         .map(|v| {
@@ -218,6 +273,7 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
                 ..VariantStream::default()
             }
         })
+        .chain(iframe_variants)
         .collect();
     let master = MasterPlaylist {
         version: Some(7),

@@ -46,3 +46,12 @@ pub fn check_same_config(
     }
     Ok(())
 }
+
+/// A rendition's init segment (an audio one with its priming as the edit list).
+pub fn init_of(r: &crate::rendition::Rendition) -> Result<Vec<u8>, PackagerError> {
+    let media_start = match r.spec {
+        tessera_core::wire::RenditionSpec::Audio { priming, .. } => priming,
+        tessera_core::wire::RenditionSpec::Video { .. } => 0,
+    };
+    init_from_wire(r.config(), r.timescale(), r.size(), media_start)
+}

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tessera_core::wire::{JobEventKind, JobPlan, RenditionSpec, SegmentDone, Task};
+use tessera_core::wire::{JobEventKind, JobPlan, Playable, RenditionSpec, SegmentDone, Task};
 
 use crate::error::PackagerError;
 use crate::rendition::Rendition;
@@ -35,6 +35,8 @@ pub struct JobAssembly {
     retries: HashMap<String, String>,
     /// The first failure, kept until [`JobAssembly::end`] confirms it was published.
     failure: Option<(String, bool)>,
+    /// The first rendition became playable (the packager's own event, echoed back).
+    playable: Option<Playable>,
     ended: bool,
 }
 
@@ -47,6 +49,11 @@ impl JobAssembly {
     /// The plan, once the coordinator published it.
     pub fn plan(&self) -> Option<&JobPlan> {
         self.plan.as_ref()
+    }
+
+    /// When the first rendition became playable, once its event came back.
+    pub fn playable(&self) -> Option<&Playable> {
+        self.playable.as_ref()
     }
 
     /// (tasks done, tasks in all); the total is 0 before the plan is known.
@@ -69,6 +76,9 @@ impl JobAssembly {
             }
             JobEventKind::TaskRetry { task, reason } => {
                 self.retries.insert(task.clone(), reason.clone());
+            }
+            JobEventKind::Playable(playable) => {
+                self.playable.get_or_insert_with(|| playable.clone());
             }
             JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } | JobEventKind::Cancelled { .. } => {
                 self.ended = true;
@@ -153,6 +163,8 @@ mod tests {
             renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 }],
             source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 4.0, frames: 120 },
             output_prefix: String::new(),
+            first: None,
+            submitted_at_ms: None,
         }
     }
 
@@ -165,6 +177,7 @@ mod tests {
             duration: 2000,
             timescale: 1000,
             bytes: 1000,
+            key_frame_bytes: None,
             frames: 60,
             width: 320,
             height: 180,

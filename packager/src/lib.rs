@@ -1,6 +1,7 @@
 //! Tessera packager: everything around the workers' fragments. [`job`]
 //! follows a job's events to completion; [`init`], [`hls`], [`dash`] and
-//! [`report`] build the small files; [`vod`] writes a finished job;
+//! [`report`] build the small files; [`vod`] writes a finished job and
+//! [`progressive`] what of an unfinished one already plays;
 //! [`service`] runs it all from the bus; [`origin`] serves the outputs with
 //! LL-HLS's blocking playlist reloads.
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@ pub mod job;
 pub mod live;
 pub mod metrics;
 pub mod origin;
+pub mod progressive;
 pub mod rendition;
 pub mod report;
 pub mod service;

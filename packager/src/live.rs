@@ -15,7 +15,7 @@ use tessera_core::Store;
 use crate::dash::{dynamic_mpd, LiveTiming};
 use crate::error::PackagerError;
 use crate::hls::{live_media_playlist, master_playlist, LowLatency};
-use crate::init::init_from_wire;
+use crate::init::init_of;
 use crate::job::{JobAssembly, Step};
 use crate::rendition::Rendition;
 
@@ -72,6 +72,8 @@ impl LiveJob {
             renditions: self.plan.renditions.clone(),
             source: self.plan.source.clone(),
             output_prefix: self.plan.output_prefix.clone(),
+            first: None,
+            submitted_at_ms: None,
         }
     }
 
@@ -212,12 +214,7 @@ impl LiveJob {
                     .is_none_or(|&(segments, listed)| (segments, listed) != (run_len, open_parts));
             if run.len() > listed || parts_grew {
                 if listed == 0 {
-                    let media_start = match spec {
-                        RenditionSpec::Audio { priming, .. } => *priming,
-                        RenditionSpec::Video { .. } => 0,
-                    };
-                    let init =
-                        init_from_wire(rendition.config(), rendition.timescale(), rendition.size(), media_start)?;
+                    let init = init_of(&rendition)?;
                     outputs.put(&key(&format!("{name}/init.mp4")), Bytes::from(init)).await?;
                 }
                 let reports: Vec<(String, u32, u32)> = positions.iter().filter(|p| p.0 != name).cloned().collect();

@@ -167,6 +167,29 @@ impl Rendition {
         (frames > 0).then(|| sum / frames as f64)
     }
 
+    /// True for an H.264 rendition whose every segment reported its leading
+    /// keyframe's byte range: it gets an I-frame playlist.
+    pub fn has_iframes(&self) -> bool {
+        self.codec_string().starts_with("avc1") && self.segments.iter().all(|s| s.key_frame_bytes.is_some())
+    }
+
+    /// Average bitrate of the I-frame playlist (its byte ranges over the duration), bit/s.
+    pub fn iframe_average_bps(&self) -> u64 {
+        let bytes: u64 = self.segments.iter().filter_map(|s| s.key_frame_bytes).sum();
+        (bytes as f64 * 8.0 / self.duration_secs().max(1e-9)).round() as u64
+    }
+
+    /// Peak bitrate of the I-frame playlist: its largest entry over its duration, bit/s.
+    pub fn iframe_peak_bps(&self) -> u64 {
+        let target = self.longest_segment_secs().max(1e-9);
+        let peak = self
+            .segments
+            .iter()
+            .filter_map(|s| Some(s.key_frame_bytes? as f64 * 8.0 / self.seconds(s).max(target / 2.0)))
+            .fold(0.0, f64::max);
+        peak.round() as u64
+    }
+
     /// A segment's average bitrate in bit/s.
     pub fn segment_bps(&self, segment: &SegmentDone) -> u64 {
         (segment.bytes as f64 * 8.0 / self.seconds(segment).max(1e-9)).round() as u64
@@ -204,6 +227,7 @@ mod tests {
                     duration,
                     timescale: 30000,
                     bytes,
+                    key_frame_bytes: None,
                     frames,
                     width: 640,
                     height: 360,

@@ -1,7 +1,7 @@
 //! `report.json`: per rendition, what was produced and what it cost.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::wire::SourceInfo;
+use tessera_core::wire::{JobPlan, SourceInfo};
 
 use crate::rendition::Rendition;
 
@@ -54,6 +54,32 @@ pub struct SegmentQuality {
     pub ssim: f64,
 }
 
+/// How soon an upload could be watched (varies run to run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobTiming {
+    /// The rendition played first while the rest was encoded.
+    pub first_rendition: String,
+    /// Seconds from submission until the master playlist first listed it
+    /// (the job's completion, when that came first).
+    pub playable_after_secs: f64,
+    /// Seconds from submission until the whole package was written.
+    pub completed_after_secs: f64,
+}
+
+impl JobTiming {
+    /// The timing of a VOD job whose plan names its first rendition and
+    /// submission time; `playable_at_ms` is when it became playable, if before now.
+    pub fn of(plan: &JobPlan, playable_at_ms: Option<u64>, now_ms: u64) -> Option<Self> {
+        let (first, submitted) = (plan.first.clone()?, plan.submitted_at_ms?);
+        let secs = |at: u64| round(at.saturating_sub(submitted) as f64 / 1000.0, 3);
+        Some(Self {
+            first_rendition: first,
+            playable_after_secs: secs(playable_at_ms.unwrap_or(now_ms).min(now_ms)),
+            completed_after_secs: secs(now_ms),
+        })
+    }
+}
+
 /// The whole job's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobReport {
@@ -61,6 +87,9 @@ pub struct JobReport {
     pub source: SourceInfo,
     /// Renditions, video first.
     pub renditions: Vec<RenditionReport>,
+    /// How soon it could be watched (VOD uploads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<JobTiming>,
 }
 
 fn round(x: f64, places: i32) -> f64 {

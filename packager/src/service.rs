@@ -12,27 +12,32 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, DeadLetter, Delivery};
 use tessera_core::jobs::now_ms;
 use tessera_core::telemetry::{self, TraceParent};
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
-use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, Task, EVENTS_STREAM, TRACEPARENT};
+use tessera_core::wire::{
+    job_events_subject, output_key, JobEvent, JobEventKind, Playable, Task, EVENTS_STREAM, TRACEPARENT,
+};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::PackagerError;
+use crate::init::init_of;
 use crate::job::{JobAssembly, Step};
 use crate::live::LiveJob;
+use crate::progressive::Progressive;
 use crate::vod::{clear_manifests, package_vod};
 
 /// Ended jobs remembered (to ignore their late events) before the oldest are forgotten.
 const ENDED_MEMORY: usize = 100_000;
 
-/// A job being followed: VOD, or a live broadcast.
+/// A job being followed: VOD (with what of it already plays), or a live broadcast.
 enum Tracked {
-    Vod(JobAssembly),
+    Vod(Box<(JobAssembly, Progressive)>),
     Live(Box<LiveJob>),
 }
 
@@ -41,27 +46,31 @@ impl Tracked {
     fn first(kind: &JobEventKind) -> Self {
         match kind {
             JobEventKind::LivePlanned(plan) => Tracked::Live(Box::new(LiveJob::new(plan.clone()))),
-            _ => Tracked::Vod(JobAssembly::new()),
+            _ => Tracked::vod(),
         }
+    }
+
+    fn vod() -> Self {
+        Tracked::Vod(Box::new((JobAssembly::new(), Progressive::new())))
     }
 
     fn apply(&mut self, kind: &JobEventKind) -> Step {
         match self {
-            Tracked::Vod(job) => job.apply(kind),
+            Tracked::Vod(vod) => vod.0.apply(kind),
             Tracked::Live(live) => live.apply(kind),
         }
     }
 
     fn assembly(&self) -> &JobAssembly {
         match self {
-            Tracked::Vod(job) => job,
+            Tracked::Vod(vod) => &vod.0,
             Tracked::Live(live) => live.assembly(),
         }
     }
 
     fn assembly_mut(&mut self) -> &mut JobAssembly {
         match self {
-            Tracked::Vod(job) => job,
+            Tracked::Vod(vod) => &mut vod.0,
             Tracked::Live(live) => live.assembly_mut(),
         }
     }
@@ -142,7 +151,7 @@ impl Packager {
                 return Ok(());
             }
             self.rebuild_if_unknown(&task.job).await?;
-            let tracked = self.jobs.entry(task.job.clone()).or_insert_with(|| Tracked::Vod(JobAssembly::new()));
+            let tracked = self.jobs.entry(task.job.clone()).or_insert_with(Tracked::vod);
             let step = tracked.assembly_mut().dead_letter(&task, letter.deliveries);
             return self.act(&task.job, step, delivery.header(TRACEPARENT)).await;
         }
@@ -168,6 +177,17 @@ impl Packager {
                 let span = manifest_span(&event.job, "live", delivery.header(TRACEPARENT));
                 live.update(&self.outputs, now_ms()).instrument(span).await?;
             }
+            (JobEventKind::SegmentDone(_), Step::Wait, Tracked::Vod(vod)) => {
+                let (job, progressive) = &mut **vod;
+                let span = manifest_span(&event.job, "progressive", delivery.header(TRACEPARENT));
+                let published = publish_progress(&self.outputs, job, progressive).instrument(span).await?;
+                if let Some(renditions) = published.filter(|_| job.playable().is_none()) {
+                    let playable = Playable { renditions, at_ms: now_ms() };
+                    tracing::info!(job = %event.job, renditions = ?playable.renditions, "first rendition playable");
+                    let event = JobEvent::new(&event.job, JobEventKind::Playable(playable));
+                    self.bus.publish(event.to_message()).await?;
+                }
+            }
             _ => {}
         }
         self.act(&event.job, step, delivery.header(TRACEPARENT)).await
@@ -188,7 +208,7 @@ impl Packager {
                 job.get_or_insert_with(|| Tracked::first(&event.kind)).apply(&event.kind);
             }
         }
-        let mut job = job.unwrap_or_else(|| Tracked::Vod(JobAssembly::new()));
+        let mut job = job.unwrap_or_else(Tracked::vod);
         for stored in self.bus.history(EVENTS_STREAM, "tessera.events.deadletter.>").await? {
             let letter = serde_json::from_slice::<DeadLetter>(&stored.message.payload).ok();
             let task = letter.as_ref().and_then(|l| serde_json::from_str::<Task>(&l.payload).ok());
@@ -249,9 +269,17 @@ impl Packager {
         let none = BTreeSet::new();
         let discontinuities = match tracked {
             Tracked::Live(live) => live.discontinuities(),
-            Tracked::Vod(_) => &none,
+            Tracked::Vod(..) => &none,
         };
-        let (_, outputs) = package_vod(&self.outputs, &plan, &videos, audio.as_ref(), discontinuities).await?;
+        let (_, outputs) = package_vod(
+            &self.outputs,
+            &plan,
+            &videos,
+            audio.as_ref(),
+            discontinuities,
+            job.playable().map(|p| p.at_ms),
+        )
+        .await?;
         Ok(outputs)
     }
 
@@ -266,6 +294,25 @@ impl Packager {
             }
         }
     }
+}
+
+/// Writes what of an unfinished VOD job plays now ([`Progressive`]); the
+/// renditions the master playlist lists when this wrote it. What was
+/// written counts only once every write succeeded (a failed one is redone
+/// when the event is delivered again).
+async fn publish_progress(
+    outputs: &Store,
+    job: &JobAssembly,
+    progressive: &mut Progressive,
+) -> Result<Option<Vec<String>>, PackagerError> {
+    let Some(plan) = job.plan() else { return Ok(None) };
+    let mut next = progressive.clone();
+    let update = next.update(job, init_of)?;
+    for write in update.writes {
+        outputs.put(&output_key(&plan.output_prefix, &write.key), Bytes::from(write.bytes)).await?;
+    }
+    *progressive = next;
+    Ok(update.master)
 }
 
 /// The `manifest.update` span of a job's manifest writes, a child of the job's trace.

@@ -6,15 +6,15 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use tessera_core::wire::{output_key, JobPlan, RenditionSpec};
+use tessera_core::wire::{output_key, JobPlan};
 use tessera_core::Store;
 
 use crate::dash::static_mpd;
 use crate::error::PackagerError;
-use crate::hls::{master_playlist, media_playlist};
-use crate::init::init_from_wire;
+use crate::hls::{iframe_playlist, iframe_playlist_uri, master_playlist, media_playlist};
+use crate::init::init_of;
 use crate::rendition::Rendition;
-use crate::report::{JobReport, RenditionReport};
+use crate::report::{JobReport, JobTiming, RenditionReport};
 
 /// Manifests that make a package look finished; removed when a job starts
 /// so a failed run never leaves an earlier run's manifests behind.
@@ -26,7 +26,9 @@ pub async fn clear_manifests(outputs: &Store, plan: &JobPlan) -> Result<(), Pack
         outputs.delete(&output_key(&plan.output_prefix, name)).await?;
     }
     for r in &plan.renditions {
-        outputs.delete(&output_key(&plan.output_prefix, &format!("{}/index.m3u8", r.name()))).await?;
+        for playlist in ["index.m3u8", "iframes.m3u8"] {
+            outputs.delete(&output_key(&plan.output_prefix, &format!("{}/{playlist}", r.name()))).await?;
+        }
     }
     Ok(())
 }
@@ -38,20 +40,22 @@ pub async fn package_vod(
     videos: &[Rendition],
     audio: Option<&Rendition>,
     discontinuities: &BTreeSet<u32>,
+    playable_at_ms: Option<u64>,
 ) -> Result<(JobReport, Vec<String>), PackagerError> {
     let key = |rel: &str| output_key(&plan.output_prefix, rel);
     let mut written = Vec::new();
     for r in videos.iter().chain(audio) {
-        let media_start = match r.spec {
-            RenditionSpec::Audio { priming, .. } => priming,
-            RenditionSpec::Video { .. } => 0,
-        };
-        let init = init_from_wire(r.config(), r.timescale(), r.size(), media_start)?;
+        let init = init_of(r)?;
         let init_key = key(&format!("{}/init.mp4", r.name()));
         outputs.put(&init_key, Bytes::from(init)).await?;
         let playlist_key = key(&format!("{}/index.m3u8", r.name()));
         outputs.put(&playlist_key, Bytes::from(media_playlist(r, discontinuities))).await?;
         written.extend([init_key, playlist_key]);
+        if let Some(iframes) = iframe_playlist(r, true) {
+            let iframes_key = key(&iframe_playlist_uri(r));
+            outputs.put(&iframes_key, Bytes::from(iframes)).await?;
+            written.push(iframes_key);
+        }
     }
     let video_refs: Vec<&Rendition> = videos.iter().collect();
     for (name, text) in
@@ -63,6 +67,7 @@ pub async fn package_vod(
     let report = JobReport {
         source: plan.source.clone(),
         renditions: videos.iter().chain(audio).map(RenditionReport::of).collect(),
+        timing: JobTiming::of(plan, playable_at_ms, tessera_core::jobs::now_ms()),
     };
     outputs.put(&key("report.json"), Bytes::from(report.to_json())).await?;
     written.push(key("report.json"));

@@ -117,6 +117,7 @@ fn main() -> anyhow::Result<()> {
                 traceparent: None,
                 cutter: Default::default(),
                 outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
+                submitted_at_ms: None,
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

@@ -336,7 +336,7 @@ async fn transcode_tree(input: &Path, args: &[&str]) -> BTreeMap<String, Vec<u8>
     tree
 }
 
-/// Two trees are the same package: same keys, same bytes (report.json less CPU times).
+/// Two trees are the same package: same keys, same bytes (report.json less CPU times and timing).
 fn assert_same_package(cluster: &BTreeMap<String, Vec<u8>>, local: &BTreeMap<String, Vec<u8>>) {
     assert_eq!(cluster.keys().collect::<Vec<_>>(), local.keys().collect::<Vec<_>>());
     for (key, bytes) in cluster {
@@ -346,6 +346,7 @@ fn assert_same_package(cluster: &BTreeMap<String, Vec<u8>>, local: &BTreeMap<Str
                 for r in v["renditions"].as_array_mut().unwrap() {
                     r.as_object_mut().unwrap().remove("encode_cpu_secs");
                 }
+                v.as_object_mut().unwrap().remove("timing");
                 v
             };
             assert_eq!(strip(bytes), strip(&local[key]));
@@ -389,6 +390,71 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
     cluster.assert_matches_transcode(&done, &input, "2").await;
     // The job's scratch source segments are removed once it ended.
     cluster.assert_sources_removed(&job, Duration::from_secs(10)).await;
+}
+
+/// Watch while it transcodes. With only an H.264 + AAC worker, an H.264 +
+/// AV1 job's first rendition (h264-180p) and its audio are published while
+/// the AV1 rung waits: the master playlist lists h264-180p alone, the job
+/// API says when it became playable and where to play it, and the
+/// rendition's playlist grows to its final VOD form, which decodes to every
+/// frame. Once an AV1 worker joins, the job completes, the master lists both
+/// rungs at the same URL, and the package is `tessera transcode`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_plays_before_its_whole_ladder_is_encoded() {
+    let input = source(4);
+    let mut cluster = Cluster::start(&["--playback-base-url", "https://cdn.example/tessera"]).await;
+    cluster.add_worker(&["--codecs", "h264,aac"]);
+    let upload = cluster.upload(&input).await;
+    let job = cluster
+        .submit(json!({"source": {"upload_id": upload}, "codecs": ["h264", "av1"], "segment_duration": 2}))
+        .await;
+    let playable = cluster.wait_for(&job, "playable", Duration::from_secs(120), |j| j["playable_at"].is_string()).await;
+    assert_eq!(playable["state"], "running", "{playable}");
+    assert!(playable["playable_after_secs"].as_f64().unwrap() > 0.0, "{playable}");
+    let prefix = playable["output_prefix"].as_str().unwrap().to_string();
+    assert_eq!(playable["playback"]["hls"], format!("https://cdn.example/tessera/{prefix}/master.m3u8"), "{playable}");
+    // The first rendition and the audio finish; the AV1 rung has no worker.
+    let first_done = |j: &Value| {
+        let renditions = j["renditions"].as_array().cloned().unwrap_or_default();
+        let state = |name: &str| renditions.iter().find(|r| r["name"] == name).map(|r| r["state"].clone());
+        state("h264-180p") == Some(json!("done"))
+            && renditions.iter().any(|r| r["name"].as_str().unwrap_or("").starts_with("aac") && r["state"] == "done")
+    };
+    cluster.wait_for(&job, "the first rendition done", Duration::from_secs(120), first_done).await;
+    let dir = tempfile::tempdir().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let playlist = loop {
+        let tree = cluster.tree(&prefix).await;
+        let text =
+            tree.get("h264-180p/index.m3u8").map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        if text.contains("#EXT-X-ENDLIST") {
+            let master = String::from_utf8_lossy(&tree["master.m3u8"]).into_owned();
+            assert!(master.contains("h264-180p/index.m3u8") && !master.contains("av1-180p"), "{master}");
+            assert!(master.contains("TYPE=AUDIO"), "{master}");
+            for unfinished in ["manifest.mpd", "report.json", "av1-180p/init.mp4", "av1-180p/index.m3u8"] {
+                assert!(!tree.contains_key(unfinished), "{unfinished} written before the job completed");
+            }
+            break text;
+        }
+        assert!(Instant::now() < deadline, "h264-180p never got its final playlist: {text}{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(playlist.contains("#EXT-X-PLAYLIST-TYPE:VOD") && playlist.matches(".m4s").count() == 2, "{playlist}");
+    cluster.download(&prefix, dir.path()).await;
+    let (frames, _) = count_frames(&dir.path().join("master.m3u8"), "v");
+    assert_eq!(frames, 120, "the early master plays the whole first rendition");
+    assert_eq!(cluster.job(&job).await["state"], "running");
+    cluster.add_worker(&["--codecs", "av1"]);
+    let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
+    assert_eq!(done["playable_at"], playable["playable_at"], "playable once");
+    let package = cluster.tree(&prefix).await;
+    let master = String::from_utf8_lossy(&package["master.m3u8"]).into_owned();
+    assert!(master.contains("av1-180p/index.m3u8") && master.contains("h264-180p/index.m3u8"), "{master}");
+    let report: Value = serde_json::from_slice(&package["report.json"]).unwrap();
+    let timing = &report["timing"];
+    assert_eq!(timing["first_rendition"], "h264-180p", "{report}");
+    assert!(timing["playable_after_secs"].as_f64() < timing["completed_after_secs"].as_f64(), "{timing}");
+    cluster.assert_matches_transcode(&done, &input, "2").await;
 }
 
 /// A minute-long store outage mid-job (the store's folder replaced by a file,

@@ -216,12 +216,16 @@ fn two_runs_give_byte_identical_trees() {
     let (mut ta, mut tb) = (tree(&a), tree(&b));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
     assert!(ta.contains_key("h264-180p/000001.m4s") && ta.contains_key("av1-180p/init.mp4"), "{:?}", ta.keys());
-    // report.json carries CPU times, the one thing that differs between runs.
+    // report.json carries CPU times and how soon the upload played, the only things that differ between runs.
     let strip = |bytes: Vec<u8>| {
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         for r in v["renditions"].as_array_mut().unwrap() {
             r.as_object_mut().unwrap().remove("encode_cpu_secs");
         }
+        let timing = v.as_object_mut().unwrap().remove("timing").expect("report.json has the job's timing");
+        assert_eq!(timing["first_rendition"], "h264-180p", "{timing}");
+        let (playable, completed) = (timing["playable_after_secs"].as_f64(), timing["completed_after_secs"].as_f64());
+        assert!(playable.unwrap() <= completed.unwrap() && completed.unwrap() > 0.0, "{timing}");
         v
     };
     let (ra, rb) = (ta.remove("report.json").unwrap(), tb.remove("report.json").unwrap());
@@ -457,4 +461,56 @@ fn rungs_name_their_encoder_and_a_missing_one_is_refused_up_front() {
     assert!(!dir.path().join("no").join("master.m3u8").exists());
     let help = tessera(&["--help"]);
     assert!(help.stdout.contains("Video encoders in this build: x264 (h264)"), "{}", help.stdout);
+}
+
+/// Trick play: each H.264 rendition has an I-frame playlist listed in the
+/// master (`EXT-X-I-FRAME-STREAM-INF`) and a DASH trick-mode
+/// AdaptationSet; every entry is a byte range of its segment that, after
+/// init.mp4, decodes alone to exactly one keyframe at the segment's start.
+#[test]
+fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
+    let source = source_180p();
+    let out = tempfile::tempdir().unwrap();
+    transcode(&source, out.path(), &["--codecs", "h264,av1", "--segment-duration", "1"]);
+    let master = std::fs::read_to_string(out.path().join("master.m3u8")).unwrap();
+    assert!(
+        master.contains("#EXT-X-I-FRAME-STREAM-INF:") && master.contains("URI=\"h264-180p/iframes.m3u8\""),
+        "{master}"
+    );
+    assert!(!master.contains("av1-180p/iframes.m3u8"), "H.264 rungs only: {master}");
+    let mpd = std::fs::read_to_string(out.path().join("manifest.mpd")).unwrap();
+    assert!(mpd.contains("http://dashif.org/guidelines/trickmode") && mpd.contains("h264-180p-iframes"), "{mpd}");
+    let rendition = out.path().join("h264-180p");
+    let playlist = std::fs::read_to_string(rendition.join("iframes.m3u8")).unwrap();
+    assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY") && playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    let init = std::fs::read(rendition.join("init.mp4")).unwrap();
+    let mut entries = 0;
+    let mut first_pts = None;
+    let mut lines = playlist.lines();
+    while let Some(line) = lines.next() {
+        let Some(range) = line.strip_prefix("#EXT-X-BYTERANGE:") else { continue };
+        let (length, offset) = range.split_once('@').unwrap();
+        let (length, offset): (usize, usize) = (length.parse().unwrap(), offset.parse().unwrap());
+        let uri = lines.find(|l| !l.starts_with('#')).unwrap();
+        assert_eq!(uri, format!("{entries:06}.m4s"), "{playlist}");
+        let segment = std::fs::read(rendition.join(uri)).unwrap();
+        assert!(offset + length < segment.len(), "the range is the keyframe, not the whole segment");
+        let alone = out.path().join(format!("iframe-{entries}.mp4"));
+        std::fs::write(&alone, [init.as_slice(), &segment[offset..offset + length]].concat()).unwrap();
+        let frames = ffprobe_json(&[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=key_frame,pict_type,pts_time",
+            alone.to_str().unwrap(),
+        ]);
+        let frames = frames["frames"].as_array().unwrap();
+        assert_eq!(frames.len(), 1, "entry {entries}: {frames:?}");
+        assert_eq!((frames[0]["key_frame"].as_i64(), frames[0]["pict_type"].as_str()), (Some(1), Some("I")));
+        let pts: f64 = frames[0]["pts_time"].as_str().unwrap().parse().unwrap();
+        let first = *first_pts.get_or_insert(pts);
+        assert!((pts - first - entries as f64).abs() < 0.02, "entry {entries} is at {pts} s, entry 0 at {first} s");
+        entries += 1;
+    }
+    assert_eq!(entries, 4, "one entry per 1 s segment of the 4 s source: {playlist}");
 }

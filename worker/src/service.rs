@@ -19,8 +19,8 @@ use tessera_core::roster::Roster;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
-    JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TrackConfig, WorkerClass,
-    TRACEPARENT,
+    JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TaskPriority, TrackConfig,
+    WorkerClass, TRACEPARENT,
 };
 use tessera_core::{Rung, Store};
 use tessera_media::{EncoderKind, SpeedPreset};
@@ -130,8 +130,8 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     tessera_core::topology::ensure_streams(bus.as_ref()).await?;
     let mut consumers = Vec::new();
-    for codec in by_task_length(&config.codecs) {
-        let consumer_config = task_consumer_config(config.class, codec, config.delivery);
+    for (codec, priority) in polling_order(&config.codecs) {
+        let consumer_config = task_consumer_config(config.class, codec, priority, config.delivery);
         consumers.push(bus.consumer(tessera_core::wire::TASKS_STREAM, &consumer_config).await?);
     }
     let abandon = CancellationToken::new();
@@ -151,11 +151,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Codecs, longest tasks first: AV1, then H.264, then AAC. Taking the long
-/// tasks first keeps every slot busy to the end of a job (the classic
-/// longest-processing-time rule) instead of leaving one AV1 task running alone.
-fn by_task_length(codecs: &[TaskCodec]) -> Vec<TaskCodec> {
-    [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Aac].into_iter().filter(|c| codecs.contains(c)).collect()
+/// The queues in the order they are polled: every [`TaskPriority::First`]
+/// queue (a job's first playable rendition, so it is playable within
+/// seconds whatever else is queued), then the rest by codec, longest tasks
+/// first: AV1, then H.264, then AAC. Taking the long tasks first keeps every
+/// slot busy to the end of a job (the classic longest-processing-time rule)
+/// instead of leaving one AV1 task running alone.
+fn polling_order(codecs: &[TaskCodec]) -> Vec<(TaskCodec, TaskPriority)> {
+    let by_length = [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Aac];
+    TaskPriority::ALL
+        .into_iter()
+        .flat_map(|priority| by_length.into_iter().map(move |codec| (codec, priority)))
+        .filter(|(codec, _)| codecs.contains(codec))
+        .collect()
 }
 
 /// Longest pause between polls when there is no work.
@@ -167,7 +175,7 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 const EMPTY_QUEUE_REST: Duration = Duration::from_millis(200);
 
 /// Whenever a slot is free, takes one task from the first consumer (in
-/// [`by_task_length`] order) that has one, and runs it in the background.
+/// [`polling_order`]) that has one, and runs it in the background.
 /// A slot is never held while waiting for work, so one codec's empty queue
 /// cannot starve another's.
 async fn schedule(
@@ -512,7 +520,11 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
         tokio::time::sleep(fixed.saturating_sub(began.elapsed())).await;
     }
     let done = SegmentDone { queued_at_ms: task.published_at_ms, started_at_ms, ..done };
-    let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, ..done };
+    let key_frame_bytes = match task.rendition {
+        RenditionSpec::Video { .. } => tessera_media::cmaf::leading_sync_sample_end(&fragment),
+        RenditionSpec::Audio { .. } => None,
+    };
+    let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, key_frame_bytes, ..done };
     shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
     Ok(SegmentDone { finished_at_ms: Some(now_ms()), ..done })
 }
@@ -585,6 +597,7 @@ pub(crate) fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
         duration: 0,
         timescale: 0,
         bytes: 0,
+        key_frame_bytes: None,
         frames: 0,
         width: 0,
         height: 0,

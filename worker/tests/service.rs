@@ -13,7 +13,7 @@ use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus, OutgoingMessage};
 use tessera_core::topology::{ensure_streams, task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
     job_events_subject, source_segment_key, task_subject, JobEvent, JobEventKind, JobPlan, RenditionSpec, SourceInfo,
-    Task, TaskCodec, WorkerClass, EVENTS_STREAM, TASKS_STREAM, WIRE_VERSION,
+    Task, TaskCodec, TaskPriority, WorkerClass, EVENTS_STREAM, TASKS_STREAM, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Rung, Store};
 use tessera_media::{Limits, SpeedPreset, VideoCodec};
@@ -100,6 +100,8 @@ async fn publish_plan(bus: &dyn Bus, job: &str) -> RenditionSpec {
         renditions: vec![spec.clone()],
         source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 1.0, frames: 30 },
         output_prefix: format!("outputs/{job}"),
+        first: None,
+        submitted_at_ms: None,
     };
     let planned = JobEvent::new(job, JobEventKind::Planned(plan));
     bus.publish(planned.to_message()).await.unwrap();
@@ -120,9 +122,13 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         published_at_ms: None,
         part_secs: None,
     };
-    bus.publish(OutgoingMessage::json(task_subject(WorkerClass::Cpu, TaskCodec::H264), Some(task.id()), &task))
-        .await
-        .unwrap();
+    bus.publish(OutgoingMessage::json(
+        task_subject(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest),
+        Some(task.id()),
+        &task,
+    ))
+    .await
+    .unwrap();
     task
 }
 
@@ -138,6 +144,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         traceparent: Some(TRACE.into()),
         cutter: Default::default(),
         outage_window: Duration::from_secs(5),
+        submitted_at_ms: None,
     }
 }
 
@@ -225,8 +232,10 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let file = source();
     run_vod_job(bus.as_ref(), &sources, &vod_spec("steal"), file, &Default::default()).await.unwrap();
     // A "worker" takes the first task and dies without acking.
-    let thief =
-        bus.consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, DELIVERY)).await.unwrap();
+    let thief = bus
+        .consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest, DELIVERY))
+        .await
+        .unwrap();
     let stolen = thief.fetch(1, Duration::from_secs(1)).await.unwrap();
     assert_eq!(stolen.len(), 1);
     drop(stolen);
@@ -252,7 +261,7 @@ async fn a_task_this_worker_cannot_read_fails_its_job_instead_of_hanging_it() {
     // A task from a "newer coordinator" this worker cannot read.
     publish_plan(cluster.bus.as_ref(), "newer").await;
     let future = serde_json::json!({"version": 2, "job": "newer", "seq": 0, "rendition": {"kind": "hologram"}});
-    let subject = task_subject(WorkerClass::Cpu, TaskCodec::H264);
+    let subject = task_subject(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest);
     cluster.bus.publish(OutgoingMessage::json(subject, Some("newer/x/0".into()), &future)).await.unwrap();
     match outcome(cluster.bus.as_ref(), "newer").await {
         JobEventKind::Failed { reason, bad_input: false } => {

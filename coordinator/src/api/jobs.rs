@@ -118,16 +118,26 @@ pub struct JobView {
     /// Webhook delivery: pending, delivered or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
-    /// Master playlist and MPD URLs (under `--playback-base-url`), once completed.
+    /// When the first rendition became playable while the rest of the
+    /// ladder was being encoded (RFC 3339): the master playlist lists it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playable_at: Option<String>,
+    /// Seconds from submission to [`JobView::playable_at`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playable_after_secs: Option<f64>,
+    /// Master playlist and MPD URLs (under `--playback-base-url`), once
+    /// playable (the MPD is written when the job completes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<Playback>,
 }
 
 impl JobView {
-    /// The view of a record, with playback URLs when the job completed and
-    /// the coordinator knows where outputs are served.
+    /// The view of a record, with playback URLs once it is playable (or
+    /// completed) and the coordinator knows where outputs are served.
     pub(crate) fn of(api: &ApiState, record: &JobRecord) -> Self {
-        let served = api.config.playback_base_url.is_some() && record.state == JobState::Completed;
+        let playable =
+            record.state == JobState::Completed || (record.playable_at_ms.is_some() && !record.state.is_terminal());
+        let served = api.config.playback_base_url.is_some() && playable;
         Self {
             playback: served.then(|| super::live::playback(api, &record.submission.output_prefix)),
             ..Self::from(record)
@@ -169,6 +179,10 @@ impl From<&JobRecord> for JobView {
             error: record.error.as_ref().map(|e| JobErrorView { reason: e.reason.clone(), bad_input: e.bad_input }),
             last_retry: record.last_retry.clone().filter(|_| !record.state.is_terminal()),
             webhook: record.webhook.as_ref().map(|h| format!("{:?}", h.delivery).to_ascii_lowercase()),
+            playable_at: record.playable_at_ms.map(rfc3339),
+            playable_after_secs: record
+                .playable_at_ms
+                .map(|at| (at.saturating_sub(record.created_at_ms) as f64 / 100.0).round() / 10.0),
             playback: None,
         }
     }
@@ -403,6 +417,7 @@ async fn create_and_enqueue(api: &ApiState, record: &JobRecord) -> Result<Respon
                 let same = JobSubmission {
                     traceparent: existing.submission.traceparent.clone(),
                     request_traceparent: existing.submission.request_traceparent.clone(),
+                    submitted_at_ms: existing.submission.submitted_at_ms,
                     ..record.submission.clone()
                 };
                 if existing.state == JobState::Queued

@@ -352,6 +352,7 @@ impl Publish {
             frame_rate: channel.frame_rate,
             traceparent: Some(&traceparent),
             part_secs: channel.part_secs,
+            first: None,
         };
         let seq = pending.seq;
         let source_key = tessera_core::wire::source_segment_key(id, seq);
@@ -436,6 +437,7 @@ impl Publish {
                 frame_rate: channel.frame_rate,
                 traceparent: None,
                 part_secs: channel.part_secs,
+                first: None,
             };
             retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
         }

@@ -90,3 +90,43 @@ pub fn media_segment(sequence_number: u32, runs: &[TrackRun<'_>]) -> Result<Vec<
     }
     Ok(out)
 }
+
+/// Bytes from the start of `fragment` through the end of its first sample,
+/// when that sample is a sync sample: the moof, the mdat header and the
+/// keyframe, i.e. the byte range of the fragment's entry in an HLS I-frame
+/// playlist. `None` when it starts with a non-sync sample or is not one of
+/// ours (one moof, the first track's data addressed from the moof).
+pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
+    use mp4_atom::Decode;
+    let moof = Moof::decode(&mut &fragment[..]).ok()?;
+    let traf = moof.traf.first()?;
+    let trun = traf.trun.first()?;
+    let first = trun.samples.iter().next()?;
+    let flags = first.flags.or(traf.tfhd.default_sample_flags)?;
+    if flags & super::SAMPLE_IS_NON_SYNC != 0 || !traf.tfhd.default_base_is_moof {
+        return None;
+    }
+    let size = first.size.or(traf.tfhd.default_sample_size)?;
+    let end = u64::try_from(trun.data_offset?).ok()? + u64::from(size);
+    (end <= fragment.len() as u64).then_some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leading_sync_sample_ends_after_the_moof_mdat_header_and_its_bytes() {
+        let key = [1u8; 100];
+        let delta = [2u8; 40];
+        let sample = |is_sync, data| FragmentSample { duration: 1000, composition_offset: 0, is_sync, data };
+        let run = |samples| TrackRun { track_id: 1, base_decode_time: 0, samples };
+        let fragment = media_segment(1, &[run(vec![sample(true, &key[..]), sample(false, &delta[..])])]).unwrap();
+        let end = leading_sync_sample_end(&fragment).unwrap() as usize;
+        assert_eq!(end, fragment.len() - delta.len());
+        assert_eq!(&fragment[end - key.len()..end], &key[..]);
+        let fragment = media_segment(1, &[run(vec![sample(false, &delta[..]), sample(true, &key[..])])]).unwrap();
+        assert_eq!(leading_sync_sample_end(&fragment), None);
+        assert_eq!(leading_sync_sample_end(b"not a fragment"), None);
+    }
+}

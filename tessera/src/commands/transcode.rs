@@ -82,6 +82,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             // A source that crashes the parser is exit 2 with its reason, not an abort.
             cutter: Cutter::Child(std::env::current_exe().context("cannot find this program to cut with")?),
             outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
+            submitted_at_ms: Some(tessera_core::jobs::now_ms()),
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;
@@ -206,6 +207,12 @@ fn print_summary(report: &JobReport, elapsed: Duration, out: &str) {
         media / wall.max(1e-9),
         report.renditions.iter().map(|r| r.encode_cpu_secs).sum::<f64>()
     );
+    if let Some(t) = &report.timing {
+        println!(
+            "{} was playable after {:.2} s (master.m3u8 listed it while the rest was encoded)",
+            t.first_rendition, t.playable_after_secs
+        );
+    }
     let base = out.trim_end_matches('/');
     println!("HLS:  {base}/master.m3u8\nDASH: {base}/manifest.mpd\nreport: {base}/report.json");
 }
