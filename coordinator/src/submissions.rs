@@ -253,6 +253,7 @@ async fn run_submission(
         cutter: segmenting.cutter.clone(),
         outage_window: segmenting.outage_window,
         submitted_at_ms: submission.submitted_at_ms,
+        thumbnail_interval_secs: submission.thumbnail_interval_secs,
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

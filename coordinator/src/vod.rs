@@ -13,7 +13,7 @@ use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec, Task,
-    TaskPriority, WorkerClass, TRACEPARENT, WIRE_VERSION,
+    TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
@@ -50,11 +50,13 @@ pub struct VodJobSpec {
     pub outage_window: Duration,
     /// When the upload was submitted (ms since the Unix epoch), if known.
     pub submitted_at_ms: Option<u64>,
+    /// Seconds between seek-bar thumbnails (0: no thumbnails or poster).
+    pub thumbnail_interval_secs: f64,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
 /// picture's short side, so a portrait source keeps its ladder), then the
-/// audio rendition if the source has audio.
+/// audio rendition if the source has audio, then the thumbnails if asked for.
 pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<RenditionSpec>, CoordinatorError> {
     let short_side = plan.source.width.min(plan.source.height);
     let mut rungs = spec.ladder.for_source(short_side)?;
@@ -72,6 +74,10 @@ pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<Rend
         .collect();
     if let Some(audio) = &plan.audio {
         renditions.push(RenditionSpec::Audio { bitrate_kbps: audio.bitrate_kbps, priming: audio.priming });
+    }
+    if spec.thumbnail_interval_secs > 0.0 {
+        let thumbnails = ThumbnailSpec::every(spec.thumbnail_interval_secs, plan.source.duration_secs);
+        renditions.push(RenditionSpec::Thumbnails(thumbnails));
     }
     Ok(renditions)
 }
@@ -234,7 +240,7 @@ impl SegmentTarget<'_> {
         match rendition {
             RenditionSpec::Audio { .. } => TaskPriority::First,
             RenditionSpec::Video { rung } if rung.name() == first => TaskPriority::First,
-            RenditionSpec::Video { .. } => TaskPriority::Rest,
+            RenditionSpec::Video { .. } | RenditionSpec::Thumbnails(_) => TaskPriority::Rest,
         }
     }
 }
@@ -260,7 +266,7 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             version: WIRE_VERSION,
             job: target.job.to_string(),
             seq,
-            output_key: output_key(target.output_prefix, &format!("{}/{seq:06}.m4s", rendition.name())),
+            output_key: output_key(target.output_prefix, &rendition.segment_file(seq)),
             rendition: rendition.clone(),
             source_key: source_key.clone(),
             frame_rate: target.frame_rate,

@@ -46,6 +46,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
         cutter,
         outage_window: Duration::from_secs(5),
         submitted_at_ms: None,
+        thumbnail_interval_secs: 0.0,
     }
 }
 

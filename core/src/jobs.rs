@@ -48,6 +48,16 @@ pub struct JobSubmission {
     /// counts the wait for the first playable rendition from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at_ms: Option<u64>,
+    /// Seconds between seek-bar thumbnails (0: no thumbnails or poster).
+    #[serde(default = "default_thumbnail_interval")]
+    pub thumbnail_interval_secs: f64,
+}
+
+/// Seconds between thumbnails unless a job says otherwise.
+pub const DEFAULT_THUMBNAIL_INTERVAL_SECS: f64 = 2.0;
+
+fn default_thumbnail_interval() -> f64 {
+    DEFAULT_THUMBNAIL_INTERVAL_SECS
 }
 
 impl JobSubmission {
@@ -65,6 +75,7 @@ impl JobSubmission {
             traceparent: None,
             request_traceparent: None,
             submitted_at_ms: Some(now_ms()),
+            thumbnail_interval_secs: DEFAULT_THUMBNAIL_INTERVAL_SECS,
         }
     }
 }

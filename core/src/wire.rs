@@ -79,11 +79,13 @@ pub enum TaskCodec {
     Av1,
     /// AAC audio (stream copy).
     Aac,
+    /// JPEG pictures: thumbnails and the poster.
+    Image,
 }
 
 impl TaskCodec {
     /// Every task codec.
-    pub const ALL: [TaskCodec; 3] = [TaskCodec::H264, TaskCodec::Av1, TaskCodec::Aac];
+    pub const ALL: [TaskCodec; 4] = [TaskCodec::H264, TaskCodec::Av1, TaskCodec::Aac, TaskCodec::Image];
 
     /// The subject token.
     pub fn as_str(self) -> &'static str {
@@ -91,6 +93,7 @@ impl TaskCodec {
             TaskCodec::H264 => "h264",
             TaskCodec::Av1 => "av1",
             TaskCodec::Aac => "aac",
+            TaskCodec::Image => "image",
         }
     }
 }
@@ -98,10 +101,9 @@ impl TaskCodec {
 impl std::str::FromStr for TaskCodec {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, CoreError> {
-        TaskCodec::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| CoreError::InvalidValue(format!("unknown task codec '{s}' (expected h264, av1 or aac)")))
+        TaskCodec::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+            CoreError::InvalidValue(format!("unknown task codec '{s}' (expected h264, av1, aac or image)"))
+        })
     }
 }
 
@@ -199,6 +201,39 @@ pub enum RenditionSpec {
         #[serde(default)]
         priming: u64,
     },
+    /// Seek-bar thumbnails (a JPEG sprite per segment) and the poster.
+    Thumbnails(ThumbnailSpec),
+}
+
+/// What thumbnails a job gets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailSpec {
+    /// Seconds between thumbnails.
+    pub interval_secs: f64,
+    /// Long side of a thumbnail in pixels.
+    pub long_side: u32,
+    /// The poster's time, seconds from the start.
+    pub poster_at_secs: f64,
+    /// Long side of the poster in pixels (at most the picture's).
+    pub poster_long_side: u32,
+}
+
+impl ThumbnailSpec {
+    /// Thumbnails every `interval_secs` of a video lasting `duration_secs`:
+    /// 160 px on the long side (the size players' seek-bar previews use),
+    /// and a poster from the middle, 1280 px on the long side.
+    pub fn every(interval_secs: f64, duration_secs: f64) -> Self {
+        Self { interval_secs, long_side: 160, poster_at_secs: duration_secs / 2.0, poster_long_side: 1280 }
+    }
+}
+
+/// Store key of the poster, next to the thumbnails folder of a thumbnail
+/// sprite's key (`…/thumbnails/000003.jpg` -> `…/poster.jpg`).
+pub fn poster_key(sprite_key: &str) -> String {
+    match sprite_key.rsplit_once("thumbnails/") {
+        Some((prefix, _)) => format!("{prefix}poster.jpg"),
+        None => "poster.jpg".into(),
+    }
 }
 
 impl RenditionSpec {
@@ -207,7 +242,20 @@ impl RenditionSpec {
         match self {
             RenditionSpec::Video { rung } => rung.name(),
             RenditionSpec::Audio { bitrate_kbps, .. } => format!("aac-{bitrate_kbps}k"),
+            RenditionSpec::Thumbnails(_) => "thumbnails".into(),
         }
+    }
+
+    /// The file of segment `seq`, relative to the output prefix:
+    /// `h264-720p/000012.m4s`, `thumbnails/000012.jpg`.
+    pub fn segment_file(&self, seq: u32) -> String {
+        let extension = if matches!(self, RenditionSpec::Thumbnails(_)) { "jpg" } else { "m4s" };
+        format!("{}/{seq:06}.{extension}", self.name())
+    }
+
+    /// True for a rendition players play (video or audio), not pictures.
+    pub fn is_media(&self) -> bool {
+        !matches!(self, RenditionSpec::Thumbnails(_))
     }
 
     /// The codec that routes its tasks.
@@ -218,6 +266,7 @@ impl RenditionSpec {
                 tessera_media::VideoCodec::Av1 => TaskCodec::Av1,
             },
             RenditionSpec::Audio { .. } => TaskCodec::Aac,
+            RenditionSpec::Thumbnails(_) => TaskCodec::Image,
         }
     }
 }
@@ -314,6 +363,8 @@ pub enum TrackConfig {
         #[serde(with = "base64_bytes")]
         sequence_header: Vec<u8>,
     },
+    /// JPEG pictures (thumbnails): nothing to configure.
+    Jpeg,
     /// AAC: the AudioSpecificConfig.
     Aac {
         /// AudioSpecificConfig bytes.
@@ -370,6 +421,9 @@ impl TrackConfig {
                 let mut config = AacConfig::from_asc(asc)?;
                 config.channels = *channels;
                 MediaConfig::Aac(config)
+            }
+            TrackConfig::Jpeg => {
+                return Err(CoreError::InvalidValue("JPEG pictures have no track configuration".into()))
             }
         })
     }

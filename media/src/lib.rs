@@ -37,6 +37,7 @@ pub mod quality;
 pub mod scale;
 pub mod segmenter;
 pub mod source_segment;
+pub mod thumbnails;
 
 pub use encode::{
     encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,

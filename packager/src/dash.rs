@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, EssentialProperty, Initialization, Latency, Period, Representation, SegmentList, SegmentTemplate,
-    SegmentTimeline, SegmentURL, ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
+    AdaptationSet, Latency, Period, Representation, SegmentTemplate, SegmentTimeline, ServiceDescription,
+    SupplementalProperty, UTCTiming, MPD, S,
 };
 
 use crate::rendition::Rendition;
@@ -133,13 +133,6 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             ..AdaptationSet::default()
         });
     }
-    if live.is_none() {
-        let main = codecs.iter().position(|family| family == "avc1");
-        let trick: Vec<&&Rendition> = videos.iter().filter(|v| v.has_iframes()).collect();
-        if let (Some(main), false) = (main, trick.is_empty()) {
-            adaptations.push(trick_mode_set(adaptations.len(), main, &trick));
-        }
-    }
     let duration = videos.iter().chain(audio.as_ref()).map(|r| r.duration_secs()).fold(0.0, f64::max);
     let longest = videos.iter().chain(audio.as_ref()).map(|r| r.longest_segment_secs()).fold(0.0, f64::max);
     let mut mpd = MPD {
@@ -183,67 +176,6 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             .collect();
     }
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{mpd}\n")
-}
-
-/// DASH-IF's trick-mode AdaptationSet for the H.264 set `main`: per
-/// rendition, each segment's leading keyframe as a byte range of the same
-/// fragment (what the HLS I-frame playlists list), for fast forward and
-/// scrubbing.
-fn trick_mode_set(id: usize, main: usize, renditions: &[&&Rendition]) -> AdaptationSet {
-    let representation = |r: &Rendition| {
-        let name = r.name();
-        let (width, height) = r.size();
-        let (num, den) = r.frame_rate_fraction();
-        let frames_per_segment = r.longest_segment_secs() * num as f64 / den.max(1) as f64;
-        Representation {
-            id: Some(format!("{name}-iframes")),
-            bandwidth: Some(r.iframe_peak_bps()),
-            codecs: Some(r.codec_string().to_string()),
-            mimeType: Some("video/mp4".into()),
-            width: Some(u64::from(width)),
-            height: Some(u64::from(height)),
-            // One picture per segment: that much faster than the segments' frame rate.
-            maxPlayoutRate: Some(frames_per_segment.round().max(1.0)),
-            codingDependency: Some(false),
-            startWithSAP: Some(1),
-            SegmentList: Some(SegmentList {
-                timescale: Some(u64::from(r.timescale())),
-                Initialization: Some(Initialization {
-                    sourceURL: Some(format!("{name}/init.mp4")),
-                    ..Initialization::default()
-                }),
-                SegmentTimeline: Some(timeline(r)),
-                segment_urls: r
-                    .segments
-                    .iter()
-                    .filter_map(|s| {
-                        Some(SegmentURL {
-                            media: Some(format!("{name}/{:06}.m4s", s.seq)),
-                            mediaRange: Some(format!("0-{}", s.key_frame_bytes?.saturating_sub(1))),
-                            ..SegmentURL::default()
-                        })
-                    })
-                    .collect(),
-                ..SegmentList::default()
-            }),
-            ..Representation::default()
-        }
-    };
-    AdaptationSet {
-        id: Some(id.to_string()),
-        contentType: Some("video".into()),
-        mimeType: Some("video/mp4".into()),
-        segmentAlignment: Some(true),
-        startWithSAP: Some(1),
-        essential_property: vec![EssentialProperty {
-            schemeIdUri: "http://dashif.org/guidelines/trickmode".into(),
-            value: Some(main.to_string()),
-            ..EssentialProperty::default()
-        }],
-        representations: renditions.iter().map(|r| representation(r)).collect(),
-        supplemental_property: bt709_properties(),
-        ..AdaptationSet::default()
-    }
 }
 
 /// The colour of every video rendition as DASH-IF's CICP properties: BT.709

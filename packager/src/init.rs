@@ -51,7 +51,7 @@ pub fn check_same_config(
 pub fn init_of(r: &crate::rendition::Rendition) -> Result<Vec<u8>, PackagerError> {
     let media_start = match r.spec {
         tessera_core::wire::RenditionSpec::Audio { priming, .. } => priming,
-        tessera_core::wire::RenditionSpec::Video { .. } => 0,
+        tessera_core::wire::RenditionSpec::Video { .. } | tessera_core::wire::RenditionSpec::Thumbnails(_) => 0,
     };
     init_from_wire(r.config(), r.timescale(), r.size(), media_start)
 }

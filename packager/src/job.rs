@@ -133,20 +133,31 @@ impl JobAssembly {
         self.done.range((name.clone(), 0)..=(name, u32::MAX)).map(|(_, s)| s.clone()).collect()
     }
 
-    /// The finished renditions: video in plan order, then audio.
-    pub fn renditions(&self) -> Result<(Vec<Rendition>, Option<Rendition>), PackagerError> {
+    /// The finished renditions, by kind.
+    pub fn renditions(&self) -> Result<Finished, PackagerError> {
         let plan = self.plan.as_ref().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
-        let mut videos = Vec::new();
-        let mut audio = None;
+        let mut finished = Finished::default();
         for spec in &plan.renditions {
             let rendition = Rendition::new(spec.clone(), self.done_segments(&spec.name()))?;
             match spec {
-                RenditionSpec::Video { .. } => videos.push(rendition),
-                RenditionSpec::Audio { .. } => audio = Some(rendition),
+                RenditionSpec::Video { .. } => finished.videos.push(rendition),
+                RenditionSpec::Audio { .. } => finished.audio = Some(rendition),
+                RenditionSpec::Thumbnails(_) => finished.thumbnails = Some(rendition),
             }
         }
-        Ok((videos, audio))
+        Ok(finished)
     }
+}
+
+/// A finished job's renditions.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// Video rungs in plan order.
+    pub videos: Vec<Rendition>,
+    /// The audio rendition.
+    pub audio: Option<Rendition>,
+    /// The thumbnail sprites.
+    pub thumbnails: Option<Rendition>,
 }
 
 #[cfg(test)]
@@ -203,7 +214,7 @@ mod tests {
         assert_eq!(job.apply(&done("h264-180p", 0)), Step::Wait, "a repeat counts once");
         assert_eq!(job.apply(&done("aac-128k", 0)), Step::Wait);
         assert_eq!(job.apply(&done("h264-180p", 1)), Step::Package);
-        let (videos, audio) = job.renditions().unwrap();
+        let Finished { videos, audio, .. } = job.renditions().unwrap();
         assert_eq!(videos.len(), 1);
         assert_eq!(videos[0].segments.iter().map(|s| s.seq).collect::<Vec<_>>(), [0, 1]);
         assert_eq!(audio.unwrap().name(), "aac-128k");

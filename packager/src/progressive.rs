@@ -73,7 +73,7 @@ impl Progressive {
         let Some(plan) = job.plan() else { return Ok(Update::default()) };
         let Some(first) = plan.first.clone() else { return Ok(Update::default()) };
         let mut playable: Vec<(Rendition, bool)> = Vec::new();
-        for spec in &plan.renditions {
+        for spec in plan.renditions.iter().filter(|r| r.is_media()) {
             let run = leading_run(job, &spec.name());
             let complete = run.len() as u64 == u64::from(plan.segments);
             let early = spec.name() == first || matches!(spec, RenditionSpec::Audio { .. });

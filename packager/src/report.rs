@@ -90,6 +90,46 @@ pub struct JobReport {
     /// How soon it could be watched (VOD uploads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<JobTiming>,
+    /// The poster and seek-bar thumbnails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnails: Option<ThumbnailsReport>,
+}
+
+/// The poster and the seek-bar thumbnails of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailsReport {
+    /// The poster JPEG, relative to the output prefix.
+    pub poster: String,
+    /// The WebVTT thumbnail track.
+    pub track: String,
+    /// Thumbnails in all.
+    pub count: u64,
+    /// Seconds between thumbnails.
+    pub interval_secs: f64,
+    /// Size of a thumbnail.
+    pub width: u32,
+    /// Size of a thumbnail.
+    pub height: u32,
+    /// Sprite JPEGs (one per segment holding a thumbnail).
+    pub sprites: usize,
+}
+
+impl ThumbnailsReport {
+    /// The report of a finished thumbnails rendition.
+    pub fn of(r: &Rendition) -> Option<Self> {
+        let spec = crate::thumbnails::spec_of(r)?;
+        let holding: Vec<_> = r.segments.iter().filter(|s| s.frames > 0).collect();
+        let (width, height) = holding.first().map_or((0, 0), |s| (s.width, s.height));
+        Some(Self {
+            poster: crate::thumbnails::POSTER.into(),
+            track: crate::thumbnails::TRACK.into(),
+            count: holding.iter().map(|s| u64::from(s.frames)).sum(),
+            interval_secs: spec.interval_secs,
+            width,
+            height,
+            sprites: holding.len(),
+        })
+    }
 }
 
 fn round(x: f64, places: i32) -> f64 {

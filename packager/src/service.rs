@@ -265,21 +265,14 @@ impl Packager {
         let tracked = self.jobs.get(job_id).ok_or_else(|| PackagerError::Incomplete(format!("job {job_id}")))?;
         let job = tracked.assembly();
         let plan = job.plan().cloned().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
-        let (videos, audio) = job.renditions()?;
+        let finished = job.renditions()?;
         let none = BTreeSet::new();
         let discontinuities = match tracked {
             Tracked::Live(live) => live.discontinuities(),
             Tracked::Vod(..) => &none,
         };
-        let (_, outputs) = package_vod(
-            &self.outputs,
-            &plan,
-            &videos,
-            audio.as_ref(),
-            discontinuities,
-            job.playable().map(|p| p.at_ms),
-        )
-        .await?;
+        let (_, outputs) =
+            package_vod(&self.outputs, &plan, &finished, discontinuities, job.playable().map(|p| p.at_ms)).await?;
         Ok(outputs)
     }
 

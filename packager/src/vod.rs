@@ -13,12 +13,14 @@ use crate::dash::static_mpd;
 use crate::error::PackagerError;
 use crate::hls::{iframe_playlist, iframe_playlist_uri, master_playlist, media_playlist};
 use crate::init::init_of;
+use crate::job::Finished;
 use crate::rendition::Rendition;
-use crate::report::{JobReport, JobTiming, RenditionReport};
+use crate::report::{JobReport, JobTiming, RenditionReport, ThumbnailsReport};
+use crate::thumbnails;
 
 /// Manifests that make a package look finished; removed when a job starts
 /// so a failed run never leaves an earlier run's manifests behind.
-pub const TOP_LEVEL_OUTPUTS: [&str; 3] = ["master.m3u8", "manifest.mpd", "report.json"];
+pub const TOP_LEVEL_OUTPUTS: [&str; 4] = ["master.m3u8", "manifest.mpd", "report.json", thumbnails::TRACK];
 
 /// Removes finished-looking manifests under the job's output prefix.
 pub async fn clear_manifests(outputs: &Store, plan: &JobPlan) -> Result<(), PackagerError> {
@@ -37,11 +39,11 @@ pub async fn clear_manifests(outputs: &Store, plan: &JobPlan) -> Result<(), Pack
 pub async fn package_vod(
     outputs: &Store,
     plan: &JobPlan,
-    videos: &[Rendition],
-    audio: Option<&Rendition>,
+    finished: &Finished,
     discontinuities: &BTreeSet<u32>,
     playable_at_ms: Option<u64>,
 ) -> Result<(JobReport, Vec<String>), PackagerError> {
+    let (videos, audio) = (&finished.videos, finished.audio.as_ref());
     let key = |rel: &str| output_key(&plan.output_prefix, rel);
     let mut written = Vec::new();
     for r in videos.iter().chain(audio) {
@@ -64,10 +66,21 @@ pub async fn package_vod(
         outputs.put(&key(name), Bytes::from(text)).await?;
         written.push(key(name));
     }
+    // The thumbnails' sprites and poster were written by their tasks; their track goes with the manifests.
+    let thumbnails = match &finished.thumbnails {
+        Some(t) => {
+            let duration = videos.first().map_or(plan.source.duration_secs, Rendition::duration_secs);
+            outputs.put(&key(thumbnails::TRACK), Bytes::from(thumbnails::webvtt(t, duration))).await?;
+            written.push(key(thumbnails::TRACK));
+            ThumbnailsReport::of(t)
+        }
+        None => None,
+    };
     let report = JobReport {
         source: plan.source.clone(),
         renditions: videos.iter().chain(audio).map(RenditionReport::of).collect(),
         timing: JobTiming::of(plan, playable_at_ms, tessera_core::jobs::now_ms()),
+        thumbnails,
     };
     outputs.put(&key("report.json"), Bytes::from(report.to_json())).await?;
     written.push(key("report.json"));

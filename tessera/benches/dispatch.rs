@@ -118,6 +118,7 @@ fn main() -> anyhow::Result<()> {
                 cutter: Default::default(),
                 outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
                 submitted_at_ms: None,
+                thumbnail_interval_secs: 0.0,
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

@@ -386,7 +386,7 @@ async fn a_killed_worker_costs_nothing_and_output_matches_transcode() {
     cluster.add_worker(&[]);
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
     assert_eq!(done["progress"]["done"], done["progress"]["total"]);
-    assert_eq!(done["progress"]["total"], 6, "2 segments x (h264-180p, av1-180p, aac): {done}");
+    assert_eq!(done["progress"]["total"], 8, "2 segments x (h264-180p, av1-180p, aac, thumbnails): {done}");
     cluster.assert_matches_transcode(&done, &input, "2").await;
     // The job's scratch source segments are removed once it ended.
     cluster.assert_sources_removed(&job, Duration::from_secs(10)).await;

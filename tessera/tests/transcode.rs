@@ -464,8 +464,7 @@ fn rungs_name_their_encoder_and_a_missing_one_is_refused_up_front() {
 }
 
 /// Trick play: each H.264 rendition has an I-frame playlist listed in the
-/// master (`EXT-X-I-FRAME-STREAM-INF`) and a DASH trick-mode
-/// AdaptationSet; every entry is a byte range of its segment that, after
+/// master (`EXT-X-I-FRAME-STREAM-INF`); every entry is a byte range of its segment that, after
 /// init.mp4, decodes alone to exactly one keyframe at the segment's start.
 #[test]
 fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
@@ -478,8 +477,6 @@ fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
         "{master}"
     );
     assert!(!master.contains("av1-180p/iframes.m3u8"), "H.264 rungs only: {master}");
-    let mpd = std::fs::read_to_string(out.path().join("manifest.mpd")).unwrap();
-    assert!(mpd.contains("http://dashif.org/guidelines/trickmode") && mpd.contains("h264-180p-iframes"), "{mpd}");
     let rendition = out.path().join("h264-180p");
     let playlist = std::fs::read_to_string(rendition.join("iframes.m3u8")).unwrap();
     assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY") && playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
@@ -513,4 +510,83 @@ fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
         entries += 1;
     }
     assert_eq!(entries, 4, "one entry per 1 s segment of the 4 s source: {playlist}");
+}
+
+/// Thumbnails: a poster from the middle at the picture's size, and one
+/// thumbnail per interval in per-segment JPEG sprites that the WebVTT track
+/// lists one cue each, in order, at the interval's times; each thumbnail is
+/// the source's picture at its time (PSNR against ffmpeg's own frame), and
+/// report.json lists them.
+#[test]
+fn thumbnails_and_poster_match_their_track_and_the_source() {
+    let source = source_180p();
+    let out = tempfile::tempdir().unwrap();
+    transcode(&source, out.path(), &["--codecs", "h264", "--segment-duration", "2", "--thumbnail-interval", "1"]);
+    let probe = |path: &Path| {
+        let v = ffprobe_json(&["-show_entries", "stream=codec_name,width,height", path.to_str().unwrap()]);
+        let s = &v["streams"][0];
+        (s["codec_name"].as_str().unwrap().to_string(), s["width"].as_u64().unwrap(), s["height"].as_u64().unwrap())
+    };
+    assert_eq!(probe(&out.path().join("poster.jpg")), ("mjpeg".to_string(), 320, 180));
+    let vtt = std::fs::read_to_string(out.path().join("thumbnails.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    let cues: Vec<(&str, &str)> = vtt
+        .split("\n\n")
+        .skip(1)
+        .map(|cue| {
+            let (times, target) = cue.trim().split_once('\n').unwrap();
+            (times, target)
+        })
+        .collect();
+    let times: Vec<&str> = cues.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        times,
+        [
+            "00:00:00.000 --> 00:00:01.000",
+            "00:00:01.000 --> 00:00:02.000",
+            "00:00:02.000 --> 00:00:03.000",
+            "00:00:03.000 --> 00:00:04.000"
+        ],
+        "{vtt}"
+    );
+    for (i, (_, target)) in cues.iter().enumerate() {
+        let (file, xywh) = target.split_once("#xywh=").unwrap();
+        let xywh: Vec<u64> = xywh.split(',').map(|n| n.parse().unwrap()).collect();
+        assert_eq!((xywh[2], xywh[3]), (160, 90), "{target}");
+        let sprite = out.path().join(file);
+        let (codec, width, height) = probe(&sprite);
+        assert_eq!(codec, "mjpeg");
+        assert!(xywh[0] + xywh[2] <= width && height == 90, "{target} outside its {width}x{height} sprite");
+        // The tile is the source's picture at the cue's start.
+        let tile = out.path().join(format!("tile-{i}.png"));
+        let reference = out.path().join(format!("source-{i}.png"));
+        let crop = format!("crop=160:90:{}:0", xywh[0]);
+        tessera_testkit::ffmpeg(&["-y", "-i", sprite.to_str().unwrap(), "-vf", &crop, tile.to_str().unwrap()]);
+        let at = i.to_string();
+        let scale = "scale=160:90:flags=bicubic";
+        let source_arg = source.to_str().unwrap();
+        tessera_testkit::ffmpeg(&[
+            "-y",
+            "-ss",
+            &at,
+            "-i",
+            source_arg,
+            "-frames:v",
+            "1",
+            "-vf",
+            scale,
+            reference.to_str().unwrap(),
+        ]);
+        let psnr = psnr_against_scaled(&tile, &reference, 160, 90);
+        // About 24 dB against its own time at 160x90 (JPEG of a bicubic downscale), 13 against a neighbour's.
+        assert!(psnr > 20.0, "thumbnail {i} is not the source at {i} s: PSNR {psnr:.1} dB");
+    }
+    let sprites: Vec<_> = std::fs::read_dir(out.path().join("thumbnails")).unwrap().collect();
+    assert_eq!(sprites.len(), 2, "one sprite per 2 s segment");
+    let thumbnails = &report(out.path())["thumbnails"];
+    assert_eq!(thumbnails["count"], 4, "{thumbnails}");
+    assert_eq!(
+        (thumbnails["poster"].as_str(), thumbnails["track"].as_str()),
+        (Some("poster.jpg"), Some("thumbnails.vtt"))
+    );
 }

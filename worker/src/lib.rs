@@ -14,6 +14,7 @@ pub mod metrics;
 mod parts;
 pub mod service;
 mod status;
+pub mod thumbnails;
 pub mod transcode;
 
 pub use error::WorkerError;

@@ -178,6 +178,7 @@ fn encode(
     let stream = match spec {
         RenditionSpec::Video { .. } => StreamKind::Video,
         RenditionSpec::Audio { .. } => StreamKind::Audio,
+        RenditionSpec::Thumbnails(_) => return Err(not_streamed()),
     };
     let packets = ChunkPackets { chunks, current: first.packets.into_iter(), stream, cut_at_ms: cut_at_ms.clone() };
     let mut on_part = |part: RenditionPart| {
@@ -197,7 +198,13 @@ fn encode(
             let done = crate::service::audio_done(&out, &spec, seq);
             (out.fragment, done)
         }
+        RenditionSpec::Thumbnails(_) => return Err(not_streamed()),
     };
     let cpu_secs = cpu.map_or(0.0, |t| t.elapsed().as_secs_f64());
     Ok((fragment, tessera_core::wire::SegmentDone { cpu_secs, ..done }))
+}
+
+/// Thumbnails are taken from whole source segments only.
+fn not_streamed() -> WorkerError {
+    WorkerError::Internal("thumbnails are not made from streamed live segments".into())
 }

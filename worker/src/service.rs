@@ -19,8 +19,8 @@ use tessera_core::roster::Roster;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
-    JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TaskPriority, TrackConfig,
-    WorkerClass, TRACEPARENT,
+    poster_key, JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TaskPriority,
+    TrackConfig, WorkerClass, TRACEPARENT,
 };
 use tessera_core::{Rung, Store};
 use tessera_media::{EncoderKind, SpeedPreset};
@@ -35,6 +35,7 @@ use crate::error::WorkerError;
 use crate::metrics;
 use crate::parts::StreamedTask;
 use crate::status::{Listing, RunningTasks};
+use crate::thumbnails::thumbnail_segment;
 use crate::transcode::{transcode_segment, RenditionSegment};
 use tessera_media::pipeline::AudioRendition;
 
@@ -154,11 +155,11 @@ pub async fn run(
 /// The queues in the order they are polled: every [`TaskPriority::First`]
 /// queue (a job's first playable rendition, so it is playable within
 /// seconds whatever else is queued), then the rest by codec, longest tasks
-/// first: AV1, then H.264, then AAC. Taking the long tasks first keeps every
+/// first: AV1, then H.264, then thumbnails, then AAC. Taking the long tasks first keeps every
 /// slot busy to the end of a job (the classic longest-processing-time rule)
 /// instead of leaving one AV1 task running alone.
 fn polling_order(codecs: &[TaskCodec]) -> Vec<(TaskCodec, TaskPriority)> {
-    let by_length = [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Aac];
+    let by_length = [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Image, TaskCodec::Aac];
     TaskPriority::ALL
         .into_iter()
         .flat_map(|priority| by_length.into_iter().map(move |codec| (codec, priority)))
@@ -513,6 +514,31 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
                 })
                 .await?
             }
+            (RenditionSpec::Thumbnails(thumbnails), _) => {
+                let source = shared.stores.sources.get(&task.source_key).await?;
+                let thumbnails = *thumbnails;
+                let ((sprite, poster), done) = on_cpu(move || {
+                    let out = thumbnail_segment(&source, seq, &thumbnails)?;
+                    let done = SegmentDone {
+                        start: out.start,
+                        duration: out.duration,
+                        timescale: out.timescale,
+                        frames: out.count,
+                        width: out.tile.0,
+                        height: out.tile.1,
+                        codec_string: "jpeg".into(),
+                        config: TrackConfig::Jpeg,
+                        ..unfinished(&spec, seq)
+                    };
+                    Ok(((out.sprite, out.poster), done))
+                })
+                .await?;
+                // The poster is stored before the sprite, whose report says both are there.
+                if let Some(poster) = poster {
+                    shared.stores.outputs.put(&poster_key(&task.output_key), Bytes::from(poster)).await?;
+                }
+                (sprite, done)
+            }
         }
     };
     if let Some(fixed) = shared.config.benchmark_task_time {
@@ -522,10 +548,13 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
     let done = SegmentDone { queued_at_ms: task.published_at_ms, started_at_ms, ..done };
     let key_frame_bytes = match task.rendition {
         RenditionSpec::Video { .. } => tessera_media::cmaf::leading_sync_sample_end(&fragment),
-        RenditionSpec::Audio { .. } => None,
+        RenditionSpec::Audio { .. } | RenditionSpec::Thumbnails(_) => None,
     };
     let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, key_frame_bytes, ..done };
-    shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
+    // A segment no thumbnail time falls in has no sprite.
+    if !fragment.is_empty() {
+        shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
+    }
     Ok(SegmentDone { finished_at_ms: Some(now_ms()), ..done })
 }
 
@@ -574,9 +603,9 @@ pub(crate) fn audio_done(out: &AudioRendition, spec: &RenditionSpec, seq: u32) -
 
 /// Runs the CPU part of a task on a blocking thread and records its CPU time
 /// (scaling and encoding; a shared decode is not counted).
-async fn on_cpu(
-    work: impl FnOnce() -> Result<(Vec<u8>, SegmentDone), WorkerError> + Send + 'static,
-) -> Result<(Vec<u8>, SegmentDone), WorkerError> {
+async fn on_cpu<T: Send + 'static>(
+    work: impl FnOnce() -> Result<(T, SegmentDone), WorkerError> + Send + 'static,
+) -> Result<(T, SegmentDone), WorkerError> {
     tokio::task::spawn_blocking(move || {
         let cpu = cpu_time::ThreadTime::try_now().ok();
         let (fragment, done) = work()?;

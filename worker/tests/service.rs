@@ -145,6 +145,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         cutter: Default::default(),
         outage_window: Duration::from_secs(5),
         submitted_at_ms: None,
+        thumbnail_interval_secs: 0.0,
     }
 }
 

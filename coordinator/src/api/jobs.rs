@@ -8,6 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_core::bus::OutgoingMessage;
+use tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS;
 use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::telemetry::TraceParent;
@@ -55,6 +56,9 @@ pub struct CreateJob {
     pub class: Option<String>,
     /// URL POSTed (signed) when the job completes, fails or is cancelled.
     pub webhook_url: Option<String>,
+    /// Seconds between seek-bar thumbnails, 1-60 (default 2); 0: no
+    /// thumbnails and no poster.
+    pub thumbnail_interval: Option<f64>,
 }
 
 /// Tasks done out of all.
@@ -258,6 +262,11 @@ fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmi
     )?;
     let mut submission = JobSubmission::new(job, &source_key, settings.ladder, &settings.output_prefix);
     submission.segment_duration_secs = segment_duration;
+    let interval = request.thumbnail_interval.unwrap_or(DEFAULT_THUMBNAIL_INTERVAL_SECS);
+    if interval != 0.0 && !(1.0..=60.0).contains(&interval) {
+        return Err(ApiError::bad_request("invalid_request", "thumbnail_interval must be 0 (none) or 1-60 seconds"));
+    }
+    submission.thumbnail_interval_secs = interval;
     submission.speed = settings.speed;
     submission.class = settings.class;
     Ok(submission)

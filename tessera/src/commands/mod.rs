@@ -88,6 +88,9 @@ enum Command {
         /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
         #[arg(long, default_value = "veryfast")]
         speed: SpeedPreset,
+        /// Seconds between seek-bar thumbnails (thumbnails.vtt, thumbnails/*.jpg); 0: no thumbnails or poster.
+        #[arg(long, default_value_t = tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
+        thumbnail_interval: f64,
     },
     /// Run the coordinator: HTTP API, segmenting of submitted jobs, job records (NATS + store).
     Coordinator(coordinator::CoordinatorArgs),
@@ -162,8 +165,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Probe { input } => probe::run(&input),
         Command::Segment { input, out, segment_duration } => segment::run(&input, &out, segment_duration),
-        Command::Transcode { input, out, codecs, ladder, segment_duration, workers, speed } => {
-            transcode::run(transcode::TranscodeArgs { input, out, codecs, ladder, segment_duration, workers, speed })
+        Command::Transcode { input, out, codecs, ladder, segment_duration, workers, speed, thumbnail_interval } => {
+            transcode::run(transcode::TranscodeArgs {
+                input,
+                out,
+                codecs,
+                ladder,
+                segment_duration,
+                workers,
+                speed,
+                thumbnail_interval,
+            })
         }
         Command::Coordinator(args) => coordinator::run(args),
         Command::Worker(args) => worker::run(args),

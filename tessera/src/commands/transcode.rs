@@ -30,6 +30,7 @@ pub struct TranscodeArgs {
     pub segment_duration: f64,
     pub workers: Option<usize>,
     pub speed: SpeedPreset,
+    pub thumbnail_interval: f64,
 }
 
 fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
@@ -54,6 +55,10 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
     let target = super::target_duration(args.segment_duration)?;
     let ladder = load_ladder(&args)?;
     super::check_input(&args.input)?;
+    anyhow::ensure!(
+        args.thumbnail_interval == 0.0 || (1.0..=60.0).contains(&args.thumbnail_interval),
+        "--thumbnail-interval must be 0 (none) or 1-60 seconds"
+    );
     let slots = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -83,6 +88,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             cutter: Cutter::Child(std::env::current_exe().context("cannot find this program to cut with")?),
             outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
             submitted_at_ms: Some(tessera_core::jobs::now_ms()),
+            thumbnail_interval_secs: args.thumbnail_interval,
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;

@@ -1,0 +1,99 @@
+//! The WebVTT thumbnail track: one cue per thumbnail, from its time to the
+//! next one's, whose text is the sprite holding it with the thumbnail's
+//! place in it as a media fragment (`thumbnails/000003.jpg#xywh=160,0,160,90`),
+//! the convention seek-bar previews in video.js, JW Player, Plyr, Vidstack
+//! and Shaka's UI read.
+
+use std::fmt::Write as _;
+
+use tessera_core::wire::{RenditionSpec, ThumbnailSpec};
+
+use crate::rendition::Rendition;
+
+/// Name of the track, at the output prefix's root (next to `poster.jpg`).
+pub const TRACK: &str = "thumbnails.vtt";
+
+/// Name of the poster.
+pub const POSTER: &str = "poster.jpg";
+
+fn timestamp(secs: f64) -> String {
+    let ms = (secs.max(0.0) * 1000.0).round() as u64;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+/// The spec of a thumbnails rendition.
+pub fn spec_of(rendition: &Rendition) -> Option<ThumbnailSpec> {
+    match rendition.spec {
+        RenditionSpec::Thumbnails(spec) => Some(spec),
+        _ => None,
+    }
+}
+
+/// The WebVTT track of a finished thumbnails rendition whose video lasts `duration_secs`.
+pub fn webvtt(rendition: &Rendition, duration_secs: f64) -> String {
+    let mut out = String::from("WEBVTT\n");
+    let Some(spec) = spec_of(rendition) else { return out };
+    for segment in &rendition.segments {
+        let timescale = f64::from(segment.timescale.max(1));
+        // The same times the worker took: multiples of the interval from the segment's start.
+        let step = spec.interval_secs * timescale;
+        let first = (segment.start as f64 / step).ceil() as i64;
+        for i in 0..segment.frames {
+            let at = ((first + i64::from(i)) as f64 * step).round() / timescale;
+            let until = (at + spec.interval_secs).min(duration_secs.max(at + 0.001));
+            let (w, h) = (segment.width, segment.height);
+            let _ = write!(
+                out,
+                "\n{} --> {}\nthumbnails/{:06}.jpg#xywh={},0,{w},{h}\n",
+                timestamp(at),
+                timestamp(until),
+                segment.seq,
+                i * w
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::wire::{SegmentDone, TrackConfig};
+
+    #[test]
+    fn one_cue_per_thumbnail_pointing_into_its_sprite() {
+        let spec = ThumbnailSpec::every(2.0, 5.0);
+        let segment = |seq: u32, start: u64, duration: u64, frames: u32| SegmentDone {
+            rendition: "thumbnails".into(),
+            seq,
+            key: String::new(),
+            start,
+            duration,
+            timescale: 1000,
+            bytes: 1,
+            key_frame_bytes: None,
+            frames,
+            width: 160,
+            height: 90,
+            codec_string: "jpeg".into(),
+            config: TrackConfig::Jpeg,
+            psnr: None,
+            psnr_y: None,
+            ssim: None,
+            cpu_secs: 0.0,
+            queued_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
+        };
+        let r =
+            Rendition::new(RenditionSpec::Thumbnails(spec), vec![segment(0, 0, 3000, 2), segment(1, 3000, 2000, 1)])
+                .unwrap();
+        let vtt = webvtt(&r, 5.0);
+        assert_eq!(
+            vtt,
+            "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nthumbnails/000000.jpg#xywh=0,0,160,90\n\
+             \n00:00:02.000 --> 00:00:04.000\nthumbnails/000000.jpg#xywh=160,0,160,90\n\
+             \n00:00:04.000 --> 00:00:05.000\nthumbnails/000001.jpg#xywh=0,0,160,90\n"
+        );
+    }
+}
