@@ -47,7 +47,7 @@ CHART = ROOT / "charts" / "tessera"
 KUBE_VERSION = "1.33.0"
 RELEASE, NAMESPACE = "demo", "media"
 SAMPLE = "/usr/share/tessera/sample.mp4"
-CODECS = ("h264", "av1", "aac")
+CODECS = ("h264", "av1", "aac", "image")
 CLASSES = ("cpu", "gpu")
 
 # yamllint for the chart's own files, and a looser one for rendered manifests (long lines are data there).
@@ -667,7 +667,7 @@ class Invariants:
                 consumers.append(meta.get("consumer"))
                 self.c.expect(meta.get("stream") == "TESSERA_TASKS", where, f"stream {meta.get('stream')}, expected TESSERA_TASKS")
                 consumer = meta.get("consumer", "")
-                self.c.expect(re.fullmatch(r"worker-(cpu|gpu)-(h264|av1|aac)(-first)?", consumer) is not None, where, f"consumer {consumer!r} is not worker-{{class}}-{{codec}}[-first]")
+                self.c.expect(re.fullmatch(r"worker-(cpu|gpu)-(h264|av1|aac|image)(-first)?", consumer) is not None, where, f"consumer {consumer!r} is not worker-{{class}}-{{codec}}[-first]")
             expected = sorted(f"worker-{cls}-{codec}{suffix}" for codec in codecs for suffix in ("", "-first"))
             self.c.expect(sorted(consumers) == expected, where, f"consumers {sorted(consumers)}, expected one per codec and priority of the class: {expected}")
             self.c.expect(so["spec"].get("minReplicaCount", 0) <= so["spec"].get("maxReplicaCount", 100), where, "minReplicaCount above maxReplicaCount")

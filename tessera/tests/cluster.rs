@@ -444,7 +444,7 @@ async fn an_upload_plays_before_its_whole_ladder_is_encoded() {
     let (frames, _) = count_frames(&dir.path().join("master.m3u8"), "v");
     assert_eq!(frames, 120, "the early master plays the whole first rendition");
     assert_eq!(cluster.job(&job).await["state"], "running");
-    cluster.add_worker(&["--codecs", "av1"]);
+    cluster.add_worker(&["--codecs", "av1,image"]);
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(180)).await;
     assert_eq!(done["playable_at"], playable["playable_at"], "playable once");
     let package = cluster.tree(&prefix).await;

@@ -17,8 +17,8 @@ use super::cluster::{run_service, stop_on_signal, ClusterArgs};
 pub struct WorkerArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
-    /// Task codecs to take, comma-separated: h264, av1, aac.
-    #[arg(long, env = "TESSERA_CODECS", value_delimiter = ',', default_value = "h264,av1,aac")]
+    /// Task codecs to take, comma-separated: h264, av1, aac, image (thumbnails).
+    #[arg(long, env = "TESSERA_CODECS", value_delimiter = ',', default_value = "h264,av1,aac,image")]
     codecs: Vec<String>,
     /// Worker class whose subjects to serve: cpu or gpu. This build has no GPU
     /// encoder: a gpu worker encodes on the CPU (the fallback).
