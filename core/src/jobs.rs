@@ -457,6 +457,7 @@ mod tests {
             timescale: 48_000,
             bytes: 0,
             key_frame_bytes: None,
+            closed_captions: false,
             frames: 0,
             width: 0,
             height: 0,

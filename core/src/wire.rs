@@ -552,6 +552,9 @@ pub struct SegmentDone {
     /// in the rendition's I-frame playlist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_frame_bytes: Option<u64>,
+    /// Video: it carries the source's closed captions (CEA-608/708 in SEI).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed_captions: bool,
     /// Video frames or audio frames.
     pub frames: u32,
     /// Width (0 for audio).
@@ -781,6 +784,7 @@ mod tests {
                 timescale: 48000,
                 bytes: 32000,
                 key_frame_bytes: None,
+                closed_captions: false,
                 frames: 94,
                 width: 0,
                 height: 0,

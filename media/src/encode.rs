@@ -195,6 +195,9 @@ pub struct EncodedSegment {
     /// Mean per-frame quality of the coded frames, decoded again, against
     /// the frames given to the encoder (identical frames count 100 dB).
     pub quality: FrameQuality,
+    /// The pictures' closed captions are in the bitstream (x264 writes the
+    /// frames' A/53 `cc_data` as SEI; the other encoders drop them).
+    pub closed_captions: bool,
 }
 
 impl EncodedSegment {
@@ -231,6 +234,10 @@ pub struct SegmentEncoder {
     samples: Vec<EncodedSample>,
     meter: QualityMeter,
     sent: usize,
+    /// This encoder writes A/53 captions (x264).
+    writes_captions: bool,
+    /// A frame sent had captions.
+    captioned: bool,
 }
 
 impl SegmentEncoder {
@@ -242,12 +249,21 @@ impl SegmentEncoder {
             EncoderKind::Rav1e => Box::new(Av1Encoder::new(settings)?),
             EncoderKind::X264 | EncoderKind::SvtAv1 => Box::new(LibavEncoder::new(settings)?),
         };
-        Ok(Self { codec: settings.codec(), encoder, samples: Vec::new(), meter: QualityMeter::new(), sent: 0 })
+        Ok(Self {
+            codec: settings.codec(),
+            encoder,
+            samples: Vec::new(),
+            meter: QualityMeter::new(),
+            sent: 0,
+            writes_captions: settings.encoder == EncoderKind::X264,
+            captioned: false,
+        })
     }
 
     /// Encodes the next frame; the meter keeps it until its coded picture comes back.
     pub fn send(&mut self, frame: YuvFrame) -> Result<()> {
         self.sent += 1;
+        self.captioned |= !frame.captions.is_empty();
         self.encoder.send_frame(&frame)?;
         self.meter.sent(frame);
         self.take_samples()
@@ -288,7 +304,8 @@ impl SegmentEncoder {
             reason: "no decoder configuration in the first keyframe".into(),
         })?;
         let quality = self.meter.finish()?;
-        Ok(EncodedSegment { samples: self.samples, config, quality })
+        let closed_captions = self.captioned && self.writes_captions;
+        Ok(EncodedSegment { samples: self.samples, config, quality, closed_captions })
     }
 }
 

@@ -19,6 +19,9 @@ pub struct YuvFrame {
     pub pts: i64,
     /// Display duration in the track timescale.
     pub duration: u32,
+    /// Closed captions shown with this picture: ATSC A/53 `cc_data`
+    /// triplets (CEA-608/708), as the source's SEI carried them.
+    pub captions: Vec<u8>,
 }
 
 impl std::fmt::Debug for YuvFrame {
@@ -35,7 +38,7 @@ pub fn is_even_size(width: u32, height: u32) -> bool {
 impl YuvFrame {
     /// Builds a frame from packed planes, checking their sizes.
     pub fn new(width: u32, height: u32, y: Vec<u8>, u: Vec<u8>, v: Vec<u8>, pts: i64, duration: u32) -> Result<Self> {
-        let frame = Self { width, height, y, u, v, pts, duration };
+        let frame = Self { width, height, y, u, v, pts, duration, captions: Vec::new() };
         frame.validate()?;
         Ok(frame)
     }

@@ -54,6 +54,8 @@ pub struct VideoRendition {
     pub frames: usize,
     /// Mean quality of the coded frames against the scaled source frames.
     pub quality: FrameQuality,
+    /// It carries the source's closed captions (CEA-608/708 in SEI).
+    pub closed_captions: bool,
 }
 
 impl VideoRendition {
@@ -76,6 +78,7 @@ impl VideoRendition {
             duration: encoded.samples.iter().map(|s| u64::from(s.duration)).sum(),
             frames: encoded.samples.len(),
             quality: encoded.quality,
+            closed_captions: encoded.closed_captions,
         })
     }
 }

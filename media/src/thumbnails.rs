@@ -177,7 +177,7 @@ fn encode_jpeg(frame: &YuvFrame) -> Result<Vec<u8>> {
         c.time_base = ffi::AVRational { num: 1, den: 25 };
         c.thread_count = 1;
         c.flags |= (ffi::AV_CODEC_FLAG_QSCALE | ffi::AV_CODEC_FLAG_BITEXACT) as i32;
-        c.global_quality = ffi::FF_QP2LAMBDA as i32 * JPEG_QSCALE;
+        c.global_quality = ffi::FF_QP2LAMBDA * JPEG_QSCALE;
     }
     let mut encoder = context.encoder().video().map_err(jpeg_error)?.open().map_err(jpeg_error)?;
     let mut picture = crate::av::encoder::to_av_frame(&to_full_range(frame));
@@ -186,7 +186,7 @@ fn encode_jpeg(frame: &YuvFrame) -> Result<Vec<u8>> {
         let p = &mut *picture.as_mut_ptr();
         p.format = ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32;
         p.color_range = ffi::AVColorRange::AVCOL_RANGE_JPEG;
-        p.quality = ffi::FF_QP2LAMBDA as i32 * JPEG_QSCALE;
+        p.quality = ffi::FF_QP2LAMBDA * JPEG_QSCALE;
     }
     picture.set_pts(Some(0));
     encoder.send_frame(&picture).map_err(jpeg_error)?;

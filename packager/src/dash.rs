@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    AdaptationSet, Latency, Period, Representation, SegmentTemplate, SegmentTimeline, ServiceDescription,
-    SupplementalProperty, UTCTiming, MPD, S,
+    Accessibility, AdaptationSet, Latency, Period, Representation, SegmentTemplate, SegmentTimeline,
+    ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
 };
 
 use crate::rendition::Rendition;
@@ -119,6 +119,17 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
             representations: members.iter().map(|v| representation(v, live.as_ref())).collect(),
             supplemental_property: bt709_properties(),
+            // SCTE 214: CEA-608 channel 1 in the video's SEI, when every rendition of the set carries it.
+            Accessibility: members
+                .iter()
+                .all(|v| v.closed_captions())
+                .then(|| Accessibility {
+                    schemeIdUri: "urn:scte:dash:cc:cea-608:2015".into(),
+                    value: Some("CC1".into()),
+                    ..Accessibility::default()
+                })
+                .into_iter()
+                .collect(),
             ..AdaptationSet::default()
         });
     }

@@ -16,6 +16,9 @@ use crate::rendition::Rendition;
 /// Audio group id every variant references.
 const AUDIO_GROUP: &str = "audio";
 
+/// Closed-caption group id of the variants that carry the source's captions.
+const CC_GROUP: &str = "cc";
+
 fn to_string(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
@@ -220,7 +223,7 @@ fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
 /// first), each referencing the audio group when there is audio, then an
 /// `EXT-X-I-FRAME-STREAM-INF` per H.264 rendition for trick play.
 pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
-    let alternatives = audio
+    let mut alternatives: Vec<AlternativeMedia> = audio
         .map(|a| {
             vec![AlternativeMedia {
                 media_type: AlternativeMediaType::Audio,
@@ -233,6 +236,18 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
             }]
         })
         .unwrap_or_default();
+    if videos.iter().any(|v| v.closed_captions()) {
+        // CEA-608 channel 1, in the H.264 rungs' SEI (x264 wrote the source's cc_data there).
+        alternatives.push(AlternativeMedia {
+            media_type: AlternativeMediaType::ClosedCaptions,
+            group_id: CC_GROUP.into(),
+            name: "CC1".into(),
+            instream_id: Some(m3u8_rs::InstreamId::CC(1)),
+            default: true,
+            autoselect: true,
+            ..AlternativeMedia::default()
+        });
+    }
     let iframe_variants = videos.iter().filter(|v| v.has_iframes()).map(|v| {
         let (width, height) = v.size();
         VariantStream {
@@ -265,6 +280,9 @@ pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> Stri
                 resolution: Some(Resolution { width: u64::from(width), height: u64::from(height) }),
                 frame_rate: Some(v.frame_rate()),
                 audio: audio.map(|_| AUDIO_GROUP.to_string()),
+                closed_captions: v
+                    .closed_captions()
+                    .then(|| m3u8_rs::ClosedCaptionGroupId::GroupId(CC_GROUP.to_string())),
                 // Every rendition is SDR BT.709 (HDR sources are tone-mapped), as its init segment says.
                 other_attributes: Some(HashMap::from([(
                     "VIDEO-RANGE".to_string(),

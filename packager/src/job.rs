@@ -189,6 +189,7 @@ mod tests {
             timescale: 1000,
             bytes: 1000,
             key_frame_bytes: None,
+            closed_captions: false,
             frames: 60,
             width: 320,
             height: 180,

@@ -156,6 +156,7 @@ mod tests {
             timescale: 1000,
             bytes: 100_000,
             key_frame_bytes: None,
+            closed_captions: false,
             frames: if audio { 188 } else { 120 },
             width: if audio { 0 } else { 640 },
             height: if audio { 0 } else { 360 },

@@ -167,6 +167,11 @@ impl Rendition {
         (frames > 0).then(|| sum / frames as f64)
     }
 
+    /// True when its video carries the source's closed captions (CEA-608/708 in SEI).
+    pub fn closed_captions(&self) -> bool {
+        self.segments.iter().any(|s| s.closed_captions)
+    }
+
     /// True for an H.264 rendition whose every segment reported its leading
     /// keyframe's byte range: it gets an I-frame playlist.
     pub fn has_iframes(&self) -> bool {
@@ -228,6 +233,7 @@ mod tests {
                     timescale: 30000,
                     bytes,
                     key_frame_bytes: None,
+                    closed_captions: false,
                     frames,
                     width: 640,
                     height: 360,

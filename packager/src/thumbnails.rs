@@ -72,6 +72,7 @@ mod tests {
             timescale: 1000,
             bytes: 1,
             key_frame_bytes: None,
+            closed_captions: false,
             frames,
             width: 160,
             height: 90,

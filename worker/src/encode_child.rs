@@ -57,6 +57,9 @@ pub struct EncodedFigures {
     pub quality: [f64; 3],
     /// CPU seconds of the whole child.
     pub cpu_secs: f64,
+    /// It carries the source's closed captions.
+    #[serde(default)]
+    pub closed_captions: bool,
 }
 
 impl EncodedFigures {
@@ -73,6 +76,7 @@ impl EncodedFigures {
             frames: u32::try_from(out.frames).unwrap_or(u32::MAX),
             quality: [out.quality.psnr, out.quality.psnr_y, out.quality.ssim],
             cpu_secs,
+            closed_captions: out.closed_captions,
         }
     }
 }

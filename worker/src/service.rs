@@ -584,6 +584,7 @@ pub(crate) fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u
         psnr_y: Some(figures.quality[1]),
         ssim: Some(figures.quality[2]),
         cpu_secs: figures.cpu_secs,
+        closed_captions: figures.closed_captions,
         ..unfinished(spec, seq)
     }
 }
@@ -627,6 +628,7 @@ pub(crate) fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
         timescale: 0,
         bytes: 0,
         key_frame_bytes: None,
+        closed_captions: false,
         frames: 0,
         width: 0,
         height: 0,

@@ -251,6 +251,20 @@ impl VideoEncoder for LibavEncoder {
             )));
         }
         let mut picture = to_av_frame(frame);
+        if !frame.captions.is_empty() {
+            // libx264 (its `a53cc` option, on by default) writes them as an A/53 SEI.
+            // SAFETY: allocates side data on a frame this function owns and fills all of it.
+            unsafe {
+                let side = ffi::av_frame_new_side_data(
+                    picture.as_mut_ptr(),
+                    ffi::AVFrameSideDataType::AV_FRAME_DATA_A53_CC,
+                    frame.captions.len() as _,
+                );
+                if !side.is_null() {
+                    std::ptr::copy_nonoverlapping(frame.captions.as_ptr(), (*side).data, frame.captions.len());
+                }
+            }
+        }
         picture.set_pts(Some(self.timing.len() as i64));
         self.timing.push((frame.pts, frame.duration));
         self.encoder.send_frame(&picture).map_err(error(self.kind))?;

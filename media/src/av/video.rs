@@ -95,6 +95,28 @@ fn build_graph(video: &SegmentVideo, first: &ffmpeg::frame::Video, size: (u32, u
     Ok(graph)
 }
 
+/// The most `cc_data` triplets one picture carries: A/53's `cc_count` has 5 bits.
+const MAX_CC_TRIPLETS: usize = 31;
+
+/// Appends a dropped picture's captions to a kept one's, within A/53's limit.
+fn merge_captions(kept: &mut Vec<u8>, dropped: &[u8]) {
+    let room = (MAX_CC_TRIPLETS * 3).saturating_sub(kept.len());
+    kept.extend_from_slice(&dropped[..dropped.len().min(room) / 3 * 3]);
+}
+
+/// The A/53 closed captions a decoded (and filtered) picture carries.
+fn captions_of(frame: &ffmpeg::frame::Video) -> Vec<u8> {
+    // SAFETY: reads side data the frame owns, for as long as the frame is borrowed.
+    unsafe {
+        let side = ffi::av_frame_get_side_data(frame.as_ptr(), ffi::AVFrameSideDataType::AV_FRAME_DATA_A53_CC);
+        if side.is_null() || (*side).data.is_null() {
+            return Vec::new();
+        }
+        let bytes = std::slice::from_raw_parts((*side).data, (*side).size as usize);
+        bytes[..bytes.len() / 3 * 3].to_vec()
+    }
+}
+
 /// Frames on their way out: each is emitted once the next one fixes its duration.
 struct Emitter<'a> {
     video: &'a SegmentVideo,
@@ -107,7 +129,8 @@ impl Emitter<'_> {
     fn push(&mut self, mut frame: YuvFrame) -> Result<()> {
         if let Some(mut previous) = self.held.take() {
             if frame.pts <= previous.pts {
-                // A repeated timestamp: keep the first picture.
+                // A repeated timestamp: keep the first picture, and its captions with the dropped one's.
+                merge_captions(&mut previous.captions, &frame.captions);
                 self.held = Some(previous);
                 return Ok(());
             }
@@ -148,7 +171,7 @@ fn drain_graph(graph: &mut ffmpeg::filter::Graph, emitter: &mut Emitter<'_>) -> 
         let out = &frame;
         let pts = out.pts().unwrap_or(emitter.video.start);
         let source_pts = rescale(pts, tb, emitter.video.time_base);
-        let frame = YuvFrame::from_strided(
+        let mut frame = YuvFrame::from_strided(
             out.width(),
             out.height(),
             [out.data(0), out.data(1), out.data(2)],
@@ -156,6 +179,7 @@ fn drain_graph(graph: &mut ffmpeg::filter::Graph, emitter: &mut Emitter<'_>) -> 
             emitter.video.out_ticks(source_pts),
             0,
         )?;
+        frame.captions = captions_of(out);
         emitter.push(frame)?;
     }
     Ok(())
