@@ -41,12 +41,15 @@ pub struct CutRequest {
     /// A per-title ladder's rungs to probe before the plan is sent (none: no probe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_ladder: Option<Ladder>,
+    /// The audio languages to keep (empty: every track).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_languages: Vec<String>,
 }
 
 /// Opens and plans the upload (and probes it when asked): the plan's summary.
 fn open_and_plan(request: &CutRequest) -> Result<(PlanSummary, IngestPlan), CoordinatorError> {
     let target = std::time::Duration::from_secs_f64(request.segment_duration_secs);
-    let plan = IngestPlan::open(&request.path, target, &request.limits)?;
+    let plan = IngestPlan::open(&request.path, target, &request.limits, &request.audio_languages)?;
     let mut summary = plan.summary()?;
     if let Some(ladder) = &request.probe_ladder {
         summary.per_title = plan.probe_ladder(ladder)?;

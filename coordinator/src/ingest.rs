@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::wire::SourceInfo;
 use tessera_core::Ladder;
 use tessera_media::av::audio::NormalisedAudio;
-use tessera_media::av::SourceFile;
+use tessera_media::av::{AudioInfo, SourceFile};
 use tessera_media::per_title::RungProbe;
 use tessera_media::{Limits, MediaError, SegmentSpan};
 
@@ -43,20 +43,30 @@ pub struct PlanSummary {
     pub source: SourceInfo,
     /// Number of segments.
     pub segments: u32,
-    /// The audio rendition (None: no audio).
-    pub audio: Option<AudioSummary>,
+    /// The audio renditions, one per kept track (empty: no audio).
+    #[serde(default)]
+    pub audio: Vec<AudioSummary>,
     /// The per-title probe's figures (empty unless the ladder asked for one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_title: Vec<RungProbe>,
 }
 
-/// The source's audio as the audio rendition carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One of the source's audio tracks as its rendition carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AudioSummary {
     /// AAC bitrate.
     pub bitrate_kbps: u32,
     /// Priming samples (encoder delay) to trim.
     pub priming: u64,
+    /// Language tag in the container.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Title in the container.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The container marks it as the default track.
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// Segments the per-title probe samples.
@@ -69,26 +79,52 @@ pub struct IngestPlan {
     pub source: SourceFile,
     /// Its segments.
     pub spans: Vec<SegmentSpan>,
-    /// Its audio as AAC-LC (None without audio).
-    pub audio: Option<NormalisedAudio>,
+    /// The audio tracks it keeps, each as AAC-LC (empty without audio).
+    pub audio: Vec<NormalisedAudio>,
+    /// What the container says of each kept track (as `audio`).
+    pub audio_tracks: Vec<AudioInfo>,
+}
+
+/// The audio tracks a job keeps: all of them, or those whose language is
+/// in `languages` (ISO 639 tags as the container gives them, any case).
+fn kept_tracks(tracks: &[AudioInfo], languages: &[String]) -> Result<Vec<AudioInfo>, MediaError> {
+    if languages.is_empty() {
+        return Ok(tracks.to_vec());
+    }
+    let wanted =
+        |t: &AudioInfo| t.language.as_ref().is_some_and(|l| languages.iter().any(|w| w.eq_ignore_ascii_case(l)));
+    let kept: Vec<AudioInfo> = tracks.iter().filter(|t| wanted(t)).cloned().collect();
+    if kept.is_empty() && !tracks.is_empty() {
+        let have: Vec<String> =
+            tracks.iter().map(|t| t.language.clone().unwrap_or_else(|| "untagged".into())).collect();
+        return Err(MediaError::Unsupported(format!(
+            "no audio track in {} (the source's tracks: {})",
+            languages.join(", "),
+            have.join(", ")
+        )));
+    }
+    Ok(kept)
 }
 
 impl IngestPlan {
-    /// Opens `path`, plans `target`-long segments and normalises the audio.
-    pub fn open(path: &Path, target: Duration, limits: &Limits) -> Result<Self, MediaError> {
+    /// Opens `path`, plans `target`-long segments and normalises the audio
+    /// tracks it keeps (every one, or those in `languages`).
+    pub fn open(path: &Path, target: Duration, limits: &Limits, languages: &[String]) -> Result<Self, MediaError> {
         let source = SourceFile::open(path, limits)?;
         let spans = source.plan(target)?;
-        let audio = NormalisedAudio::from_source(&source, &spans, AUDIO_KBPS)?;
-        if let (Some(a), Some(info)) = (&audio, &source.info.audio) {
+        let (mut audio, mut audio_tracks) = (Vec::new(), Vec::new());
+        for info in kept_tracks(&source.info.audio, languages)? {
+            let Some(a) = NormalisedAudio::from_track(&source, &info, &spans, AUDIO_KBPS)? else { continue };
             match &a.transcoded_from {
-                Some(codec) => tracing::info!(%codec, kbps = AUDIO_KBPS, "audio encoded to AAC-LC"),
-                None => tracing::debug!(codec = %info.codec, "AAC-LC audio copied"),
+                Some(codec) => {
+                    tracing::info!(%codec, stream = info.index, kbps = AUDIO_KBPS, "audio encoded to AAC-LC")
+                }
+                None => tracing::debug!(codec = %info.codec, stream = info.index, "AAC-LC audio copied"),
             }
+            audio.push(a);
+            audio_tracks.push(info);
         }
-        if source.info.audio_streams > 1 {
-            tracing::warn!(streams = source.info.audio_streams, "several audio tracks: only the first is kept");
-        }
-        Ok(Self { source, spans, audio })
+        Ok(Self { source, spans, audio, audio_tracks })
     }
 
     /// What the job needs to know of the plan.
@@ -105,7 +141,18 @@ impl IngestPlan {
                 frames: self.spans.iter().map(|s| s.frames as u64).sum(),
             },
             segments,
-            audio: self.audio.as_ref().map(|a| AudioSummary { bitrate_kbps: a.bitrate_kbps, priming: a.priming }),
+            audio: self
+                .audio
+                .iter()
+                .zip(&self.audio_tracks)
+                .map(|(a, info)| AudioSummary {
+                    bitrate_kbps: a.bitrate_kbps,
+                    priming: a.priming,
+                    language: info.language.clone(),
+                    title: info.title.clone(),
+                    default: info.default,
+                })
+                .collect(),
             per_title: Vec::new(),
         })
     }
@@ -127,7 +174,7 @@ impl IngestPlan {
         let heights: Vec<u32> =
             ladder.for_source(v.display_width.min(v.display_height))?.iter().map(|r| r.height).collect();
         let mut samples = Vec::new();
-        self.source.cut::<MediaError>(&self.probe_spans(), None, |segment| {
+        self.source.cut::<MediaError>(&self.probe_spans(), &[], |segment| {
             samples.push(segment);
             Ok(())
         })?;
@@ -139,7 +186,7 @@ impl IngestPlan {
         let (num, den) = self.source.info.video.time_base;
         let secs = |ticks: i64| ticks as f64 * f64::from(num) / f64::from(den);
         let origin = self.spans.first().map_or(0, |s| s.start);
-        self.source.cut(&self.spans, self.audio.as_ref(), |segment| {
+        self.source.cut(&self.spans, &self.audio, |segment| {
             let span = &self.spans[segment.header.seq as usize];
             let bytes = segment.to_bytes()?;
             sink(SourceSegment {
@@ -154,15 +201,15 @@ impl IngestPlan {
     }
 }
 
-/// Opens `path`, cuts it into `target`-long segments and calls `sink` with
-/// each in order. Returns the plan.
+/// Opens `path`, cuts it into `target`-long segments (keeping every audio
+/// track) and calls `sink` with each in order. Returns the plan.
 pub fn segment_source<E: From<MediaError>>(
     path: &Path,
     target: Duration,
     limits: &Limits,
     sink: impl FnMut(SourceSegment) -> Result<(), E>,
 ) -> Result<IngestPlan, E> {
-    let plan = IngestPlan::open(path, target, limits)?;
+    let plan = IngestPlan::open(path, target, limits, &[])?;
     plan.cut(sink)?;
     Ok(plan)
 }

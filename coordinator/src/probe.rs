@@ -52,24 +52,26 @@ impl fmt::Display for ProbeReport {
             c.primaries, c.transfer, c.matrix, c.range
         )?;
         writeln!(f, "keyframes: {} (longest interval {:.2} s)", v.keyframes, v.max_keyframe_interval_secs)?;
-        match &s.audio {
-            Some(a) => {
-                let profile = a.profile.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
-                let kept = if a.codec == "aac" && a.profile.as_deref() == Some("LC") {
-                    "copied when it starts with the video, has no gaps and covers it, else encoded to AAC-LC"
-                } else {
-                    "encoded to AAC-LC"
-                };
-                writeln!(
-                    f,
-                    "audio:     stream {}: {}{profile}, {} Hz, {} ch ({kept})",
-                    a.index, a.codec, a.sample_rate, a.channels
-                )?;
-                if s.audio_streams > 1 {
-                    writeln!(f, "note:      {} audio streams: only the first is kept", s.audio_streams)?;
-                }
+        if s.audio.is_empty() {
+            writeln!(f, "audio:     none")?;
+        }
+        for a in &s.audio {
+            let profile = a.profile.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+            let kept = if a.codec == "aac" && a.profile.as_deref() == Some("LC") {
+                "copied when it starts with the video, has no gaps and covers it, else encoded to AAC-LC"
+            } else {
+                "encoded to AAC-LC"
+            };
+            let mut tags: Vec<String> = a.language.iter().chain(&a.title).cloned().collect();
+            if a.default {
+                tags.push("default".into());
             }
-            None => writeln!(f, "audio:     none")?,
+            let tags = if tags.is_empty() { String::new() } else { format!(" [{}]", tags.join(", ")) };
+            writeln!(
+                f,
+                "audio:     stream {}{tags}: {}{profile}, {} Hz, {} ch ({kept})",
+                a.index, a.codec, a.sample_rate, a.channels
+            )?;
         }
         Ok(())
     }

@@ -254,6 +254,7 @@ async fn run_submission(
         outage_window: segmenting.outage_window,
         submitted_at_ms: submission.submitted_at_ms,
         thumbnail_interval_secs: submission.thumbnail_interval_secs,
+        audio_languages: submission.audio_languages.clone(),
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

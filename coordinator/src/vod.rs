@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
-    output_key, source_segment_key, task_subject, validate_id, JobEvent, JobEventKind, JobPlan, RenditionSpec, Task,
-    TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
+    output_key, source_segment_key, task_subject, validate_id, AudioTrack, JobEvent, JobEventKind, JobPlan,
+    RenditionSpec, Task, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cutting::{cut_in_child, cut_in_process, CutRequest, Cutter};
 use crate::error::CoordinatorError;
-use crate::ingest::PlanSummary;
+use crate::ingest::{AudioSummary, PlanSummary};
 
 /// What to do with one source.
 #[derive(Debug, Clone)]
@@ -52,6 +52,8 @@ pub struct VodJobSpec {
     pub submitted_at_ms: Option<u64>,
     /// Seconds between seek-bar thumbnails (0: no thumbnails or poster).
     pub thumbnail_interval_secs: f64,
+    /// Audio languages to keep (empty: every audio track of the source).
+    pub audio_languages: Vec<String>,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
@@ -72,14 +74,40 @@ pub fn plan_renditions(plan: &PlanSummary, spec: &VodJobSpec) -> Result<Vec<Rend
             RenditionSpec::Video { rung }
         })
         .collect();
-    if let Some(audio) = &plan.audio {
-        renditions.push(RenditionSpec::Audio { bitrate_kbps: audio.bitrate_kbps, priming: audio.priming });
-    }
+    renditions.extend(audio_renditions(&plan.audio));
     if spec.thumbnail_interval_secs > 0.0 {
         let thumbnails = ThumbnailSpec::every(spec.thumbnail_interval_secs, plan.source.duration_secs);
         renditions.push(RenditionSpec::Thumbnails(thumbnails));
     }
     Ok(renditions)
+}
+
+/// One audio rendition per kept track, labelled from the container (its
+/// title, else its language, else its number; repeated labels numbered), the
+/// container's default track (else the first) marked default.
+fn audio_renditions(tracks: &[AudioSummary]) -> Vec<RenditionSpec> {
+    let default = tracks.iter().position(|t| t.default).unwrap_or(0);
+    let mut labels: Vec<String> = Vec::new();
+    tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let base = t.title.clone().or_else(|| t.language.clone()).unwrap_or_else(|| format!("Audio {}", i + 1));
+            let repeats = labels.iter().filter(|l| l.starts_with(&base)).count();
+            let label = if repeats == 0 { base } else { format!("{base} ({})", repeats + 1) };
+            labels.push(label.clone());
+            RenditionSpec::Audio {
+                bitrate_kbps: t.bitrate_kbps,
+                priming: t.priming,
+                track: AudioTrack {
+                    index: u8::try_from(i).unwrap_or(u8::MAX),
+                    language: t.language.clone(),
+                    label: Some(label),
+                    default: i == default,
+                },
+            }
+        })
+        .collect()
 }
 
 /// Lines of the rung a job plays first, when the ladder has it: enough to
@@ -146,6 +174,7 @@ async fn publish_job(
         segment_duration_secs: spec.segment_duration.as_secs_f64(),
         limits: spec.limits,
         probe_ladder: spec.ladder.per_title.then(|| spec.ladder.clone()),
+        audio_languages: spec.audio_languages.clone(),
     };
     let cutter = match &spec.cutter {
         // libavformat reads synchronously: a blocking thread.
@@ -291,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_first_rendition_is_the_lowest_h264_rung_of_360_lines_or_more() {
-        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 };
+        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 0, track: AudioTrack::default() };
         let ladder: Vec<RenditionSpec> =
             [720, 480, 360, 240].map(|h| video(VideoCodec::H264, h)).into_iter().chain([audio.clone()]).collect();
         assert_eq!(first_rendition(&ladder).as_deref(), Some("h264-360p"));
@@ -319,7 +348,10 @@ mod tests {
         };
         assert_eq!(target.priority(&ladder[0]), TaskPriority::Rest);
         assert_eq!(target.priority(&ladder[1]), TaskPriority::First);
-        assert_eq!(target.priority(&RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 }), TaskPriority::First);
+        assert_eq!(
+            target.priority(&RenditionSpec::Audio { bitrate_kbps: 128, priming: 0, track: AudioTrack::default() }),
+            TaskPriority::First
+        );
         let live = SegmentTarget { first: None, ..target };
         assert_eq!(live.priority(&ladder[1]), TaskPriority::Rest);
     }

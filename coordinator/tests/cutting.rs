@@ -47,6 +47,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
         outage_window: Duration::from_secs(5),
         submitted_at_ms: None,
         thumbnail_interval_secs: 0.0,
+        audio_languages: Vec::new(),
     }
 }
 
@@ -85,7 +86,7 @@ async fn a_child_that_crashes_fails_its_job_as_bad_input() {
     let plan = PlanSummary {
         source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 2.0, frames: 60 },
         segments: 2,
-        audio: Some(AudioSummary { bitrate_kbps: 128, priming: 1024 }),
+        audio: vec![AudioSummary { bitrate_kbps: 128, priming: 1024, language: None, title: None, default: true }],
         per_title: Vec::new(),
     };
     let json = serde_json::to_vec(&plan).unwrap();

@@ -51,6 +51,9 @@ pub struct JobSubmission {
     /// Seconds between seek-bar thumbnails (0: no thumbnails or poster).
     #[serde(default = "default_thumbnail_interval")]
     pub thumbnail_interval_secs: f64,
+    /// Audio languages to keep (empty: every audio track of the source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_languages: Vec<String>,
 }
 
 /// Seconds between thumbnails unless a job says otherwise.
@@ -76,6 +79,7 @@ impl JobSubmission {
             request_traceparent: None,
             submitted_at_ms: Some(now_ms()),
             thumbnail_interval_secs: DEFAULT_THUMBNAIL_INTERVAL_SECS,
+            audio_languages: Vec::new(),
         }
     }
 }
@@ -429,7 +433,7 @@ impl JobBook {
 mod tests {
     use super::*;
     use crate::kv::MemoryKv;
-    use crate::wire::{JobPlan, RenditionSpec, SegmentDone, TrackConfig};
+    use crate::wire::{AudioTrack, JobPlan, RenditionSpec, SegmentDone, TrackConfig};
 
     fn record() -> JobRecord {
         let ladder = Ladder::default_for(&[tessera_media::VideoCodec::H264]);
@@ -439,7 +443,7 @@ mod tests {
     fn plan() -> JobPlan {
         JobPlan {
             segments: 2,
-            renditions: vec![RenditionSpec::Audio { bitrate_kbps: 128, priming: 0 }],
+            renditions: vec![RenditionSpec::Audio { bitrate_kbps: 128, priming: 0, track: AudioTrack::default() }],
             source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 4.0, frames: 120 },
             output_prefix: "outputs/j1".into(),
             first: None,

@@ -200,9 +200,35 @@ pub enum RenditionSpec {
         /// edit-list media time): written as the rendition's edit list.
         #[serde(default)]
         priming: u64,
+        /// Which of the job's audio tracks, with its language and name.
+        #[serde(default)]
+        track: AudioTrack,
     },
     /// Seek-bar thumbnails (a JPEG sprite per segment) and the poster.
     Thumbnails(ThumbnailSpec),
+}
+
+/// One of a job's audio tracks (a job keeps every track of its source, or
+/// the languages it asked for), as its rendition is labelled in manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioTrack {
+    /// Track number within the job's source segments (0: the first kept).
+    pub index: u8,
+    /// Language as the source tags it (ISO 639-2 or BCP 47), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The name players show (the source's title for the track, else its language).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The track players pick unless told otherwise.
+    pub default: bool,
+}
+
+impl Default for AudioTrack {
+    /// A job's only audio track.
+    fn default() -> Self {
+        Self { index: 0, language: None, label: None, default: true }
+    }
 }
 
 /// What thumbnails a job gets.
@@ -241,7 +267,11 @@ impl RenditionSpec {
     pub fn name(&self) -> String {
         match self {
             RenditionSpec::Video { rung } => rung.name(),
-            RenditionSpec::Audio { bitrate_kbps, .. } => format!("aac-{bitrate_kbps}k"),
+            // The first track keeps the single-track name, so one-track jobs read as before.
+            RenditionSpec::Audio { bitrate_kbps, track, .. } => match track.index {
+                0 => format!("aac-{bitrate_kbps}k"),
+                n => format!("aac-{bitrate_kbps}k-{n}"),
+            },
             RenditionSpec::Thumbnails(_) => "thumbnails".into(),
         }
     }
@@ -767,7 +797,7 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["added_later"] = serde_json::json!(1);
         assert_eq!(serde_json::from_value::<Task>(value).unwrap(), task);
-        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 };
+        let audio = RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024, track: AudioTrack::default() };
         assert_eq!((audio.name(), audio.codec()), ("aac-128k".to_string(), TaskCodec::Aac));
     }
 

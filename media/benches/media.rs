@@ -33,7 +33,7 @@ fn source() -> SourceSegment {
     let spans = source.plan(Duration::from_secs(3600)).expect("plan");
     let mut segments = Vec::new();
     source
-        .cut::<MediaError>(&spans, None, |s| {
+        .cut::<MediaError>(&spans, &[], |s| {
             segments.push(s);
             Ok(())
         })

@@ -437,7 +437,7 @@ impl LiveSegmenter {
         if at >= 0 {
             if let Some(streaming) = self.streaming.as_mut() {
                 let packet = SegmentPacket {
-                    stream: StreamKind::Audio,
+                    stream: StreamKind::Audio(0),
                     key: true,
                     pts: at,
                     dts: at,
@@ -510,6 +510,7 @@ impl LiveSegmenter {
                 },
             },
             audio: audio.map(|a| SegmentAudio { asc: a.asc.clone(), sample_rate: a.sample_rate }),
+            other_audio: Vec::new(),
             chunk,
         })
     }
@@ -538,7 +539,7 @@ impl LiveSegmenter {
                     let next = starts.get(i + 1).copied().unwrap_or(at + AAC_FRAME);
                     audio_bytes += d.len() as u64;
                     packets.push(SegmentPacket {
-                        stream: StreamKind::Audio,
+                        stream: StreamKind::Audio(0),
                         key: true,
                         pts: at,
                         dts: at,

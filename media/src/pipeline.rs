@@ -379,10 +379,13 @@ pub struct AudioRendition {
 }
 
 /// The segment's AAC frames as the audio rendition's fragment.
-pub fn copy_audio(segment: &SourceSegment) -> Result<AudioRendition> {
-    let header = segment.header.audio.as_ref().ok_or_else(|| MediaError::BadSegment("it has no audio".into()))?;
+pub fn copy_audio(segment: &SourceSegment, track: u8) -> Result<AudioRendition> {
+    let header = segment
+        .header
+        .audio_track(track)
+        .ok_or_else(|| MediaError::BadSegment(format!("it has no audio track {track}")))?;
     let config = AacConfig::from_asc(&header.asc)?;
-    let packets: Vec<_> = segment.audio().collect();
+    let packets: Vec<_> = segment.audio_track(track).collect();
     let first = packets.first().ok_or_else(|| MediaError::BadSegment("it has no audio frames".into()))?;
     let start =
         u64::try_from(first.pts).map_err(|_| MediaError::BadSegment(format!("negative audio start {}", first.pts)))?;

@@ -58,6 +58,16 @@ pub struct SegmentVideo {
     pub normalise: Normalise,
 }
 
+impl SegmentHeader {
+    /// Audio track `track`'s configuration.
+    pub fn audio_track(&self, track: u8) -> Option<&SegmentAudio> {
+        match track {
+            0 => self.audio.as_ref(),
+            n => self.other_audio.get(usize::from(n) - 1),
+        }
+    }
+}
+
 impl SegmentVideo {
     /// A presentation time (in `time_base`) on the output clock: ticks of
     /// `timescale` from the source's time 0, rounded to nearest.
@@ -83,8 +93,11 @@ pub struct SegmentHeader {
     pub seq: u32,
     /// The video stream.
     pub video: SegmentVideo,
-    /// The audio stream, if the job has audio.
+    /// The audio stream, if the job has audio (its first track).
     pub audio: Option<SegmentAudio>,
+    /// The job's other audio tracks, in order (track 1, 2, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_audio: Vec<SegmentAudio>,
     /// Set when this is one chunk of a segment streamed as it is cut (a
     /// low-latency live channel's): the chunk's number, and whether it is the
     /// last (then `video.end` and `video.frames` are final).
@@ -110,8 +123,8 @@ pub struct SourceChunk {
 pub enum StreamKind {
     /// The video stream.
     Video,
-    /// The audio stream.
-    Audio,
+    /// Audio track n (0: [`SegmentHeader::audio`], n > 0: `other_audio[n - 1]`).
+    Audio(u8),
 }
 
 /// One compressed packet.
@@ -157,7 +170,7 @@ impl SourceSegment {
             })?;
             out.push(match p.stream {
                 StreamKind::Video => 0,
-                StreamKind::Audio => 1,
+                StreamKind::Audio(track) => track.saturating_add(1),
             });
             out.push(u8::from(p.key));
             out.extend_from_slice(&p.pts.to_be_bytes());
@@ -187,8 +200,7 @@ impl SourceSegment {
             }
             let stream = match rest[0] {
                 0 => StreamKind::Video,
-                1 => StreamKind::Audio,
-                other => return Err(bad(format!("packet {} names stream {other}", packets.len()))),
+                track => StreamKind::Audio(track - 1),
             };
             let key = rest[1] & 1 == 1;
             let int = |at: usize| {
@@ -215,8 +227,13 @@ impl SourceSegment {
         self.packets.iter().filter(|p| p.stream == StreamKind::Video)
     }
 
-    /// The audio packets, in order.
+    /// The first audio track's packets, in order.
     pub fn audio(&self) -> impl Iterator<Item = &SegmentPacket> {
-        self.packets.iter().filter(|p| p.stream == StreamKind::Audio)
+        self.audio_track(0)
+    }
+
+    /// Audio track `track`'s packets, in order.
+    pub fn audio_track(&self, track: u8) -> impl Iterator<Item = &SegmentPacket> {
+        self.packets.iter().filter(move |p| p.stream == StreamKind::Audio(track))
     }
 }

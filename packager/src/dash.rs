@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    Accessibility, AdaptationSet, Latency, Period, Representation, SegmentTemplate, SegmentTimeline,
+    Accessibility, AdaptationSet, Label, Latency, Period, Representation, Role, SegmentTemplate, SegmentTimeline,
     ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
 };
 
@@ -87,17 +87,17 @@ fn utc(ms: u64) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// The static MPD of a finished job.
-pub fn static_mpd(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
-    mpd(videos, audio, None)
+pub fn static_mpd(videos: &[&Rendition], audios: &[&Rendition]) -> String {
+    mpd(videos, audios, None)
 }
 
 /// The dynamic MPD of a live broadcast over the window (the renditions hold
 /// the window's segments).
-pub fn dynamic_mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: LiveTiming) -> String {
-    mpd(videos, audio, Some(live))
+pub fn dynamic_mpd(videos: &[&Rendition], audios: &[&Rendition], live: LiveTiming) -> String {
+    mpd(videos, audios, Some(live))
 }
 
-fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming>) -> String {
+fn mpd(videos: &[&Rendition], audios: &[&Rendition], live: Option<LiveTiming>) -> String {
     let mut adaptations: Vec<AdaptationSet> = Vec::new();
     let mut codecs: Vec<String> = Vec::new();
     for v in videos {
@@ -133,19 +133,34 @@ fn mpd(videos: &[&Rendition], audio: Option<&Rendition>, live: Option<LiveTiming
             ..AdaptationSet::default()
         });
     }
-    if let Some(a) = audio {
+    // An AdaptationSet per audio track, with its language, name and role (main: the default one).
+    for (i, a) in audios.iter().enumerate() {
+        let track = a.audio_track();
+        let main = track.is_none_or(|t| t.default);
         adaptations.push(AdaptationSet {
-            id: Some(codecs.len().to_string()),
+            id: Some((codecs.len() + i).to_string()),
             contentType: Some("audio".into()),
             mimeType: Some("audio/mp4".into()),
+            lang: track.and_then(|t| t.language.clone()),
             segmentAlignment: Some(true),
             startWithSAP: Some(1),
+            Role: vec![Role {
+                schemeIdUri: "urn:mpeg:dash:role:2011".into(),
+                value: Some(if main { "main" } else { "alternate" }.into()),
+                ..Role::default()
+            }],
+            Label: track
+                .and_then(|t| t.label.clone())
+                .map(|content| Label { content, ..Label::default() })
+                .into_iter()
+                .collect(),
             representations: vec![representation(a, live.as_ref())],
             ..AdaptationSet::default()
         });
     }
-    let duration = videos.iter().chain(audio.as_ref()).map(|r| r.duration_secs()).fold(0.0, f64::max);
-    let longest = videos.iter().chain(audio.as_ref()).map(|r| r.longest_segment_secs()).fold(0.0, f64::max);
+    let all = || videos.iter().chain(audios);
+    let duration = all().map(|r| r.duration_secs()).fold(0.0, f64::max);
+    let longest = all().map(|r| r.longest_segment_secs()).fold(0.0, f64::max);
     let mut mpd = MPD {
         xmlns: Some("urn:mpeg:dash:schema:mpd:2011".into()),
         profiles: Some("urn:mpeg:dash:profile:isoff-live:2011".into()),

@@ -222,20 +222,27 @@ fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
 /// The multivariant playlist: one variant per video rendition (highest
 /// first), each referencing the audio group when there is audio, then an
 /// `EXT-X-I-FRAME-STREAM-INF` per H.264 rendition for trick play.
-pub fn master_playlist(videos: &[&Rendition], audio: Option<&Rendition>) -> String {
-    let mut alternatives: Vec<AlternativeMedia> = audio
+pub fn master_playlist(videos: &[&Rendition], audios: &[&Rendition]) -> String {
+    // One audio group, a member per track (language and name from the source), one of them the default.
+    let mut alternatives: Vec<AlternativeMedia> = audios
+        .iter()
         .map(|a| {
-            vec![AlternativeMedia {
+            let track = a.audio_track();
+            AlternativeMedia {
                 media_type: AlternativeMediaType::Audio,
                 uri: Some(format!("{}/index.m3u8", a.name())),
                 group_id: AUDIO_GROUP.into(),
-                name: a.name(),
-                default: true,
+                language: track.and_then(|t| t.language.clone()),
+                name: track.and_then(|t| t.label.clone()).unwrap_or_else(|| a.name()),
+                default: track.is_none_or(|t| t.default),
                 autoselect: true,
+                channels: a.channels().map(|c| c.to_string()),
                 ..AlternativeMedia::default()
-            }]
+            }
         })
-        .unwrap_or_default();
+        .collect();
+    // Variants are sized for the heaviest audio track.
+    let audio = audios.iter().copied().max_by_key(|a| a.peak_bps());
     if videos.iter().any(|v| v.closed_captions()) {
         // CEA-608 channel 1, in the H.264 rungs' SEI (x264 wrote the source's cc_data there).
         alternatives.push(AlternativeMedia {

@@ -141,7 +141,7 @@ impl JobAssembly {
             let rendition = Rendition::new(spec.clone(), self.done_segments(&spec.name()))?;
             match spec {
                 RenditionSpec::Video { .. } => finished.videos.push(rendition),
-                RenditionSpec::Audio { .. } => finished.audio = Some(rendition),
+                RenditionSpec::Audio { .. } => finished.audios.push(rendition),
                 RenditionSpec::Thumbnails(_) => finished.thumbnails = Some(rendition),
             }
         }
@@ -154,8 +154,8 @@ impl JobAssembly {
 pub struct Finished {
     /// Video rungs in plan order.
     pub videos: Vec<Rendition>,
-    /// The audio rendition.
-    pub audio: Option<Rendition>,
+    /// The audio renditions, one per kept track.
+    pub audios: Vec<Rendition>,
     /// The thumbnail sprites.
     pub thumbnails: Option<Rendition>,
 }
@@ -163,7 +163,7 @@ pub struct Finished {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::wire::{SegmentFailed, SourceInfo, TrackConfig, WIRE_VERSION};
+    use tessera_core::wire::{AudioTrack, SegmentFailed, SourceInfo, TrackConfig, WIRE_VERSION};
     use tessera_core::Rung;
     use tessera_media::VideoCodec;
 
@@ -171,7 +171,10 @@ mod tests {
         let rung = Rung::new(VideoCodec::H264, 180, 300);
         JobPlan {
             segments: 2,
-            renditions: vec![RenditionSpec::Video { rung }, RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 }],
+            renditions: vec![
+                RenditionSpec::Video { rung },
+                RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024, track: AudioTrack::default() },
+            ],
             source: SourceInfo { width: 320, height: 180, frame_rate: 30.0, duration_secs: 4.0, frames: 120 },
             output_prefix: String::new(),
             first: None,
@@ -215,7 +218,8 @@ mod tests {
         assert_eq!(job.apply(&done("h264-180p", 0)), Step::Wait, "a repeat counts once");
         assert_eq!(job.apply(&done("aac-128k", 0)), Step::Wait);
         assert_eq!(job.apply(&done("h264-180p", 1)), Step::Package);
-        let Finished { videos, audio, .. } = job.renditions().unwrap();
+        let Finished { videos, audios, .. } = job.renditions().unwrap();
+        let audio = audios.first().cloned();
         assert_eq!(videos.len(), 1);
         assert_eq!(videos[0].segments.iter().map(|s| s.seq).collect::<Vec<_>>(), [0, 1]);
         assert_eq!(audio.unwrap().name(), "aac-128k");

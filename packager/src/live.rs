@@ -255,9 +255,10 @@ impl LiveJob {
         }
         let videos: Vec<&Rendition> =
             windows.iter().filter(|(s, _)| matches!(s, RenditionSpec::Video { .. })).map(|(_, r)| r).collect();
-        let audio = windows.iter().find(|(s, _)| matches!(s, RenditionSpec::Audio { .. })).map(|(_, r)| r);
+        let audios: Vec<&Rendition> =
+            windows.iter().filter(|(s, _)| matches!(s, RenditionSpec::Audio { .. })).map(|(_, r)| r).collect();
         if !self.master_written {
-            outputs.put(&key("master.m3u8"), Bytes::from(master_playlist(&videos, audio))).await?;
+            outputs.put(&key("master.m3u8"), Bytes::from(master_playlist(&videos, &audios))).await?;
             self.master_written = true;
         }
         let timing = LiveTiming {
@@ -267,7 +268,7 @@ impl LiveJob {
             window: self.plan.window,
             part_secs: self.plan.part_secs,
         };
-        outputs.put(&key("manifest.mpd"), Bytes::from(dynamic_mpd(&videos, audio, timing))).await?;
+        outputs.put(&key("manifest.mpd"), Bytes::from(dynamic_mpd(&videos, &audios, timing))).await?;
         Ok(())
     }
 }

@@ -110,13 +110,12 @@ impl Progressive {
         let videos: Vec<&Rendition> = playable.iter().map(|(r, _)| r).filter(|r| !r.is_audio()).collect();
         let names: Vec<String> = videos.iter().map(|r| r.name()).collect();
         if names != self.master {
-            let audio = playable.iter().map(|(r, _)| r).find(|r| r.is_audio());
-            update
-                .writes
-                .push(Write { key: "master.m3u8".into(), bytes: master_playlist(&videos, audio).into_bytes() });
+            let audios: Vec<&Rendition> = playable.iter().map(|(r, _)| r).filter(|r| r.is_audio()).collect();
+            let master = master_playlist(&videos, &audios);
+            update.writes.push(Write { key: "master.m3u8".into(), bytes: master.into_bytes() });
             self.master = names;
             let mut all: Vec<String> = self.master.clone();
-            all.extend(audio.map(Rendition::name));
+            all.extend(audios.iter().map(|a| a.name()));
             update.master = Some(all);
         }
         Ok(update)
@@ -126,7 +125,7 @@ impl Progressive {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::wire::{JobEventKind, JobPlan, SourceInfo, TrackConfig};
+    use tessera_core::wire::{AudioTrack, JobEventKind, JobPlan, SourceInfo, TrackConfig};
     use tessera_core::Rung;
     use tessera_media::VideoCodec;
 
@@ -136,7 +135,7 @@ mod tests {
             renditions: vec![
                 RenditionSpec::Video { rung: Rung::new(VideoCodec::H264, 720, 2500) },
                 RenditionSpec::Video { rung: Rung::new(VideoCodec::H264, 360, 700) },
-                RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024 },
+                RenditionSpec::Audio { bitrate_kbps: 128, priming: 1024, track: AudioTrack::default() },
             ],
             source: SourceInfo { width: 1280, height: 720, frame_rate: 30.0, duration_secs: 12.0, frames: 360 },
             output_prefix: String::new(),

@@ -167,6 +167,22 @@ impl Rendition {
         (frames > 0).then(|| sum / frames as f64)
     }
 
+    /// The audio track it is (audio renditions).
+    pub fn audio_track(&self) -> Option<&tessera_core::wire::AudioTrack> {
+        match &self.spec {
+            RenditionSpec::Audio { track, .. } => Some(track),
+            _ => None,
+        }
+    }
+
+    /// Audio channels as its configuration declares them (audio renditions).
+    pub fn channels(&self) -> Option<u16> {
+        match self.config() {
+            TrackConfig::Aac { channels, .. } => Some(*channels),
+            _ => None,
+        }
+    }
+
     /// True when its video carries the source's closed captions (CEA-608/708 in SEI).
     pub fn closed_captions(&self) -> bool {
         self.segments.iter().any(|s| s.closed_captions)

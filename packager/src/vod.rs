@@ -43,10 +43,10 @@ pub async fn package_vod(
     discontinuities: &BTreeSet<u32>,
     playable_at_ms: Option<u64>,
 ) -> Result<(JobReport, Vec<String>), PackagerError> {
-    let (videos, audio) = (&finished.videos, finished.audio.as_ref());
+    let (videos, audios) = (&finished.videos, &finished.audios);
     let key = |rel: &str| output_key(&plan.output_prefix, rel);
     let mut written = Vec::new();
-    for r in videos.iter().chain(audio) {
+    for r in videos.iter().chain(audios) {
         let init = init_of(r)?;
         let init_key = key(&format!("{}/init.mp4", r.name()));
         outputs.put(&init_key, Bytes::from(init)).await?;
@@ -60,9 +60,11 @@ pub async fn package_vod(
         }
     }
     let video_refs: Vec<&Rendition> = videos.iter().collect();
-    for (name, text) in
-        [("master.m3u8", master_playlist(&video_refs, audio)), ("manifest.mpd", static_mpd(&video_refs, audio))]
-    {
+    let audio_refs: Vec<&Rendition> = audios.iter().collect();
+    for (name, text) in [
+        ("master.m3u8", master_playlist(&video_refs, &audio_refs)),
+        ("manifest.mpd", static_mpd(&video_refs, &audio_refs)),
+    ] {
         outputs.put(&key(name), Bytes::from(text)).await?;
         written.push(key(name));
     }
@@ -78,7 +80,7 @@ pub async fn package_vod(
     };
     let report = JobReport {
         source: plan.source.clone(),
-        renditions: videos.iter().chain(audio).map(RenditionReport::of).collect(),
+        renditions: videos.iter().chain(audios).map(RenditionReport::of).collect(),
         timing: JobTiming::of(plan, playable_at_ms, tessera_core::jobs::now_ms()),
         thumbnails,
     };

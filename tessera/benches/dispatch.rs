@@ -119,6 +119,7 @@ fn main() -> anyhow::Result<()> {
                 outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
                 submitted_at_ms: None,
                 thumbnail_interval_secs: 0.0,
+                audio_languages: Vec::new(),
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

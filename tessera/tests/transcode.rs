@@ -334,12 +334,18 @@ fn an_s3_destination_gets_the_same_package() {
 
 /// Plays a package in headless Chromium with hls.js or dash.js (tests/browser/play.mjs).
 fn play(dir: &Path, manifest: &str, player: &str, sizes: &[(u32, u32)]) {
+    play_with(dir, manifest, player, sizes, &[]);
+}
+
+/// [`play`] with more play.mjs options; returns its result.
+fn play_with(dir: &Path, manifest: &str, player: &str, sizes: &[(u32, u32)], extra: &[&str]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/play.mjs");
     let expect = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect::<Vec<_>>().join(",");
     let out = Command::new("node")
         .arg(&script)
         .args(["--dir", dir.to_str().unwrap(), "--manifest", manifest, "--player", player, "--expect", &expect])
         .args(["--seconds", "3", "--timeout", "60"])
+        .args(extra)
         .output()
         .expect("node runs (scripts/test.sh installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -348,6 +354,7 @@ fn play(dir: &Path, manifest: &str, player: &str, sizes: &[(u32, u32)]) {
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("play.mjs JSON");
     assert_eq!(result["ok"], true, "{stdout}");
     assert!(result["currentTime"].as_f64().unwrap() >= 3.0, "{stdout}");
+    result
 }
 
 fn browser_case(codec: &str) {
@@ -589,4 +596,110 @@ fn thumbnails_and_poster_match_their_track_and_the_source() {
         (thumbnails["poster"].as_str(), thumbnails["track"].as_str()),
         (Some("poster.jpg"), Some("thumbnails.vtt"))
     );
+}
+
+/// 320x180, 4 s, with two audio tracks: English (default, a 440 Hz tone at
+/// ffmpeg's level) and French (880 Hz, 12 dB quieter).
+fn two_languages() -> PathBuf {
+    cached_fixture(
+        &fixtures(),
+        "two-languages.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=30:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=880:sample_rate=48000:duration=4,volume=0.25",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-metadata:s:a:0",
+            "language=eng",
+            "-metadata:s:a:1",
+            "language=fra",
+            "-disposition:a:0",
+            "default",
+            "-disposition:a:1",
+            "0",
+            "-f",
+            "mp4",
+        ],
+    )
+}
+
+/// Mean volume of a file's audio, dB.
+fn mean_volume(path: &Path) -> f64 {
+    let log = ffmpeg_stderr(&["-i", path.to_str().unwrap(), "-af", "volumedetect", "-f", "null", "-"]);
+    let line = log.lines().find(|l| l.contains("mean_volume:")).expect("volumedetect output");
+    line.split("mean_volume:").nth(1).unwrap().trim().trim_end_matches(" dB").parse().unwrap()
+}
+
+/// Every audio language becomes an audio rendition with its language (HLS
+/// `EXT-X-MEDIA` in one group, DASH an AdaptationSet each), English the
+/// default as the source marks it; each holds its own track; hls.js and
+/// dash.js list both and switch to French; `--audio-languages` keeps some,
+/// and one the source lacks fails with the languages it has.
+#[test]
+fn every_audio_language_becomes_a_rendition_players_list_and_switch_to() {
+    let source = two_languages();
+    let out = tempfile::tempdir().unwrap();
+    let pkg = out.path().join("pkg");
+    transcode(&source, &pkg, &["--codecs", "h264", "--segment-duration", "1"]);
+    let master = std::fs::read_to_string(pkg.join("master.m3u8")).unwrap();
+    let media: Vec<&str> = master.lines().filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO")).collect();
+    assert_eq!(media.len(), 2, "{master}");
+    assert!(media[0].contains("LANGUAGE=\"eng\"") && media[0].contains("DEFAULT=YES"), "{master}");
+    assert!(media[1].contains("LANGUAGE=\"fra\"") && !media[1].contains("DEFAULT=YES"), "{master}");
+    let mpd = std::fs::read_to_string(pkg.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains(r#"contentType="audio" lang="eng""#) || mpd.contains(r#"lang="eng""#), "{mpd}");
+    assert!(mpd.contains(r#"lang="fra""#) && mpd.contains(r#"value="alternate""#), "{mpd}");
+    // Each rendition is its own track: the French one is the quieter tone, and both last the video.
+    let names = rendition_names(&pkg);
+    let audio: Vec<&String> = names.iter().filter(|n| n.starts_with("aac")).collect();
+    assert_eq!(audio.len(), 2, "{names:?}");
+    let volume = |name: &str| mean_volume(&pkg.join(name).join("index.m3u8"));
+    let (english, french) = (volume(audio[0]), volume(audio[1]));
+    assert!((english - french - 12.0).abs() < 2.0, "English {english:.1} dB, French {french:.1} dB");
+    for name in &audio {
+        let (_, secs) = count_frames(&pkg.join(name.as_str()).join("index.m3u8"), "a");
+        assert!((secs - 4.0).abs() < 0.1, "{name} lasts {secs} s");
+    }
+    for (player, manifest) in [("hls", "master.m3u8"), ("dash", "manifest.mpd")] {
+        let result = play_with(&pkg, manifest, player, &[(320, 180)], &["--switch-audio"]);
+        let langs: Vec<&str> =
+            result["audioTracks"].as_array().unwrap().iter().filter_map(|t| t["lang"].as_str()).collect();
+        assert!(langs.len() == 2 && langs[0].starts_with("en") && langs[1].starts_with("fr"), "{player}: {result}");
+        assert!(
+            result["audioTrack"].as_str().unwrap_or_default().starts_with("fr"),
+            "{player} did not switch: {result}"
+        );
+    }
+    // Only French.
+    let french_only = out.path().join("fra");
+    transcode(&source, &french_only, &["--codecs", "h264", "--segment-duration", "1", "--audio-languages", "fra"]);
+    let master = std::fs::read_to_string(french_only.join("master.m3u8")).unwrap();
+    assert_eq!(master.matches("TYPE=AUDIO").count(), 1, "{master}");
+    assert!(master.contains("LANGUAGE=\"fra\"") && master.contains("DEFAULT=YES"), "{master}");
+    // A language the source lacks.
+    let missing = out.path().join("deu");
+    let args = ["transcode", source.to_str().unwrap(), "--out", missing.to_str().unwrap(), "--audio-languages", "deu"];
+    let run = tessera(&args);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no audio track in deu (the source's tracks: eng, fra)"), "{}", run.stderr);
 }

@@ -18,6 +18,10 @@
 //   (--url: the manifest from a server of its own, e.g. Tessera's origin with
 //   LL-HLS blocking reloads, instead of --dir/--manifest; --low-latency: hls.js
 //   or dash.js in low-latency mode, and the result gains "latency", the player's live latency in s)
+//   --switch-audio: switch to the last audio track the player lists once it plays.
+//   The result always lists "audioTracks" ({lang, name}) and "audioTrack" (the
+//   current one's lang), and "textTracks" ({lang, label, cues: how many the
+//   browser loaded}) of the <video>.
 //
 // Prints exactly one JSON line to stdout:
 //   {"ok":true,"player":"hls","manifest":"master.m3u8","currentTime":3.085,"width":320,"height":180,
@@ -86,6 +90,7 @@ function parseCli() {
         timeout: { type: 'string', default: '60' },
         url: { type: 'string' },
         'low-latency': { type: 'boolean', default: false },
+        'switch-audio': { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -109,6 +114,7 @@ function parseCli() {
     manifest: values.manifest || values.url,
     url: values.url,
     lowLatency: values['low-latency'],
+    switchAudio: values['switch-audio'],
     player: values.player,
     expect,
     seconds,
@@ -198,7 +204,7 @@ function startServer(dir, player, log) {
 // ---- what runs inside the page ---------------------------------------------
 // Started with page.evaluate; everything it learns goes into window.__check.
 
-function startPlayer({ player, url, lowLatency }) {
+function startPlayer({ player, url, lowLatency, switchAudio }) {
   const video = document.getElementById('v');
   const check = (window.__check = { errors: [], levels: [], fatal: false });
   const fail = (e) => {
@@ -253,6 +259,14 @@ function startPlayer({ player, url, lowLatency }) {
       });
       video.play().catch((e) => fail({ fatal: false, source: 'play()', message: String(e) }));
     });
+    hls.once(Hls.Events.AUDIO_TRACKS_UPDATED, (_, d) => {
+      check.audioTracks = d.audioTracks.map((t) => ({ lang: t.lang || null, name: t.name || null }));
+      if (switchAudio && d.audioTracks.length > 1) hls.audioTrack = d.audioTracks.length - 1;
+    });
+    // Show the first subtitle track, if any, so its cues load.
+    hls.once(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, d) => {
+      if (d.subtitleTracks.length) hls.subtitleTrack = 0;
+    });
     hls.attachMedia(video);
     hls.loadSource(url);
   } else {
@@ -283,6 +297,14 @@ function startPlayer({ player, url, lowLatency }) {
         ...p.getRepresentationsByType('video').map(rep('video')),
         ...p.getRepresentationsByType('audio').map(rep('audio')),
       ];
+      const tracks = p.getTracksFor('audio');
+      check.audioTracks = tracks.map((t) => ({
+        lang: t.lang || null,
+        name: (t.labels && t.labels[0] && t.labels[0].text) || null,
+      }));
+      if (switchAudio && tracks.length > 1) p.setCurrentTrack(tracks[tracks.length - 1]);
+      const texts = p.getTracksFor('text');
+      if (texts.length) p.enableText(true);
     });
     p.initialize(video, url, true);
   }
@@ -301,6 +323,21 @@ function snapshot() {
     errors: c.errors,
     levels: c.levels,
     sourceBuffers: c.sourceBuffers || [],
+    audioTracks: c.audioTracks || [],
+    audioTrack: (() => {
+      const h = window.__hls;
+      if (h) return (h.audioTracks[h.audioTrack] || {}).lang || null;
+      const d = window.__dash;
+      const t = d && d.getCurrentTrackFor('audio');
+      return (t && t.lang) || null;
+    })(),
+    textTracks: Array.from(v.textTracks).map((t) => ({
+      lang: t.language || null,
+      label: t.label || null,
+      kind: t.kind,
+      cues: t.cues ? t.cues.length : 0,
+      texts: t.cues ? Array.from(t.cues).slice(0, 20).map((c) => c.text) : [],
+    })),
     // hls.js's view of the live playlist: parts and blocking reloads (LL-HLS).
     lowLatency: (() => {
       const h = window.__hls;
@@ -370,7 +407,12 @@ async function main() {
     });
     page.on('pageerror', (e) => log.console.push(`[pageerror] ${e.message}`));
     await page.goto(origin + '/', { waitUntil: 'load' });
-    await page.evaluate(startPlayer, { player: opt.player, url: opt.url || url, lowLatency: opt.lowLatency });
+    await page.evaluate(startPlayer, {
+      player: opt.player,
+      url: opt.url || url,
+      lowLatency: opt.lowLatency,
+      switchAudio: opt.switchAudio,
+    });
 
     let timedOut = false;
     try {
@@ -414,6 +456,9 @@ async function main() {
       sourceBuffers: snap.sourceBuffers,
       latency: snap.latency,
       lowLatency: snap.lowLatency,
+      audioTracks: snap.audioTracks,
+      audioTrack: snap.audioTrack,
+      textTracks: snap.textTracks,
       ms: Date.now() - started,
     };
     if (problems.length) result.problems = problems;

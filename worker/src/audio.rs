@@ -8,8 +8,8 @@ pub use tessera_media::pipeline::AudioRendition as AudioSegment;
 use crate::error::WorkerError;
 use crate::transcode::parse_source_segment;
 
-/// Copies the AAC frames of one source segment into a fragment numbered `seq + 1`.
-pub fn copy_audio_segment(source_segment: &[u8], seq: u32) -> Result<AudioSegment, WorkerError> {
+/// Copies audio track `track`'s AAC frames of one source segment into a fragment numbered `seq + 1`.
+pub fn copy_audio_segment(source_segment: &[u8], seq: u32, track: u8) -> Result<AudioSegment, WorkerError> {
     let segment = parse_source_segment(source_segment, seq)?;
-    Ok(copy_audio(&segment)?)
+    Ok(copy_audio(&segment, track)?)
 }

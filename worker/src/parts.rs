@@ -177,7 +177,7 @@ fn encode(
     let cut_at_ms = Arc::new(AtomicU64::new(header.chunk.map_or(0, |c| c.cut_at_ms)));
     let stream = match spec {
         RenditionSpec::Video { .. } => StreamKind::Video,
-        RenditionSpec::Audio { .. } => StreamKind::Audio,
+        RenditionSpec::Audio { .. } => StreamKind::Audio(0),
         RenditionSpec::Thumbnails(_) => return Err(not_streamed()),
     };
     let packets = ChunkPackets { chunks, current: first.packets.into_iter(), stream, cut_at_ms: cut_at_ms.clone() };

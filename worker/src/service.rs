@@ -505,10 +505,11 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
                 let rung = rung.clone();
                 on_cpu(move || Ok(video_done(fixed_time_stand_in(&source, seq, &rung)?, &spec, seq))).await?
             }
-            (RenditionSpec::Audio { .. }, _) => {
+            (RenditionSpec::Audio { track, .. }, _) => {
                 let source = shared.stores.sources.get(&task.source_key).await?;
+                let track = track.index;
                 on_cpu(move || {
-                    let out = copy_audio_segment(&source, seq)?;
+                    let out = copy_audio_segment(&source, seq, track)?;
                     let done = audio_done(&out, &spec, seq);
                     Ok((out.fragment, done))
                 })

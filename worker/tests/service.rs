@@ -146,6 +146,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         outage_window: Duration::from_secs(5),
         submitted_at_ms: None,
         thumbnail_interval_secs: 0.0,
+        audio_languages: Vec::new(),
     }
 }
 

@@ -59,6 +59,9 @@ pub struct CreateJob {
     /// Seconds between seek-bar thumbnails, 1-60 (default 2); 0: no
     /// thumbnails and no poster.
     pub thumbnail_interval: Option<f64>,
+    /// Audio languages to keep, as the source tags its tracks (`["eng",
+    /// "fra"]`); default: every audio track. A source with none of them fails the job.
+    pub audio_languages: Option<Vec<String>>,
 }
 
 /// Tasks done out of all.
@@ -267,6 +270,17 @@ fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmi
         return Err(ApiError::bad_request("invalid_request", "thumbnail_interval must be 0 (none) or 1-60 seconds"));
     }
     submission.thumbnail_interval_secs = interval;
+    let languages = request.audio_languages.clone().unwrap_or_default();
+    if languages
+        .iter()
+        .any(|l| l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "audio_languages holds language tags such as \"eng\" or \"pt-BR\"",
+        ));
+    }
+    submission.audio_languages = languages;
     submission.speed = settings.speed;
     submission.class = settings.class;
     Ok(submission)

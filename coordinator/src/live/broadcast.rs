@@ -24,7 +24,7 @@ use tessera_core::channels::{
 use tessera_core::jobs::{now_ms, JobBook, JobBookError, JobRecord, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
-use tessera_core::wire::{JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
+use tessera_core::wire::{AudioTrack, JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
 use tessera_core::Store;
 use tessera_media::live_segmenter::{LiveSegment, LiveVideo};
 use tessera_media::SpeedPreset;
@@ -191,7 +191,7 @@ fn renditions(channel: &ChannelRecord, first: &FirstCut) -> Result<Vec<Rendition
         })
         .collect();
     if let Some(kbps) = first.audio_kbps {
-        renditions.push(RenditionSpec::Audio { bitrate_kbps: kbps, priming: 0 });
+        renditions.push(RenditionSpec::Audio { bitrate_kbps: kbps, priming: 0, track: AudioTrack::default() });
     }
     Ok(renditions)
 }

@@ -1,4 +1,4 @@
-//! The upload's audio as one AAC-LC track on the video's clock: AAC-LC is
+//! Each of the upload's audio tracks as an AAC-LC track on the video's clock: AAC-LC is
 //! copied as it is; anything else (AC-3, E-AC-3, MP3, Opus, PCM, FLAC, MP2,
 //! HE-AAC, AAC in ADTS, audio that starts late, ends early or has gaps) is
 //! decoded, resampled to stereo and encoded with FFmpeg's native AAC encoder.
@@ -10,7 +10,7 @@
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi;
 
-use super::input::{open_stream, read_packets, SourceFile};
+use super::input::{open_stream, read_packets, AudioInfo, SourceFile};
 use super::rescale;
 use crate::aac::AacConfig;
 use crate::error::{MediaError, Result};
@@ -53,11 +53,16 @@ fn av(what: &str) -> impl Fn(ffmpeg::Error) -> MediaError + '_ {
 }
 
 impl NormalisedAudio {
-    /// The first audio track of `source` as AAC-LC on the clock of the
+    /// The audio track `audio` of `source` as AAC-LC on the clock of the
     /// planned video `spans`, lasting as long as the video. `bitrate_kbps`
-    /// applies when it has to be encoded. None when the source has no audio.
-    pub fn from_source(source: &SourceFile, spans: &[SegmentSpan], bitrate_kbps: u32) -> Result<Option<Self>> {
-        let (Some(audio), Some(first), Some(last)) = (&source.info.audio, spans.first(), spans.last()) else {
+    /// applies when it has to be encoded. None without spans.
+    pub fn from_track(
+        source: &SourceFile,
+        audio: &AudioInfo,
+        spans: &[SegmentSpan],
+        bitrate_kbps: u32,
+    ) -> Result<Option<Self>> {
+        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
             return Ok(None);
         };
         let video_tb = source.info.video.time_base;

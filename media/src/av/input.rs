@@ -84,11 +84,17 @@ impl VideoInfo {
     }
 }
 
-/// The first audio stream of an upload.
+/// An audio stream of an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioInfo {
     /// Stream index in the container.
     pub index: usize,
+    /// Its language as the container tags it (ISO 639-2, e.g. `eng`; `und` and empty left out).
+    pub language: Option<String>,
+    /// Its title as the container tags it (`Director's commentary`).
+    pub title: Option<String>,
+    /// The container marks it as the default track.
+    pub default: bool,
     /// Codec name (`aac`, `ac3`, `mp3`, `opus`, `pcm_s16le`, ...).
     pub codec: String,
     /// Profile name (`LC`, `HE-AAC`, ...).
@@ -108,10 +114,8 @@ pub struct MediaInfo {
     pub container_long: String,
     /// The video stream Tessera transcodes.
     pub video: VideoInfo,
-    /// The audio stream it keeps (the first).
-    pub audio: Option<AudioInfo>,
-    /// Audio streams in the file.
-    pub audio_streams: usize,
+    /// Its audio streams, in container order.
+    pub audio: Vec<AudioInfo>,
 }
 
 /// An opened upload with its video packets indexed.
@@ -324,22 +328,32 @@ impl SourceFile {
         let declared_frames = u64::try_from(video_stream.frames()).unwrap_or(0);
         let audio_streams: Vec<usize> =
             input.streams().filter(|s| s.parameters().medium() == Type::Audio).map(|s| s.index()).collect();
-        let audio = audio_streams.first().and_then(|&i| input.stream(i)).map(|s| {
-            let p = CodecParams::from_parameters(&s.parameters());
-            // SAFETY: as above.
-            let profile = unsafe {
-                let raw = &*s.parameters().as_ptr();
-                let name = ffi::avcodec_profile_name(raw.codec_id, raw.profile);
-                (!name.is_null()).then(|| cstr(name))
-            };
-            AudioInfo {
-                index: s.index(),
-                codec: p.codec,
-                profile,
-                sample_rate: p.sample_rate.max(0) as u32,
-                channels: p.channels.max(0) as u32,
-            }
-        });
+        let audio: Vec<AudioInfo> = audio_streams
+            .iter()
+            .filter_map(|&i| input.stream(i))
+            .map(|s| {
+                let p = CodecParams::from_parameters(&s.parameters());
+                let tag = |key: &str| {
+                    s.metadata().get(key).map(str::trim).filter(|v| !v.is_empty() && *v != "und").map(str::to_string)
+                };
+                // SAFETY: as above.
+                let profile = unsafe {
+                    let raw = &*s.parameters().as_ptr();
+                    let name = ffi::avcodec_profile_name(raw.codec_id, raw.profile);
+                    (!name.is_null()).then(|| cstr(name))
+                };
+                AudioInfo {
+                    index: s.index(),
+                    language: tag("language"),
+                    title: tag("title").or_else(|| tag("handler_name").filter(|h| !h.ends_with("Handler"))),
+                    default: s.disposition().contains(ffmpeg::format::stream::Disposition::DEFAULT),
+                    codec: p.codec,
+                    profile,
+                    sample_rate: p.sample_rate.max(0) as u32,
+                    channels: p.channels.max(0) as u32,
+                }
+            })
+            .collect();
 
         // Index every video packet (no decoding), reading no other stream's data.
         read_only(&mut input, index);
@@ -409,7 +423,7 @@ impl SourceFile {
             max_keyframe_interval_secs: seconds(max_gap),
             duration_secs,
         };
-        let info = MediaInfo { container, container_long, video, audio, audio_streams: audio_streams.len() };
+        let info = MediaInfo { container, container_long, video, audio };
         Ok(Self { path: path.to_path_buf(), info, packets, params })
     }
 
@@ -448,31 +462,15 @@ impl SourceFile {
     pub fn cut<E: From<MediaError>>(
         &self,
         spans: &[SegmentSpan],
-        audio: Option<&NormalisedAudio>,
+        audio: &[NormalisedAudio],
         mut sink: impl FnMut(SourceSegment) -> Result<(), E>,
     ) -> Result<(), E> {
         let Some(first) = spans.first() else { return Ok(()) };
         let origin = first.start;
         let time_base = self.info.video.time_base;
-        // Audio frames per segment, on the rendition's raw timeline.
-        let mut audio_of: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
-        if let Some(a) = audio {
-            let rate = (1, a.sample_rate as i32);
-            let starts: Vec<i64> =
-                spans.iter().map(|s| rescale(s.start - origin, time_base, rate) + a.priming as i64).collect();
-            for (i, p) in a.packets.iter().enumerate() {
-                audio_of[audio_segment_of(&starts, p.pts, p.duration).min(spans.len() - 1)].push(i);
-            }
-            // A segment shorter than half an AAC frame (a last segment of one
-            // frame at 60 fps) would get none: it takes its neighbour's last.
-            for k in 1..audio_of.len() {
-                if audio_of[k].is_empty() && audio_of[k - 1].len() > 1 {
-                    if let Some(moved) = audio_of[k - 1].pop() {
-                        audio_of[k].push(moved);
-                    }
-                }
-            }
-        }
+        // Each track's frames per segment, on its rendition's raw timeline.
+        let audio_of: Vec<Vec<Vec<usize>>> =
+            audio.iter().map(|a| audio_frames_per_segment(a, spans, origin, time_base)).collect();
         let index = self.info.video.index;
         let mut input = open_stream(&self.path, index)?;
         let normalise = self.normalise();
@@ -506,7 +504,8 @@ impl SourceFile {
             n += 1;
             while open.front().is_some_and(|(k, _)| spans[*k].decode.end <= n) {
                 let Some((k, video)) = open.pop_front() else { break };
-                if let Err(e) = sink(self.segment(&spans[k], origin, &normalise, video, audio, &audio_of[k])?) {
+                let frames: Vec<&[usize]> = audio_of.iter().map(|track| track[k].as_slice()).collect();
+                if let Err(e) = sink(self.segment(&spans[k], origin, &normalise, video, audio, &frames)?) {
                     failure = Some(e);
                     break;
                 }
@@ -532,9 +531,10 @@ impl SourceFile {
         origin: i64,
         normalise: &Normalise,
         mut packets: Vec<SegmentPacket>,
-        audio: Option<&NormalisedAudio>,
-        audio_frames: &[usize],
+        audio: &[NormalisedAudio],
+        audio_frames: &[&[usize]],
     ) -> Result<SourceSegment> {
+        let config = |a: &NormalisedAudio| SegmentAudio { asc: a.asc.clone(), sample_rate: a.sample_rate };
         let header = SegmentHeader {
             seq: span.seq,
             video: SegmentVideo {
@@ -547,12 +547,14 @@ impl SourceFile {
                 frames: span.frames,
                 normalise: normalise.clone(),
             },
-            audio: audio.map(|a| SegmentAudio { asc: a.asc.clone(), sample_rate: a.sample_rate }),
+            audio: audio.first().map(config),
+            other_audio: audio.iter().skip(1).map(config).collect(),
             chunk: None,
         };
-        if let Some(a) = audio {
-            packets.extend(audio_frames.iter().filter_map(|&i| a.packets.get(i)).map(|p| SegmentPacket {
-                stream: StreamKind::Audio,
+        for (track, (a, frames)) in audio.iter().zip(audio_frames).enumerate() {
+            let stream = StreamKind::Audio(u8::try_from(track).unwrap_or(u8::MAX));
+            packets.extend(frames.iter().filter_map(|&i| a.packets.get(i)).map(|p| SegmentPacket {
+                stream,
                 key: true,
                 pts: p.pts,
                 dts: p.pts,
@@ -562,4 +564,30 @@ impl SourceFile {
         }
         Ok(SourceSegment { header, packets })
     }
+}
+
+/// Which of a track's frames go in each segment, on the rendition's raw timeline.
+fn audio_frames_per_segment(
+    a: &NormalisedAudio,
+    spans: &[SegmentSpan],
+    origin: i64,
+    time_base: (i32, i32),
+) -> Vec<Vec<usize>> {
+    let mut of: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let rate = (1, a.sample_rate as i32);
+    let starts: Vec<i64> =
+        spans.iter().map(|s| rescale(s.start - origin, time_base, rate) + a.priming as i64).collect();
+    for (i, p) in a.packets.iter().enumerate() {
+        of[audio_segment_of(&starts, p.pts, p.duration).min(spans.len() - 1)].push(i);
+    }
+    // A segment shorter than half an AAC frame (a last segment of one
+    // frame at 60 fps) would get none: it takes its neighbour's last.
+    for k in 1..of.len() {
+        if of[k].is_empty() && of[k - 1].len() > 1 {
+            if let Some(moved) = of[k - 1].pop() {
+                of[k].push(moved);
+            }
+        }
+    }
+    of
 }

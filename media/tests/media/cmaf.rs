@@ -69,7 +69,7 @@ fn av01_fragments_are_continuous() {
 fn mp4a_fragments_are_continuous() {
     let (source, _) = crate::cut(&fixtures::faststart(), std::time::Duration::from_secs(3600)).unwrap();
     let spans = source.plan(std::time::Duration::from_secs(3600)).unwrap();
-    let audio = NormalisedAudio::from_source(&source, &spans, 128).unwrap().unwrap();
+    let audio = NormalisedAudio::from_track(&source, &source.info.audio[0], &spans, 128).unwrap().unwrap();
     assert_eq!(audio.transcoded_from, None, "AAC-LC is copied");
     let config = AacConfig::from_asc(&audio.asc).unwrap();
     let spec = TrackSpec {

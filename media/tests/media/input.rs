@@ -68,14 +68,16 @@ fn every_codec_and_depth_is_read() {
         assert_eq!((frames[0].width, frames[0].height), (320, 180));
     }
     let mp3 = open(&fixtures::mp3_audio()).unwrap();
-    assert_eq!(mp3.info.audio.as_ref().map(|a| a.codec.as_str()), Some("mp3"));
+    assert_eq!(mp3.info.audio.first().map(|a| a.codec.as_str()), Some("mp3"));
 }
 
 #[test]
 fn mp3_audio_becomes_aac_lc_on_the_video_clock() {
     let source = open(&fixtures::mp3_audio()).unwrap();
     let spans = source.plan(Duration::from_secs(2)).unwrap();
-    let audio = tessera_media::av::audio::NormalisedAudio::from_source(&source, &spans, 128).unwrap().unwrap();
+    let audio = tessera_media::av::audio::NormalisedAudio::from_track(&source, &source.info.audio[0], &spans, 128)
+        .unwrap()
+        .unwrap();
     assert_eq!(audio.transcoded_from.as_deref(), Some("mp3"));
     let config = tessera_media::aac::AacConfig::from_asc(&audio.asc).unwrap();
     assert_eq!((config.object_type, config.channels, audio.sample_rate), (2, 2, 48_000));

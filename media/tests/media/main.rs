@@ -20,7 +20,7 @@ pub fn cut(path: &Path, target: Duration) -> tessera_media::Result<(SourceFile, 
     let source = SourceFile::open(path, &Limits::default())?;
     let spans = source.plan(target)?;
     let mut segments = Vec::new();
-    source.cut::<MediaError>(&spans, None, |s| {
+    source.cut::<MediaError>(&spans, &[], |s| {
         segments.push(s);
         Ok(())
     })?;

@@ -91,6 +91,9 @@ enum Command {
         /// Seconds between seek-bar thumbnails (thumbnails.vtt, thumbnails/*.jpg); 0: no thumbnails or poster.
         #[arg(long, default_value_t = tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
         thumbnail_interval: f64,
+        /// Audio languages to keep, comma-separated as the input tags its tracks (eng,fra); default: every track.
+        #[arg(long, value_delimiter = ',')]
+        audio_languages: Vec<String>,
     },
     /// Run the coordinator: HTTP API, segmenting of submitted jobs, job records (NATS + store).
     Coordinator(coordinator::CoordinatorArgs),
@@ -165,18 +168,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Probe { input } => probe::run(&input),
         Command::Segment { input, out, segment_duration } => segment::run(&input, &out, segment_duration),
-        Command::Transcode { input, out, codecs, ladder, segment_duration, workers, speed, thumbnail_interval } => {
-            transcode::run(transcode::TranscodeArgs {
-                input,
-                out,
-                codecs,
-                ladder,
-                segment_duration,
-                workers,
-                speed,
-                thumbnail_interval,
-            })
-        }
+        Command::Transcode {
+            input,
+            out,
+            codecs,
+            ladder,
+            segment_duration,
+            workers,
+            speed,
+            thumbnail_interval,
+            audio_languages,
+        } => transcode::run(transcode::TranscodeArgs {
+            input,
+            out,
+            codecs,
+            ladder,
+            segment_duration,
+            workers,
+            speed,
+            thumbnail_interval,
+            audio_languages,
+        }),
         Command::Coordinator(args) => coordinator::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Packager(args) => packager::run(args),

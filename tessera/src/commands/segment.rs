@@ -23,7 +23,7 @@ pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()
         Ok(())
     })
     .with_context(|| format!("{}", input.display()))?;
-    if let Some(codec) = plan.audio.as_ref().and_then(|a| a.transcoded_from.as_deref()) {
+    for codec in plan.audio.iter().filter_map(|a| a.transcoded_from.as_deref()) {
         eprintln!("note: {codec} audio encoded to AAC-LC");
     }
     Ok(())

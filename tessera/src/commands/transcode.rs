@@ -31,6 +31,7 @@ pub struct TranscodeArgs {
     pub workers: Option<usize>,
     pub speed: SpeedPreset,
     pub thumbnail_interval: f64,
+    pub audio_languages: Vec<String>,
 }
 
 fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
@@ -89,6 +90,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
             submitted_at_ms: Some(tessera_core::jobs::now_ms()),
             thumbnail_interval_secs: args.thumbnail_interval,
+            audio_languages: args.audio_languages.clone(),
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;
