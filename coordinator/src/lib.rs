@@ -20,6 +20,7 @@ pub mod probe;
 pub mod queues;
 pub mod service;
 pub mod submissions;
+pub mod subtitles;
 pub mod tracker;
 pub mod vod;
 pub mod webhook;

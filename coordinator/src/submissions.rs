@@ -255,6 +255,7 @@ async fn run_submission(
         submitted_at_ms: submission.submitted_at_ms,
         thumbnail_interval_secs: submission.thumbnail_interval_secs,
         audio_languages: submission.audio_languages.clone(),
+        subtitles: submission.subtitles.clone(),
     };
     let scratch = tempfile::NamedTempFile::new()
         .map_err(|e| CoordinatorError::Internal(format!("cannot create a scratch file: {e}")))?;

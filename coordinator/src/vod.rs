@@ -13,7 +13,7 @@ use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, AudioTrack, JobEvent, JobEventKind, JobPlan,
-    RenditionSpec, Task, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
+    RenditionSpec, SubtitleTrack, Task, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
@@ -54,6 +54,8 @@ pub struct VodJobSpec {
     pub thumbnail_interval_secs: f64,
     /// Audio languages to keep (empty: every audio track of the source).
     pub audio_languages: Vec<String>,
+    /// Subtitle files sent with the job, read into WebVTT.
+    pub subtitles: Vec<SubtitleTrack>,
 }
 
 /// The renditions of a job on this source: fitting video rungs (keyed on the
@@ -193,6 +195,7 @@ async fn publish_job(
         source: planned.source,
         output_prefix: spec.output_prefix.clone(),
         submitted_at_ms: spec.submitted_at_ms,
+        subtitles: spec.subtitles.clone(),
     };
     let planned_event = JobEvent::new(&spec.job, JobEventKind::Planned(plan.clone()));
     bus.publish(with_trace(planned_event.to_message(), spec)).await?;
@@ -301,6 +304,7 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             frame_rate: target.frame_rate,
             published_at_ms: Some(tessera_core::jobs::now_ms()),
             part_secs: target.part_secs,
+            report_captions: target.first.is_some_and(|first| rendition.name() == first),
         };
         let subject = task_subject(target.class, rendition.codec(), target.priority(rendition));
         bus.publish(traced(OutgoingMessage::json(subject, Some(task.id()), &task), target.traceparent)).await?;

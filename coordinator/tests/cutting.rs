@@ -48,6 +48,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
         submitted_at_ms: None,
         thumbnail_interval_secs: 0.0,
         audio_languages: Vec::new(),
+        subtitles: Vec::new(),
     }
 }
 

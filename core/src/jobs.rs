@@ -54,6 +54,9 @@ pub struct JobSubmission {
     /// Audio languages to keep (empty: every audio track of the source).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audio_languages: Vec<String>,
+    /// Subtitle files sent with the job, read into WebVTT at submission.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitles: Vec<crate::wire::SubtitleTrack>,
 }
 
 /// Seconds between thumbnails unless a job says otherwise.
@@ -80,6 +83,7 @@ impl JobSubmission {
             submitted_at_ms: Some(now_ms()),
             thumbnail_interval_secs: DEFAULT_THUMBNAIL_INTERVAL_SECS,
             audio_languages: Vec::new(),
+            subtitles: Vec::new(),
         }
     }
 }
@@ -448,6 +452,7 @@ mod tests {
             output_prefix: "outputs/j1".into(),
             first: None,
             submitted_at_ms: None,
+            subtitles: Vec::new(),
         }
     }
 
@@ -462,6 +467,7 @@ mod tests {
             bytes: 0,
             key_frame_bytes: None,
             closed_captions: false,
+            caption_frames: Vec::new(),
             frames: 0,
             width: 0,
             height: 0,

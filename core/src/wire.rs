@@ -330,6 +330,10 @@ pub struct Task {
     /// parts of this many seconds as they are encoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_secs: Option<f64>,
+    /// Report the source pictures' closed captions with the segment (the
+    /// first rendition's tasks: one continuous track for the WebVTT).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report_captions: bool,
 }
 
 impl Task {
@@ -495,6 +499,29 @@ pub struct JobPlan {
     /// the wait for the first playable rendition in the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at_ms: Option<u64>,
+    /// Subtitle files sent with the job, as WebVTT: subtitle renditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitles: Vec<SubtitleTrack>,
+}
+
+/// A subtitle rendition: a WebVTT track with its language and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtitleTrack {
+    /// File stem under `subtitles/` (`en`, `fr-2`, `cc1`).
+    pub name: String,
+    /// Language (BCP 47), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The name players show.
+    pub label: String,
+    /// Shown unless the viewer turns it off.
+    #[serde(default)]
+    pub default: bool,
+    /// Closed captions (transcribed dialogue and sounds) rather than subtitles.
+    #[serde(default)]
+    pub closed_captions: bool,
+    /// The WebVTT file.
+    pub webvtt: String,
 }
 
 impl JobPlan {
@@ -585,6 +612,10 @@ pub struct SegmentDone {
     /// Video: it carries the source's closed captions (CEA-608/708 in SEI).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed_captions: bool,
+    /// The source pictures' captions, when the task asked for them
+    /// ([`Task::report_captions`]): the packager decodes them to WebVTT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caption_frames: Vec<CaptionFrame>,
     /// Video frames or audio frames.
     pub frames: u32,
     /// Width (0 for audio).
@@ -625,6 +656,16 @@ pub struct Playable {
     pub renditions: Vec<String>,
     /// When the master playlist was written (ms since the Unix epoch).
     pub at_ms: u64,
+}
+
+/// One picture's closed captions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionFrame {
+    /// Presentation time in the segment's timescale.
+    pub pts: i64,
+    /// A/53 `cc_data` triplets.
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
 }
 
 /// A task that will not succeed.
@@ -789,6 +830,7 @@ mod tests {
             frame_rate: 30.0,
             published_at_ms: None,
             part_secs: None,
+            report_captions: false,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
         assert_eq!(task.source_key, "sources/j1/000007.seg");
@@ -815,6 +857,7 @@ mod tests {
                 bytes: 32000,
                 key_frame_bytes: None,
                 closed_captions: false,
+                caption_frames: Vec::new(),
                 frames: 94,
                 width: 0,
                 height: 0,

@@ -198,6 +198,8 @@ pub struct EncodedSegment {
     /// The pictures' closed captions are in the bitstream (x264 writes the
     /// frames' A/53 `cc_data` as SEI; the other encoders drop them).
     pub closed_captions: bool,
+    /// The pictures' captions as they came in: (presentation time, `cc_data`), for frames that had any.
+    pub caption_frames: Vec<(i64, Vec<u8>)>,
 }
 
 impl EncodedSegment {
@@ -236,8 +238,8 @@ pub struct SegmentEncoder {
     sent: usize,
     /// This encoder writes A/53 captions (x264).
     writes_captions: bool,
-    /// A frame sent had captions.
-    captioned: bool,
+    /// The frames' captions so far.
+    caption_frames: Vec<(i64, Vec<u8>)>,
 }
 
 impl SegmentEncoder {
@@ -256,14 +258,16 @@ impl SegmentEncoder {
             meter: QualityMeter::new(),
             sent: 0,
             writes_captions: settings.encoder == EncoderKind::X264,
-            captioned: false,
+            caption_frames: Vec::new(),
         })
     }
 
     /// Encodes the next frame; the meter keeps it until its coded picture comes back.
     pub fn send(&mut self, frame: YuvFrame) -> Result<()> {
         self.sent += 1;
-        self.captioned |= !frame.captions.is_empty();
+        if !frame.captions.is_empty() {
+            self.caption_frames.push((frame.pts, frame.captions.clone()));
+        }
         self.encoder.send_frame(&frame)?;
         self.meter.sent(frame);
         self.take_samples()
@@ -304,8 +308,9 @@ impl SegmentEncoder {
             reason: "no decoder configuration in the first keyframe".into(),
         })?;
         let quality = self.meter.finish()?;
-        let closed_captions = self.captioned && self.writes_captions;
-        Ok(EncodedSegment { samples: self.samples, config, quality, closed_captions })
+        let closed_captions = !self.caption_frames.is_empty() && self.writes_captions;
+        let caption_frames = self.caption_frames;
+        Ok(EncodedSegment { samples: self.samples, config, quality, closed_captions, caption_frames })
     }
 }
 

@@ -22,6 +22,7 @@
 pub mod aac;
 pub mod av;
 pub mod av1;
+pub mod captions;
 pub mod cmaf;
 pub mod encode;
 pub mod encoders;

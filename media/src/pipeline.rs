@@ -56,6 +56,8 @@ pub struct VideoRendition {
     pub quality: FrameQuality,
     /// It carries the source's closed captions (CEA-608/708 in SEI).
     pub closed_captions: bool,
+    /// The source pictures' captions: (presentation time in `timescale`, `cc_data`).
+    pub caption_frames: Vec<(i64, Vec<u8>)>,
 }
 
 impl VideoRendition {
@@ -79,6 +81,7 @@ impl VideoRendition {
             frames: encoded.samples.len(),
             quality: encoded.quality,
             closed_captions: encoded.closed_captions,
+            caption_frames: encoded.caption_frames,
         })
     }
 }

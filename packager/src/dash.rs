@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    Accessibility, AdaptationSet, Label, Latency, Period, Representation, Role, SegmentTemplate, SegmentTimeline,
-    ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
+    Accessibility, AdaptationSet, BaseURL, Label, Latency, Period, Representation, Role, SegmentTemplate,
+    SegmentTimeline, ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
 };
 
 use crate::rendition::Rendition;
+use tessera_core::wire::SubtitleTrack;
 
 /// The timeline of a rendition: runs of equal durations, with an explicit
 /// start wherever a segment does not begin where the previous one ended.
@@ -87,17 +88,17 @@ fn utc(ms: u64) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// The static MPD of a finished job.
-pub fn static_mpd(videos: &[&Rendition], audios: &[&Rendition]) -> String {
-    mpd(videos, audios, None)
+pub fn static_mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack]) -> String {
+    mpd(videos, audios, texts, None)
 }
 
 /// The dynamic MPD of a live broadcast over the window (the renditions hold
 /// the window's segments).
 pub fn dynamic_mpd(videos: &[&Rendition], audios: &[&Rendition], live: LiveTiming) -> String {
-    mpd(videos, audios, Some(live))
+    mpd(videos, audios, &[], Some(live))
 }
 
-fn mpd(videos: &[&Rendition], audios: &[&Rendition], live: Option<LiveTiming>) -> String {
+fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], live: Option<LiveTiming>) -> String {
     let mut adaptations: Vec<AdaptationSet> = Vec::new();
     let mut codecs: Vec<String> = Vec::new();
     for v in videos {
@@ -155,6 +156,30 @@ fn mpd(videos: &[&Rendition], audios: &[&Rendition], live: Option<LiveTiming>) -
                 .into_iter()
                 .collect(),
             representations: vec![representation(a, live.as_ref())],
+            ..AdaptationSet::default()
+        });
+    }
+    // A text AdaptationSet per subtitle rendition: its whole WebVTT file.
+    for (i, t) in texts.iter().enumerate() {
+        let role = if t.closed_captions { "caption" } else { "subtitle" };
+        adaptations.push(AdaptationSet {
+            id: Some((codecs.len() + audios.len() + i).to_string()),
+            contentType: Some("text".into()),
+            mimeType: Some("text/vtt".into()),
+            lang: t.language.clone(),
+            Role: vec![Role {
+                schemeIdUri: "urn:mpeg:dash:role:2011".into(),
+                value: Some(role.into()),
+                ..Role::default()
+            }],
+            Label: vec![Label { content: t.label.clone(), ..Label::default() }],
+            representations: vec![Representation {
+                id: Some(format!("subtitles-{}", t.name)),
+                bandwidth: Some(256),
+                mimeType: Some("text/vtt".into()),
+                BaseURL: vec![BaseURL { base: crate::subtitles::vtt_key(t), ..BaseURL::default() }],
+                ..Representation::default()
+            }],
             ..AdaptationSet::default()
         });
     }

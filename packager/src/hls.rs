@@ -9,7 +9,7 @@ use m3u8_rs::{
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use m3u8_rs::ExtTag;
-use tessera_core::wire::PartDone;
+use tessera_core::wire::{PartDone, SubtitleTrack};
 
 use crate::rendition::Rendition;
 
@@ -222,7 +222,7 @@ fn with_low_latency(text: String, ll: LowLatency<'_>, open: u32) -> String {
 /// The multivariant playlist: one variant per video rendition (highest
 /// first), each referencing the audio group when there is audio, then an
 /// `EXT-X-I-FRAME-STREAM-INF` per H.264 rendition for trick play.
-pub fn master_playlist(videos: &[&Rendition], audios: &[&Rendition]) -> String {
+pub fn master_playlist(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack]) -> String {
     // One audio group, a member per track (language and name from the source), one of them the default.
     let mut alternatives: Vec<AlternativeMedia> = audios
         .iter()
@@ -241,6 +241,20 @@ pub fn master_playlist(videos: &[&Rendition], audios: &[&Rendition]) -> String {
             }
         })
         .collect();
+    // Subtitle renditions: the job's subtitle files and the captions as text.
+    alternatives.extend(texts.iter().map(|t| AlternativeMedia {
+        media_type: AlternativeMediaType::Subtitles,
+        uri: Some(crate::subtitles::playlist_key(t)),
+        group_id: crate::subtitles::GROUP.into(),
+        language: t.language.clone(),
+        name: t.label.clone(),
+        default: t.default,
+        autoselect: true,
+        characteristics: t.closed_captions.then(|| {
+            "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound".into()
+        }),
+        ..AlternativeMedia::default()
+    }));
     // Variants are sized for the heaviest audio track.
     let audio = audios.iter().copied().max_by_key(|a| a.peak_bps());
     if videos.iter().any(|v| v.closed_captions()) {
@@ -287,6 +301,7 @@ pub fn master_playlist(videos: &[&Rendition], audios: &[&Rendition]) -> String {
                 resolution: Some(Resolution { width: u64::from(width), height: u64::from(height) }),
                 frame_rate: Some(v.frame_rate()),
                 audio: audio.map(|_| AUDIO_GROUP.to_string()),
+                subtitles: (!texts.is_empty()).then(|| crate::subtitles::GROUP.to_string()),
                 closed_captions: v
                     .closed_captions()
                     .then(|| m3u8_rs::ClosedCaptionGroupId::GroupId(CC_GROUP.to_string())),

@@ -179,6 +179,7 @@ mod tests {
             output_prefix: String::new(),
             first: None,
             submitted_at_ms: None,
+            subtitles: Vec::new(),
         }
     }
 
@@ -193,6 +194,7 @@ mod tests {
             bytes: 1000,
             key_frame_bytes: None,
             closed_captions: false,
+            caption_frames: Vec::new(),
             frames: 60,
             width: 320,
             height: 180,
@@ -259,6 +261,7 @@ mod tests {
             frame_rate: 30.0,
             published_at_ms: None,
             part_secs: None,
+            report_captions: false,
         };
         job.apply(&JobEventKind::TaskRetry { task: task.id(), reason: "store unreachable".into() });
         match job.dead_letter(&task, 5) {

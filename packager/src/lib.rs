@@ -18,6 +18,7 @@ pub mod progressive;
 pub mod rendition;
 pub mod report;
 pub mod service;
+pub mod subtitles;
 pub mod thumbnails;
 pub mod vod;
 

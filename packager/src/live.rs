@@ -74,6 +74,7 @@ impl LiveJob {
             output_prefix: self.plan.output_prefix.clone(),
             first: None,
             submitted_at_ms: None,
+            subtitles: Vec::new(),
         }
     }
 
@@ -258,7 +259,7 @@ impl LiveJob {
         let audios: Vec<&Rendition> =
             windows.iter().filter(|(s, _)| matches!(s, RenditionSpec::Audio { .. })).map(|(_, r)| r).collect();
         if !self.master_written {
-            outputs.put(&key("master.m3u8"), Bytes::from(master_playlist(&videos, &audios))).await?;
+            outputs.put(&key("master.m3u8"), Bytes::from(master_playlist(&videos, &audios, &[]))).await?;
             self.master_written = true;
         }
         let timing = LiveTiming {

@@ -111,7 +111,7 @@ impl Progressive {
         let names: Vec<String> = videos.iter().map(|r| r.name()).collect();
         if names != self.master {
             let audios: Vec<&Rendition> = playable.iter().map(|(r, _)| r).filter(|r| r.is_audio()).collect();
-            let master = master_playlist(&videos, &audios);
+            let master = master_playlist(&videos, &audios, &[]);
             update.writes.push(Write { key: "master.m3u8".into(), bytes: master.into_bytes() });
             self.master = names;
             let mut all: Vec<String> = self.master.clone();
@@ -141,6 +141,7 @@ mod tests {
             output_prefix: String::new(),
             first: Some("h264-360p".into()),
             submitted_at_ms: Some(0),
+            subtitles: Vec::new(),
         }
     }
 
@@ -156,6 +157,7 @@ mod tests {
             bytes: 100_000,
             key_frame_bytes: None,
             closed_captions: false,
+            caption_frames: Vec::new(),
             frames: if audio { 188 } else { 120 },
             width: if audio { 0 } else { 640 },
             height: if audio { 0 } else { 360 },

@@ -250,6 +250,7 @@ mod tests {
                     bytes,
                     key_frame_bytes: None,
                     closed_captions: false,
+                    caption_frames: Vec::new(),
                     frames,
                     width: 640,
                     height: 360,

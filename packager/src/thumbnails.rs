@@ -73,6 +73,7 @@ mod tests {
             bytes: 1,
             key_frame_bytes: None,
             closed_captions: false,
+            caption_frames: Vec::new(),
             frames,
             width: 160,
             height: 90,

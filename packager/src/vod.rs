@@ -16,7 +16,7 @@ use crate::init::init_of;
 use crate::job::Finished;
 use crate::rendition::Rendition;
 use crate::report::{JobReport, JobTiming, RenditionReport, ThumbnailsReport};
-use crate::thumbnails;
+use crate::{subtitles, thumbnails};
 
 /// Manifests that make a package look finished; removed when a job starts
 /// so a failed run never leaves an earlier run's manifests behind.
@@ -59,11 +59,22 @@ pub async fn package_vod(
             written.push(iframes_key);
         }
     }
+    let texts = subtitles::text_tracks(plan, finished)?;
+    let duration = videos.first().map_or(plan.source.duration_secs, Rendition::duration_secs);
+    for track in &texts {
+        for (rel, text) in [
+            (subtitles::vtt_key(track), track.webvtt.clone()),
+            (subtitles::playlist_key(track), subtitles::playlist(track, duration)),
+        ] {
+            outputs.put(&key(&rel), Bytes::from(text)).await?;
+            written.push(key(&rel));
+        }
+    }
     let video_refs: Vec<&Rendition> = videos.iter().collect();
     let audio_refs: Vec<&Rendition> = audios.iter().collect();
     for (name, text) in [
-        ("master.m3u8", master_playlist(&video_refs, &audio_refs)),
-        ("manifest.mpd", static_mpd(&video_refs, &audio_refs)),
+        ("master.m3u8", master_playlist(&video_refs, &audio_refs, &texts)),
+        ("manifest.mpd", static_mpd(&video_refs, &audio_refs, &texts)),
     ] {
         outputs.put(&key(name), Bytes::from(text)).await?;
         written.push(key(name));
@@ -71,7 +82,6 @@ pub async fn package_vod(
     // The thumbnails' sprites and poster were written by their tasks; their track goes with the manifests.
     let thumbnails = match &finished.thumbnails {
         Some(t) => {
-            let duration = videos.first().map_or(plan.source.duration_secs, Rendition::duration_secs);
             outputs.put(&key(thumbnails::TRACK), Bytes::from(thumbnails::webvtt(t, duration))).await?;
             written.push(key(thumbnails::TRACK));
             ThumbnailsReport::of(t)

@@ -120,6 +120,7 @@ fn main() -> anyhow::Result<()> {
                 submitted_at_ms: None,
                 thumbnail_interval_secs: 0.0,
                 audio_languages: Vec::new(),
+                subtitles: Vec::new(),
             };
             let (bus, store, file) = (bus.clone(), store.clone(), source.clone());
             coordinators.spawn(async move {

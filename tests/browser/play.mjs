@@ -304,7 +304,14 @@ function startPlayer({ player, url, lowLatency, switchAudio }) {
       }));
       if (switchAudio && tracks.length > 1) p.setCurrentTrack(tracks[tracks.length - 1]);
       const texts = p.getTracksFor('text');
-      if (texts.length) p.enableText(true);
+      if (texts.length) {
+        p.enableText(true);
+        try {
+          p.setTextTrack(0);
+        } catch (e) {
+          fail({ fatal: false, source: 'dash.js', message: 'setTextTrack: ' + e });
+        }
+      }
     });
     p.initialize(video, url, true);
   }

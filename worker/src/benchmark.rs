@@ -52,5 +52,6 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
         frames: 1,
         quality: encoded.quality,
         closed_captions: false,
+        caption_frames: Vec::new(),
     })
 }

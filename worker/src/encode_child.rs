@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
+use tessera_core::wire::CaptionFrame;
 use tessera_core::wire::TrackConfig;
 use tessera_core::Rung;
 use tessera_media::SpeedPreset;
@@ -60,6 +61,9 @@ pub struct EncodedFigures {
     /// It carries the source's closed captions.
     #[serde(default)]
     pub closed_captions: bool,
+    /// The source pictures' captions.
+    #[serde(default)]
+    pub caption_frames: Vec<CaptionFrame>,
 }
 
 impl EncodedFigures {
@@ -77,6 +81,11 @@ impl EncodedFigures {
             quality: [out.quality.psnr, out.quality.psnr_y, out.quality.ssim],
             cpu_secs,
             closed_captions: out.closed_captions,
+            caption_frames: out
+                .caption_frames
+                .iter()
+                .map(|(pts, data)| CaptionFrame { pts: *pts, data: data.clone() })
+                .collect(),
         }
     }
 }

@@ -552,6 +552,8 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
         RenditionSpec::Audio { .. } | RenditionSpec::Thumbnails(_) => None,
     };
     let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, key_frame_bytes, ..done };
+    // Only the tasks asked to report captions carry them in their event.
+    let done = if task.report_captions { done } else { SegmentDone { caption_frames: Vec::new(), ..done } };
     // A segment no thumbnail time falls in has no sprite.
     if !fragment.is_empty() {
         shared.stores.outputs.put(&task.output_key, Bytes::from(fragment)).await?;
@@ -586,6 +588,7 @@ pub(crate) fn figures_done(figures: EncodedFigures, spec: &RenditionSpec, seq: u
         ssim: Some(figures.quality[2]),
         cpu_secs: figures.cpu_secs,
         closed_captions: figures.closed_captions,
+        caption_frames: figures.caption_frames,
         ..unfinished(spec, seq)
     }
 }
@@ -630,6 +633,7 @@ pub(crate) fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
         bytes: 0,
         key_frame_bytes: None,
         closed_captions: false,
+        caption_frames: Vec::new(),
         frames: 0,
         width: 0,
         height: 0,

@@ -102,6 +102,7 @@ async fn publish_plan(bus: &dyn Bus, job: &str) -> RenditionSpec {
         output_prefix: format!("outputs/{job}"),
         first: None,
         submitted_at_ms: None,
+        subtitles: Vec::new(),
     };
     let planned = JobEvent::new(job, JobEventKind::Planned(plan));
     bus.publish(planned.to_message()).await.unwrap();
@@ -121,6 +122,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         frame_rate: 30.0,
         published_at_ms: None,
         part_secs: None,
+        report_captions: false,
     };
     bus.publish(OutgoingMessage::json(
         task_subject(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest),
@@ -147,6 +149,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
         submitted_at_ms: None,
         thumbnail_interval_secs: 0.0,
         audio_languages: Vec::new(),
+        subtitles: Vec::new(),
     }
 }
 

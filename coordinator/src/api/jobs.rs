@@ -21,6 +21,8 @@ use super::live::Playback;
 use super::ownership;
 use super::settings::{LadderRequest, Settings};
 use super::ApiState;
+use crate::subtitles::subtitle_track;
+use tessera_core::wire::SubtitleTrack;
 
 /// Where the source is: exactly one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,6 +64,24 @@ pub struct CreateJob {
     /// Audio languages to keep, as the source tags its tracks (`["eng",
     /// "fra"]`); default: every audio track. A source with none of them fails the job.
     pub audio_languages: Option<Vec<String>>,
+    /// Subtitle files (WebVTT or SRT, in the store like the source) to add
+    /// as subtitle renditions.
+    pub subtitles: Option<Vec<SubtitleRequest>>,
+}
+
+/// A subtitle file sent with a job.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubtitleRequest {
+    /// Where the file is (an upload id or a store URL).
+    pub source: SourceRef,
+    /// Its language, a BCP 47 tag (`en`, `pt-BR`).
+    pub language: String,
+    /// The name players show (default: the language tag).
+    pub name: Option<String>,
+    /// Shown unless the viewer turns it off (at most one).
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// Tasks done out of all.
@@ -286,6 +306,28 @@ fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmi
     Ok(submission)
 }
 
+/// Reads and checks a job's subtitle files (a bad one is a 400 naming it).
+async fn read_subtitles(api: &ApiState, requests: &[SubtitleRequest]) -> Result<Vec<SubtitleTrack>, ApiError> {
+    if requests.iter().filter(|r| r.default).count() > 1 {
+        return Err(ApiError::bad_request("invalid_subtitles", "at most one subtitle track can be the default"));
+    }
+    let mut tracks = Vec::new();
+    for request in requests {
+        let key = source_key(api, &request.source)?;
+        let bytes = match api.store.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(StoreError::NotFound(_) | StoreError::InvalidKey(_)) => {
+                return Err(ApiError::bad_request("source_not_found", format!("the subtitles '{key}' do not exist")))
+            }
+            Err(e) => return Err(ApiError::unavailable(e)),
+        };
+        let track = subtitle_track(&bytes, &request.language, request.name.as_deref(), &tracks)
+            .map_err(|e| ApiError::bad_request("invalid_subtitles", e.to_string()))?;
+        tracks.push(SubtitleTrack { default: request.default, ..track });
+    }
+    Ok(tracks)
+}
+
 async fn check_webhook(api: &ApiState, url: Option<&str>) -> Result<(), ApiError> {
     let Some(url) = url else { return Ok(()) };
     let parsed =
@@ -355,6 +397,7 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
     let mut submission = submission(&api, &request, &job)?;
+    submission.subtitles = read_subtitles(&api, request.subtitles.as_deref().unwrap_or_default()).await?;
     check_webhook(&api, request.webhook_url.as_deref()).await?;
     match api.store.exists(&submission.source_key).await {
         Ok(true) => {}

@@ -88,7 +88,7 @@ pub struct ApiState {
     info(title = "Tessera coordinator API", description = "Submit transcoding jobs and follow them."),
     paths(jobs::create, jobs::get, jobs::list, jobs::cancel, jobs::report, uploads::upload, live::create,
         live::list, live::get, live::end, cluster::get),
-    components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::JobView, jobs::JobPage, jobs::Progress,
+    components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::SubtitleRequest, jobs::JobView, jobs::JobPage, jobs::Progress,
         jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
         live::CreateChannel, live::ChannelView, live::ChannelList, live::Playback, cluster::ClusterView,
         cluster::WorkerView, cluster::TaskView, crate::queues::QueueView)),

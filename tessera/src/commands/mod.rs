@@ -94,6 +94,9 @@ enum Command {
         /// Audio languages to keep, comma-separated as the input tags its tracks (eng,fra); default: every track.
         #[arg(long, value_delimiter = ',')]
         audio_languages: Vec<String>,
+        /// A subtitle file (WebVTT or SRT) as a subtitle rendition: LANG=FILE, e.g. en=film.srt (repeatable).
+        #[arg(long = "subtitles", value_name = "LANG=FILE")]
+        subtitles: Vec<String>,
     },
     /// Run the coordinator: HTTP API, segmenting of submitted jobs, job records (NATS + store).
     Coordinator(coordinator::CoordinatorArgs),
@@ -178,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             speed,
             thumbnail_interval,
             audio_languages,
+            subtitles,
         } => transcode::run(transcode::TranscodeArgs {
             input,
             out,
@@ -188,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             speed,
             thumbnail_interval,
             audio_languages,
+            subtitles,
         }),
         Command::Coordinator(args) => coordinator::run(args),
         Command::Worker(args) => worker::run(args),

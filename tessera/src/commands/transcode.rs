@@ -32,6 +32,24 @@ pub struct TranscodeArgs {
     pub speed: SpeedPreset,
     pub thumbnail_interval: f64,
     pub audio_languages: Vec<String>,
+    /// `LANG=FILE` subtitle files.
+    pub subtitles: Vec<String>,
+}
+
+/// The `--subtitles LANG=FILE` files as subtitle renditions (a bad one is exit 2 with its reason).
+fn load_subtitles(args: &TranscodeArgs) -> anyhow::Result<Vec<tessera_core::wire::SubtitleTrack>> {
+    let mut tracks = Vec::new();
+    for arg in &args.subtitles {
+        let Some((language, path)) = arg.split_once('=') else {
+            anyhow::bail!(JobFailed { reason: format!("--subtitles {arg}: expected LANG=FILE"), bad_input: true });
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read --subtitles {path}"))?;
+        match tessera_coordinator::subtitles::subtitle_track(&bytes, language, None, &tracks) {
+            Ok(track) => tracks.push(track),
+            Err(e) => anyhow::bail!(JobFailed { reason: format!("{path}: {e}"), bad_input: true }),
+        }
+    }
+    Ok(tracks)
 }
 
 fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
@@ -56,6 +74,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
     let target = super::target_duration(args.segment_duration)?;
     let ladder = load_ladder(&args)?;
     super::check_input(&args.input)?;
+    let subtitles = load_subtitles(&args)?;
     anyhow::ensure!(
         args.thumbnail_interval == 0.0 || (1.0..=60.0).contains(&args.thumbnail_interval),
         "--thumbnail-interval must be 0 (none) or 1-60 seconds"
@@ -91,6 +110,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             submitted_at_ms: Some(tessera_core::jobs::now_ms()),
             thumbnail_interval_secs: args.thumbnail_interval,
             audio_languages: args.audio_languages.clone(),
+            subtitles,
         };
         let mut pipeline = Pipeline::start(outputs, sources, slots).await?;
         let result = pipeline.run_job(&spec, &args.input).await;
