@@ -1144,10 +1144,14 @@
     // Playback.
     const slot = $('[data-playback]', body);
     const hls = job.playback && safeUrl(job.playback.hls);
-    if (job.state !== 'completed') {
+    // Watch while it transcodes: the first rendition plays before the job completes.
+    const playable = job.state === 'completed' || (job.state === 'running' && !!job.playable_at);
+    if (!playable) {
       playbackMessage(
         slot,
-        job.state === 'failed' || job.state === 'cancelled' ? `Nothing to play: the job ${job.state}.` : 'The player appears when the job completes.',
+        job.state === 'failed' || job.state === 'cancelled'
+          ? `Nothing to play: the job ${job.state}.`
+          : 'The player appears when the first rendition is playable.',
         'pending',
       );
     } else if (!job.playback) {
@@ -1237,6 +1241,7 @@
         setAttr(tr, 'data-height', video ? r.height : 0);
       },
     );
+    renderThumbnails(body, job, report);
     const foot = $('[data-report-foot]', body);
     const totalBytes = rows.reduce((a, r) => a + (Number(r.bytes) || 0), 0);
     const totalCpu = rows.reduce((a, r) => a + (Number(r.encode_cpu_secs) || 0), 0);
@@ -1246,6 +1251,74 @@
       const cells = ['Total', '', '', '', '', fmtBytes(totalBytes), '', '', '', nf1.format(totalCpu)];
       foot.replaceChildren(el('tr', {}, ...cells.map((c, i) => el('td', { class: i >= 3 ? 'num' : '' }, c))));
     }
+  }
+
+  // The poster on the player and the seek-bar thumbnails (thumbnails.vtt) as a strip under it: a click seeks there.
+  const storyboards = new Map(); // job id -> {cues} or {error}
+  function renderThumbnails(body, job, report) {
+    const t = report && report.thumbnails;
+    const hls = job.playback && safeUrl(job.playback.hls);
+    if (!t || !hls || !player || !player.slot.isConnected || !body.contains(player.slot)) return;
+    const base = hls.replace(/[^/]*$/, '');
+    const poster = base + t.poster;
+    if (player.video.getAttribute('poster') !== poster) player.video.setAttribute('poster', poster);
+    let strip = $('[data-thumbnails]', player.slot);
+    if (strip && strip.dataset.job === job.id) return;
+    if (!strip) {
+      strip = el('div', { class: 'storyboard', 'data-thumbnails': true });
+      player.slot.append(strip);
+    }
+    strip.dataset.job = job.id;
+    const cached = storyboards.get(job.id);
+    const draw = (cues) => {
+      strip.replaceChildren(
+        ...cues.map((c) => {
+          const tile = el('button', {
+            type: 'button',
+            class: 'thumb',
+            'data-thumb': true,
+            'data-at': String(c.start),
+            title: fmtMediaTime(c.start),
+          });
+          tile.style.width = `${c.w}px`;
+          tile.style.height = `${c.h}px`;
+          tile.style.backgroundImage = `url("${base + c.file}")`;
+          tile.style.backgroundPosition = `-${c.x}px -${c.y}px`;
+          tile.addEventListener('click', () => {
+            if (player) player.video.currentTime = c.start;
+          });
+          return tile;
+        }),
+      );
+    };
+    if (cached && cached.cues) return draw(cached.cues);
+    const headers = {};
+    const tk = token();
+    if (tk && sameOrigin(base + t.track)) headers.Authorization = `Bearer ${tk}`;
+    fetch(base + t.track, { headers })
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`HTTP ${r.status}`))))
+      .then((text) => {
+        const cues = [];
+        for (const block of text.split(/\n\n+/)) {
+          const m = /(\d+):(\d+):(\d+)\.(\d+) --> [^\n]*\n([^#\n]+)#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(block);
+          if (m) {
+            cues.push({
+              start: Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000,
+              file: m[5],
+              x: Number(m[6]),
+              y: Number(m[7]),
+              w: Number(m[8]),
+              h: Number(m[9]),
+            });
+          }
+        }
+        storyboards.set(job.id, { cues });
+        if (strip.isConnected && strip.dataset.job === job.id) draw(cues);
+      })
+      .catch((e) => {
+        storyboards.set(job.id, { cues: [] });
+        strip.replaceChildren(el('span', { class: 'muted' }, `Thumbnails unavailable: ${e.message}`));
+      });
   }
 
   function renderChannelDetail(body, c) {

@@ -31,7 +31,8 @@ pub fn subtitle_track(
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| CoordinatorError::BadSource(format!("the {language} subtitles are not UTF-8 text: {e}")))?;
-    let cues = parse_subtitles(text).map_err(|e| CoordinatorError::BadSource(format!("{language} {e}")))?;
+    let cues = parse_subtitles(text)
+        .map_err(|e| CoordinatorError::BadSource(format!("the {language} subtitles are not usable: {e}")))?;
     let same = earlier.iter().filter(|t| t.language.as_deref() == Some(language)).count();
     let name = if same == 0 {
         language.to_ascii_lowercase()
@@ -61,7 +62,7 @@ mod tests {
         let second = subtitle_track(srt, "fr", None, std::slice::from_ref(&first)).unwrap();
         assert_eq!(second.name, "fr-2");
         let bad = subtitle_track(b"1\n00:00:00,500 -> x\n", "de", None, &[]).unwrap_err().to_string();
-        assert!(bad.contains("de subtitles: no cue"), "{bad}");
+        assert!(bad.contains("the de subtitles are not usable") && bad.contains("no cue in the file"), "{bad}");
         assert!(subtitle_track(srt, "../x", None, &[]).is_err());
     }
 }

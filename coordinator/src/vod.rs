@@ -260,8 +260,8 @@ pub(crate) struct SegmentTarget<'a> {
     pub traceparent: Option<&'a str>,
     /// Low-latency live: the source streams in chunks and renditions go out in parts of this many seconds.
     pub part_secs: Option<f64>,
-    /// The video rendition played first ([`JobPlan::first`]): its tasks and
-    /// the audio's go out at [`TaskPriority::First`] (none: all at `Rest`).
+    /// The video rendition played first ([`JobPlan::first`]): its tasks, the
+    /// audio's and the thumbnails' go out at [`TaskPriority::First`] (none: all at `Rest`).
     pub first: Option<&'a str>,
 }
 
@@ -270,9 +270,10 @@ impl SegmentTarget<'_> {
     fn priority(&self, rendition: &RenditionSpec) -> TaskPriority {
         let Some(first) = self.first else { return TaskPriority::Rest };
         match rendition {
-            RenditionSpec::Audio { .. } => TaskPriority::First,
+            // Thumbnails too: the poster and seek-bar pictures are wanted with the first rendition.
+            RenditionSpec::Audio { .. } | RenditionSpec::Thumbnails(_) => TaskPriority::First,
             RenditionSpec::Video { rung } if rung.name() == first => TaskPriority::First,
-            RenditionSpec::Video { .. } | RenditionSpec::Thumbnails(_) => TaskPriority::Rest,
+            RenditionSpec::Video { .. } => TaskPriority::Rest,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Progressive {
     listed: HashMap<String, (u32, bool)>,
     /// Video renditions the master lists.
     master: Vec<String>,
+    /// The thumbnail track is written.
+    thumbnails: bool,
 }
 
 /// The segments of a rendition done in an unbroken run from segment 0.
@@ -72,6 +74,18 @@ impl Progressive {
     ) -> Result<Update, PackagerError> {
         let Some(plan) = job.plan() else { return Ok(Update::default()) };
         let Some(first) = plan.first.clone() else { return Ok(Update::default()) };
+        let mut update = Update::default();
+        // The thumbnail track as soon as every sprite is there (with the poster), not at the end.
+        if let Some(spec) = plan.renditions.iter().find(|r| matches!(r, RenditionSpec::Thumbnails(_))) {
+            let done = job.done_segments(&spec.name());
+            if !self.thumbnails && done.len() as u64 == u64::from(plan.segments) {
+                let rendition = Rendition::new(spec.clone(), done)?;
+                let duration = plan.source.duration_secs;
+                let track = crate::thumbnails::webvtt(&rendition, duration);
+                update.writes.push(Write { key: crate::thumbnails::TRACK.into(), bytes: track.into_bytes() });
+                self.thumbnails = true;
+            }
+        }
         let mut playable: Vec<(Rendition, bool)> = Vec::new();
         for spec in plan.renditions.iter().filter(|r| r.is_media()) {
             let run = leading_run(job, &spec.name());
@@ -86,9 +100,8 @@ impl Progressive {
         let audio_ready =
             plan.renditions.iter().filter(|r| matches!(r, RenditionSpec::Audio { .. })).all(|r| listed(&r.name()));
         if !listed(&first) || !audio_ready {
-            return Ok(Update::default());
+            return Ok(update);
         }
-        let mut update = Update::default();
         for (rendition, complete) in &playable {
             let name = rendition.name();
             let now = (rendition.segments.len() as u32, *complete);

@@ -82,7 +82,7 @@ pub async fn package_vod(
     // The thumbnails' sprites and poster were written by their tasks; their track goes with the manifests.
     let thumbnails = match &finished.thumbnails {
         Some(t) => {
-            outputs.put(&key(thumbnails::TRACK), Bytes::from(thumbnails::webvtt(t, duration))).await?;
+            outputs.put(&key(thumbnails::TRACK), Bytes::from(thumbnails::webvtt(t, plan.source.duration_secs))).await?;
             written.push(key(thumbnails::TRACK));
             ThumbnailsReport::of(t)
         }

@@ -616,7 +616,7 @@ async fn the_job_survives_coordinator_and_nats_restarts() {
     assert_eq!(code, Some(0), "a SIGTERM'd worker exits cleanly within its drain timeout{}", cluster.logs());
 
     let done = cluster.wait_state(&job, "completed", Duration::from_secs(240)).await;
-    assert_eq!(done["progress"]["done"], 18, "{done}");
+    assert_eq!(done["progress"]["done"], 24, "6 segments x (h264, av1, aac, thumbnails): {done}");
     assert!(cluster.logs().contains("rebuilt a job from its event history"), "{}", cluster.logs());
     let dir = tempfile::tempdir().unwrap();
     cluster.download(done["output_prefix"].as_str().unwrap(), dir.path()).await;
@@ -1088,8 +1088,15 @@ async fn one_job_is_one_connected_trace_across_the_services_with_metrics_and_jso
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let metrics = text(cluster.url("/metrics")).await;
-        if metrics.contains("tessera_queue_pending{class=\"cpu\",codec=\"h264\"} 0") {
-            assert!(metrics.contains("tessera_queue_in_flight{class=\"cpu\",codec=\"aac\"} 0"), "{metrics}");
+        if metrics.contains("tessera_queue_pending{class=\"cpu\",codec=\"h264\",priority=\"rest\"} 0") {
+            assert!(
+                metrics.contains("tessera_queue_pending{class=\"cpu\",codec=\"h264\",priority=\"first\"} 0"),
+                "{metrics}"
+            );
+            assert!(
+                metrics.contains("tessera_queue_in_flight{class=\"cpu\",codec=\"aac\",priority=\"first\"} 0"),
+                "{metrics}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "no queue gauge on the coordinator:\n{metrics}");
@@ -1131,8 +1138,10 @@ async fn one_job_is_one_connected_trace_across_the_services_with_metrics_and_jso
     assert_eq!(named("tessera-worker", "task.run") as u64, tasks, "{summary:#?}");
     assert_eq!(named("tessera-worker", "task.queue_wait") as u64, tasks, "{summary:#?}");
     assert_eq!(named("tessera-worker", "encode"), 2, "{summary:#?}");
-    assert_eq!(named("tessera-worker", "store.write") as u64, tasks, "{summary:#?}");
-    assert_eq!(named("tessera-packager", "manifest.update"), 1, "{summary:#?}");
+    // A thumbnail task writes its sprite, and the one holding the poster's time the poster too.
+    assert_eq!(named("tessera-worker", "store.write") as u64, tasks + 1, "{summary:#?}");
+    // The finished package, after the playlists written while it was encoded.
+    assert!(named("tessera-packager", "manifest.update") >= 2, "{summary:#?}");
     assert!(named("tessera-packager", "store.write") >= 4, "playlists, MPD, report: {summary:#?}");
     // The job span covers its tasks.
     let time = |s: &Value, field: &str| s[field].as_str().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);

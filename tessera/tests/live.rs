@@ -334,6 +334,32 @@ async fn an_hevc_push_over_enhanced_rtmp_becomes_an_h264_ladder() {
     assert!((duration - 6.0).abs() < 0.2, "{duration}");
 }
 
+/// Live keeps captions the same way: CEA-608 pushed over RTMP in the H.264
+/// SEI stays in the live H.264 rung (the live master says so with
+/// `CLOSED-CAPTIONS`) and in the recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_pushed_live_stay_in_the_live_rungs() {
+    let clip =
+        tessera_testkit::captions::captioned_clip(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("caption-fixtures"));
+    let dev = start_dev(2);
+    let http = reqwest::Client::new();
+    let (id, url) = h264_channel(&http, &dev).await;
+    let pushed = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", clip.to_str().unwrap()])
+        .args(["-c:v", "copy", "-c:a", "aac", "-f", "flv", &url])
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    wait_completed(&http, &dev, &id, Duration::from_secs(60)).await;
+    let package = dev.out.join(format!("live/{id}"));
+    let master = std::fs::read_to_string(package.join("master.m3u8")).unwrap();
+    assert!(master.contains("TYPE=CLOSED-CAPTIONS") && master.contains("CLOSED-CAPTIONS=\"cc\""), "{master}");
+    let joined = package.join("h264-180p.mp4");
+    tessera_testkit::captions::joined(&package.join("h264-180p"), &joined);
+    let captions = tessera_testkit::captions::captions_in(&joined);
+    assert!(captions.contains("HELLO WORLD") && captions.contains("SECOND CAPTION"), "{captions}");
+}
+
 /// Low-Latency HLS: a low-latency channel's workers encode each segment
 /// while it is cut and its parts are listed as they are coded (part target,
 /// server control, preload hint); a blocking reload for the hinted part is

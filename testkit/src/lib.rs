@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod bus_contract;
+pub mod captions;
 pub mod dev;
 pub mod hostile;
 pub mod kv_contract;

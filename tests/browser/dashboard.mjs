@@ -375,6 +375,21 @@ async function main() {
     }
     result.player = { currentTime: Math.round(p.currentTime * 1000) / 1000, width: p.width, height: p.height, levels: p.levels };
 
+    // The poster and the seek-bar thumbnails under the player (the job's report lists them).
+    const thumbsBy = Date.now() + 15000;
+    let thumbs = { poster: null, tiles: 0 };
+    while (Date.now() < thumbsBy) {
+      thumbs = await page.evaluate(() => ({
+        poster: (document.querySelector('[data-detail] video[data-player]') || { getAttribute: () => null }).getAttribute('poster'),
+        tiles: document.querySelectorAll('[data-detail] [data-thumbnails] [data-thumb]').length,
+      }));
+      if (thumbs.poster && thumbs.tiles > 0) break;
+      await sleep(200);
+    }
+    result.thumbnails = thumbs;
+    if (!thumbs.poster || !thumbs.poster.endsWith('/poster.jpg')) problems.push(`the player has no poster (${thumbs.poster})`);
+    if (thumbs.tiles === 0) problems.push('no seek-bar thumbnail under the player');
+
     // 5. Rendition picker: Auto + one option per hls.js level.
     const pickerBy = Date.now() + 10000;
     while ((p.pickerDisabled || p.picker.length < p.levels.length + 1) && Date.now() < pickerBy) {

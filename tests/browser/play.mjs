@@ -19,6 +19,7 @@
 //   LL-HLS blocking reloads, instead of --dir/--manifest; --low-latency: hls.js
 //   or dash.js in low-latency mode, and the result gains "latency", the player's live latency in s)
 //   --switch-audio: switch to the last audio track the player lists once it plays.
+//   --expect-cues: also wait (within --timeout) for a text track with a loaded cue.
 //   The result always lists "audioTracks" ({lang, name}) and "audioTrack" (the
 //   current one's lang), and "textTracks" ({lang, label, cues: how many the
 //   browser loaded}) of the <video>.
@@ -91,6 +92,7 @@ function parseCli() {
         url: { type: 'string' },
         'low-latency': { type: 'boolean', default: false },
         'switch-audio': { type: 'boolean', default: false },
+        'expect-cues': { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -115,6 +117,7 @@ function parseCli() {
     url: values.url,
     lowLatency: values['low-latency'],
     switchAudio: values['switch-audio'],
+    expectCues: values['expect-cues'],
     player: values.player,
     expect,
     seconds,
@@ -252,6 +255,15 @@ function startPlayer({ player, url, lowLatency, switchAudio }) {
         response: d.response && d.response.code ? d.response.code : undefined,
       });
     });
+    // Show the first subtitle track, once hls.js lists them, so its cues load.
+    // (After the event: hls.js picks its own track, none without a DEFAULT one, once its listeners ran.)
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, d) => {
+      if (d.subtitleTracks.length) {
+        setTimeout(() => {
+          if (hls.subtitleTrack < 0) hls.subtitleTrack = 0;
+        }, 0);
+      }
+    });
     hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => {
       check.levels = d.levels.map((l) => {
         const codecs = [l.videoCodec, l.audioCodec].filter(Boolean).join(',') || l.codecSet || null;
@@ -263,10 +275,7 @@ function startPlayer({ player, url, lowLatency, switchAudio }) {
       check.audioTracks = d.audioTracks.map((t) => ({ lang: t.lang || null, name: t.name || null }));
       if (switchAudio && d.audioTracks.length > 1) hls.audioTrack = d.audioTracks.length - 1;
     });
-    // Show the first subtitle track, if any, so its cues load.
-    hls.once(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, d) => {
-      if (d.subtitleTracks.length) hls.subtitleTrack = 0;
-    });
+
     hls.attachMedia(video);
     hls.loadSource(url);
   } else {
@@ -424,12 +433,13 @@ async function main() {
     let timedOut = false;
     try {
       await page.waitForFunction(
-        (s) => {
+        ([s, cues]) => {
           const v = document.getElementById('v');
           const c = window.__check;
-          return (c && c.fatal) || v.currentTime >= s;
+          const loaded = !cues || Array.from(v.textTracks).some((t) => t.cues && t.cues.length > 0);
+          return (c && c.fatal) || (v.currentTime >= s && loaded);
         },
-        opt.seconds,
+        [opt.seconds, opt.expectCues],
         { timeout: opt.timeout * 1000, polling: 100 },
       );
     } catch (e) {

@@ -152,19 +152,19 @@ pub async fn run(
     Ok(())
 }
 
-/// The queues in the order they are polled: every [`TaskPriority::First`]
-/// queue (a job's first playable rendition, so it is playable within
-/// seconds whatever else is queued), then the rest by codec, longest tasks
-/// first: AV1, then H.264, then thumbnails, then AAC. Taking the long tasks first keeps every
-/// slot busy to the end of a job (the classic longest-processing-time rule)
-/// instead of leaving one AV1 task running alone.
+/// The queues in the order they are polled. First every
+/// [`TaskPriority::First`] queue, so a job's first rendition plays within
+/// seconds whatever else is queued: audio (stream copies of milliseconds,
+/// and segment 0 of the audio is needed to play), the first video rendition,
+/// then thumbnails (the poster and seek-bar pictures come right after).
+/// Then the rest by codec, longest tasks first: AV1, then H.264, then
+/// thumbnails, then AAC. Taking the long tasks first keeps every slot busy
+/// to the end of a job (the classic longest-processing-time rule) instead
+/// of leaving one AV1 task running alone.
 fn polling_order(codecs: &[TaskCodec]) -> Vec<(TaskCodec, TaskPriority)> {
-    let by_length = [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Image, TaskCodec::Aac];
-    TaskPriority::ALL
-        .into_iter()
-        .flat_map(|priority| by_length.into_iter().map(move |codec| (codec, priority)))
-        .filter(|(codec, _)| codecs.contains(codec))
-        .collect()
+    let first = [TaskCodec::Aac, TaskCodec::H264, TaskCodec::Av1, TaskCodec::Image].map(|c| (c, TaskPriority::First));
+    let rest = [TaskCodec::Av1, TaskCodec::H264, TaskCodec::Image, TaskCodec::Aac].map(|c| (c, TaskPriority::Rest));
+    first.into_iter().chain(rest).filter(|(codec, _)| codecs.contains(codec)).collect()
 }
 
 /// Longest pause between polls when there is no work.

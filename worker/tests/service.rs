@@ -236,9 +236,9 @@ async fn a_task_held_by_a_vanished_worker_is_redelivered_and_the_job_completes()
     let sources = Store::in_memory();
     let file = source();
     run_vod_job(bus.as_ref(), &sources, &vod_spec("steal"), file, &Default::default()).await.unwrap();
-    // A "worker" takes the first task and dies without acking.
+    // A "worker" takes the first task (the job's only rung: its first rendition) and dies without acking.
     let thief = bus
-        .consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest, DELIVERY))
+        .consumer(TASKS_STREAM, &task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::First, DELIVERY))
         .await
         .unwrap();
     let stolen = thief.fetch(1, Duration::from_secs(1)).await.unwrap();
