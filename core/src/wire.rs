@@ -658,6 +658,36 @@ pub struct Playable {
     pub at_ms: u64,
 }
 
+impl SegmentDone {
+    /// A report of segment `seq` of `rendition` with no figures yet (filled in with struct update syntax).
+    pub fn new(rendition: &str, seq: u32) -> Self {
+        Self {
+            rendition: rendition.to_string(),
+            seq,
+            key: String::new(),
+            start: 0,
+            duration: 0,
+            timescale: 0,
+            bytes: 0,
+            key_frame_bytes: None,
+            closed_captions: false,
+            caption_frames: Vec::new(),
+            frames: 0,
+            width: 0,
+            height: 0,
+            codec_string: String::new(),
+            config: TrackConfig::Jpeg,
+            psnr: None,
+            psnr_y: None,
+            ssim: None,
+            cpu_secs: 0.0,
+            queued_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
+        }
+    }
+}
+
 /// One picture's closed captions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptionFrame {

@@ -161,28 +161,17 @@ mod tests {
     fn done(rendition: &str, seq: u32) -> JobEventKind {
         let audio = rendition.starts_with("aac");
         JobEventKind::SegmentDone(SegmentDone {
-            rendition: rendition.into(),
-            seq,
             key: format!("{rendition}/{seq:06}.m4s"),
             start: u64::from(seq) * 4000,
             duration: 4000,
             timescale: 1000,
             bytes: 100_000,
-            key_frame_bytes: None,
-            closed_captions: false,
-            caption_frames: Vec::new(),
             frames: if audio { 188 } else { 120 },
             width: if audio { 0 } else { 640 },
             height: if audio { 0 } else { 360 },
             codec_string: if audio { "mp4a.40.2" } else { "avc1.64001E" }.into(),
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
-            psnr: None,
-            psnr_y: None,
-            ssim: None,
-            cpu_secs: 0.0,
-            queued_at_ms: None,
-            started_at_ms: None,
-            finished_at_ms: None,
+            ..SegmentDone::new(rendition, seq)
         })
     }
 

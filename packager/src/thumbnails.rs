@@ -58,34 +58,19 @@ pub fn webvtt(rendition: &Rendition, duration_secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::wire::{SegmentDone, TrackConfig};
+    use tessera_core::wire::SegmentDone;
 
     #[test]
     fn one_cue_per_thumbnail_pointing_into_its_sprite() {
         let spec = ThumbnailSpec::every(2.0, 5.0);
         let segment = |seq: u32, start: u64, duration: u64, frames: u32| SegmentDone {
-            rendition: "thumbnails".into(),
-            seq,
-            key: String::new(),
             start,
             duration,
             timescale: 1000,
-            bytes: 1,
-            key_frame_bytes: None,
-            closed_captions: false,
-            caption_frames: Vec::new(),
             frames,
             width: 160,
             height: 90,
-            codec_string: "jpeg".into(),
-            config: TrackConfig::Jpeg,
-            psnr: None,
-            psnr_y: None,
-            ssim: None,
-            cpu_secs: 0.0,
-            queued_at_ms: None,
-            started_at_ms: None,
-            finished_at_ms: None,
+            ..SegmentDone::new("thumbnails", seq)
         };
         let r =
             Rendition::new(RenditionSpec::Thumbnails(spec), vec![segment(0, 0, 3000, 2), segment(1, 3000, 2000, 1)])

@@ -623,28 +623,5 @@ async fn on_cpu<T: Send + 'static>(
 
 /// A segment report with the rendition's name and no figures yet.
 pub(crate) fn unfinished(rendition: &RenditionSpec, seq: u32) -> SegmentDone {
-    SegmentDone {
-        rendition: rendition.name(),
-        seq,
-        key: String::new(),
-        start: 0,
-        duration: 0,
-        timescale: 0,
-        bytes: 0,
-        key_frame_bytes: None,
-        closed_captions: false,
-        caption_frames: Vec::new(),
-        frames: 0,
-        width: 0,
-        height: 0,
-        codec_string: String::new(),
-        config: TrackConfig::Aac { asc: Vec::new(), channels: 0 },
-        psnr: None,
-        psnr_y: None,
-        ssim: None,
-        cpu_secs: 0.0,
-        queued_at_ms: None,
-        started_at_ms: None,
-        finished_at_ms: None,
-    }
+    SegmentDone::new(&rendition.name(), seq)
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use tessera_coordinator::CoordinatorError;
-use tessera_media::{MediaError, SpeedPreset, VideoCodec};
+use tessera_media::MediaError;
 use tessera_worker::WorkerError;
 
 /// Tessera: segment-parallel media transcoding.
@@ -66,38 +66,7 @@ enum Command {
         segment_duration: f64,
     },
     /// Transcode a file into an HLS + DASH ladder under DEST (a folder or an object store URL).
-    Transcode {
-        /// The MP4/MOV file (H.264 video, optional AAC audio).
-        input: PathBuf,
-        /// Destination: a folder (created if missing) or a URL such as s3://bucket/prefix.
-        #[arg(long)]
-        out: String,
-        /// Video codecs of the ladder, comma-separated: h264, av1.
-        #[arg(long, value_delimiter = ',', default_value = "h264,av1")]
-        codecs: Vec<VideoCodec>,
-        /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder, or `auto`:
-        /// the default ladder fitted to this input by a probe (per-title: bitrates it needs, rungs that show more).
-        #[arg(long)]
-        ladder: Option<PathBuf>,
-        /// Target segment duration in seconds (cut at the first IDR at or after it).
-        #[arg(long, default_value_t = 4.0)]
-        segment_duration: f64,
-        /// Tasks encoded at once (default: the number of CPU cores).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
-        #[arg(long, default_value = "veryfast")]
-        speed: SpeedPreset,
-        /// Seconds between seek-bar thumbnails (thumbnails.vtt, thumbnails/*.jpg); 0: no thumbnails or poster.
-        #[arg(long, default_value_t = tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
-        thumbnail_interval: f64,
-        /// Audio languages to keep, comma-separated as the input tags its tracks (eng,fra); default: every track.
-        #[arg(long, value_delimiter = ',')]
-        audio_languages: Vec<String>,
-        /// A subtitle file (WebVTT or SRT) as a subtitle rendition: LANG=FILE, e.g. en=film.srt (repeatable).
-        #[arg(long = "subtitles", value_name = "LANG=FILE")]
-        subtitles: Vec<String>,
-    },
+    Transcode(transcode::TranscodeArgs),
     /// Run the coordinator: HTTP API, segmenting of submitted jobs, job records (NATS + store).
     Coordinator(coordinator::CoordinatorArgs),
     /// Run a worker: encode tasks of one class and some codecs (NATS + store).
@@ -171,29 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Probe { input } => probe::run(&input),
         Command::Segment { input, out, segment_duration } => segment::run(&input, &out, segment_duration),
-        Command::Transcode {
-            input,
-            out,
-            codecs,
-            ladder,
-            segment_duration,
-            workers,
-            speed,
-            thumbnail_interval,
-            audio_languages,
-            subtitles,
-        } => transcode::run(transcode::TranscodeArgs {
-            input,
-            out,
-            codecs,
-            ladder,
-            segment_duration,
-            workers,
-            speed,
-            thumbnail_interval,
-            audio_languages,
-            subtitles,
-        }),
+        Command::Transcode(args) => transcode::run(args),
         Command::Coordinator(args) => coordinator::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Packager(args) => packager::run(args),

@@ -22,17 +22,37 @@ use tokio_util::sync::CancellationToken;
 use super::JobFailed;
 
 /// What `tessera transcode` was asked to do.
+#[derive(Debug, clap::Args)]
 pub struct TranscodeArgs {
+    /// The MP4/MOV file (H.264 video, optional AAC audio).
     pub input: PathBuf,
+    /// Destination: a folder (created if missing) or a URL such as s3://bucket/prefix.
+    #[arg(long)]
     pub out: String,
+    /// Video codecs of the ladder, comma-separated: h264, av1.
+    #[arg(long, value_delimiter = ',', default_value = "h264,av1")]
     pub codecs: Vec<VideoCodec>,
+    /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder, or `auto`:
+    /// the default ladder fitted to this input by a probe (per-title: bitrates it needs, rungs that show more).
+    #[arg(long)]
     pub ladder: Option<PathBuf>,
+    /// Target segment duration in seconds (cut at the first IDR at or after it).
+    #[arg(long, default_value_t = 4.0)]
     pub segment_duration: f64,
+    /// Tasks encoded at once (default: the number of CPU cores).
+    #[arg(long)]
     pub workers: Option<usize>,
+    /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
+    #[arg(long, default_value = "veryfast")]
     pub speed: SpeedPreset,
+    /// Seconds between seek-bar thumbnails (thumbnails.vtt, thumbnails/*.jpg); 0: no thumbnails or poster.
+    #[arg(long, default_value_t = tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
     pub thumbnail_interval: f64,
+    /// Audio languages to keep, comma-separated as the input tags its tracks (eng,fra); default: every track.
+    #[arg(long, value_delimiter = ',')]
     pub audio_languages: Vec<String>,
-    /// `LANG=FILE` subtitle files.
+    /// A subtitle file (WebVTT or SRT) as a subtitle rendition: LANG=FILE, e.g. en=film.srt (repeatable).
+    #[arg(long = "subtitles", value_name = "LANG=FILE")]
     pub subtitles: Vec<String>,
 }
 
