@@ -10,14 +10,15 @@
 # transcode` (the file is local); "playable" is when master.m3u8 appears (the
 # packager writes it once the first rendition and the audio have a segment;
 # before watch-while-transcoding it was written with the finished package);
-# "thumbnails" is when thumbnails.vtt and poster.jpg are both there.
+# "first done" is when the first variant's playlist is final (its last
+# segment encoded); "thumbnails" is when thumbnails.vtt and poster.jpg are both there.
 #
 # Usage: benches/first_playable.sh
 # Env: TESSERA (default target/release/tessera), TESSERA_BEFORE (an earlier
 #      build: measured the same way, optional), SECS (60), RUNS (3),
 #      BENCH_DIR (/tmp/tessera-bench), EXTRA (more transcode arguments),
-#      STOP_AFTER_PLAYABLE=1 (stop each run once playable and thumbnails are
-#      there: for the whole film, whose full ladder takes hours on 2 cores).
+#      STOP_AFTER=playable|thumbnails (stop each run there: for the whole
+#      film, whose full ladder takes over half an hour on 2 cores).
 # Prints one line per run and a p50 summary per build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,24 +49,35 @@ fi
 
 now() { date +%s.%N; }
 
-# One run: prints "playable thumbnails total cpu" in seconds (total and cpu "-" when stopped early).
+# One run: prints "playable first-done thumbnails total cpu" in seconds ("-": not reached, stopped early).
 run_once() {
   local bin=$1 out=$2
   rm -rf "$out"
-  local start playable="" thumbs="" total="-" cpu="-"
+  local start playable="" first="" thumbs="" total="-" cpu="-"
   start=$(now)
+  # Its own process group, so stopping it stops the cutting and encoding children too.
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%U %S" -o "$out.time" "$bin" transcode "$src" --out "$out" ${EXTRA:-} >/dev/null 2>"$out.log" &
+  setsid /usr/bin/time -f "%U %S" -o "$out.time" "$bin" transcode "$src" --out "$out" ${EXTRA:-} >/dev/null 2>"$out.log" &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     local t
     t=$(now)
     [ -z "$playable" ] && [ -s "$out/master.m3u8" ] && playable=$(echo "$t - $start" | bc)
     [ -z "$thumbs" ] && [ -s "$out/thumbnails.vtt" ] && [ -s "$out/poster.jpg" ] && thumbs=$(echo "$t - $start" | bc)
-    if [ -n "${STOP_AFTER_PLAYABLE:-}" ] && [ -n "$playable" ] && [ -n "$thumbs" ]; then
-      kill "$pid" 2>/dev/null || true
+    if [ -z "$first" ] && [ -n "$playable" ]; then
+      local variant
+      variant=$(grep -A1 '^#EXT-X-STREAM-INF' "$out/master.m3u8" 2>/dev/null | sed -n 2p)
+      [ -n "$variant" ] && grep -q ENDLIST "$out/$variant" 2>/dev/null && first=$(echo "$t - $start" | bc)
+    fi
+    local stop=""
+    case "${STOP_AFTER:-}" in
+      playable) [ -n "$playable" ] && stop=1 ;;
+      thumbnails) [ -n "$thumbs" ] && [ -n "$first" ] && stop=1 ;;
+    esac
+    if [ -n "$stop" ]; then
+      kill -- "-$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      echo "$playable $thumbs - -"
+      echo "$playable ${first:--} ${thumbs:--} - -"
       return
     fi
     sleep 0.05
@@ -74,11 +86,12 @@ run_once() {
   total=$(echo "$(now) - $start" | bc)
   cpu=$(awk '{print $1 + $2}' "$out.time")
   [ -z "$playable" ] && playable=$total
+  [ -z "$first" ] && first=$playable
   [ -z "$thumbs" ] && thumbs="-"
-  echo "$playable $thumbs $total $cpu"
+  echo "$playable $first $thumbs $total $cpu"
 }
 
-p50() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+p50() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 echo "input: $src ($SECS s; 0 = the whole film), default ladder, ${EXTRA:-no extra arguments}, $RUNS runs"
 for label in before after; do
@@ -90,9 +103,9 @@ for label in before after; do
   for i in $(seq 1 "$RUNS"); do
     line=$(run_once "$bin" "$BENCH_DIR/out-$label")
     echo "$line" >>"$results"
-    echo "$label run $i: playable ${line%% *} s; thumbnails, total, CPU s: ${line#* }"
+    echo "$label run $i: playable, first done, thumbnails, total, CPU (s): $line"
   done
-  printf '%s p50: playable %s s, thumbnails %s s, total %s s, CPU %s s\n' "$label" \
-    "$(cut -d' ' -f1 "$results" | p50)" "$(cut -d' ' -f2 "$results" | grep -v -- - | p50)" \
-    "$(cut -d' ' -f3 "$results" | grep -v -- - | p50)" "$(cut -d' ' -f4 "$results" | grep -v -- - | p50)"
+  col() { cut -d' ' -f"$1" "$results" | grep -v -- - | p50; }
+  printf '%s p50: playable %s s, first done %s s, thumbnails %s s, total %s s, CPU %s s\n' "$label" \
+    "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)"
 done

@@ -39,6 +39,15 @@ pub struct RenditionReport {
     /// Every segment's bitrate and quality (video).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segment_quality: Vec<SegmentQuality>,
+    /// Its HLS I-frame playlist for trick play (H.264 rungs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iframe_playlist: Option<String>,
+    /// It carries the source's closed captions (CEA-608/708 in SEI).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed_captions: bool,
+    /// Audio: its language, as the source tagged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// One video segment's bitrate and quality against the scaled source.
@@ -112,6 +121,8 @@ pub struct ThumbnailsReport {
     pub height: u32,
     /// Sprite JPEGs (one per segment holding a thumbnail).
     pub sprites: usize,
+    /// CPU seconds spent taking them (varies run to run).
+    pub cpu_secs: f64,
 }
 
 impl ThumbnailsReport {
@@ -128,6 +139,7 @@ impl ThumbnailsReport {
             width,
             height,
             sprites: holding.len(),
+            cpu_secs: round(r.cpu_secs(), 3),
         })
     }
 }
@@ -167,6 +179,9 @@ impl RenditionReport {
                     })
                 })
                 .collect(),
+            iframe_playlist: r.has_iframes().then(|| crate::hls::iframe_playlist_uri(r)),
+            closed_captions: r.closed_captions(),
+            language: r.audio_track().and_then(|t| t.language.clone()),
         }
     }
 }

@@ -19,6 +19,8 @@ fn captioned_source() -> PathBuf {
     captioned_clip(&fixtures())
 }
 
+/// CEA-608 in the source's SEI (MP4, and MPEG-TS) is in the x264 rung's SEI
+/// with the same text and times; the manifests say which rungs carry it.
 #[test]
 fn cea608_captions_stay_in_every_x264_rung_and_the_manifests_say_so() {
     let source = captioned_source();
@@ -45,6 +47,20 @@ fn cea608_captions_stay_in_every_x264_rung_and_the_manifests_say_so() {
     assert!(!av1.contains("CLOSED-CAPTIONS"), "SVT-AV1 writes no captions: {master}");
     let mpd = std::fs::read_to_string(out.path().join("manifest.mpd")).unwrap();
     assert!(mpd.contains(r#"<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"/>"#), "{mpd}");
+    // The same captions in an MPEG-TS (a broadcast's) come through the same way.
+    let ts = out.path().join("cc608.ts");
+    tessera_testkit::ffmpeg(&["-y", "-i", source.to_str().unwrap(), "-c", "copy", ts.to_str().unwrap()]);
+    let from_ts = out.path().join("from-ts");
+    let run = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["transcode", ts.to_str().unwrap(), "--out", from_ts.to_str().unwrap()])
+        .args(["--codecs", "h264", "--segment-duration", "1"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rung = out.path().join("from-ts.mp4");
+    joined(&from_ts.join("h264-180p"), &rung);
+    let captions = captions_in(&rung);
+    assert!(has_cue(&captions, 0.4, "HELLO WORLD") && has_cue(&captions, 1.933, "SECOND CAPTION"), "{captions}");
 }
 
 /// The captions as WebVTT hold the source's cues within a frame, for every

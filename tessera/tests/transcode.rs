@@ -222,6 +222,9 @@ fn two_runs_give_byte_identical_trees() {
         for r in v["renditions"].as_array_mut().unwrap() {
             r.as_object_mut().unwrap().remove("encode_cpu_secs");
         }
+        if let Some(t) = v.get_mut("thumbnails").and_then(serde_json::Value::as_object_mut) {
+            t.remove("cpu_secs");
+        }
         let timing = v.as_object_mut().unwrap().remove("timing").expect("report.json has the job's timing");
         assert_eq!(timing["first_rendition"], "h264-180p", "{timing}");
         let (playable, completed) = (timing["playable_after_secs"].as_f64(), timing["completed_after_secs"].as_f64());
@@ -484,6 +487,13 @@ fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
         "{master}"
     );
     assert!(!master.contains("av1-180p/iframes.m3u8"), "H.264 rungs only: {master}");
+    let listed: Vec<String> = report(out.path())["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["iframe_playlist"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(listed, ["h264-180p/iframes.m3u8"], "report.json lists the I-frame playlists");
     let rendition = out.path().join("h264-180p");
     let playlist = std::fs::read_to_string(rendition.join("iframes.m3u8")).unwrap();
     assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY") && playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
