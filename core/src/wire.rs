@@ -489,7 +489,7 @@ pub struct JobPlan {
     pub source: SourceInfo,
     /// Where outputs go in the outputs store (empty: its root).
     pub output_prefix: String,
-    /// The video rendition played first: its tasks and the audio's go out
+    /// The video rendition played first: its tasks, the audio's and the thumbnails' go out
     /// at [`TaskPriority::First`], and the packager lists it in the
     /// master playlist as soon as its first segment is done, while the rest
     /// of the ladder is still being encoded (none: packaged at the end only).

@@ -58,7 +58,11 @@ pub fn decode_cea608(frames: CaptionFrames<'_>, timescale: u32, end_ms: u64) -> 
             if got != 0 {
                 let start_ms = u64::try_from(sub.pts / 1000).unwrap_or(0) + u64::from(sub.start_display_time);
                 let end_ms = start_ms + u64::from(sub.end_display_time);
-                let rects = std::slice::from_raw_parts(sub.rects, sub.num_rects as usize);
+                let rects: &[*mut ffi::AVSubtitleRect] = if sub.rects.is_null() {
+                    &[]
+                } else {
+                    std::slice::from_raw_parts(sub.rects, sub.num_rects as usize)
+                };
                 let text: Vec<String> = rects
                     .iter()
                     .filter(|r| !r.is_null() && !(***r).ass.is_null())
