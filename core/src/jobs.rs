@@ -458,28 +458,10 @@ mod tests {
 
     fn done(seq: u32) -> JobEventKind {
         JobEventKind::SegmentDone(SegmentDone {
-            rendition: "aac-128k".into(),
-            seq,
-            key: String::new(),
-            start: 0,
-            duration: 0,
             timescale: 48_000,
-            bytes: 0,
-            key_frame_bytes: None,
-            closed_captions: false,
-            caption_frames: Vec::new(),
-            frames: 0,
-            width: 0,
-            height: 0,
             codec_string: "mp4a.40.2".into(),
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
-            psnr: None,
-            psnr_y: None,
-            ssim: None,
-            cpu_secs: 0.0,
-            queued_at_ms: None,
-            started_at_ms: None,
-            finished_at_ms: None,
+            ..SegmentDone::new("aac-128k", seq)
         })
     }
 

@@ -62,7 +62,8 @@ fn fit(display: (u32, u32), long_side: u32) -> (u32, u32) {
 }
 
 /// The thumbnail times (in `timescale` ticks) in `[start, end)`: multiples of the interval.
-fn times_in(start: i64, end: i64, interval_secs: f64, timescale: u32) -> Vec<i64> {
+/// The packager's thumbnail track times its cues with the same.
+pub fn thumbnail_times(start: i64, end: i64, interval_secs: f64, timescale: u32) -> Vec<i64> {
     let step = interval_secs * f64::from(timescale);
     if step <= 0.0 || end <= start {
         return Vec::new();
@@ -77,7 +78,7 @@ pub fn segment_thumbnails(segment: &SourceSegment, target: &ThumbnailTarget) -> 
     let video = &segment.header.video;
     let timescale = video.timescale;
     let (start, end) = (video.out_ticks(video.start), video.out_ticks(video.end));
-    let times = times_in(start, end, target.interval_secs, timescale);
+    let times = thumbnail_times(start, end, target.interval_secs, timescale);
     let tile = fit(video.normalise.display, target.long_side);
     let mut picked: Vec<Option<YuvFrame>> = vec![None; times.len()];
     let mut last: Option<YuvFrame> = None;
@@ -215,9 +216,9 @@ mod tests {
 
     #[test]
     fn times_are_the_multiples_of_the_interval_in_the_range() {
-        assert_eq!(times_in(0, 4000, 2.0, 1000), [0, 2000]);
-        assert_eq!(times_in(4000, 6500, 2.0, 1000), [4000, 6000]);
-        assert_eq!(times_in(4100, 5900, 2.0, 1000), Vec::<i64>::new());
+        assert_eq!(thumbnail_times(0, 4000, 2.0, 1000), [0, 2000]);
+        assert_eq!(thumbnail_times(4000, 6500, 2.0, 1000), [4000, 6000]);
+        assert_eq!(thumbnail_times(4100, 5900, 2.0, 1000), Vec::<i64>::new());
     }
 
     #[test]

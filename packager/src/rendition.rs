@@ -241,28 +241,17 @@ mod tests {
             .enumerate()
             .map(|(i, &(duration, bytes, frames))| {
                 let s = SegmentDone {
-                    rendition: "h264-360p".into(),
-                    seq: i as u32,
-                    key: String::new(),
                     start,
                     duration,
                     timescale: 30000,
                     bytes,
-                    key_frame_bytes: None,
-                    closed_captions: false,
-                    caption_frames: Vec::new(),
                     frames,
                     width: 640,
                     height: 360,
                     codec_string: "avc1.42C01E".into(),
                     config: TrackConfig::Avc { parameter_sets: Vec::new() },
                     psnr: Some(40.0),
-                    psnr_y: None,
-                    ssim: None,
-                    cpu_secs: 0.0,
-                    queued_at_ms: None,
-                    started_at_ms: None,
-                    finished_at_ms: None,
+                    ..SegmentDone::new("h264-360p", i as u32)
                 };
                 start += duration;
                 s

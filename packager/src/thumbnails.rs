@@ -4,9 +4,9 @@
 //! the convention seek-bar previews in video.js, JW Player, Plyr, Vidstack
 //! and Shaka's UI read.
 
-use std::fmt::Write as _;
-
 use tessera_core::wire::{RenditionSpec, ThumbnailSpec};
+use tessera_media::captions::{webvtt as write_webvtt, Cue};
+use tessera_media::thumbnails::thumbnail_times;
 
 use crate::rendition::Rendition;
 
@@ -15,11 +15,6 @@ pub const TRACK: &str = "thumbnails.vtt";
 
 /// Name of the poster.
 pub const POSTER: &str = "poster.jpg";
-
-fn timestamp(secs: f64) -> String {
-    let ms = (secs.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
-}
 
 /// The spec of a thumbnails rendition.
 pub fn spec_of(rendition: &Rendition) -> Option<ThumbnailSpec> {
@@ -31,28 +26,23 @@ pub fn spec_of(rendition: &Rendition) -> Option<ThumbnailSpec> {
 
 /// The WebVTT track of a finished thumbnails rendition whose video lasts `duration_secs`.
 pub fn webvtt(rendition: &Rendition, duration_secs: f64) -> String {
-    let mut out = String::from("WEBVTT\n");
-    let Some(spec) = spec_of(rendition) else { return out };
+    let Some(spec) = spec_of(rendition) else { return write_webvtt(&[]) };
+    let ms = |secs: f64| (secs.max(0.0) * 1000.0).round() as u64;
+    let mut cues = Vec::new();
     for segment in &rendition.segments {
-        let timescale = f64::from(segment.timescale.max(1));
-        // The same times the worker took: multiples of the interval from the segment's start.
-        let step = spec.interval_secs * timescale;
-        let first = (segment.start as f64 / step).ceil() as i64;
-        for i in 0..segment.frames {
-            let at = ((first + i64::from(i)) as f64 * step).round() / timescale;
+        let timescale = segment.timescale.max(1);
+        let (start, end) = (segment.start as i64, (segment.start + segment.duration) as i64);
+        // The same times the worker took its thumbnails at, one per picture in the sprite.
+        let times = thumbnail_times(start, end, spec.interval_secs, timescale);
+        for (i, at) in (0..segment.frames).zip(times) {
+            let at = at as f64 / f64::from(timescale);
             let until = (at + spec.interval_secs).min(duration_secs.max(at + 0.001));
             let (w, h) = (segment.width, segment.height);
-            let _ = write!(
-                out,
-                "\n{} --> {}\nthumbnails/{:06}.jpg#xywh={},0,{w},{h}\n",
-                timestamp(at),
-                timestamp(until),
-                segment.seq,
-                i * w
-            );
+            let text = format!("thumbnails/{:06}.jpg#xywh={},0,{w},{h}", segment.seq, i * w);
+            cues.push(Cue { start_ms: ms(at), end_ms: ms(until), text });
         }
     }
-    out
+    write_webvtt(&cues)
 }
 
 #[cfg(test)]
