@@ -133,6 +133,18 @@ impl JobAssembly {
         self.done.range((name.clone(), 0)..=(name, u32::MAX)).map(|(_, s)| s.clone()).collect()
     }
 
+    /// How far `rendition`'s segments done run unbroken from segment 0, looking
+    /// on from `from` (a run known so far): nothing is cloned, so following a
+    /// growing run costs one look per segment.
+    pub fn done_run(&self, rendition: &str, from: u32) -> u32 {
+        let name = rendition.to_string();
+        let mut run = from;
+        while self.done.contains_key(&(name.clone(), run)) {
+            run += 1;
+        }
+        run
+    }
+
     /// The finished renditions, by kind.
     pub fn renditions(&self) -> Result<Finished, PackagerError> {
         let plan = self.plan.as_ref().ok_or_else(|| PackagerError::Incomplete("no plan".into()))?;
@@ -185,28 +197,19 @@ mod tests {
 
     fn done(rendition: &str, seq: u32) -> JobEventKind {
         JobEventKind::SegmentDone(SegmentDone {
-            rendition: rendition.into(),
-            seq,
             key: format!("{rendition}/{seq:06}.m4s"),
             start: u64::from(seq) * 2000,
             duration: 2000,
             timescale: 1000,
             bytes: 1000,
-            key_frame_bytes: None,
-            closed_captions: false,
-            caption_frames: Vec::new(),
             frames: 60,
             width: 320,
             height: 180,
             codec_string: "avc1.42C00D".into(),
             config: TrackConfig::Aac { asc: vec![0x11, 0x90], channels: 2 },
             psnr: Some(40.0),
-            psnr_y: None,
-            ssim: None,
             cpu_secs: 0.5,
-            queued_at_ms: None,
-            started_at_ms: None,
-            finished_at_ms: None,
+            ..SegmentDone::new(rendition, seq)
         })
     }
 

@@ -51,11 +51,15 @@ pub struct Progressive {
     master: Vec<String>,
     /// The thumbnail track is written.
     thumbnails: bool,
+    /// Each rendition's unbroken run of done segments from 0, as far as seen
+    /// (runs only grow, so each event looks at the new segments only).
+    runs: HashMap<String, u32>,
 }
 
-/// The segments of a rendition done in an unbroken run from segment 0.
-fn leading_run(job: &JobAssembly, name: &str) -> Vec<SegmentDone> {
-    job.done_segments(name).into_iter().enumerate().take_while(|(i, s)| s.seq as usize == *i).map(|(_, s)| s).collect()
+/// A rendition's first `run` segments.
+fn leading_run(job: &JobAssembly, spec: &RenditionSpec, run: u32) -> Result<Rendition, PackagerError> {
+    let segments: Vec<SegmentDone> = job.done_segments(&spec.name()).into_iter().take(run as usize).collect();
+    Rendition::new(spec.clone(), segments)
 }
 
 impl Progressive {
@@ -64,9 +68,19 @@ impl Progressive {
         Self::default()
     }
 
+    /// The unbroken run of `name`'s done segments from 0.
+    fn run(&mut self, job: &JobAssembly, name: &str) -> u32 {
+        let known = self.runs.get(name).copied().unwrap_or(0);
+        let run = job.done_run(name, known);
+        self.runs.insert(name.to_string(), run);
+        run
+    }
+
     /// What to write now that `job` has moved on (nothing for a job without
     /// a first rendition, or before the first rendition and the audio each
-    /// have a segment). `init` builds a rendition's init segment.
+    /// have a segment). `init` builds a rendition's init segment. Only what
+    /// changed is built: a segment event costs a look at that segment, plus
+    /// the playlists it changes.
     pub fn update(
         &mut self,
         job: &JobAssembly,
@@ -77,53 +91,56 @@ impl Progressive {
         let mut update = Update::default();
         // The thumbnail track as soon as every sprite is there (with the poster), not at the end.
         if let Some(spec) = plan.renditions.iter().find(|r| matches!(r, RenditionSpec::Thumbnails(_))) {
-            let done = job.done_segments(&spec.name());
-            if !self.thumbnails && done.len() as u64 == u64::from(plan.segments) {
-                let rendition = Rendition::new(spec.clone(), done)?;
-                let duration = plan.source.duration_secs;
-                let track = crate::thumbnails::webvtt(&rendition, duration);
+            if !self.thumbnails && self.run(job, &spec.name()) == plan.segments {
+                let rendition = leading_run(job, spec, plan.segments)?;
+                let track = crate::thumbnails::webvtt(&rendition, plan.source.duration_secs);
                 update.writes.push(Write { key: crate::thumbnails::TRACK.into(), bytes: track.into_bytes() });
                 self.thumbnails = true;
             }
         }
-        let mut playable: Vec<(Rendition, bool)> = Vec::new();
+        // (spec, segments listable, complete) of the renditions that can be listed now.
+        let mut playable: Vec<(&RenditionSpec, u32, bool)> = Vec::new();
         for spec in plan.renditions.iter().filter(|r| r.is_media()) {
-            let run = leading_run(job, &spec.name());
-            let complete = run.len() as u64 == u64::from(plan.segments);
+            let run = self.run(job, &spec.name());
+            let complete = run == plan.segments;
             let early = spec.name() == first || matches!(spec, RenditionSpec::Audio { .. });
-            if run.is_empty() || !(complete || early) {
-                continue;
+            if run > 0 && (complete || early) {
+                playable.push((spec, run, complete));
             }
-            playable.push((Rendition::new(spec.clone(), run)?, complete));
         }
-        let listed = |name: &str| playable.iter().any(|(r, _)| r.name() == name);
+        let listed = |name: &str| playable.iter().any(|(s, ..)| s.name() == name);
         let audio_ready =
             plan.renditions.iter().filter(|r| matches!(r, RenditionSpec::Audio { .. })).all(|r| listed(&r.name()));
         if !listed(&first) || !audio_ready {
             return Ok(update);
         }
-        for (rendition, complete) in &playable {
-            let name = rendition.name();
-            let now = (rendition.segments.len() as u32, *complete);
+        for &(spec, run, complete) in &playable {
+            let name = spec.name();
             let before = self.listed.get(&name).copied();
-            if before == Some(now) {
+            if before == Some((run, complete)) {
                 continue;
             }
+            let rendition = leading_run(job, spec, run)?;
             if before.is_none() {
-                update.writes.push(Write { key: format!("{name}/init.mp4"), bytes: init(rendition)? });
+                update.writes.push(Write { key: format!("{name}/init.mp4"), bytes: init(&rendition)? });
             }
             let text =
-                if *complete { media_playlist(rendition, &Default::default()) } else { event_playlist(rendition) };
+                if complete { media_playlist(&rendition, &Default::default()) } else { event_playlist(&rendition) };
             update.writes.push(Write { key: format!("{name}/index.m3u8"), bytes: text.into_bytes() });
-            if let Some(iframes) = iframe_playlist(rendition, *complete) {
-                update.writes.push(Write { key: iframe_playlist_uri(rendition), bytes: iframes.into_bytes() });
+            if let Some(iframes) = iframe_playlist(&rendition, complete) {
+                update.writes.push(Write { key: iframe_playlist_uri(&rendition), bytes: iframes.into_bytes() });
             }
-            self.listed.insert(name, now);
+            self.listed.insert(name, (run, complete));
         }
-        let videos: Vec<&Rendition> = playable.iter().map(|(r, _)| r).filter(|r| !r.is_audio()).collect();
-        let names: Vec<String> = videos.iter().map(|r| r.name()).collect();
+        let is_video = |spec: &RenditionSpec| matches!(spec, RenditionSpec::Video { .. });
+        let names: Vec<String> = playable.iter().filter(|(s, ..)| is_video(s)).map(|(s, ..)| s.name()).collect();
         if names != self.master {
-            let audios: Vec<&Rendition> = playable.iter().map(|(r, _)| r).filter(|r| r.is_audio()).collect();
+            let renditions: Vec<(bool, Rendition)> = playable
+                .iter()
+                .map(|&(spec, run, _)| Ok((is_video(spec), leading_run(job, spec, run)?)))
+                .collect::<Result<_, PackagerError>>()?;
+            let videos: Vec<&Rendition> = renditions.iter().filter(|(v, _)| *v).map(|(_, r)| r).collect();
+            let audios: Vec<&Rendition> = renditions.iter().filter(|(v, _)| !*v).map(|(_, r)| r).collect();
             let master = master_playlist(&videos, &audios, &[]);
             update.writes.push(Write { key: "master.m3u8".into(), bytes: master.into_bytes() });
             self.master = names;
