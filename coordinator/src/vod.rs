@@ -13,7 +13,7 @@ use tessera_core::backoff::Backoff;
 use tessera_core::bus::{Bus, OutgoingMessage};
 use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, AudioTrack, JobEvent, JobEventKind, JobPlan,
-    RenditionSpec, SubtitleTrack, Task, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
+    RenditionSpec, SubtitleTrack, Task, TaskCodec, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};
@@ -216,6 +216,7 @@ async fn publish_job(
             traceparent: spec.traceparent.as_deref(),
             part_secs: None,
             first: plan.first.as_deref(),
+            trick_play: true,
         };
         let mut backoff = Backoff::new(spec.outage_window);
         loop {
@@ -263,6 +264,9 @@ pub(crate) struct SegmentTarget<'a> {
     /// The video rendition played first ([`JobPlan::first`]): its tasks, the
     /// audio's and the thumbnails' go out at [`TaskPriority::First`] (none: all at `Rest`).
     pub first: Option<&'a str>,
+    /// Store each H.264 fragment's leading keyframe alone too
+    /// ([`Task::key_frame_fragment`]): on demand, for DASH trick mode.
+    pub trick_play: bool,
 }
 
 impl SegmentTarget<'_> {
@@ -306,6 +310,7 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             published_at_ms: Some(tessera_core::jobs::now_ms()),
             part_secs: target.part_secs,
             report_captions: target.first.is_some_and(|first| rendition.name() == first),
+            key_frame_fragment: target.trick_play && rendition.codec() == TaskCodec::H264,
         };
         let subject = task_subject(target.class, rendition.codec(), target.priority(rendition));
         bus.publish(traced(OutgoingMessage::json(subject, Some(task.id()), &task), target.traceparent)).await?;
@@ -350,6 +355,7 @@ mod tests {
             traceparent: None,
             part_secs: None,
             first: Some("h264-360p"),
+            trick_play: true,
         };
         assert_eq!(target.priority(&ladder[0]), TaskPriority::Rest);
         assert_eq!(target.priority(&ladder[1]), TaskPriority::First);

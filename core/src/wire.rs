@@ -173,6 +173,13 @@ pub fn part_key(segment_key: &str, index: u32) -> String {
     format!("{stem}.{index}.m4s")
 }
 
+/// Key of the keyframe-only fragment of a rendition segment whose key is
+/// `segment_key` (`…/000012.m4s` -> `…/000012.key.m4s`).
+pub fn key_frame_key(segment_key: &str) -> String {
+    let stem = segment_key.strip_suffix(".m4s").unwrap_or(segment_key);
+    format!("{stem}.key.m4s")
+}
+
 /// Joins an output prefix (possibly empty) and a relative key.
 pub fn output_key(prefix: &str, relative: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
@@ -334,6 +341,10 @@ pub struct Task {
     /// first rendition's tasks: one continuous track for the WebVTT).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub report_captions: bool,
+    /// Also store the video fragment's leading keyframe alone, at
+    /// [`key_frame_key`] (on-demand H.264 rungs: DASH trick mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_frame_fragment: bool,
 }
 
 impl Task {
@@ -609,6 +620,11 @@ pub struct SegmentDone {
     /// in the rendition's I-frame playlist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_frame_bytes: Option<u64>,
+    /// Video: the size of the keyframe-only fragment stored at
+    /// [`key_frame_key`] of `key`, when the task asked for one
+    /// ([`Task::key_frame_fragment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_frame_fragment_bytes: Option<u64>,
     /// Video: it carries the source's closed captions (CEA-608/708 in SEI).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed_captions: bool,
@@ -670,6 +686,7 @@ impl SegmentDone {
             timescale: 0,
             bytes: 0,
             key_frame_bytes: None,
+            key_frame_fragment_bytes: None,
             closed_captions: false,
             caption_frames: Vec::new(),
             frames: 0,
@@ -861,8 +878,10 @@ mod tests {
             published_at_ms: None,
             part_secs: None,
             report_captions: false,
+            key_frame_fragment: true,
         };
         assert_eq!(task.id(), "j1/av1-360p/7");
+        assert_eq!(key_frame_key(&task.output_key), "outputs/j1/av1-360p/000007.key.m4s");
         assert_eq!(task.source_key, "sources/j1/000007.seg");
         let json = serde_json::to_string(&task).unwrap();
         assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), task);
@@ -886,6 +905,7 @@ mod tests {
                 timescale: 48000,
                 bytes: 32000,
                 key_frame_bytes: None,
+                key_frame_fragment_bytes: None,
                 closed_captions: false,
                 caption_frames: Vec::new(),
                 frames: 94,

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use dash_mpd_core::{
-    Accessibility, AdaptationSet, BaseURL, Label, Latency, Period, Representation, Role, SegmentTemplate,
-    SegmentTimeline, ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
+    Accessibility, AdaptationSet, BaseURL, EssentialProperty, Label, Latency, Period, Representation, Role,
+    SegmentTemplate, SegmentTimeline, ServiceDescription, SupplementalProperty, UTCTiming, MPD, S,
 };
 
 use crate::rendition::Rendition;
@@ -66,6 +66,36 @@ fn representation(rendition: &Rendition, live: Option<&LiveTiming>) -> Represent
     r
 }
 
+/// The trick-mode Representation of an H.264 rendition (DASH-IF IOP 3.2.9):
+/// its keyframe-only fragments (`{seq}.key.m4s`, one keyframe lasting the
+/// whole segment) on the same timeline, after the same init segment.
+fn trick_representation(rendition: &Rendition) -> Representation {
+    let name = rendition.name();
+    let (width, height) = rendition.size();
+    let frames: u64 = rendition.segments.iter().map(|s| u64::from(s.frames)).sum();
+    Representation {
+        id: Some(format!("{name}-trick")),
+        bandwidth: Some(rendition.key_frame_fragment_peak_bps()),
+        codecs: Some(rendition.codec_string().to_string()),
+        mimeType: Some("video/mp4".into()),
+        width: Some(u64::from(width)),
+        height: Some(u64::from(height)),
+        startWithSAP: Some(1),
+        // One picture per segment: played at the segments' frames per picture, it keeps normal speed's frame rate.
+        maxPlayoutRate: Some((frames as f64 / rendition.segments.len().max(1) as f64).round().max(1.0)),
+        codingDependency: Some(false),
+        SegmentTemplate: Some(SegmentTemplate {
+            media: Some(format!("{name}/$Number%06d$.key.m4s")),
+            initialization: Some(format!("{name}/init.mp4")),
+            startNumber: Some(rendition.segments.first().map_or(0, |s| u64::from(s.seq))),
+            timescale: Some(u64::from(rendition.timescale())),
+            SegmentTimeline: Some(timeline(rendition)),
+            ..SegmentTemplate::default()
+        }),
+        ..Representation::default()
+    }
+}
+
 /// A live broadcast's timing, for the dynamic MPD.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveTiming {
@@ -100,16 +130,19 @@ pub fn dynamic_mpd(videos: &[&Rendition], audios: &[&Rendition], live: LiveTimin
 
 fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], live: Option<LiveTiming>) -> String {
     let mut adaptations: Vec<AdaptationSet> = Vec::new();
-    let mut codecs: Vec<String> = Vec::new();
+    // One video set per codec family (avc1, av01), in the order they first appear.
+    let mut codecs: Vec<&str> = Vec::new();
     for v in videos {
-        let family = v.codec_string().split('.').next().unwrap_or_default().to_string();
+        let family = v.codec_string().split('.').next().unwrap_or_default();
         if !codecs.contains(&family) {
             codecs.push(family);
         }
     }
-    for (i, family) in codecs.iter().enumerate() {
-        let members: Vec<&&Rendition> =
-            videos.iter().filter(|v| v.codec_string().split('.').next() == Some(family.as_str())).collect();
+    let video_sets: Vec<Vec<&Rendition>> = codecs
+        .iter()
+        .map(|family| videos.iter().copied().filter(|v| v.codec_string().split('.').next() == Some(family)).collect())
+        .collect();
+    for (i, members) in video_sets.iter().enumerate() {
         adaptations.push(AdaptationSet {
             id: Some(i.to_string()),
             contentType: Some("video".into()),
@@ -182,6 +215,33 @@ fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], li
             }],
             ..AdaptationSet::default()
         });
+    }
+    // On demand, a trick-mode AdaptationSet beside each video set whose every
+    // rendition has keyframe-only fragments. Players that do not know the
+    // scheme must ignore the set (it is an EssentialProperty).
+    if live.is_none() {
+        for (i, members) in video_sets.iter().enumerate() {
+            if !members.iter().all(|v| v.has_key_frame_fragments()) {
+                continue;
+            }
+            adaptations.push(AdaptationSet {
+                id: Some(adaptations.len().to_string()),
+                contentType: Some("video".into()),
+                mimeType: Some("video/mp4".into()),
+                segmentAlignment: Some(true),
+                startWithSAP: Some(1),
+                maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
+                maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
+                essential_property: vec![EssentialProperty {
+                    schemeIdUri: "http://dashif.org/guidelines/trickmode".into(),
+                    value: Some(i.to_string()),
+                    ..EssentialProperty::default()
+                }],
+                supplemental_property: bt709_properties(),
+                representations: members.iter().map(|v| trick_representation(v)).collect(),
+                ..AdaptationSet::default()
+            });
+        }
     }
     let all = || videos.iter().chain(audios);
     let duration = all().map(|r| r.duration_secs()).fold(0.0, f64::max);

@@ -265,6 +265,7 @@ mod tests {
             published_at_ms: None,
             part_secs: None,
             report_captions: false,
+            key_frame_fragment: false,
         };
         job.apply(&JobEventKind::TaskRetry { task: task.id(), reason: "store unreachable".into() });
         match job.dead_letter(&task, 5) {

@@ -194,6 +194,23 @@ impl Rendition {
         self.codec_string().starts_with("avc1") && self.segments.iter().all(|s| s.key_frame_bytes.is_some())
     }
 
+    /// True for an H.264 rendition whose every segment has its keyframe alone
+    /// in a fragment of its own (`{seq}.key.m4s`): it gets a DASH trick-mode Representation.
+    pub fn has_key_frame_fragments(&self) -> bool {
+        self.codec_string().starts_with("avc1") && self.segments.iter().all(|s| s.key_frame_fragment_bytes.is_some())
+    }
+
+    /// Peak bitrate of the keyframe-only fragments: the largest over its segment's duration, bit/s.
+    pub fn key_frame_fragment_peak_bps(&self) -> u64 {
+        let target = self.longest_segment_secs().max(1e-9);
+        let peak = self
+            .segments
+            .iter()
+            .filter_map(|s| Some(s.key_frame_fragment_bytes? as f64 * 8.0 / self.seconds(s).max(target / 2.0)))
+            .fold(0.0, f64::max);
+        peak.round() as u64
+    }
+
     /// Average bitrate of the I-frame playlist (its byte ranges over the duration), bit/s.
     pub fn iframe_average_bps(&self) -> u64 {
         let bytes: u64 = self.segments.iter().filter_map(|s| s.key_frame_bytes).sum();

@@ -42,6 +42,10 @@ pub struct RenditionReport {
     /// Its HLS I-frame playlist for trick play (H.264 rungs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iframe_playlist: Option<String>,
+    /// The DASH MPD lists its keyframe-only fragments (`{seq}.key.m4s`) as a
+    /// trick-mode Representation (H.264 rungs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dash_trick_mode: bool,
     /// It carries the source's closed captions (CEA-608/708 in SEI).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed_captions: bool,
@@ -180,6 +184,7 @@ impl RenditionReport {
                 })
                 .collect(),
             iframe_playlist: r.has_iframes().then(|| crate::hls::iframe_playlist_uri(r)),
+            dash_trick_mode: r.has_key_frame_fragments(),
             closed_captions: r.closed_captions(),
             language: r.audio_track().and_then(|t| t.language.clone()),
         }

@@ -1141,8 +1141,10 @@ async fn one_job_is_one_connected_trace_across_the_services_with_metrics_and_jso
     assert_eq!(named("tessera-worker", "task.run") as u64, tasks, "{summary:#?}");
     assert_eq!(named("tessera-worker", "task.queue_wait") as u64, tasks, "{summary:#?}");
     assert_eq!(named("tessera-worker", "encode"), 2, "{summary:#?}");
-    // A thumbnail task writes its sprite, and the one holding the poster's time the poster too.
-    assert_eq!(named("tessera-worker", "store.write") as u64, tasks + 1, "{summary:#?}");
+    // A thumbnail task writes its sprite, and the one holding the poster's time the poster too;
+    // an H.264 task (an encode) its fragment and its keyframe alone (DASH trick mode).
+    let encodes = named("tessera-worker", "encode") as u64;
+    assert_eq!(named("tessera-worker", "store.write") as u64, tasks + 1 + encodes, "{summary:#?}");
     // The finished package, after the playlists written while it was encoded.
     assert!(named("tessera-packager", "manifest.update") >= 2, "{summary:#?}");
     assert!(named("tessera-packager", "store.write") >= 4, "playlists, MPD, report: {summary:#?}");

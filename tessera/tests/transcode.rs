@@ -179,12 +179,12 @@ fn every_rendition_decodes_with_the_source_frames_and_the_manifests_list_them() 
         assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["codec_name"] == "aac"), "{manifest}: no audio");
     }
     let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
-    assert_eq!(mpd.matches("<AdaptationSet").count(), 3, "H.264, AV1, audio: {mpd}");
+    assert_eq!(mpd.matches("<AdaptationSet").count(), 4, "H.264, AV1, audio, H.264 trick mode: {mpd}");
     assert!(mpd.contains("type=\"static\"") && mpd.contains("<SegmentTimeline>"), "{mpd}");
     // The manifests say what the init segments say: BT.709.
     for cicp in ["ColourPrimaries", "TransferCharacteristics", "MatrixCoefficients"] {
         let property = format!("schemeIdUri=\"urn:mpeg:mpegB:cicp:{cicp}\" value=\"1\"");
-        assert_eq!(mpd.matches(&property).count(), 2, "{cicp} on both video adaptation sets: {mpd}");
+        assert_eq!(mpd.matches(&property).count(), 3, "{cicp} on the video adaptation sets: {mpd}");
     }
 }
 
@@ -475,9 +475,11 @@ fn rungs_name_their_encoder_and_a_missing_one_is_refused_up_front() {
 
 /// Trick play: each H.264 rendition has an I-frame playlist listed in the
 /// master (`EXT-X-I-FRAME-STREAM-INF`); every entry is a byte range of its segment that, after
-/// init.mp4, decodes alone to exactly one keyframe at the segment's start.
+/// init.mp4, decodes alone to exactly one keyframe at the segment's start. The
+/// MPD's trick-mode AdaptationSet lists keyframe-only fragments holding the same
+/// keyframes, and Shaka Player fast-forwards on both.
 #[test]
-fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
+fn trick_play_streams_hold_each_segments_keyframe_that_decodes_alone_and_shaka_plays_them() {
     let source = source_180p();
     let out = tempfile::tempdir().unwrap();
     transcode(&source, out.path(), &["--codecs", "h264,av1", "--segment-duration", "1"]);
@@ -499,7 +501,9 @@ fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
     assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY") && playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
     let init = std::fs::read(rendition.join("init.mp4")).unwrap();
     let mut entries = 0;
-    let mut first_pts = None;
+    // The first picture's time, per kind (ffmpeg shifts a fragment by its
+    // most negative composition offset, which the keyframe alone lacks).
+    let mut first_pts = [None, None];
     let mut lines = playlist.lines();
     while let Some(line) = lines.next() {
         let Some(range) = line.strip_prefix("#EXT-X-BYTERANGE:") else { continue };
@@ -509,24 +513,95 @@ fn i_frame_playlists_list_each_segments_keyframe_that_decodes_alone() {
         assert_eq!(uri, format!("{entries:06}.m4s"), "{playlist}");
         let segment = std::fs::read(rendition.join(uri)).unwrap();
         assert!(offset + length < segment.len(), "the range is the keyframe, not the whole segment");
-        let alone = out.path().join(format!("iframe-{entries}.mp4"));
-        std::fs::write(&alone, [init.as_slice(), &segment[offset..offset + length]].concat()).unwrap();
-        let frames = ffprobe_json(&[
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "frame=key_frame,pict_type,pts_time",
-            alone.to_str().unwrap(),
-        ]);
-        let frames = frames["frames"].as_array().unwrap();
-        assert_eq!(frames.len(), 1, "entry {entries}: {frames:?}");
-        assert_eq!((frames[0]["key_frame"].as_i64(), frames[0]["pict_type"].as_str()), (Some(1), Some("I")));
-        let pts: f64 = frames[0]["pts_time"].as_str().unwrap().parse().unwrap();
-        let first = *first_pts.get_or_insert(pts);
-        assert!((pts - first - entries as f64).abs() < 0.02, "entry {entries} is at {pts} s, entry 0 at {first} s");
+        let range = &segment[offset..offset + length];
+        // The DASH trick-mode fragment of the segment: the same keyframe, alone.
+        let key_fragment = std::fs::read(rendition.join(format!("{entries:06}.key.m4s"))).unwrap();
+        for (kind, (what, bytes)) in
+            [("I-frame playlist entry", range), ("trick-mode fragment", key_fragment.as_slice())]
+                .into_iter()
+                .enumerate()
+        {
+            let alone = out.path().join("alone.mp4");
+            std::fs::write(&alone, [init.as_slice(), bytes].concat()).unwrap();
+            let frames = ffprobe_json(&[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "frame=key_frame,pict_type,pts_time,pkt_size",
+                alone.to_str().unwrap(),
+            ]);
+            let frames = frames["frames"].as_array().unwrap();
+            assert_eq!(frames.len(), 1, "{what} {entries}: {frames:?}");
+            assert_eq!((frames[0]["key_frame"].as_i64(), frames[0]["pict_type"].as_str()), (Some(1), Some("I")));
+            let pts: f64 = frames[0]["pts_time"].as_str().unwrap().parse().unwrap();
+            let first = *first_pts[kind].get_or_insert(pts);
+            assert!(
+                (pts - first - entries as f64).abs() < 0.02,
+                "{what} {entries} is at {pts} s, entry 0 at {first} s"
+            );
+            // Both end with the keyframe's bytes.
+            let size: usize = frames[0]["pkt_size"].as_str().unwrap().parse().unwrap();
+            assert_eq!(key_fragment[key_fragment.len() - size..], range[length - size..], "{what} {entries}");
+        }
+        assert!(key_fragment.len() < segment.len(), "the trick-mode fragment is the keyframe alone");
         entries += 1;
     }
     assert_eq!(entries, 4, "one entry per 1 s segment of the 4 s source: {playlist}");
+
+    // DASH: a trick-mode AdaptationSet for the H.264 set (id 0), over the keyframe-only fragments.
+    let mpd = std::fs::read_to_string(out.path().join("manifest.mpd")).unwrap();
+    assert!(
+        mpd.contains(r#"<EssentialProperty schemeIdUri="http://dashif.org/guidelines/trickmode" value="0"/>"#),
+        "{mpd}"
+    );
+    assert!(
+        mpd.contains(r#"id="h264-180p-trick""#) && mpd.contains(r#"media="h264-180p/$Number%06d$.key.m4s""#),
+        "{mpd}"
+    );
+    assert!(!mpd.contains("av1-180p-trick") && !out.path().join("av1-180p/000000.key.m4s").exists(), "{mpd}");
+    let trick: Vec<String> = report(out.path())["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["dash_trick_mode"] == true)
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(trick, ["h264-180p"], "report.json says which renditions have DASH trick mode");
+
+    // Shaka Player fast-forwards at 4x on the I-frame playlist (HLS) and on the trick-mode set (DASH).
+    for (manifest, trick_request) in [("master.m3u8", "byte range of an I-frame entry"), ("manifest.mpd", ".key.m4s")] {
+        let result = play_with(out.path(), manifest, "shaka", &[(320, 180)], &["--trick-play", "4"]);
+        let requests: Vec<(String, Option<String>)> = result["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["trick"] == true)
+            .map(|r| (r["path"].as_str().unwrap().to_string(), r["range"].as_str().map(str::to_string)))
+            .collect();
+        let fetched = requests.iter().any(|(path, range)| {
+            if manifest.ends_with(".mpd") {
+                path.starts_with("h264-180p/") && path.ends_with(".key.m4s")
+            } else {
+                path.starts_with("h264-180p/0")
+                    && range.as_deref().is_some_and(|r| playlist_ranges(&playlist).iter().any(|p| p == r))
+            }
+        });
+        assert!(fetched, "{manifest}: no {trick_request} fetched in trick play: {requests:?}\n{result}");
+        assert_eq!(result["trickPlayRate"], 4.0, "{result}");
+    }
+}
+
+/// The HTTP `Range` values of an I-frame playlist's entries (`bytes=first-last`).
+fn playlist_ranges(playlist: &str) -> Vec<String> {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXT-X-BYTERANGE:"))
+        .map(|range| {
+            let (length, offset) = range.split_once('@').unwrap();
+            let (length, offset): (u64, u64) = (length.parse().unwrap(), offset.parse().unwrap());
+            format!("bytes={offset}-{}", offset + length - 1)
+        })
+        .collect()
 }
 
 /// Thumbnails: a poster from the middle at the picture's size, and one

@@ -2,8 +2,8 @@
 // Headless-browser playback check for Tessera's HLS and DASH output.
 //
 // Serves a packaged output folder over a throwaway local HTTP server, opens
-// it in headless Debian Chromium (driven by playwright-core) with hls.js or
-// dash.js, plays it muted and checks that a real browser's MSE pipeline
+// it in headless Debian Chromium (driven by playwright-core) with hls.js,
+// dash.js or Shaka Player, plays it muted and checks that a real browser's MSE pipeline
 // accepts and decodes it:
 //   - video.currentTime reaches --seconds (default 3) before --timeout,
 //   - no fatal player error (hls.js fatal ERROR, any dash.js ERROR or
@@ -20,6 +20,12 @@
 //   or dash.js in low-latency mode, and the result gains "latency", the player's live latency in s)
 //   --switch-audio: switch to the last audio track the player lists once it plays.
 //   --expect-cues: also wait (within --timeout) for a text track with a loaded cue.
+//   --trick-play RATE (Shaka only, HLS or DASH): once it plays, fast-forward at
+//   RATE with Shaka's trick play, which switches to the I-frame playlist (HLS
+//   EXT-X-I-FRAME-STREAM-INF) or the trick-mode AdaptationSet (DASH), buffering
+//   at most 1 s ahead so that what follows comes from that stream. The result
+//   gains "requests" ({path, range, trick: made after trick play began}) and
+//   "trickPlayRate" (Shaka's rate at the end).
 //   The result always lists "audioTracks" ({lang, name}) and "audioTrack" (the
 //   current one's lang), and "textTracks" ({lang, label, cues: how many the
 //   browser loaded}) of the <video>.
@@ -56,7 +62,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const LIBS = {
   '/lib/hls.min.js': join(HERE, 'node_modules/hls.js/dist/hls.min.js'),
   '/lib/dash.all.min.js': join(HERE, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
+  '/lib/shaka-player.compiled.js': join(HERE, 'node_modules/shaka-player/dist/shaka-player.compiled.js'),
 };
+const PLAYERS = { hls: '/lib/hls.min.js', dash: '/lib/dash.all.min.js', shaka: '/lib/shaka-player.compiled.js' };
 const MIME = {
   '.m3u8': 'application/vnd.apple.mpegurl',
   '.mpd': 'application/dash+xml',
@@ -93,16 +101,21 @@ function parseCli() {
         'low-latency': { type: 'boolean', default: false },
         'switch-audio': { type: 'boolean', default: false },
         'expect-cues': { type: 'boolean', default: false },
+        'trick-play': { type: 'string' },
       },
     }));
   } catch (e) {
-    setupError(`${e.message}\nusage: node play.mjs --dir DIR --manifest FILE --player hls|dash --expect WxH[,WxH...] [--seconds 3] [--timeout 60]`);
+    setupError(`${e.message}\nusage: node play.mjs --dir DIR --manifest FILE --player hls|dash|shaka --expect WxH[,WxH...] [--seconds 3] [--timeout 60]`);
   }
   const required = values.url ? ['player', 'expect'] : ['dir', 'manifest', 'player', 'expect'];
   for (const k of required) {
     if (!values[k]) setupError(`missing --${k}`);
   }
-  if (!['hls', 'dash'].includes(values.player)) setupError(`--player must be hls or dash, not ${values.player}`);
+  if (!PLAYERS[values.player]) setupError(`--player must be hls, dash or shaka, not ${values.player}`);
+  const trickPlay = values['trick-play'] === undefined ? null : Number(values['trick-play']);
+  if (trickPlay !== null && !(trickPlay > 1 && values.player === 'shaka')) {
+    setupError('--trick-play wants a rate above 1, with --player shaka');
+  }
   const expect = values.expect.split(',').map((s) => {
     const m = /^\s*(\d+)x(\d+)\s*$/.exec(s);
     if (!m) setupError(`--expect wants WxH[,WxH...], got "${s}"`);
@@ -118,6 +131,7 @@ function parseCli() {
     lowLatency: values['low-latency'],
     switchAudio: values['switch-audio'],
     expectCues: values['expect-cues'],
+    trickPlay,
     player: values.player,
     expect,
     seconds,
@@ -127,7 +141,7 @@ function parseCli() {
 
 // The page: a muted <video> and the chosen player library.
 function pageHtml(player) {
-  const lib = player === 'hls' ? '/lib/hls.min.js' : '/lib/dash.all.min.js';
+  const lib = PLAYERS[player];
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>tessera player check</title></head>
 <body style="margin:0;background:#000">
@@ -207,7 +221,7 @@ function startServer(dir, player, log) {
 // ---- what runs inside the page ---------------------------------------------
 // Started with page.evaluate; everything it learns goes into window.__check.
 
-function startPlayer({ player, url, lowLatency, switchAudio }) {
+function startPlayer({ player, url, lowLatency, switchAudio, trickPlay }) {
   const video = document.getElementById('v');
   const check = (window.__check = { errors: [], levels: [], fatal: false });
   const fail = (e) => {
@@ -278,6 +292,57 @@ function startPlayer({ player, url, lowLatency, switchAudio }) {
 
     hls.attachMedia(video);
     hls.loadSource(url);
+  } else if (player === 'shaka') {
+    if (!window.shaka) return fail({ fatal: true, source: 'page', message: 'Shaka Player did not load' });
+    shaka.polyfill.installAll();
+    const p = new shaka.Player();
+    window.__shaka = p;
+    // Trick play switches streams for what it buffers next: buffer little ahead,
+    // and start on H.264, the codec Tessera writes I-frame and trick-mode streams for.
+    if (trickPlay) {
+      p.configure({
+        streaming: { bufferingGoal: 1, rebufferingGoal: 0.5 },
+        preferredVideo: [{ codec: 'avc1', label: '', role: '', language: '', hdrLevel: '', layout: '' }],
+      });
+    }
+    p.configure({ streaming: { retryParameters: { maxAttempts: 2, baseDelay: 250, timeout: 20000 } } });
+    check.requests = [];
+    let tricking = false;
+    p.getNetworkingEngine().registerRequestFilter((type, request) => {
+      const headers = request.headers || {};
+      check.requests.push({
+        path: new URL(request.uris[0]).pathname.replace(/^\/media\//, ''),
+        range: headers.Range || headers.range || null,
+        trick: tricking,
+      });
+    });
+    p.addEventListener('error', (e) => {
+      const d = e.detail || {};
+      fail({ fatal: d.severity === 2, source: 'shaka', code: d.code, message: d.message || JSON.stringify(d.data || []) });
+    });
+    p.attach(video)
+      .then(() => p.load(url))
+      .then(() => {
+        check.levels = p.getVariantTracks().map((t) => ({
+          width: t.width || 0,
+          height: t.height || 0,
+          bitrate: t.bandwidth,
+          codecs: t.codecs,
+          mse: mse(t.videoCodec, 'video'),
+        }));
+        check.audioTracks = p.getAudioTracks().map((t) => ({ lang: t.language || null, name: t.label || null }));
+        return video.play();
+      })
+      .then(() => {
+        if (!trickPlay) return;
+        const start = () => {
+          tricking = true;
+          p.trickPlay(trickPlay);
+        };
+        if (video.currentTime > 0) start();
+        else video.addEventListener('timeupdate', start, { once: true });
+      })
+      .catch((e) => fail({ fatal: true, source: 'shaka', code: e && e.code, message: (e && e.message) || String(e) }));
   } else {
     if (!window.dashjs) return fail({ fatal: true, source: 'page', message: 'dash.js did not load' });
     const p = dashjs.MediaPlayer().create();
@@ -340,7 +405,11 @@ function snapshot() {
     levels: c.levels,
     sourceBuffers: c.sourceBuffers || [],
     audioTracks: c.audioTracks || [],
+    requests: c.requests || [],
+    trickPlayRate: window.__shaka ? window.__shaka.getPlaybackRate() : null,
     audioTrack: (() => {
+      const s = window.__shaka;
+      if (s) return (s.getAudioTracks().find((t) => t.active) || {}).language || null;
       const h = window.__hls;
       if (h) return (h.audioTracks[h.audioTrack] || {}).lang || null;
       const d = window.__dash;
@@ -428,6 +497,7 @@ async function main() {
       url: opt.url || url,
       lowLatency: opt.lowLatency,
       switchAudio: opt.switchAudio,
+      trickPlay: opt.trickPlay,
     });
 
     let timedOut = false;
@@ -478,6 +548,10 @@ async function main() {
       textTracks: snap.textTracks,
       ms: Date.now() - started,
     };
+    if (opt.player === 'shaka') {
+      result.requests = snap.requests;
+      result.trickPlayRate = snap.trickPlayRate;
+    }
     if (problems.length) result.problems = problems;
   } catch (e) {
     result = {

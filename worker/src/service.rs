@@ -19,8 +19,8 @@ use tessera_core::roster::Roster;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::{task_consumer_config, TaskDelivery};
 use tessera_core::wire::{
-    poster_key, JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec, TaskPriority,
-    TrackConfig, WorkerClass, TRACEPARENT,
+    key_frame_key, poster_key, JobEvent, JobEventKind, RenditionSpec, SegmentDone, SegmentFailed, Task, TaskCodec,
+    TaskPriority, TrackConfig, WorkerClass, TRACEPARENT,
 };
 use tessera_core::{Rung, Store};
 use tessera_media::{EncoderKind, SpeedPreset};
@@ -552,6 +552,15 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
         RenditionSpec::Audio { .. } | RenditionSpec::Thumbnails(_) => None,
     };
     let done = SegmentDone { key: task.output_key.clone(), bytes: fragment.len() as u64, key_frame_bytes, ..done };
+    // The keyframe alone (DASH trick mode), stored before the fragment whose report says both are there.
+    let key_frame_alone = match task.rendition {
+        RenditionSpec::Video { .. } if task.key_frame_fragment => tessera_media::cmaf::key_frame_fragment(&fragment),
+        _ => None,
+    };
+    let done = SegmentDone { key_frame_fragment_bytes: key_frame_alone.as_ref().map(|f| f.len() as u64), ..done };
+    if let Some(alone) = key_frame_alone {
+        shared.stores.outputs.put(&key_frame_key(&task.output_key), Bytes::from(alone)).await?;
+    }
     // Only the tasks asked to report captions carry them in their event.
     let done = if task.report_captions { done } else { SegmentDone { caption_frames: Vec::new(), ..done } };
     // A segment no thumbnail time falls in has no sprite.

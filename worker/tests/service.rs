@@ -123,6 +123,7 @@ async fn publish_single_task(bus: &dyn Bus, job: &str) -> Task {
         published_at_ms: None,
         part_secs: None,
         report_captions: false,
+        key_frame_fragment: false,
     };
     bus.publish(OutgoingMessage::json(
         task_subject(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::Rest),

@@ -353,6 +353,7 @@ impl Publish {
             traceparent: Some(&traceparent),
             part_secs: channel.part_secs,
             first: None,
+            trick_play: false,
         };
         let seq = pending.seq;
         let source_key = tessera_core::wire::source_segment_key(id, seq);
@@ -438,6 +439,7 @@ impl Publish {
                 traceparent: None,
                 part_secs: channel.part_secs,
                 first: None,
+                trick_play: false,
             };
             retried("publishing the tasks", || publish_tasks(self.deps.bus.as_ref(), &target, seq)).await?;
         }

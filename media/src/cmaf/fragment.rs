@@ -111,6 +111,37 @@ pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
     (end <= fragment.len() as u64).then_some(end)
 }
 
+/// The fragment's leading keyframe alone, as a fragment of its own lasting
+/// the whole fragment: one sample, with the fragment's sequence number, decode
+/// time and keyframe bytes. These are the segments of a DASH trick-mode
+/// Representation (DASH-IF IOP 3.2.9), decodable after the rendition's init
+/// segment. `None` when [`leading_sync_sample_end`] finds no leading keyframe.
+pub fn key_frame_fragment(fragment: &[u8]) -> Option<Vec<u8>> {
+    use mp4_atom::Decode;
+    let end = usize::try_from(leading_sync_sample_end(fragment)?).ok()?;
+    let moof = Moof::decode(&mut &fragment[..]).ok()?;
+    let traf = moof.traf.first()?;
+    let trun = traf.trun.first()?;
+    let first = trun.samples.iter().next()?;
+    let mut duration = 0u32;
+    for sample in trun.samples.iter() {
+        duration = duration.checked_add(sample.duration.or(traf.tfhd.default_sample_duration)?)?;
+    }
+    let start = usize::try_from(trun.data_offset?).ok()?;
+    let sample = FragmentSample {
+        duration,
+        composition_offset: i32::try_from(first.cts.unwrap_or(0)).ok()?,
+        is_sync: true,
+        data: fragment.get(start..end)?,
+    };
+    let run = TrackRun {
+        track_id: traf.tfhd.track_id,
+        base_decode_time: traf.tfdt.as_ref().map_or(0, |t| t.base_media_decode_time),
+        samples: vec![sample],
+    };
+    media_segment(moof.mfhd.sequence_number, &[run]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +159,32 @@ mod tests {
         let fragment = media_segment(1, &[run(vec![sample(false, &delta[..]), sample(true, &key[..])])]).unwrap();
         assert_eq!(leading_sync_sample_end(&fragment), None);
         assert_eq!(leading_sync_sample_end(b"not a fragment"), None);
+    }
+
+    #[test]
+    fn the_key_frame_fragment_holds_the_keyframe_alone_for_the_whole_fragment() {
+        let key = [1u8; 100];
+        let delta = [2u8; 40];
+        let sample =
+            |is_sync, composition_offset, data| FragmentSample { duration: 1000, composition_offset, is_sync, data };
+        let run = |samples| TrackRun { track_id: 1, base_decode_time: 9000, samples };
+        let fragment = media_segment(
+            7,
+            &[run(vec![sample(true, 2000, &key[..]), sample(false, -1000, &delta[..]), sample(false, 0, &delta[..])])],
+        )
+        .unwrap();
+        let alone = key_frame_fragment(&fragment).unwrap();
+        let expected = media_segment(
+            7,
+            &[TrackRun {
+                samples: vec![FragmentSample { duration: 3000, ..sample(true, 2000, &key[..]) }],
+                ..run(vec![])
+            }],
+        )
+        .unwrap();
+        assert_eq!(alone, expected);
+        let fragment = media_segment(1, &[run(vec![sample(false, 0, &delta[..]), sample(true, 0, &key[..])])]).unwrap();
+        assert_eq!(key_frame_fragment(&fragment), None);
+        assert_eq!(key_frame_fragment(b"not a fragment"), None);
     }
 }

@@ -9,7 +9,7 @@
 pub mod fragment;
 pub mod init;
 
-pub use fragment::{leading_sync_sample_end, media_segment, FragmentSample, TrackRun};
+pub use fragment::{key_frame_fragment, leading_sync_sample_end, media_segment, FragmentSample, TrackRun};
 pub use init::{init_segment, SampleEntry, TrackSpec};
 
 use crate::error::MediaError;
