@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use tessera_core::Ladder;
+use tessera_core::{Ladder, SegmentDuration};
 use tessera_media::Limits;
 
 use crate::error::CoordinatorError;
@@ -34,8 +34,8 @@ use crate::ingest::{IngestPlan, PlanSummary};
 pub struct CutRequest {
     /// The upload, a local file.
     pub path: PathBuf,
-    /// Target segment duration in seconds.
-    pub segment_duration_secs: f64,
+    /// Target segment duration.
+    pub segment_duration: SegmentDuration,
     /// Input limits.
     pub limits: Limits,
     /// A per-title ladder's rungs to probe before the plan is sent (none: no probe).
@@ -48,7 +48,7 @@ pub struct CutRequest {
 
 /// Opens and plans the upload (and probes it when asked): the plan's summary.
 fn open_and_plan(request: &CutRequest) -> Result<(PlanSummary, IngestPlan), CoordinatorError> {
-    let target = std::time::Duration::from_secs_f64(request.segment_duration_secs);
+    let target = request.segment_duration.duration();
     let plan = IngestPlan::open(&request.path, target, &request.limits, &request.audio_languages)?;
     let mut summary = plan.summary()?;
     if let Some(ladder) = &request.probe_ladder {

@@ -16,7 +16,7 @@ use tessera_core::jobs::{JobBook, JobState, JobSubmission};
 use tessera_core::topology::{ingest_consumer_config, ingest_dead_letter_consumer_config};
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM, JOBS_STREAM};
 use tessera_core::Store;
-use tessera_media::{Limits, SpeedPreset};
+use tessera_media::Limits;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CoordinatorError;
@@ -243,9 +243,8 @@ async fn run_submission(
     let spec = VodJobSpec {
         job: submission.job.clone(),
         ladder: submission.ladder.clone(),
-        segment_duration: Duration::try_from_secs_f64(submission.segment_duration_secs)
-            .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?,
-        speed: submission.speed.parse::<SpeedPreset>().map_err(CoordinatorError::Internal)?,
+        segment_duration: submission.segment_duration,
+        speed: submission.speed,
         output_prefix: submission.output_prefix.clone(),
         class: submission.class,
         limits: segmenting.limits,

@@ -15,7 +15,7 @@ use tessera_core::wire::{
     output_key, source_segment_key, task_subject, validate_id, AudioTrack, JobEvent, JobEventKind, JobPlan,
     RenditionSpec, SubtitleTrack, Task, TaskCodec, TaskPriority, ThumbnailSpec, WorkerClass, TRACEPARENT, WIRE_VERSION,
 };
-use tessera_core::{Ladder, Store};
+use tessera_core::{Ladder, SegmentDuration, Store};
 use tessera_media::{Limits, SpeedPreset};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,7 @@ pub struct VodJobSpec {
     /// The ladder before fitting it to the source.
     pub ladder: Ladder,
     /// Target segment duration (every segment but the last lasts it, within a frame).
-    pub segment_duration: Duration,
+    pub segment_duration: SegmentDuration,
     /// Encoder speed for rungs that name none.
     pub speed: SpeedPreset,
     /// Where outputs go in the outputs store (empty: its root).
@@ -173,7 +173,7 @@ async fn publish_job(
     let (plan_tx, plan_rx) = tokio::sync::oneshot::channel();
     let request = CutRequest {
         path,
-        segment_duration_secs: spec.segment_duration.as_secs_f64(),
+        segment_duration: spec.segment_duration,
         limits: spec.limits,
         probe_ladder: spec.ladder.per_title.then(|| spec.ladder.clone()),
         audio_languages: spec.audio_languages.clone(),

@@ -13,7 +13,7 @@ use tessera_coordinator::ingest::{AudioSummary, PlanSummary};
 use tessera_coordinator::{run_vod_job, CoordinatorError, VodJobSpec};
 use tessera_core::bus::{Bus, MemoryBus};
 use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, SourceInfo, WorkerClass, EVENTS_STREAM};
-use tessera_core::{Ladder, Rung, Store};
+use tessera_core::{Ladder, Rung, SegmentDuration, Store};
 use tessera_media::{Limits, SpeedPreset, VideoCodec};
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +37,7 @@ fn spec(job: &str, cutter: Cutter) -> VodJobSpec {
     VodJobSpec {
         job: job.into(),
         ladder: Ladder { rungs: vec![Rung::new(VideoCodec::H264, 180, 300)], per_title: false },
-        segment_duration: Duration::from_secs(1),
+        segment_duration: SegmentDuration::vod(Some(1.0)).unwrap(),
         speed: SpeedPreset::Veryfast,
         output_prefix: format!("outputs/{job}"),
         class: WorkerClass::Cpu,

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::jobs::{encode_json, get_json, now_ms, update_json, JobBookError};
 use crate::kv::KeyValue;
 use crate::ladder::Ladder;
+use crate::settings::SegmentDuration;
 use crate::wire::{RenditionSpec, WorkerClass};
+use tessera_media::SpeedPreset;
 
 /// Where a channel is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,12 +47,13 @@ pub struct ChannelRecord {
     pub id: String,
     /// The ladder (already limited to the requested codecs).
     pub ladder: Ladder,
-    /// Target segment duration in seconds.
-    pub segment_duration_secs: f64,
+    /// Target segment duration.
+    #[serde(rename = "segment_duration_secs")]
+    pub segment_duration: SegmentDuration,
     /// Segments in the live playlists' window.
     pub window: u32,
     /// Encoder speed for rungs that name none.
-    pub speed: String,
+    pub speed: SpeedPreset,
     /// Worker class that gets the tasks.
     pub class: WorkerClass,
     /// Output prefix in the store.

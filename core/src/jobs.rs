@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::kv::{KeyValue, KvError};
 use crate::ladder::Ladder;
+use crate::settings::SegmentDuration;
 use crate::wire::{JobEventKind, SourceInfo, WorkerClass, WIRE_VERSION};
+use tessera_media::SpeedPreset;
 
 /// A job as submitted: everything a coordinator needs to segment it. It is
 /// the body of the job-submission message and part of the job record.
@@ -29,10 +31,11 @@ pub struct JobSubmission {
     pub source_key: String,
     /// The ladder (already limited to the requested codecs).
     pub ladder: Ladder,
-    /// Target segment duration in seconds.
-    pub segment_duration_secs: f64,
-    /// Encoder speed for rungs that name none (`veryfast`, `fast`, `medium`, `slow`).
-    pub speed: String,
+    /// Target segment duration.
+    #[serde(rename = "segment_duration_secs")]
+    pub segment_duration: SegmentDuration,
+    /// Encoder speed for rungs that name none.
+    pub speed: SpeedPreset,
     /// Output prefix in the store (`outputs/{job}` unless given).
     pub output_prefix: String,
     /// Worker class that gets the tasks.
@@ -74,8 +77,8 @@ impl JobSubmission {
             job: job.to_string(),
             source_key: source_key.to_string(),
             ladder,
-            segment_duration_secs: 4.0,
-            speed: "veryfast".into(),
+            segment_duration: SegmentDuration::default(),
+            speed: SpeedPreset::default(),
             output_prefix: output_prefix.to_string(),
             class: WorkerClass::Cpu,
             traceparent: None,

@@ -31,7 +31,7 @@ pub struct Rung {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frame_rate: Option<f64>,
     /// Optional encoder speed preset (veryfast, fast, medium, slow).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_name")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<SpeedPreset>,
 }
 
@@ -274,7 +274,7 @@ mod codec_name {
     }
 }
 
-/// An optional value (encoder, speed preset) as its name, through its
+/// An optional value (the encoder) as its name, through its
 /// `Display` and `FromStr`.
 mod optional_name {
     use std::fmt::Display;

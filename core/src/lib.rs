@@ -7,6 +7,7 @@
 //! - [`kv`]: the revision-checked key-value bucket contract (memory, JetStream KV).
 //! - [`jobs`]: job records and how events fold into them.
 //! - [`channels`]: live channels and their stream keys.
+//! - [`settings`]: encoding settings as checked types (segment duration).
 //! - [`topology`]: the streams and consumers services create at start-up.
 //! - [`backoff`]: waiting out store and bus outages.
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod jobs;
 pub mod kv;
 pub mod ladder;
 pub mod roster;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod topology;
@@ -26,4 +28,5 @@ pub mod wire;
 
 pub use error::CoreError;
 pub use ladder::{Ladder, Rung};
+pub use settings::SegmentDuration;
 pub use store::{Store, StoreError};

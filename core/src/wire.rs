@@ -69,6 +69,23 @@ impl WorkerClass {
     }
 }
 
+impl std::str::FromStr for WorkerClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(WorkerClass::Cpu),
+            "gpu" => Ok(WorkerClass::Gpu),
+            other => Err(format!("unknown worker class '{other}': expected cpu or gpu")),
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a task produces, which picks the consumer that serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -197,9 +197,31 @@ impl FromStr for SpeedPreset {
     }
 }
 
+/// Written as its name.
+impl serde::Serialize for SpeedPreset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Read from its name, with [`FromStr`]'s error.
+impl<'de> serde::Deserialize<'de> for SpeedPreset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speed_presets_read_and_write_their_names() {
+        assert_eq!(serde_json::to_string(&SpeedPreset::Medium).unwrap(), "\"medium\"");
+        assert_eq!(serde_json::from_str::<SpeedPreset>("\"slow\"").unwrap(), SpeedPreset::Slow);
+        let e = serde_json::from_str::<SpeedPreset>("\"turbo\"").unwrap_err().to_string();
+        assert!(e.contains("unknown speed preset 'turbo': expected veryfast, fast, medium or slow"), "{e}");
+    }
 
     #[test]
     fn names_round_trip_and_defaults_follow_the_build() {

@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
             let spec = VodJobSpec {
                 job: format!("bench-{j}"),
                 ladder: ladder.clone(),
-                segment_duration: Duration::from_secs(1),
+                segment_duration: tessera_core::SegmentDuration::vod(Some(1.0)).expect("1 s is a valid segment duration"),
                 speed: SpeedPreset::Veryfast,
                 output_prefix: format!("outputs/bench-{j}"),
                 class: WorkerClass::Cpu,

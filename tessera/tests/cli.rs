@@ -63,3 +63,22 @@ fn missing_file_is_an_internal_error() {
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot open /nonexistent/file.mp4"), "{stderr}");
 }
+
+/// A bad setting is refused by the argument parser, naming the flag, before anything is read.
+#[test]
+fn bad_settings_are_argument_errors_naming_the_flag() {
+    for (args, expected) in [
+        (
+            &["transcode", "in.mp4", "--out", "o", "--segment-duration", "0.5"][..],
+            "invalid value '0.5' for '--segment-duration <SEGMENT_DURATION>': a segment duration must be within 1-30 seconds, not 0.5",
+        ),
+        (&["segment", "in.mp4", "--out", "o", "--segment-duration", "x"], "'x' is not a number of seconds"),
+        (&["transcode", "in.mp4", "--out", "o", "--speed", "turbo"], "unknown speed preset 'turbo'"),
+        (&["worker", "--class", "tpu"], "unknown worker class 'tpu': expected cpu or gpu"),
+        (&["worker", "--codecs", "h264,mp3"], "unknown task codec 'mp3'"),
+    ] {
+        let (code, _, stderr) = tessera(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -785,6 +785,17 @@ async fn the_api_refuses_what_it_must_and_repeats_idempotent_submissions() {
     }
     let (status, _) = cluster.call(cluster.request(reqwest::Method::GET, "/v1/jobs/..%2F..%2Fetc")).await;
     assert!(status == 400 || status == 404, "{status}");
+    // A bad setting is a 400 naming its field, for jobs and channels alike.
+    for (path, request, field) in [
+        ("/v1/jobs", json!({"source": {"upload_id": upload}, "speed": "turbo"}), "speed: unknown speed preset 'turbo'"),
+        ("/v1/jobs", json!({"source": {"upload_id": upload}, "segment_duration": 31}), "segment_duration: "),
+        ("/v1/live", json!({"segment_duration": 12}), "segment_duration: a segment duration must be within 1-10"),
+        ("/v1/live", json!({"class": "tpu"}), "class: unknown worker class 'tpu'"),
+    ] {
+        let (status, body) = cluster.call(cluster.request(reqwest::Method::POST, path).json(&request)).await;
+        assert_eq!(status, 400, "{request} -> {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(field), "{request} -> {body}");
+    }
 
     // The same Idempotency-Key and body: the same job; another body: 422.
     // The job goes to the GPU class: this build's gpu workers encode on the CPU.

@@ -139,7 +139,7 @@ fn vod_spec(job: &str) -> VodJobSpec {
     VodJobSpec {
         job: job.into(),
         ladder: Ladder { rungs: vec![rung()], per_title: false },
-        segment_duration: Duration::from_secs(1),
+        segment_duration: tessera_core::SegmentDuration::vod(Some(1.0)).unwrap(),
         speed: SpeedPreset::Veryfast,
         output_prefix: format!("outputs/{job}"),
         class: WorkerClass::Cpu,

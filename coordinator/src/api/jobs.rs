@@ -13,13 +13,14 @@ use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
 use tessera_core::telemetry::TraceParent;
 use tessera_core::wire::{upload_key, validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
-use tessera_core::StoreError;
+use tessera_core::{SegmentDuration, StoreError};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::live::Playback;
 use super::ownership;
-use super::settings::{LadderRequest, Settings};
+use super::request::read_request;
+use super::settings::{EncodingRequest, Settings};
 use super::ApiState;
 use crate::subtitles::subtitle_track;
 use tessera_core::wire::SubtitleTrack;
@@ -42,20 +43,11 @@ pub struct CreateJob {
     pub id: Option<String>,
     /// The source.
     pub source: SourceRef,
-    /// Video codecs of the default ladder, or a filter on `ladder` (default `["h264"]`).
-    pub codecs: Option<Vec<String>>,
-    /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps", "encoder", "crf"}]}`), or
-    /// `"auto"`: the default ladder fitted to this upload by a probe (per-title); default: the built-in ladder.
-    #[schema(value_type = Option<Object>)]
-    pub ladder: Option<LadderRequest>,
+    /// Codecs, ladder, speed, worker class, output prefix.
+    #[serde(flatten)]
+    pub encoding: EncodingRequest,
     /// Target segment duration in seconds, 1-30 (default 4).
     pub segment_duration: Option<f64>,
-    /// Encoder speed: veryfast (default), fast, medium, slow.
-    pub speed: Option<String>,
-    /// Output prefix in the store (default `outputs/{id}`).
-    pub output_prefix: Option<String>,
-    /// Worker class: cpu (default) or gpu.
-    pub class: Option<String>,
     /// URL POSTed (signed) when the job completes, fails or is cancelled.
     pub webhook_url: Option<String>,
     /// Seconds between seek-bar thumbnails, 1-60 (default 2); 0: no
@@ -215,23 +207,6 @@ impl From<&JobRecord> for JobView {
     }
 }
 
-/// A request body must say it is JSON (as axum's `Json` extractor requires
-/// elsewhere): a form or a text body posted by a browser page is refused
-/// before it is read.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("the job request must be sent as application/json, not '{content_type}'"),
-        ))
-    }
-}
-
 /// A store key from a client: relative, no empty, `.` or `..` parts, safe characters only.
 pub(crate) fn check_key(what: &'static str, code: &'static str, key: &str) -> Result<(), ApiError> {
     let safe_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
@@ -271,20 +246,11 @@ fn source_key(api: &ApiState, source: &SourceRef) -> Result<String, ApiError> {
 /// Turns a request into a submission (everything checked), less the job id's uniqueness.
 fn submission(api: &ApiState, request: &CreateJob, job: &str) -> Result<JobSubmission, ApiError> {
     let source_key = source_key(api, &request.source)?;
-    let segment_duration = request.segment_duration.unwrap_or(4.0);
-    if !(1.0..=30.0).contains(&segment_duration) {
-        return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-30 seconds"));
-    }
-    let settings = Settings::parse(
-        &api.config,
-        request.codecs.as_deref(),
-        request.ladder.as_ref(),
-        request.speed.as_deref(),
-        request.class.as_deref(),
-        request.output_prefix.as_deref().unwrap_or(&format!("outputs/{job}")),
-    )?;
+    let segment_duration = SegmentDuration::vod(request.segment_duration)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("segment_duration: {e}")))?;
+    let settings = Settings::parse(&api.config, &request.encoding, &format!("outputs/{job}"))?;
     let mut submission = JobSubmission::new(job, &source_key, settings.ladder, &settings.output_prefix);
-    submission.segment_duration_secs = segment_duration;
+    submission.segment_duration = segment_duration;
     let interval = request.thumbnail_interval.unwrap_or(DEFAULT_THUMBNAIL_INTERVAL_SECS);
     if interval != 0.0 && !(1.0..=60.0).contains(&interval) {
         return Err(ApiError::bad_request("invalid_request", "thumbnail_interval must be 0 (none) or 1-60 seconds"));
@@ -386,9 +352,7 @@ async fn enqueue(api: &ApiState, submission: &JobSubmission) -> Result<(), ApiEr
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    require_json(&headers)?;
-    let request: CreateJob = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_request", format!("the job request is not valid: {e}")))?;
+    let request: CreateJob = read_request(&headers, &body, "job request")?;
     let job = match &request.id {
         Some(id) => {
             validate_id("job id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;

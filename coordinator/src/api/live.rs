@@ -10,12 +10,14 @@ use tessera_core::channels::{ChannelInput, ChannelRecord, ChannelState};
 use tessera_core::jobs::{now_ms, JobBookError};
 use tessera_core::kv::KvError;
 use tessera_core::wire::validate_id;
+use tessera_core::SegmentDuration;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::jobs::rfc3339;
 use super::ownership;
-use super::settings::Settings;
+use super::request::read_request;
+use super::settings::{EncodingRequest, Settings};
 use super::ApiState;
 
 /// `POST /v1/live` body.
@@ -24,23 +26,15 @@ use super::ApiState;
 pub struct CreateChannel {
     /// Channel id (1-64 of `A-Z a-z 0-9 - _`); made when absent.
     pub id: Option<String>,
-    /// Video codecs (default `["h264"]`).
-    pub codecs: Option<Vec<String>>,
-    /// The ladder; default: the built-in ladder. (Not `"auto"`: a per-title
-    /// ladder needs the whole upload before it starts.)
-    #[schema(value_type = Option<Object>)]
-    pub ladder: Option<LadderRequest>,
+    /// Codecs, ladder (not `"auto"`: a per-title ladder needs the whole
+    /// upload before it starts), speed, worker class, output prefix.
+    #[serde(flatten)]
+    pub encoding: EncodingRequest,
     /// Target segment duration in seconds, 1-10 (default 2); segments last
     /// at least the publisher's keyframe interval.
     pub segment_duration: Option<f64>,
     /// Segments in the live playlists, 3-100 (default 6).
     pub window: Option<u32>,
-    /// Encoder speed (default veryfast).
-    pub speed: Option<String>,
-    /// Worker class: cpu (default) or gpu.
-    pub class: Option<String>,
-    /// Output prefix (default `live/{id}`).
-    pub output_prefix: Option<String>,
     /// Passphrase (10-79 characters) SRT publishers must encrypt with; none: SRT unencrypted.
     pub srt_passphrase: Option<String>,
     /// Low-Latency HLS: parts of `part_duration` stream out of the workers as
@@ -173,7 +167,7 @@ fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Opti
         rtmp_server: server,
         playback: playback(api, &c.output_prefix),
         segments: c.segments,
-        segment_duration: c.segment_duration_secs,
+        segment_duration: c.segment_duration.secs(),
         window: c.window,
         created_at: rfc3339(c.created_at_ms),
         started_at: c.started_at_ms.map(rfc3339),
@@ -189,8 +183,9 @@ fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Opti
 pub async fn create(
     State(api): State<ApiState>,
     headers: HeaderMap,
-    Json(request): Json<CreateChannel>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let request: CreateChannel = read_request(&headers, &body, "channel request")?;
     let id = match &request.id {
         Some(id) => {
             validate_id("channel id", id).map_err(|e| ApiError::bad_request("invalid_job_id", e.to_string()))?;
@@ -198,10 +193,8 @@ pub async fn create(
         }
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
-    let segment_duration = request.segment_duration.unwrap_or(2.0);
-    if !(1.0..=10.0).contains(&segment_duration) {
-        return Err(ApiError::bad_request("invalid_request", "segment_duration must be within 1-10 seconds"));
-    }
+    let segment_duration = SegmentDuration::live(request.segment_duration)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("segment_duration: {e}")))?;
     let window = request.window.unwrap_or(6);
     // RFC 8216 6.2.2: a live playlist must span at least three target durations.
     if !(3..=100).contains(&window) {
@@ -215,20 +208,13 @@ pub async fn create(
             ));
         }
     }
-    if request.ladder == Some(LadderRequest::Auto) {
+    if request.encoding.ladder == Some(LadderRequest::Auto) {
         return Err(ApiError::bad_request(
             "invalid_ladder",
             "a live channel takes a fixed ladder: a per-title (\"auto\") ladder needs the whole upload before it starts",
         ));
     }
-    let mut settings = Settings::parse(
-        &api.config,
-        request.codecs.as_deref(),
-        request.ladder.as_ref(),
-        request.speed.as_deref(),
-        request.class.as_deref(),
-        request.output_prefix.as_deref().unwrap_or(&format!("live/{id}")),
-    )?;
+    let mut settings = Settings::parse(&api.config, &request.encoding, &format!("live/{id}"))?;
     // A coordinator's per-title default ladder is for uploads; live uses its rungs as they are.
     settings.ladder.per_title = false;
     let part_secs = match (request.low_latency.unwrap_or(false), request.part_duration) {
@@ -238,7 +224,7 @@ pub async fn create(
         }
         (true, part) => {
             let part = part.unwrap_or(0.5);
-            if !(0.25..=1.0).contains(&part) || part > segment_duration / 2.0 {
+            if !(0.25..=1.0).contains(&part) || part > segment_duration.secs() / 2.0 {
                 return Err(ApiError::bad_request(
                     "invalid_request",
                     "part_duration must be within 0.25-1 s and at most half the segment duration",
@@ -259,7 +245,7 @@ pub async fn create(
     let record = ChannelRecord {
         id: id.clone(),
         ladder: settings.ladder,
-        segment_duration_secs: segment_duration,
+        segment_duration,
         window,
         speed: settings.speed,
         class: settings.class,

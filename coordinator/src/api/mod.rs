@@ -10,6 +10,7 @@ pub mod error;
 pub mod jobs;
 pub mod live;
 pub mod ownership;
+pub mod request;
 pub mod settings;
 pub mod uploads;
 
@@ -90,7 +91,7 @@ pub struct ApiState {
         live::list, live::get, live::end, cluster::get),
     components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::SubtitleRequest, jobs::JobView, jobs::JobPage, jobs::Progress,
         jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
-        live::CreateChannel, live::ChannelView, live::ChannelList, live::Playback, cluster::ClusterView,
+        settings::EncodingRequest, live::CreateChannel, live::ChannelView, live::ChannelList, live::Playback, cluster::ClusterView,
         cluster::WorkerView, cluster::TaskView, crate::queues::QueueView)),
     modifiers(&BearerAuth)
 )]

@@ -7,6 +7,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use tessera_core::wire::WorkerClass;
 use tessera_core::Ladder;
+use utoipa::ToSchema;
 
 use super::ApiConfig;
 use tessera_media::{SpeedPreset, VideoCodec};
@@ -51,13 +52,56 @@ impl<'de> Deserialize<'de> for LadderRequest {
     }
 }
 
+/// The encoding part of a job or channel request (flattened into both).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct EncodingRequest {
+    /// Video codecs of the default ladder, or a filter on `ladder` (default `["h264"]`).
+    pub codecs: Option<Vec<String>>,
+    /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps", "encoder", "crf", "speed"}]}`),
+    /// or, for a job, `"auto"`: the default ladder fitted to the upload by a
+    /// probe (per-title); default: the coordinator's default or the built-in ladder.
+    #[schema(value_type = Option<Object>)]
+    pub ladder: Option<LadderRequest>,
+    /// Encoder speed for rungs that name none: veryfast (default), fast, medium, slow.
+    #[serde(default, deserialize_with = "speed")]
+    #[schema(value_type = Option<String>)]
+    pub speed: Option<SpeedPreset>,
+    /// Worker class: cpu (default) or gpu.
+    #[serde(default, deserialize_with = "class")]
+    #[schema(value_type = Option<String>)]
+    pub class: Option<WorkerClass>,
+    /// Output prefix in the store (default `outputs/{id}` for a job, `live/{id}` for a channel).
+    pub output_prefix: Option<String>,
+}
+
+// A flattened struct's fields are read from a buffered map, so an error
+// cannot say where it is (serde_path_to_error sees no path): these name their field.
+fn speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpeedPreset>, D::Error> {
+    named(d, "speed")
+}
+
+fn class<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WorkerClass>, D::Error> {
+    named(d, "class")
+}
+
+/// An optional value read from its name with `FromStr`; an error names `field`.
+fn named<'de, D, T>(d: D, field: &str) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err: fmt::Display>,
+{
+    Option::<String>::deserialize(d)?
+        .map(|name| name.parse().map_err(|e| de::Error::custom(format!("{field}: {e}"))))
+        .transpose()
+}
+
 /// Checked settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The ladder, limited to the requested codecs.
     pub ladder: Ladder,
-    /// Encoder speed name.
-    pub speed: String,
+    /// Encoder speed for rungs that name none.
+    pub speed: SpeedPreset,
     /// Worker class.
     pub class: WorkerClass,
     /// Output prefix (no trailing slash).
@@ -66,22 +110,16 @@ pub struct Settings {
 
 impl Settings {
     /// Checks the request's settings (`codecs` default `["h264"]`, the
-    /// coordinator's default ladder or else the built-in one, `veryfast`, `cpu`).
-    pub fn parse(
-        config: &ApiConfig,
-        codecs: Option<&[String]>,
-        ladder: Option<&LadderRequest>,
-        speed: Option<&str>,
-        class: Option<&str>,
-        output_prefix: &str,
-    ) -> Result<Self, ApiError> {
-        let codecs = match codecs {
+    /// coordinator's default ladder or else the built-in one, `veryfast`,
+    /// `cpu`, `default_prefix`).
+    pub fn parse(config: &ApiConfig, request: &EncodingRequest, default_prefix: &str) -> Result<Self, ApiError> {
+        let codecs = match request.codecs.as_deref() {
             Some(names) => names.iter().map(|c| c.parse::<VideoCodec>()).collect::<Result<Vec<_>, _>>(),
             None => Ok(vec![VideoCodec::H264]),
         }
         .map_err(|e| ApiError::bad_request("invalid_ladder", e))?;
         let fallback = || config.default_ladder.clone().unwrap_or_else(|| Ladder::default_for(&codecs));
-        let mut ladder = match ladder {
+        let mut ladder = match &request.ladder {
             Some(LadderRequest::Rungs(ladder)) => ladder.clone(),
             Some(LadderRequest::Auto) => Ladder { per_title: true, ..fallback() },
             None => fallback(),
@@ -94,16 +132,10 @@ impl Settings {
         if ladder.rungs.is_empty() {
             return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
         }
-        let speed = speed.unwrap_or("veryfast").to_string();
-        speed.parse::<SpeedPreset>().map_err(|e| ApiError::bad_request("invalid_request", e))?;
-        let class = match class.unwrap_or("cpu") {
-            "cpu" => WorkerClass::Cpu,
-            "gpu" => WorkerClass::Gpu,
-            other => {
-                return Err(ApiError::bad_request("invalid_request", format!("unknown class '{other}' (cpu or gpu)")))
-            }
-        };
-        let output_prefix = output_prefix.trim_end_matches('/').to_string();
+        let speed = request.speed.unwrap_or_default();
+        let class = request.class.unwrap_or(WorkerClass::Cpu);
+        let output_prefix =
+            request.output_prefix.as_deref().unwrap_or(default_prefix).trim_end_matches('/').to_string();
         check_key("output_prefix", "invalid_output_prefix", &output_prefix)?;
         check_prefix_size(&output_prefix)?;
         // The folders every job and channel gets its own prefix in: claiming one
@@ -125,5 +157,25 @@ impl Settings {
             ));
         }
         Ok(Self { ladder, speed, class, output_prefix })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_shared_encoding_part_is_documented_for_jobs_and_channels() {
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for field in ["codecs", "ladder", "speed", "class", "output_prefix"] {
+            assert!(schemas["EncodingRequest"]["properties"][field].is_object(), "{field}: {schemas}");
+        }
+        for request in ["CreateJob", "CreateChannel"] {
+            assert!(
+                schemas[request].to_string().contains("#/components/schemas/EncodingRequest"),
+                "{request}: {schemas}"
+            );
+        }
     }
 }

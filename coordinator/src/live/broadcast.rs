@@ -27,7 +27,6 @@ use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::wire::{AudioTrack, JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
 use tessera_core::Store;
 use tessera_media::live_segmenter::{LiveSegment, LiveVideo};
-use tessera_media::SpeedPreset;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -180,7 +179,7 @@ const STREAMED_AUDIO_KBPS: u32 = 128;
 /// The renditions of a broadcast, from its first segment.
 fn renditions(channel: &ChannelRecord, first: &FirstCut) -> Result<Vec<RenditionSpec>, CoordinatorError> {
     let height = first.video.height;
-    let speed = channel.speed.parse::<SpeedPreset>().map_err(CoordinatorError::Internal)?;
+    let speed = channel.speed;
     let mut renditions: Vec<RenditionSpec> = channel
         .ladder
         .for_source(height)?
@@ -303,7 +302,7 @@ impl Publish {
             source: SourceInfo { width: video.width, height: video.height, frame_rate, duration_secs: 0.0, frames: 0 },
             output_prefix: channel.output_prefix.clone(),
             window: channel.window,
-            target_duration_secs: channel.segment_duration_secs,
+            target_duration_secs: channel.segment_duration.secs(),
             started_at_ms: origin_ms,
             part_secs: channel.part_secs,
         };
@@ -452,8 +451,8 @@ impl Publish {
     async fn run(&self, mut channel: ChannelRecord, mut rx: mpsc::Receiver<Ingest>) -> Result<(), CoordinatorError> {
         let id = channel.id.clone();
         let mut submission = JobSubmission::new(&id, "rtmp", channel.ladder.clone(), &channel.output_prefix);
-        submission.segment_duration_secs = channel.segment_duration_secs;
-        submission.speed = channel.speed.clone();
+        submission.segment_duration = channel.segment_duration;
+        submission.speed = channel.speed;
         submission.class = channel.class;
         match self.deps.jobs.create(&JobRecord::queued(submission, None)).await {
             Ok(()) | Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {}
@@ -476,9 +475,7 @@ impl Publish {
         let since_origin = if resumed { now_ms().saturating_sub(channel.origin_ms) as f64 / 1000.0 } else { 0.0 };
         let offset = channel.timeline_end_secs.max(since_origin);
         tracing::info!(channel = %id, resumed, from_segment = channel.segments, at_secs = offset, "publish started");
-        let target = Duration::try_from_secs_f64(channel.segment_duration_secs)
-            .map_err(|e| CoordinatorError::Internal(format!("segment duration: {e}")))?;
-        let mut cutter = StreamCutter::new(target, channel.segments, offset);
+        let mut cutter = StreamCutter::new(channel.segment_duration.duration(), channel.segments, offset);
         if channel.part_secs.is_some() {
             cutter = cutter.streaming();
         }

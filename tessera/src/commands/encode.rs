@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use tessera_core::Rung;
+use tessera_core::{Rung, SegmentDuration};
 use tessera_media::{Limits, SpeedPreset};
 
-pub fn run(input: &Path, out: &Path, rung: &Rung, segment_duration: f64) -> anyhow::Result<()> {
-    let target = super::target_duration(segment_duration)?;
+pub fn run(input: &Path, out: &Path, rung: &Rung, segment_duration: SegmentDuration) -> anyhow::Result<()> {
+    let target = segment_duration.duration();
     super::check_input(input)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let frame_rate = tessera_coordinator::probe(input, &Limits::default())

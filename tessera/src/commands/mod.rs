@@ -61,9 +61,9 @@ enum Command {
         /// Output folder (created if missing).
         #[arg(long)]
         out: PathBuf,
-        /// Target segment duration in seconds (cut at the first IDR at or after it).
-        #[arg(long, default_value_t = 4.0)]
-        segment_duration: f64,
+        /// Target segment duration in seconds, 1-30 (cut at the first IDR at or after it).
+        #[arg(long, default_value = "4")]
+        segment_duration: tessera_core::SegmentDuration,
     },
     /// Transcode a file into an HLS + DASH ladder under DEST (a folder or an object store URL).
     Transcode(transcode::TranscodeArgs),
@@ -104,9 +104,9 @@ enum Command {
         /// Speed preset: veryfast, fast, medium, slow.
         #[arg(long, default_value = "veryfast")]
         speed: tessera_media::SpeedPreset,
-        /// Target segment duration in seconds.
-        #[arg(long, default_value_t = 4.0)]
-        segment_duration: f64,
+        /// Target segment duration in seconds, 1-30.
+        #[arg(long, default_value = "4")]
+        segment_duration: tessera_core::SegmentDuration,
     },
     /// Internal: cut one upload for a coordinator (a request on stdin, frames
     /// on stdout), so a parser crash ends only this process.
@@ -199,15 +199,6 @@ pub struct JobFailed {
     pub reason: String,
     /// True when the input is at fault.
     pub bad_input: bool,
-}
-
-/// Parses a segment duration argument.
-fn target_duration(secs: f64) -> anyhow::Result<std::time::Duration> {
-    anyhow::ensure!(
-        secs.is_finite() && (0.1..=60.0).contains(&secs),
-        "--segment-duration must be within 0.1..=60 seconds"
-    );
-    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Reads and checks a ladder file (JSON, or TOML by its `.toml` extension).

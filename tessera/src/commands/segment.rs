@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use anyhow::Context;
+use tessera_core::SegmentDuration;
 use tessera_media::Limits;
 
-pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()> {
-    let target = super::target_duration(segment_duration)?;
+pub fn run(input: &Path, out: &Path, segment_duration: SegmentDuration) -> anyhow::Result<()> {
+    let target = segment_duration.duration();
     super::check_input(input)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let plan = tessera_coordinator::segment_source(input, target, &Limits::default(), |seg| -> anyhow::Result<()> {

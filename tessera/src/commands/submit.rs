@@ -31,9 +31,9 @@ pub struct SubmitArgs {
     /// Ladder file (JSON, or TOML by its .toml extension) instead of the default ladder.
     #[arg(long)]
     ladder: Option<PathBuf>,
-    /// Target segment duration in seconds.
+    /// Target segment duration in seconds, 1-30.
     #[arg(long)]
-    segment_duration: Option<f64>,
+    segment_duration: Option<tessera_core::SegmentDuration>,
     /// Job id (default: made by the coordinator).
     #[arg(long)]
     id: Option<String>,
@@ -116,7 +116,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         ("id", args.id.map(Value::from)),
         ("output_prefix", args.output_prefix.map(Value::from)),
         ("webhook_url", args.webhook_url.map(Value::from)),
-        ("segment_duration", args.segment_duration.map(Value::from)),
+        ("segment_duration", args.segment_duration.map(|d| Value::from(d.secs()))),
     ] {
         if let Some(value) = value {
             request[key] = value;

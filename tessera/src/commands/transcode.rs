@@ -13,7 +13,7 @@ use tessera_coordinator::{run_vod_job, VodJobSpec};
 use tessera_core::bus::{Bus, ConsumerConfig, MemoryBus};
 use tessera_core::topology::ensure_streams;
 use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, WorkerClass, EVENTS_STREAM};
-use tessera_core::{Ladder, Store};
+use tessera_core::{Ladder, SegmentDuration, Store};
 use tessera_media::{Limits, SpeedPreset, VideoCodec};
 use tessera_packager::JobReport;
 use tessera_worker::{WorkerConfig, WorkerStores};
@@ -36,9 +36,9 @@ pub struct TranscodeArgs {
     /// the default ladder fitted to this input by a probe (per-title: bitrates it needs, rungs that show more).
     #[arg(long)]
     pub ladder: Option<PathBuf>,
-    /// Target segment duration in seconds (cut at the first IDR at or after it).
-    #[arg(long, default_value_t = 4.0)]
-    pub segment_duration: f64,
+    /// Target segment duration in seconds, 1-30 (cut at the first IDR at or after it).
+    #[arg(long, default_value = "4")]
+    pub segment_duration: SegmentDuration,
     /// Tasks encoded at once (default: the number of CPU cores).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -91,7 +91,6 @@ fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
 }
 
 pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
-    let target = super::target_duration(args.segment_duration)?;
     let ladder = load_ladder(&args)?;
     super::check_input(&args.input)?;
     let subtitles = load_subtitles(&args)?;
@@ -118,7 +117,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
         let spec = VodJobSpec {
             job: job.clone(),
             ladder,
-            segment_duration: target,
+            segment_duration: args.segment_duration,
             speed: args.speed,
             output_prefix: String::new(),
             class: WorkerClass::Cpu,

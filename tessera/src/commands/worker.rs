@@ -19,11 +19,11 @@ pub struct WorkerArgs {
     cluster: ClusterArgs,
     /// Task codecs to take, comma-separated: h264, av1, aac, image (thumbnails).
     #[arg(long, env = "TESSERA_CODECS", value_delimiter = ',', default_value = "h264,av1,aac,image")]
-    codecs: Vec<String>,
+    codecs: Vec<TaskCodec>,
     /// Worker class whose subjects to serve: cpu or gpu. This build has no GPU
     /// encoder: a gpu worker encodes on the CPU (the fallback).
     #[arg(long, env = "TESSERA_CLASS", default_value = "cpu")]
-    class: String,
+    class: WorkerClass,
     /// Tasks run at once (default: the number of CPU cores).
     #[arg(long, env = "TESSERA_SLOTS")]
     slots: Option<usize>,
@@ -45,12 +45,7 @@ pub struct WorkerArgs {
 
 /// Runs the worker until SIGTERM, then drains.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let codecs = args.codecs.iter().map(|c| c.parse::<TaskCodec>()).collect::<Result<Vec<_>, _>>()?;
-    let class = match args.class.as_str() {
-        "cpu" => WorkerClass::Cpu,
-        "gpu" => WorkerClass::Gpu,
-        other => anyhow::bail!("--class must be cpu or gpu, not '{other}'"),
-    };
+    let (codecs, class) = (args.codecs.clone(), args.class);
     if class == WorkerClass::Gpu {
         tracing::warn!("no GPU encoder in this build: the gpu class encodes on the CPU");
     }
