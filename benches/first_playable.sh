@@ -94,17 +94,22 @@ run_once() {
 p50() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 echo "input: $src ($SECS s; 0 = the whole film), default ladder, ${EXTRA:-no extra arguments}, $RUNS runs"
-for label in before after; do
-  bin="$TESSERA"
-  [ "$label" = before ] && bin="${TESSERA_BEFORE:-}"
-  [ -z "$bin" ] && continue
-  results="$BENCH_DIR/first-playable-$label.txt"
-  : >"$results"
-  for i in $(seq 1 "$RUNS"); do
+labels=()
+[ -n "${TESSERA_BEFORE:-}" ] && labels+=(before)
+labels+=(after)
+for label in "${labels[@]}"; do : >"$BENCH_DIR/first-playable-$label.txt"; done
+# The builds take turns, run by run, so a change in the machine's load falls on both alike.
+for i in $(seq 1 "$RUNS"); do
+  for label in "${labels[@]}"; do
+    bin="$TESSERA"
+    [ "$label" = before ] && bin="$TESSERA_BEFORE"
     line=$(run_once "$bin" "$BENCH_DIR/out-$label")
-    echo "$line" >>"$results"
+    echo "$line" >>"$BENCH_DIR/first-playable-$label.txt"
     echo "$label run $i: playable, first done, thumbnails, total, CPU (s): $line"
   done
+done
+for label in "${labels[@]}"; do
+  results="$BENCH_DIR/first-playable-$label.txt"
   col() { cut -d' ' -f"$1" "$results" | grep -v -- - | p50; }
   printf '%s p50: playable %s s, first done %s s, thumbnails %s s, total %s s, CPU %s s\n' "$label" \
     "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)"

@@ -15,9 +15,9 @@ pub enum CoordinatorError {
     /// The bus failed.
     #[error(transparent)]
     Bus(#[from] tessera_core::bus::BusError),
-    /// The job records failed.
+    /// A record (job, channel, worker roster) could not be read or written.
     #[error(transparent)]
-    Jobs(#[from] tessera_core::jobs::JobBookError),
+    Records(#[from] tessera_core::kv::RecordError),
     /// The source is not usable, as a cutting child process reported it (or
     /// its crash: "the source crashed the parser").
     #[error("{0}")]
@@ -54,7 +54,7 @@ impl CoordinatorError {
             ) => true,
             CoordinatorError::Store(_)
             | CoordinatorError::Bus(_)
-            | CoordinatorError::Jobs(_)
+            | CoordinatorError::Records(_)
             | CoordinatorError::Cancelled
             | CoordinatorError::Internal(_) => false,
         }

@@ -5,8 +5,8 @@
 //! VOD job's side of the pipeline: plan, source segments, tasks.
 //!
 //! As a service ([`service`]): the HTTP API ([`api`]), the segmenting of
-//! submitted jobs ([`submissions`]), job records following job events
-//! ([`tracker`]), completion webhooks ([`webhook`], to the destinations
+//! submitted jobs ([`submissions`]), job records ([`records`]) following
+//! job events ([`tracker`]), completion webhooks ([`webhook`], to the destinations
 //! [`webhook_policy`] allows) and [`metrics`].
 #![deny(missing_docs)]
 
@@ -18,6 +18,7 @@ pub mod live;
 pub mod metrics;
 pub mod probe;
 pub mod queues;
+pub mod records;
 pub mod service;
 pub mod submissions;
 pub mod subtitles;

@@ -6,9 +6,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::records::channels::ChannelBook;
+use crate::records::jobs::JobBook;
 use tessera_core::bus::Bus;
-use tessera_core::channels::ChannelBook;
-use tessera_core::jobs::JobBook;
+use tessera_core::cancel::Cancellations;
 use tessera_core::kv::KeyValue;
 use tessera_core::roster::Roster;
 use tessera_core::Store;
@@ -79,6 +80,8 @@ pub struct CoordinatorDeps {
     pub stream_keys: Arc<dyn KeyValue>,
     /// The worker-roster bucket.
     pub workers: Arc<dyn KeyValue>,
+    /// The cancelled-jobs bucket ([`CANCELLED_BUCKET`](tessera_core::wire::CANCELLED_BUCKET)).
+    pub cancelled: Arc<dyn KeyValue>,
 }
 
 /// Runs the coordinator until `shutdown`: stops accepting requests, hands
@@ -90,6 +93,7 @@ pub async fn run(
 ) -> Result<(), CoordinatorError> {
     tessera_core::topology::ensure_streams(deps.bus.as_ref()).await?;
     let jobs = JobBook::new(deps.jobs.clone());
+    let cancels = Cancellations::follow(deps.cancelled.clone());
     let metrics = Metrics::new();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -134,6 +138,7 @@ pub async fn run(
         idempotency: deps.idempotency.clone(),
         channels,
         roster: Roster::new(deps.workers.clone()),
+        cancels: cancels.clone(),
         config: Arc::new(config.api.clone()),
         metrics: metrics.clone(),
     };
@@ -150,6 +155,7 @@ pub async fn run(
         bus: deps.bus.clone(),
         store: deps.store.clone(),
         jobs: jobs.clone(),
+        cancels,
         limits: config.limits,
         slots: config.segmenting_slots,
         cutter: config.cutter.clone(),
@@ -182,26 +188,4 @@ pub async fn run(
     served?;
     segmented?;
     tracked
-}
-
-/// Opens a durable consumer, trying again every second while the bus is
-/// unreachable: the coordinator's loops run side by side with its API, so
-/// one that gave up at start (NATS restarting) would leave the API serving
-/// while nothing follows events or takes submissions. `None` on shutdown.
-pub(crate) async fn open_consumer(
-    bus: &dyn tessera_core::bus::Bus,
-    stream: &str,
-    config: &tessera_core::bus::ConsumerConfig,
-    shutdown: &CancellationToken,
-) -> Option<Box<dyn tessera_core::bus::Consumer>> {
-    loop {
-        match bus.consumer(stream, config).await {
-            Ok(consumer) => return Some(consumer),
-            Err(e) => tracing::warn!(error = %e, consumer = %config.durable, "cannot open a consumer yet; retrying"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-        }
-    }
 }

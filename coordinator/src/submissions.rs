@@ -10,10 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::records::jobs::JobBook;
+use async_trait::async_trait;
 use tessera_core::backoff::Backoff;
-use tessera_core::bus::{Bus, DeadLetter, Delivery};
-use tessera_core::jobs::{JobBook, JobState, JobSubmission};
+use tessera_core::bus::{serve, Bus, DeadLetter, Delivery, Handler, Serve, Settle};
+use tessera_core::cancel::Cancellations;
 use tessera_core::topology::{ingest_consumer_config, ingest_dead_letter_consumer_config};
+use tessera_core::wire::JobSubmission;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM, JOBS_STREAM};
 use tessera_core::Store;
 use tessera_media::Limits;
@@ -24,9 +27,6 @@ use crate::vod::{run_vod_job, VodJobSpec};
 use tessera_core::telemetry::{self, TraceParent};
 use tracing::Instrument;
 
-/// How often a running job's record is checked for a cancellation.
-const CANCEL_POLL: Duration = Duration::from_secs(1);
-
 /// What segmenting jobs needs.
 #[derive(Clone)]
 pub struct Segmenting {
@@ -36,6 +36,8 @@ pub struct Segmenting {
     pub store: Store,
     /// Job records.
     pub jobs: JobBook,
+    /// Cancelled jobs: segmenting stops at a cancel.
+    pub cancels: Cancellations,
     /// Input limits.
     pub limits: Limits,
     /// Jobs segmented at once by this coordinator.
@@ -49,77 +51,74 @@ pub struct Segmenting {
 }
 
 /// Takes job submissions and segments them until `shutdown`; on shutdown the
-/// submissions in hand are nak'ed so another coordinator takes them at once.
+/// submissions in hand are handed back so another coordinator takes them at once.
 pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-    let config = ingest_consumer_config();
-    let Some(consumer) = crate::service::open_consumer(segmenting.bus.as_ref(), JOBS_STREAM, &config, &shutdown).await
-    else {
-        return Ok(());
+    let bus = segmenting.bus.clone();
+    let dead = {
+        let (bus, shutdown, failer) = (bus.clone(), shutdown.clone(), Arc::new(DeadSubmissions(bus.clone())));
+        tokio::spawn(async move {
+            let config = ingest_dead_letter_consumer_config();
+            serve(bus.as_ref(), EVENTS_STREAM, &[config], Serve::in_order(16), &shutdown, failer).await;
+        })
     };
-    let dead = tokio::spawn(fail_dead_letters(segmenting.bus.clone(), shutdown.clone()));
-    let slots = Arc::new(tokio::sync::Semaphore::new(segmenting.slots.max(1)));
-    let mut running = tokio::task::JoinSet::new();
-    loop {
-        while running.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let fetched = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            fetched = consumer.fetch(1, Duration::from_secs(1)) => fetched,
-        };
-        match fetched {
-            Ok(mut deliveries) => {
-                if let Some(delivery) = deliveries.pop() {
-                    let (segmenting, shutdown) = (segmenting.clone(), shutdown.clone());
-                    running.spawn(async move {
-                        segment(&segmenting, delivery, &shutdown).await;
-                        drop(permit);
-                    });
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "fetching job submissions failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-    while running.join_next().await.is_some() {}
-    dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))?
+    let slots = segmenting.slots.max(1);
+    let segmenter = Arc::new(Segmenter(segmenting));
+    let config = ingest_consumer_config();
+    serve(bus.as_ref(), JOBS_STREAM, &[config], Serve::concurrent(slots, Duration::ZERO), &shutdown, segmenter).await;
+    dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))
 }
 
-/// Segments one submitted job and settles its submission.
-async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &CancellationToken) {
+/// Segments submitted jobs: the [`Handler`] of the submissions consumer.
+struct Segmenter(Segmenting);
+
+#[async_trait]
+impl Handler for Segmenter {
+    async fn handle(&self, delivery: &Delivery, abandon: &CancellationToken) -> Settle {
+        segment(&self.0, delivery, abandon).await
+    }
+
+    /// Segmenting failed on its last delivery: the job fails (its coordinator is not to blame).
+    async fn gave_up(&self, delivery: &Delivery, reason: &str) -> Settle {
+        let Ok(submission) = serde_json::from_slice::<JobSubmission>(&delivery.payload) else { return Settle::Ack };
+        let reason = format!("segmenting failed {} times; last error: {reason}", delivery.delivered);
+        match fail_job(self.0.bus.as_ref(), &submission.job, reason).await {
+            Ok(()) => Settle::Ack,
+            // The bus dead-letters it, and the dead-letter consumer fails the job.
+            Err(e) => Settle::Retry(format!("could not fail the job: {e}")),
+        }
+    }
+}
+
+/// Segments one submitted job.
+async fn segment(segmenting: &Segmenting, delivery: &Delivery, abandon: &CancellationToken) -> Settle {
     let submission: JobSubmission = match serde_json::from_slice(&delivery.payload) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "unreadable job submission dropped");
-            let _ = delivery.ack().await;
-            return;
+            return Settle::Ack;
         }
     };
     let job = submission.job.clone();
     match segmenting.jobs.get(&job).await {
         Ok(Some((record, _))) if record.state.is_terminal() => {
             tracing::info!(%job, state = record.state.as_str(), "submission of an ended job dropped");
-            let _ = delivery.ack().await;
-            return;
+            return Settle::Ack;
         }
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(%job, error = %e, "cannot read the job record; will retry");
-            let _ = delivery.nak(Some(Duration::from_secs(2))).await;
-            return;
+            return Settle::RetryAfter(Duration::from_secs(2));
         }
     }
     tracing::info!(%job, attempt = delivery.delivered, "segmenting");
-    let delivery = Arc::new(delivery);
     let cancel = CancellationToken::new();
-    let watch = tokio::spawn(keep_alive(segmenting.jobs.clone(), job.clone(), delivery.clone(), cancel.clone()));
+    let watch = {
+        let (cancels, job, cancel) = (segmenting.cancels.clone(), job.clone(), cancel.clone());
+        tokio::spawn(async move {
+            cancels.cancelled(&job).await;
+            cancel.cancel();
+        })
+    };
     let counted = segmenting.metrics.segmenting();
     let span = tracing::info_span!(
         "job.segment",
@@ -130,37 +129,23 @@ async fn segment(segmenting: &Segmenting, delivery: Delivery, shutdown: &Cancell
     telemetry::adopt(&span, submission.traceparent.as_deref());
     let outcome = tokio::select! {
         outcome = run_submission(segmenting, &submission, &cancel).instrument(span) => Some(outcome),
-        _ = shutdown.cancelled() => None,
+        _ = abandon.cancelled() => None,
     };
     drop(counted);
     watch.abort();
-    let settled = match outcome {
+    match outcome {
         None => {
             tracing::info!(%job, "stopping: the job goes back to the queue");
-            delivery.nak(None).await
+            Settle::HandBack
         }
         Some(Ok(())) => {
             tracing::info!(%job, "every task published");
-            delivery.ack().await
+            Settle::Ack
         }
-        Some(Err(CoordinatorError::Cancelled)) => delivery.ack().await,
+        Some(Err(CoordinatorError::Cancelled)) => Settle::Ack,
         // Bad input: `run_vod_job` published the failure; nothing to retry.
-        Some(Err(e)) if e.is_bad_input() => delivery.ack().await,
-        Some(Err(e)) if delivery.delivered >= ingest_consumer_config().max_deliver => {
-            tracing::error!(%job, error = %e, "segmenting failed for the last time");
-            let reason = format!("segmenting failed {} times; last error: {e}", delivery.delivered);
-            match fail_job(segmenting.bus.as_ref(), &job, reason).await {
-                Ok(()) => delivery.ack().await,
-                Err(e) => Err(e),
-            }
-        }
-        Some(Err(e)) => {
-            tracing::warn!(%job, error = %e, "segmenting failed; will retry");
-            delivery.nak(Some(Duration::from_secs(u64::from(delivery.delivered) * 2))).await
-        }
-    };
-    if let Err(e) = settled {
-        tracing::warn!(%job, error = %e, "could not settle the submission; it will be delivered again");
+        Some(Err(e)) if e.is_bad_input() => Settle::Ack,
+        Some(Err(e)) => Settle::Retry(format!("segmenting job {job} failed: {e}")),
     }
 }
 
@@ -172,64 +157,25 @@ async fn fail_job(bus: &dyn Bus, job: &str, reason: String) -> Result<(), tesser
 
 /// Fails the jobs whose submissions ran out of deliveries (their
 /// coordinators kept dying or stopping while segmenting them), so no job
-/// waits for ever in `queued` or `running`.
-async fn fail_dead_letters(bus: Arc<dyn Bus>, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-    let config = ingest_dead_letter_consumer_config();
-    let Some(consumer) = crate::service::open_consumer(bus.as_ref(), EVENTS_STREAM, &config, &shutdown).await else {
-        return Ok(());
-    };
-    loop {
-        let fetched = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            fetched = consumer.fetch(16, Duration::from_secs(1)) => fetched,
-        };
-        let deliveries = match fetched {
-            Ok(deliveries) => deliveries,
-            Err(e) => {
-                tracing::warn!(error = %e, "fetching dead submissions failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for delivery in deliveries {
-            let letter = serde_json::from_slice::<DeadLetter>(&delivery.payload).ok();
-            let submission = letter.as_ref().and_then(|l| serde_json::from_str::<JobSubmission>(&l.payload).ok());
-            let settled = match (letter, submission) {
-                (Some(letter), Some(submission)) => {
-                    let reason = format!(
-                        "segmenting was started {} times and never finished (coordinators stopped or crashed)",
-                        letter.deliveries
-                    );
-                    tracing::error!(job = %submission.job, %reason, "job failed");
-                    match fail_job(bus.as_ref(), &submission.job, reason).await {
-                        Ok(()) => delivery.ack().await,
-                        Err(_) => delivery.nak(Some(Duration::from_secs(1))).await,
-                    }
-                }
-                _ => delivery.ack().await,
-            };
-            if let Err(e) = settled {
-                tracing::warn!(error = %e, "could not settle a dead submission");
-            }
-        }
-    }
-}
+/// waits for ever in `queued` or `running`: the [`Handler`] of the
+/// submissions' dead letters.
+struct DeadSubmissions(Arc<dyn Bus>);
 
-/// Sends in-progress acks and cancels `cancel` when the job's record says cancelled.
-async fn keep_alive(jobs: JobBook, job: String, delivery: Arc<Delivery>, cancel: CancellationToken) {
-    let every = ingest_consumer_config().ack_wait / 3;
-    let mut last_ack = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(CANCEL_POLL).await;
-        if let Ok(Some((record, _))) = jobs.get(&job).await {
-            if record.state == JobState::Cancelled {
-                cancel.cancel();
-                return;
-            }
-        }
-        if last_ack.elapsed() >= every {
-            let _ = delivery.in_progress().await;
-            last_ack = tokio::time::Instant::now();
+#[async_trait]
+impl Handler for DeadSubmissions {
+    async fn handle(&self, delivery: &Delivery, _abandon: &CancellationToken) -> Settle {
+        let letter = serde_json::from_slice::<DeadLetter>(&delivery.payload).ok();
+        let Some((letter, submission)) = letter.and_then(|l| l.message::<JobSubmission>().ok().map(|s| (l, s))) else {
+            return Settle::Ack;
+        };
+        let reason = format!(
+            "segmenting was started {} times and never finished (coordinators stopped or crashed)",
+            letter.deliveries
+        );
+        tracing::error!(job = %submission.job, %reason, "job failed");
+        match fail_job(self.0.as_ref(), &submission.job, reason).await {
+            Ok(()) => Settle::Ack,
+            Err(_) => Settle::RetryAfter(Duration::from_secs(1)),
         }
     }
 }

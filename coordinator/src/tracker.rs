@@ -6,11 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::records::jobs::{JobBook, JobRecord, JobState, WebhookDelivery};
+use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use tessera_core::backoff::Backoff;
-use tessera_core::bus::{Bus, Delivery};
-use tessera_core::jobs::{JobBook, JobBookError, JobRecord, JobState, WebhookDelivery};
+use tessera_core::bus::{serve, Bus, Delivery, Handler, Serve, Settle};
 use tessera_core::kv::KvError;
+use tessera_core::kv::RecordError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
 use tessera_core::topology::tracker_consumer_config;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM};
@@ -45,41 +47,31 @@ pub struct Tracking {
 /// Folds events into job records until `shutdown`.
 pub async fn run(tracking: Tracking, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
     resend_pending_webhooks(&tracking).await;
-    let config = tracker_consumer_config();
-    let Some(consumer) = crate::service::open_consumer(tracking.bus.as_ref(), EVENTS_STREAM, &config, &shutdown).await
-    else {
-        return Ok(());
-    };
-    loop {
-        let fetched = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            fetched = consumer.fetch(256, Duration::from_secs(1)) => fetched,
-        };
-        match fetched {
-            Ok(deliveries) => {
-                for delivery in deliveries {
-                    track(&tracking, &delivery).await;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "fetching job events failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+    let bus = tracking.bus.clone();
+    let tracker = Arc::new(Tracker(tracking));
+    serve(bus.as_ref(), EVENTS_STREAM, &[tracker_consumer_config()], Serve::in_order(256), &shutdown, tracker).await;
+    Ok(())
+}
+
+/// The tracker's [`Handler`]: one event into its job's record.
+struct Tracker(Tracking);
+
+#[async_trait]
+impl Handler for Tracker {
+    async fn handle(&self, delivery: &Delivery, _abandon: &CancellationToken) -> Settle {
+        track(&self.0, delivery).await
     }
 }
 
-async fn track(tracking: &Tracking, delivery: &Delivery) {
+async fn track(tracking: &Tracking, delivery: &Delivery) -> Settle {
     let Ok(event) = serde_json::from_slice::<JobEvent>(&delivery.payload) else {
         tracing::warn!(subject = %delivery.subject, "undecodable job event ignored");
-        let _ = delivery.ack().await;
-        return;
+        return Settle::Ack;
     };
     // Parts of low-latency segments change nothing in a job record (their
     // segments do): no record read for the several a second a broadcast sends.
     if matches!(event.kind, JobEventKind::PartDone(_)) {
-        let _ = delivery.ack().await;
-        return;
+        return Settle::Ack;
     }
     let mut ended = false;
     // The bucket may be electing a leader or restarting: wait it out in place
@@ -96,9 +88,8 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
             })
             .await;
         match updated {
-            Err(JobBookError::Kv(KvError::Connection(e))) if backoff.wait().await => {
+            Err(RecordError::Kv(KvError::Connection(e))) if backoff.wait().await => {
                 tracing::warn!(job = %event.job, error = %e, "job records unavailable; retrying");
-                let _ = delivery.in_progress().await;
             }
             updated => break updated,
         }
@@ -109,7 +100,7 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
         event.kind,
         JobEventKind::Packaged { .. } | JobEventKind::Failed { .. } | JobEventKind::Cancelled { .. }
     );
-    let settled = match updated {
+    match updated {
         // A segment report that overtook its plan (redelivered plan, several
         // coordinators): wait for the plan so that it is counted.
         Ok(record)
@@ -117,7 +108,7 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
                 && record.renditions.is_empty()
                 && !record.state.is_terminal() =>
         {
-            delivery.nak(Some(Duration::from_millis(500))).await
+            Settle::RetryAfter(Duration::from_millis(500))
         }
         Ok(record) => {
             if ended {
@@ -139,17 +130,11 @@ async fn track(tracking: &Tracking, delivery: &Delivery) {
             if ending_event && record.state.is_terminal() && pending {
                 send_webhook(tracking, record);
             }
-            delivery.ack().await
+            Settle::Ack
         }
         // Jobs not submitted through the API (e.g. `tessera transcode` on a shared bus) have no record.
-        Err(JobBookError::NotFound(_)) => delivery.ack().await,
-        Err(e) => {
-            tracing::warn!(job = %event.job, error = %e, "could not update the job record; will retry");
-            delivery.nak(Some(Duration::from_secs(1))).await
-        }
-    };
-    if let Err(e) = settled {
-        tracing::warn!(error = %e, "could not settle a job event");
+        Err(RecordError::NotFound(_)) => Settle::Ack,
+        Err(e) => Settle::Retry(format!("could not update the record of job {}: {e}", event.job)),
     }
 }
 

@@ -307,7 +307,7 @@ pub(crate) async fn publish_tasks(bus: &dyn Bus, target: &SegmentTarget<'_>, seq
             rendition: rendition.clone(),
             source_key: source_key.clone(),
             frame_rate: target.frame_rate,
-            published_at_ms: Some(tessera_core::jobs::now_ms()),
+            published_at_ms: Some(tessera_core::clock::now_ms()),
             part_secs: target.part_secs,
             report_captions: target.first.is_some_and(|first| rendition.name() == first),
             key_frame_fragment: target.trick_play && rendition.codec() == TaskCodec::H264,

@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
+use crate::records::jobs::{JobBook, JobRecord, WebhookDelivery};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
-use tessera_core::jobs::{JobBook, JobRecord, WebhookDelivery};
 
 use crate::webhook_policy::WebhookPolicy;
 
@@ -81,7 +81,7 @@ pub async fn deliver(
     }
     while attempts < ATTEMPTS {
         attempts += 1;
-        let timestamp = tessera_core::jobs::now_ms() / 1000;
+        let timestamp = tessera_core::clock::now_ms() / 1000;
         let sent = client
             .post(&hook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -1,12 +1,14 @@
-//! Tessera's shared contract crate: what every service agrees on.
+//! Tessera's shared contract crate: what every service agrees on. Records
+//! only one service keeps (job records, live channels) live in that service.
 //!
 //! - [`ladder`]: rungs, the default ladder, rendition names.
-//! - [`wire`]: tasks and job events (JSON, versioned), subjects, stream names, keys.
+//! - [`wire`]: tasks, job submissions and job events (JSON, versioned), subjects, stream names, keys.
 //! - [`bus`]: the JetStream-shaped bus contract and its in-process implementation.
 //! - [`store`]: object storage by URL.
-//! - [`kv`]: the revision-checked key-value bucket contract (memory, JetStream KV).
-//! - [`jobs`]: job records and how events fold into them.
-//! - [`channels`]: live channels and their stream keys.
+//! - [`clock`]: wall-clock milliseconds, which tests can drive with paused time.
+//! - [`cancel`]: cancellation as a signal (a watched bucket of cancelled jobs).
+//! - [`kv`]: the revision-checked key-value bucket contract (memory, JetStream KV) and JSON records in it.
+//! - [`roster`]: the worker roster (workers write their status; coordinators list it).
 //! - [`settings`]: encoding settings as checked types (segment duration).
 //! - [`topology`]: the streams and consumers services create at start-up.
 //! - [`backoff`]: waiting out store and bus outages.
@@ -14,9 +16,9 @@
 
 pub mod backoff;
 pub mod bus;
-pub mod channels;
+pub mod cancel;
+pub mod clock;
 pub mod error;
-pub mod jobs;
 pub mod kv;
 pub mod ladder;
 pub mod roster;

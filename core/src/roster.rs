@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::{encode_json, get_json, JobBookError};
+use crate::kv::records::{encode_json, get_json, RecordError};
 use crate::kv::{KeyValue, KvError};
 use crate::wire::{TaskCodec, WorkerClass};
 
@@ -72,7 +72,7 @@ impl Roster {
     /// the new revision. `last` is the revision of this worker's previous
     /// write: with it a heartbeat is one round trip; without it (or when the
     /// entry expired meanwhile) the entry is read first.
-    pub async fn announce(&self, status: &WorkerStatus, last: Option<u64>) -> Result<u64, JobBookError> {
+    pub async fn announce(&self, status: &WorkerStatus, last: Option<u64>) -> Result<u64, RecordError> {
         let value = encode_json(status);
         if let Some(revision) = last {
             match self.kv.update(&status.id, value.clone(), revision).await {
@@ -97,20 +97,20 @@ impl Roster {
     }
 
     /// Removes a worker that is stopping.
-    pub async fn remove(&self, id: &str) -> Result<(), JobBookError> {
+    pub async fn remove(&self, id: &str) -> Result<(), RecordError> {
         Ok(self.kv.delete(id).await?)
     }
 
     /// Workers seen within [`STALE_AFTER`] of `now_ms`, by id. Unreadable
     /// entries (a newer worker's format) are skipped.
-    pub async fn list(&self, now_ms: u64) -> Result<Vec<WorkerStatus>, JobBookError> {
+    pub async fn list(&self, now_ms: u64) -> Result<Vec<WorkerStatus>, RecordError> {
         let stale = u64::try_from(STALE_AFTER.as_millis()).unwrap_or(u64::MAX);
         let mut workers = Vec::new();
         for key in self.kv.keys().await? {
             match get_json::<WorkerStatus>(self.kv.as_ref(), &key).await {
                 Ok(Some((status, _))) if status.last_seen_ms + stale >= now_ms => workers.push(status),
                 Ok(_) => {}
-                Err(JobBookError::Corrupt { .. }) => tracing::debug!(%key, "unreadable worker status skipped"),
+                Err(RecordError::Corrupt { .. }) => tracing::debug!(%key, "unreadable worker status skipped"),
                 Err(e) => return Err(e),
             }
         }

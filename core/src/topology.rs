@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::bus::{Bus, BusError, ConsumerConfig, Retention, StreamConfig};
 use crate::wire::{
     dead_letter_subject, task_consumer, task_subject, TaskCodec, TaskPriority, WorkerClass, EVENTS_STREAM,
-    EVENTS_SUBJECTS, INGEST_CONSUMER, JOBS_STREAM, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER, TASKS_STREAM,
-    TASKS_SUBJECTS, TRACKER_CONSUMER,
+    EVENTS_SUBJECTS, INGEST_CONSUMER, JOBS_STREAM, JOB_EVENTS_SUBJECTS, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER,
+    TASKS_STREAM, TASKS_SUBJECTS, TRACKER_CONSUMER,
 };
 
 /// How long a re-published task or event id counts as a duplicate.
@@ -94,7 +94,7 @@ pub fn ingest_dead_letter_consumer_config() -> ConsumerConfig {
 pub fn tracker_consumer_config() -> ConsumerConfig {
     ConsumerConfig {
         durable: TRACKER_CONSUMER.into(),
-        filter_subject: "tessera.events.job.>".into(),
+        filter_subject: JOB_EVENTS_SUBJECTS.into(),
         ack_wait: Duration::from_secs(30),
         max_deliver: 20,
         max_ack_pending: 10_000,

@@ -10,6 +10,7 @@ async fn memory_bus() -> (Arc<dyn Bus>, ()) {
 }
 
 tessera_testkit::bus_contract_tests!(memory_bus());
+tessera_testkit::serve_contract_tests!(memory_bus());
 
 /// The in-process bucket passes the key-value contract.
 #[tokio::test]

@@ -13,6 +13,7 @@ async fn jetstream_bus() -> (Arc<dyn Bus>, NatsServer) {
 }
 
 tessera_testkit::bus_contract_tests!(jetstream_bus());
+tessera_testkit::serve_contract_tests!(jetstream_bus());
 
 /// JetStream KV passes the key-value contract.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::aac::AacConfig;
 use crate::av::encoder::LibavEncoder;
 use crate::av::quality_meter::QualityMeter;
 use crate::av1::{Av1Config, Av1Encoder};
@@ -150,7 +151,7 @@ pub trait VideoEncoder: Send {
     /// Ends the input: [`Self::receive`] then drains the rest.
     fn flush(&mut self) -> Result<()>;
     /// The decoder configuration, known once the first keyframe is out.
-    fn codec_config(&self) -> Option<CodecConfig>;
+    fn codec_config(&self) -> Option<DecoderConfig>;
 }
 
 /// One coded access unit ready for a fragment.
@@ -166,22 +167,32 @@ pub struct EncodedSample {
     pub data: Vec<u8>,
 }
 
-/// Out-of-band decoder configuration of an encoded rendition.
+/// A track's out-of-band decoder configuration: what its sample entry
+/// (`avcC`, `av1C`, `esds`) holds and its codec string says. The one type for
+/// it, from the encoders to the init segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodecConfig {
+pub enum DecoderConfig {
     /// H.264: SPS/PPS for avcC.
     Avc(AvcConfig),
     /// AV1: av1C fields and the sequence header OBU.
     Av1(Av1Config),
+    /// AAC: the AudioSpecificConfig for esds.
+    Aac(AacConfig),
 }
 
-impl CodecConfig {
+impl DecoderConfig {
     /// RFC 6381 codec string.
     pub fn codec_string(&self) -> Result<String> {
         match self {
-            CodecConfig::Avc(c) => c.codec_string(),
-            CodecConfig::Av1(c) => Ok(c.codec_string()),
+            DecoderConfig::Avc(c) => c.codec_string(),
+            DecoderConfig::Av1(c) => Ok(c.codec_string()),
+            DecoderConfig::Aac(c) => Ok(c.codec_string()),
         }
+    }
+
+    /// True for a video codec.
+    pub fn is_video(&self) -> bool {
+        !matches!(self, DecoderConfig::Aac(_))
     }
 }
 
@@ -191,7 +202,7 @@ pub struct EncodedSegment {
     /// Samples in decode order.
     pub samples: Vec<EncodedSample>,
     /// Decoder configuration for the init segment.
-    pub config: CodecConfig,
+    pub config: DecoderConfig,
     /// Mean per-frame quality of the coded frames, decoded again, against
     /// the frames given to the encoder (identical frames count 100 dB).
     pub quality: FrameQuality,

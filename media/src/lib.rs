@@ -41,7 +41,7 @@ pub mod source_segment;
 pub mod thumbnails;
 
 pub use encode::{
-    encode_segment, CodecConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,
+    encode_segment, DecoderConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,
     VideoCodec, VideoEncoder,
 };
 pub use encoders::{EncoderKind, SpeedPreset};

@@ -571,7 +571,7 @@ impl LiveSegmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{encode_segment, CodecConfig, EncoderSettings};
+    use crate::encode::{encode_segment, DecoderConfig, EncoderSettings};
     use crate::frame::YuvFrame;
     use crate::{EncoderKind, SpeedPreset};
 
@@ -591,7 +591,7 @@ mod tests {
             low_delay: false,
         };
         let encoded = encode_segment(&settings, &[grey]).unwrap();
-        let CodecConfig::Avc(config) = encoded.config else { panic!("H.264 gives avcC") };
+        let DecoderConfig::Avc(config) = encoded.config else { panic!("H.264 gives avcC") };
         (config, encoded.samples[0].data.clone())
     }
 

@@ -7,7 +7,7 @@ use crate::aac::AacConfig;
 use crate::av::encoder::LibavEncoder;
 use crate::av::video::{decode_video, decode_video_packets};
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
-use crate::encode::{CodecConfig, EncodedSegment, EncoderSettings, SegmentEncoder, VideoEncoder};
+use crate::encode::{DecoderConfig, EncodedSegment, EncoderSettings, SegmentEncoder, VideoEncoder};
 use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
 use crate::quality::FrameQuality;
@@ -37,7 +37,7 @@ pub struct VideoRendition {
     /// The CMAF fragment (moof + mdat), `tfdt` = the segment's presentation start.
     pub fragment: Vec<u8>,
     /// Decoder configuration for the rendition's init segment.
-    pub config: CodecConfig,
+    pub config: DecoderConfig,
     /// RFC 6381 codec string.
     pub codec_string: String,
     /// Output width.

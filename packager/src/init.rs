@@ -1,45 +1,41 @@
 //! A rendition's `init.mp4`, built from the configuration its segments report.
 
-use tessera_core::wire::{MediaConfig, TrackConfig};
-use tessera_media::cmaf::{init_segment, SampleEntry, TrackSpec};
-use tessera_media::CodecConfig;
+use tessera_core::wire::TrackConfig;
+use tessera_media::cmaf::{init_segment, InitTrack};
+use tessera_media::DecoderConfig;
 
 use crate::error::PackagerError;
 
-/// The init segment of a single-track video rendition (track id 1, as the
-/// workers' fragments use).
-pub fn rendition_init(config: &CodecConfig, timescale: u32, width: u32, height: u32) -> Result<Vec<u8>, PackagerError> {
-    let entry = match config {
-        CodecConfig::Avc(c) => SampleEntry::Avc(c.clone()),
-        CodecConfig::Av1(c) => SampleEntry::Av1(c.clone()),
-    };
-    Ok(init_segment(&[TrackSpec { track_id: 1, timescale, width, height, entry, media_start: 0 }])?)
-}
-
-/// The init segment of any rendition from its wire configuration;
-/// `media_start` skips encoder priming (an edit list), 0 for none.
-pub fn init_from_wire(
-    config: &TrackConfig,
+/// The init segment of a single-track rendition (track id 1, as the
+/// workers' fragments use); `media_start` skips encoder priming (an edit
+/// list), 0 for none.
+pub fn rendition_init(
+    config: &DecoderConfig,
     timescale: u32,
     (width, height): (u32, u32),
     media_start: u64,
 ) -> Result<Vec<u8>, PackagerError> {
-    match config.to_media()? {
-        MediaConfig::Video(c) => rendition_init(&c, timescale, width, height),
-        MediaConfig::Aac(c) => {
-            let spec =
-                TrackSpec { track_id: 1, timescale, width: 0, height: 0, entry: SampleEntry::Aac(c), media_start };
-            Ok(init_segment(&[spec])?)
-        }
-    }
+    let (width, height) = if config.is_video() { (width, height) } else { (0, 0) };
+    let track = InitTrack { track_id: 1, timescale, width, height, config: config.clone(), media_start };
+    Ok(init_segment(&[track])?)
+}
+
+/// The init segment of any rendition from its wire configuration.
+pub fn init_from_wire(
+    config: &TrackConfig,
+    timescale: u32,
+    size: (u32, u32),
+    media_start: u64,
+) -> Result<Vec<u8>, PackagerError> {
+    rendition_init(&config.decoder_config()?, timescale, size, media_start)
 }
 
 /// Checks that a later segment's configuration matches the first one's.
 pub fn check_same_config(
     rendition: &str,
-    first: &CodecConfig,
+    first: &DecoderConfig,
     seq: u32,
-    later: &CodecConfig,
+    later: &DecoderConfig,
 ) -> Result<(), PackagerError> {
     if first != later {
         return Err(PackagerError::ConfigMismatch { rendition: rendition.to_string(), seq });

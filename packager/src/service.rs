@@ -12,14 +12,16 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use tessera_core::backoff::Backoff;
-use tessera_core::bus::{Bus, DeadLetter, Delivery};
-use tessera_core::jobs::now_ms;
+use tessera_core::bus::{serve, Bus, DeadLetter, Delivery, Handler, Serve, Settle};
+use tessera_core::clock::now_ms;
 use tessera_core::telemetry::{self, TraceParent};
 use tessera_core::topology::{ensure_streams, packager_consumer_config};
 use tessera_core::wire::{
-    job_events_subject, output_key, JobEvent, JobEventKind, Playable, Task, EVENTS_STREAM, TRACEPARENT,
+    is_dead_letter_subject, job_events_subject, output_key, JobEvent, JobEventKind, Playable, Task,
+    DEAD_LETTER_SUBJECTS, EVENTS_STREAM, TRACEPARENT,
 };
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
@@ -94,59 +96,54 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), PackagerError> {
     ensure_streams(bus.as_ref()).await?;
-    let consumer = bus.consumer(EVENTS_STREAM, &packager_consumer_config()).await?;
-    let mut packager =
-        Packager { bus, outputs, jobs: HashMap::new(), ended: HashSet::new(), ended_order: VecDeque::new() };
-    loop {
-        let fetched = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            fetched = consumer.fetch(64, Duration::from_secs(1)) => fetched,
-        };
-        let deliveries = match fetched {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "fetching events failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for delivery in deliveries {
-            crate::metrics::event();
-            let mut backoff = Backoff::new(outage_window);
-            let handled = loop {
-                match packager.handle(&delivery).await {
-                    Err(e) if e.is_transient() && backoff.wait().await => {
-                        tracing::warn!(error = %e, subject = %delivery.subject, "store or bus unavailable; retrying");
-                        // Keep the event ours meanwhile (fails harmlessly while NATS itself is down).
-                        let _ = delivery.in_progress().await;
-                    }
-                    handled => break handled,
+    let packager = Packager {
+        bus: bus.clone(),
+        outputs,
+        jobs: HashMap::new(),
+        ended: HashSet::new(),
+        ended_order: VecDeque::new(),
+    };
+    let handler = Arc::new(Packaging { packager: tokio::sync::Mutex::new(packager), outage_window });
+    serve(bus.as_ref(), EVENTS_STREAM, &[packager_consumer_config()], Serve::in_order(64), &shutdown, handler).await;
+    Ok(())
+}
+
+/// The packager as the [`Handler`] of its events consumer (one event at a
+/// time, in order: the lock is never contended).
+struct Packaging {
+    packager: tokio::sync::Mutex<Packager>,
+    outage_window: Duration,
+}
+
+#[async_trait]
+impl Handler for Packaging {
+    async fn handle(&self, delivery: &Delivery, _abandon: &CancellationToken) -> Settle {
+        crate::metrics::event();
+        let mut packager = self.packager.lock().await;
+        let mut backoff = Backoff::new(self.outage_window);
+        loop {
+            match packager.handle(delivery).await {
+                Err(e) if e.is_transient() && backoff.wait().await => {
+                    tracing::warn!(error = %e, subject = %delivery.subject, "store or bus unavailable; retrying");
                 }
-            };
-            let settled = match handled {
-                Ok(()) => delivery.ack().await,
-                Err(e) if delivery.delivered >= packager_consumer_config().max_deliver => {
-                    // Out of retries: the job must end, not wait for an event that will not come again.
-                    packager.give_up(&delivery, &e).await;
-                    delivery.ack().await
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, subject = %delivery.subject, "packaging failed; will retry");
-                    delivery.nak(Some(Duration::from_secs(2))).await
-                }
-            };
-            if let Err(e) = settled {
-                tracing::warn!(error = %e, "could not settle an event");
+                Ok(()) => return Settle::Ack,
+                Err(e) => return Settle::Retry(format!("packaging {}: {e}", delivery.subject)),
             }
         }
+    }
+
+    /// Out of retries: the job must end, not wait for an event that will not come again.
+    async fn gave_up(&self, delivery: &Delivery, reason: &str) -> Settle {
+        self.packager.lock().await.give_up(delivery, reason).await;
+        Settle::Ack
     }
 }
 
 impl Packager {
     async fn handle(&mut self, delivery: &Delivery) -> Result<(), PackagerError> {
-        if delivery.subject.starts_with("tessera.events.deadletter.") {
+        if is_dead_letter_subject(&delivery.subject) {
             let Ok(letter) = serde_json::from_slice::<DeadLetter>(&delivery.payload) else { return Ok(()) };
-            let Ok(task) = serde_json::from_str::<Task>(&letter.payload) else { return Ok(()) };
+            let Ok(task) = letter.message::<Task>() else { return Ok(()) };
             if self.ended.contains(&task.job) {
                 return Ok(());
             }
@@ -209,9 +206,9 @@ impl Packager {
             }
         }
         let mut job = job.unwrap_or_else(Tracked::vod);
-        for stored in self.bus.history(EVENTS_STREAM, "tessera.events.deadletter.>").await? {
+        for stored in self.bus.history(EVENTS_STREAM, DEAD_LETTER_SUBJECTS).await? {
             let letter = serde_json::from_slice::<DeadLetter>(&stored.message.payload).ok();
-            let task = letter.as_ref().and_then(|l| serde_json::from_str::<Task>(&l.payload).ok());
+            let task = letter.as_ref().and_then(|l| l.message::<Task>().ok());
             if let (Some(letter), Some(task)) = (letter, task) {
                 if task.job == job_id {
                     job.assembly_mut().dead_letter(&task, letter.deliveries);
@@ -223,7 +220,7 @@ impl Packager {
     }
 
     /// Fails the job of an event that kept failing to package.
-    async fn give_up(&mut self, delivery: &Delivery, error: &PackagerError) {
+    async fn give_up(&mut self, delivery: &Delivery, error: &str) {
         let job = match serde_json::from_slice::<JobEvent>(&delivery.payload) {
             Ok(event) => event.job,
             Err(_) => return,

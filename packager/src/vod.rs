@@ -91,7 +91,7 @@ pub async fn package_vod(
     let report = JobReport {
         source: plan.source.clone(),
         renditions: videos.iter().chain(audios).map(RenditionReport::of).collect(),
-        timing: JobTiming::of(plan, playable_at_ms, tessera_core::jobs::now_ms()),
+        timing: JobTiming::of(plan, playable_at_ms, tessera_core::clock::now_ms()),
         thumbnails,
     };
     outputs.put(&key("report.json"), Bytes::from(report.to_json())).await?;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tessera_coordinator::{run_vod_job, VodJobSpec};
 use tessera_core::bus::{Bus, ConsumerConfig, JetStreamBus};
-use tessera_core::jobs::now_ms;
+use tessera_core::clock::now_ms;
 use tessera_core::wire::{JobEvent, JobEventKind, WorkerClass, EVENTS_STREAM};
 use tessera_core::{Ladder, Store};
 use tessera_media::{Limits, SpeedPreset};

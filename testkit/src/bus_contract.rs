@@ -15,7 +15,8 @@ use tessera_core::bus::{
 /// and settle, short enough to keep the suite quick.
 pub const ACK_WAIT: Duration = Duration::from_millis(1000);
 
-async fn stream(bus: &dyn Bus, ns: &str, name: &str, retention: Retention) -> String {
+/// Creates the stream `{ns}_{name}` capturing `{ns}.{name}.>`; returns its name.
+pub(crate) async fn stream(bus: &dyn Bus, ns: &str, name: &str, retention: Retention) -> String {
     let stream = format!("{ns}_{name}");
     bus.ensure_stream(&StreamConfig {
         name: stream.clone(),
@@ -223,7 +224,8 @@ pub async fn max_deliveries_then_dead_letter(bus: &dyn Bus, ns: &str) {
     letters.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(letters.len(), 2, "dead letters: {letters:?}");
     assert_eq!(letters[0].id.as_deref(), Some("t1"));
-    assert_eq!(letters[0].payload, r#"{"task":1}"#);
+    assert_eq!(letters[0].payload.get(), r#"{"task":1}"#);
+    assert_eq!(letters[0].message::<serde_json::Value>().unwrap()["task"], 1);
     assert_eq!(letters[0].subject, format!("{ns}.work.x"));
     assert_eq!((letters[0].deliveries, letters[1].deliveries), (2, 2));
     assert_eq!((letters[0].consumer.as_str(), letters[0].stream.as_str()), ("work", s.as_str()));

@@ -15,6 +15,29 @@ pub async fn all(kv: &dyn KeyValue) {
     keys_lists_written(kv).await;
     invalid_keys_refused(kv).await;
     delete_then_create_again(kv).await;
+    watch_gives_the_keys_there_then_each_write(kv).await;
+}
+
+/// A watch starts with the keys already there, then gives each key as it is
+/// written (created or updated).
+async fn watch_gives_the_keys_there_then_each_write(kv: &dyn KeyValue) {
+    use futures::StreamExt;
+    use std::time::Duration;
+
+    kv.create("w-before", Bytes::from_static(b"1")).await.unwrap();
+    let mut keys = kv.watch_keys().await.unwrap();
+    async fn next(keys: &mut futures::stream::BoxStream<'static, String>) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(5), keys.next()).await.expect("a key within 5 s")
+    }
+    let revision = kv.create("w-new", Bytes::from_static(b"1")).await.unwrap();
+    // The keys there first (earlier cases' too, in any order), then the new one.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("w-new") {
+        seen.push(next(&mut keys).await.expect("the watch goes on"));
+    }
+    assert!(seen.iter().any(|k| k == "w-before"), "the key written before the watch: {seen:?}");
+    kv.update("w-new", Bytes::from_static(b"2"), revision).await.unwrap();
+    assert_eq!(next(&mut keys).await.as_deref(), Some("w-new"), "an update is a write");
 }
 
 async fn delete_then_create_again(kv: &dyn KeyValue) {

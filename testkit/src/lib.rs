@@ -1,7 +1,8 @@
 //! Test support shared by the workspace's integration tests: the external
 //! tools that make fixtures and judge our output (ffmpeg, ffprobe), run with
 //! errors that say what failed and how to get the tool; and the bus
-//! contract suite every bus implementation must pass ([`bus_contract`]), and
+//! contract suite every bus implementation must pass ([`bus_contract`], and
+//! the consumer loop's on each bus: [`serve_contract`]), and
 //! a real nats-server or S3 server per test ([`nats`], [`s3`]); hostile
 //! inputs ([`hostile`]).
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@ pub mod hostile;
 pub mod kv_contract;
 pub mod nats;
 pub mod s3;
+pub mod serve_contract;
 
 use std::process::Command;
 

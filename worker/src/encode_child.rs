@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use tessera_core::wire::CaptionFrame;
 use tessera_core::wire::TrackConfig;
 use tessera_core::Rung;
-use tessera_media::SpeedPreset;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::WorkerError;
@@ -71,7 +70,7 @@ impl EncodedFigures {
     pub fn of(out: &RenditionSegment, cpu_secs: f64) -> Self {
         Self {
             codec_string: out.codec_string.clone(),
-            config: TrackConfig::from_video(&out.config),
+            config: TrackConfig::from_decoder(&out.config),
             width: out.width,
             height: out.height,
             timescale: out.timescale,
@@ -143,8 +142,7 @@ fn encode(input: &[u8]) -> Result<(EncodedFigures, Vec<u8>), ChildFailure> {
     let request: EncodeRequest =
         serde_json::from_slice(header).map_err(|e| internal(format!("the request is not valid: {e}")))?;
     let cpu = cpu_time::ProcessTime::try_now().ok();
-    let speed = request.rung.speed.unwrap_or(SpeedPreset::Veryfast);
-    let out = transcode_segment(segment, request.seq, &request.rung, speed, request.frame_rate)
+    let out = transcode_segment(segment, request.seq, &request.rung, request.frame_rate)
         .map_err(|e| ChildFailure { message: e.to_string(), bad_input: e.is_bad_input() })?;
     let figures = EncodedFigures::of(&out, cpu.map_or(0.0, |t| t.elapsed().as_secs_f64()));
     Ok((figures, out.fragment))

@@ -2,8 +2,8 @@
 //! A task names a source segment and a rendition; [`transcode`] runs the
 //! media crate's pipeline (decode, normalise, scale, encode with a fresh
 //! encoder; SVT-AV1 in a child process, [`encode_child`]); [`audio`] copies
-//! the AAC frames; [`service`] pulls tasks from the bus, writes fragments to
-//! the store and reports events.
+//! the AAC frames; [`service`] serves the task queues with the task runner
+//! (`task`), which writes fragments to the store and reports events.
 #![deny(missing_docs)]
 
 pub mod audio;
@@ -12,8 +12,10 @@ pub mod encode_child;
 pub mod error;
 pub mod metrics;
 mod parts;
+mod report;
 pub mod service;
 mod status;
+mod task;
 pub mod thumbnails;
 pub mod transcode;
 

@@ -17,7 +17,7 @@ use tessera_core::wire::{part_key, source_chunk_key, JobEvent, JobEventKind, Par
 use tessera_core::{Store, StoreError};
 use tessera_media::pipeline::{copy_audio_parts, encode_video_parts, RenditionPart};
 use tessera_media::source_segment::{SegmentPacket, SourceSegment, StreamKind};
-use tessera_media::{MediaError, SpeedPreset};
+use tessera_media::MediaError;
 
 use crate::error::WorkerError;
 
@@ -107,8 +107,6 @@ pub(crate) struct StreamedTask<'a> {
     pub sources: &'a Store,
     /// Where parts and the segment go.
     pub outputs: &'a Store,
-    /// Speed for rungs that name none.
-    pub default_speed: SpeedPreset,
 }
 
 /// A part as it leaves the encoding thread: the part and its source chunk's cut time.
@@ -129,10 +127,7 @@ impl StreamedTask<'_> {
         let reader = tokio::spawn(read_chunks(self.sources.clone(), task.job.clone(), seq, chunk_tx, failure.clone()));
         let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<CodedPart>(64);
         let spec = task.rendition.clone();
-        let default_speed = self.default_speed;
-        let encode = tokio::task::spawn_blocking(move || {
-            encode(seq, spec, chunk_rx, part_secs, frame_rate, default_speed, part_tx)
-        });
+        let encode = tokio::task::spawn_blocking(move || encode(seq, spec, chunk_rx, part_secs, frame_rate, part_tx));
         while let Some((part, cut_at_ms)) = part_rx.recv().await {
             let key = part_key(&task.output_key, part.index);
             let bytes = part.fragment.len() as u64;
@@ -165,7 +160,6 @@ fn encode(
     mut chunks: tokio::sync::mpsc::Receiver<SourceSegment>,
     part_secs: f64,
     frame_rate: f64,
-    default_speed: SpeedPreset,
     parts: tokio::sync::mpsc::Sender<CodedPart>,
 ) -> Result<(Vec<u8>, tessera_core::wire::SegmentDone), WorkerError> {
     let cpu = cpu_time::ThreadTime::try_now().ok();
@@ -188,14 +182,14 @@ fn encode(
     };
     let (fragment, done) = match &spec {
         RenditionSpec::Video { rung } => {
-            let target = crate::transcode::rung_target(rung, default_speed, frame_rate);
+            let target = crate::transcode::rung_target(rung, frame_rate);
             let out = encode_video_parts(seq, &header.video, packets, &target, part_secs, &mut on_part)?;
             let figures = crate::encode_child::EncodedFigures::of(&out, 0.0);
-            (out.fragment, crate::service::figures_done(figures, &spec, seq))
+            (out.fragment, crate::report::figures_done(figures, &spec, seq))
         }
         RenditionSpec::Audio { .. } => {
             let out = copy_audio_parts(seq, &header, packets, part_secs, &mut on_part)?;
-            let done = crate::service::audio_done(&out, &spec, seq);
+            let done = crate::report::audio_done(&out, &spec, seq);
             (out.fragment, done)
         }
         RenditionSpec::Thumbnails(_) => return Err(not_streamed()),

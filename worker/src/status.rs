@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tessera_core::jobs::now_ms;
+use tessera_core::clock::now_ms;
 use tessera_core::roster::{worker_id, Roster, RunningTask, WorkerStatus, HEARTBEAT};
 use tessera_core::wire::Task;
 use tokio::task::JoinHandle;
@@ -105,5 +105,42 @@ impl Listing {
             Ok(Err(e)) => tracing::debug!(error = %e, "could not remove this worker from the roster"),
             Err(_) => tracing::debug!("removing this worker from the roster timed out"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The roster's heartbeat and expiry on tokio's paused clock.
+
+    use tessera_core::clock::follow_tokio_clock;
+    use tessera_core::kv::MemoryKv;
+    use tessera_core::roster::STALE_AFTER;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_listed_worker_stays_while_it_beats_and_a_vanished_one_expires() {
+        follow_tokio_clock();
+        let roster = Roster::new(Arc::new(MemoryKv::new()));
+        let listed = |now| {
+            let roster = roster.clone();
+            async move { roster.list(now).await.unwrap().len() }
+        };
+        let config = WorkerConfig::default();
+        let alive = Listing::start(roster.clone(), &config, Arc::default());
+        let vanished = Listing::start(roster.clone(), &config, Arc::default());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(listed(now_ms()).await, 2);
+        // A worker killed without removing itself: its heartbeat stops.
+        vanished.heartbeat.abort();
+        tokio::time::sleep(STALE_AFTER - HEARTBEAT).await;
+        assert_eq!(listed(now_ms()).await, 2, "within the stale time");
+        tokio::time::sleep(HEARTBEAT * 2).await;
+        assert_eq!(listed(now_ms()).await, 1, "the vanished one expired; the beating one stays");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(listed(now_ms()).await, 1);
+        // A worker that stops removes itself at once.
+        alive.stop().await;
+        assert_eq!(listed(now_ms()).await, 0);
     }
 }

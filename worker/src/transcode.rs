@@ -5,7 +5,6 @@
 use tessera_core::Rung;
 use tessera_media::pipeline::{encode_video, RungTarget};
 use tessera_media::source_segment::SourceSegment;
-use tessera_media::SpeedPreset;
 
 use crate::error::WorkerError;
 
@@ -39,22 +38,22 @@ pub fn transcode_segment(
     source_segment: &[u8],
     seq: u32,
     rung: &Rung,
-    default_speed: SpeedPreset,
     source_frame_rate: f64,
 ) -> Result<RenditionSegment, WorkerError> {
     let segment = parse_source_segment(source_segment, seq)?;
-    Ok(encode_video(&segment, &rung_target(rung, default_speed, source_frame_rate))?)
+    Ok(encode_video(&segment, &rung_target(rung, source_frame_rate))?)
 }
 
-/// What the media pipeline is asked for a rung: its encoder, size and rate,
-/// at `default_speed` unless it names a speed.
-pub(crate) fn rung_target(rung: &Rung, default_speed: SpeedPreset, source_frame_rate: f64) -> RungTarget {
+/// What the media pipeline is asked for a rung: its encoder, size, rate and
+/// speed (a task's rung always names one: the coordinator fills in its job's;
+/// else the default).
+pub(crate) fn rung_target(rung: &Rung, source_frame_rate: f64) -> RungTarget {
     RungTarget {
         encoder: rung.encoder_kind(),
         height: rung.height,
         bitrate_kbps: rung.bitrate_kbps,
         quality: rung.crf,
-        speed: rung.speed.unwrap_or(default_speed),
+        speed: rung.speed.unwrap_or_default(),
         frame_rate: frame_rate(rung, source_frame_rate),
     }
 }

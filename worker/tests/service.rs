@@ -1,7 +1,8 @@
 //! The services over the in-process bus: a task that keeps failing is
 //! dead-lettered and fails its job with the last error; a bad source
 //! segment fails its job at once while another job completes; a task
-//! taken by a worker that vanishes is redelivered after the ack-wait.
+//! taken by a worker that vanishes is redelivered after the ack-wait; a cancel
+//! stops a running task at once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,7 +53,6 @@ async fn start_on(bus: Arc<dyn Bus>) -> Cluster {
         codecs: TaskCodec::ALL.to_vec(),
         slots: 2,
         delivery: DELIVERY,
-        default_speed: SpeedPreset::Veryfast,
         drain_timeout: Duration::from_secs(5),
         outage_window: Duration::from_secs(5),
         encode_child: None,
@@ -276,4 +276,56 @@ async fn a_task_this_worker_cannot_read_fails_its_job_instead_of_hanging_it() {
         other => panic!("{other:?}"),
     }
     cluster.shutdown.cancel();
+}
+
+/// A cancel reaches a running task at once: the worker follows the
+/// cancelled-jobs bucket (it has no job records to poll), stops the task
+/// within half a second, acks it and reports nothing for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stops_a_running_task_within_half_a_second() {
+    use tessera_core::cancel::Cancellations;
+    use tessera_core::kv::{KeyValue, MemoryKv};
+    use tessera_core::topology::task_consumer_config;
+
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    ensure_streams(bus.as_ref()).await.unwrap();
+    let sources = Store::in_memory();
+    run_vod_job(bus.as_ref(), &sources, &vod_spec("slow"), source(), &Default::default()).await.unwrap();
+    let cancelled: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
+    let stores = WorkerStores { sources, outputs: Store::in_memory() };
+    let shutdown = CancellationToken::new();
+    // Every task takes a minute: only a cancel ends it sooner.
+    let config = WorkerConfig {
+        slots: 2,
+        delivery: DELIVERY,
+        benchmark_task_time: Some(Duration::from_secs(60)),
+        ..WorkerConfig::default()
+    };
+    let books = tessera_worker::WorkerBooks { cancels: Some(Cancellations::follow(cancelled.clone())), roster: None };
+    tokio::spawn(tessera_worker::run(bus.clone(), stores, config, books, shutdown.clone()));
+    let queue = task_consumer_config(WorkerClass::Cpu, TaskCodec::H264, TaskPriority::First, DELIVERY).durable;
+    let depth = || async { bus.depth(TASKS_STREAM, &queue).await.unwrap().unwrap_or_default() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while depth().await.in_flight < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "both tasks never ran: {:?}", depth().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Longer than the ack wait: the running tasks are kept alive meanwhile.
+    tokio::time::sleep(DELIVERY.ack_wait * 2).await;
+    assert_eq!(depth().await.in_flight, 2);
+
+    Cancellations::follow(cancelled).cancel("slow").await.unwrap();
+    let cancelled_at = tokio::time::Instant::now();
+    while depth().await != Default::default() {
+        assert!(cancelled_at.elapsed() < Duration::from_millis(500), "still running: {:?}", depth().await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let events = bus.history(EVENTS_STREAM, &job_events_subject("slow")).await.unwrap();
+    let reported = events
+        .iter()
+        .filter_map(|m| serde_json::from_slice::<JobEvent>(&m.message.payload).ok())
+        .filter(|e| matches!(e.kind, JobEventKind::SegmentDone(_) | JobEventKind::TaskRetry { .. }))
+        .count();
+    assert_eq!(reported, 0, "a cancelled task reports nothing");
+    shutdown.cancel();
 }

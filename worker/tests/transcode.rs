@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tessera_core::Rung;
-use tessera_media::{Limits, SpeedPreset, VideoCodec};
+use tessera_media::{Limits, VideoCodec};
 use tessera_testkit::{ffmpeg, ffprobe_json as ffprobe};
 use tessera_worker::transcode_segment;
 
@@ -16,13 +16,13 @@ fn rendition(codec: VideoCodec, dir: &std::path::Path, input: &std::path::Path) 
         Duration::from_secs(1),
         &Limits::default(),
         |seg| -> Result<(), tessera_worker::WorkerError> {
-            let r = transcode_segment(&seg.bytes, seg.seq, &rung, SpeedPreset::Veryfast, 30.0)?;
+            let r = transcode_segment(&seg.bytes, seg.seq, &rung, 30.0)?;
             assert_eq!((r.width, r.height), (256, 144));
             assert_eq!(r.frames, seg.frames);
             let start = (r.start as f64 / f64::from(r.timescale) - seg.start_secs).abs();
             assert!(start < 1e-6, "fragment starts at the segment's presentation time");
             if out.is_empty() {
-                out = tessera_packager::rendition_init(&r.config, r.timescale, r.width, r.height).unwrap();
+                out = tessera_packager::rendition_init(&r.config, r.timescale, (r.width, r.height), 0).unwrap();
             }
             out.extend(r.fragment);
             seqs += 1;

@@ -4,12 +4,12 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
-use tessera_core::jobs::now_ms;
+use tessera_core::clock::now_ms;
 use tessera_core::roster::WorkerStatus;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::jobs::rfc3339;
+use super::job_views::rfc3339;
 use super::ApiState;
 use crate::queues::{self, QueueView};
 

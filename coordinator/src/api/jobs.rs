@@ -1,23 +1,26 @@
 //! `/v1/jobs`: submit, inspect, list and cancel jobs.
 
+use crate::records::jobs::{JobRecord, JobState};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 use tessera_core::bus::OutgoingMessage;
-use tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS;
-use tessera_core::jobs::{JobBookError, JobRecord, JobState, JobSubmission};
 use tessera_core::kv::KvError;
+use tessera_core::kv::RecordError;
 use tessera_core::telemetry::TraceParent;
-use tessera_core::wire::{upload_key, validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
+use tessera_core::wire::JobSubmission;
+use tessera_core::wire::DEFAULT_THUMBNAIL_INTERVAL_SECS;
+use tessera_core::wire::{validate_id, JobEvent, JobEventKind, JOB_SUBMISSIONS_SUBJECT, TRACEPARENT};
 use tessera_core::{SegmentDuration, StoreError};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::live::Playback;
+use super::idempotency::{self, Claim};
+use super::job_views::{created, JobPage, JobView};
+use super::keys::source_key;
 use super::ownership;
 use super::request::read_request;
 use super::settings::{EncodingRequest, Settings};
@@ -74,173 +77,6 @@ pub struct SubtitleRequest {
     /// Shown unless the viewer turns it off (at most one).
     #[serde(default)]
     pub default: bool,
-}
-
-/// Tasks done out of all.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Progress {
-    /// Tasks done.
-    pub done: u64,
-    /// Tasks in all (0 until planned).
-    pub total: u64,
-    /// Percentage done.
-    pub percent: f64,
-}
-
-/// One rendition's status.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RenditionView {
-    /// Name, e.g. `h264-720p`.
-    pub name: String,
-    /// Segments done.
-    pub done: u32,
-    /// Segments in all.
-    pub total: u32,
-    /// `pending`, `running` or `done`.
-    pub state: &'static str,
-}
-
-/// A job's error.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobErrorView {
-    /// The first failing segment, rendition and reason.
-    pub reason: String,
-    /// True when the input is at fault.
-    pub bad_input: bool,
-}
-
-/// What `GET /v1/jobs/{id}` says.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
-    /// Job id.
-    pub id: String,
-    /// queued, running, completed, failed or cancelled.
-    pub state: String,
-    /// Submission time (RFC 3339).
-    pub created_at: String,
-    /// Last change (RFC 3339).
-    pub updated_at: String,
-    /// Progress.
-    pub progress: Progress,
-    /// Per-rendition status (empty until planned).
-    pub renditions: Vec<RenditionView>,
-    /// Output prefix in the store.
-    pub output_prefix: String,
-    /// Manifest and report keys, once completed.
-    pub outputs: Vec<String>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<JobErrorView>,
-    /// The latest transient failure (being retried).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_retry: Option<String>,
-    /// Webhook delivery: pending, delivered or failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<String>,
-    /// When the first rendition became playable while the rest of the
-    /// ladder was being encoded (RFC 3339): the master playlist lists it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub playable_at: Option<String>,
-    /// Seconds from submission to [`JobView::playable_at`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub playable_after_secs: Option<f64>,
-    /// Master playlist and MPD URLs (under `--playback-base-url`), once
-    /// playable (the MPD is written when the job completes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub playback: Option<Playback>,
-}
-
-impl JobView {
-    /// The view of a record, with playback URLs once it is playable (or
-    /// completed) and the coordinator knows where outputs are served.
-    pub(crate) fn of(api: &ApiState, record: &JobRecord) -> Self {
-        let playable =
-            record.state == JobState::Completed || (record.playable_at_ms.is_some() && !record.state.is_terminal());
-        let served = api.config.playback_base_url.is_some() && playable;
-        Self {
-            playback: served.then(|| super::live::playback(api, &record.submission.output_prefix)),
-            ..Self::from(record)
-        }
-    }
-}
-
-/// Milliseconds since the Unix epoch as RFC 3339.
-pub(crate) fn rfc3339(ms: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-    humantime::format_rfc3339_millis(time).to_string()
-}
-
-impl From<&JobRecord> for JobView {
-    fn from(record: &JobRecord) -> Self {
-        let (done, total) = record.progress();
-        let percent = if total == 0 { 0.0 } else { (done as f64 * 1000.0 / total as f64).round() / 10.0 };
-        Self {
-            id: record.id().to_string(),
-            state: record.state.as_str().to_string(),
-            created_at: rfc3339(record.created_at_ms),
-            updated_at: rfc3339(record.updated_at_ms),
-            progress: Progress { done, total, percent },
-            renditions: record
-                .renditions
-                .iter()
-                .map(|r| {
-                    let done = u32::try_from(r.done.len()).unwrap_or(u32::MAX);
-                    let state = match done {
-                        0 => "pending",
-                        d if d >= r.total => "done",
-                        _ => "running",
-                    };
-                    RenditionView { name: r.name.clone(), done, total: r.total, state }
-                })
-                .collect(),
-            output_prefix: record.submission.output_prefix.clone(),
-            outputs: record.outputs.clone(),
-            error: record.error.as_ref().map(|e| JobErrorView { reason: e.reason.clone(), bad_input: e.bad_input }),
-            last_retry: record.last_retry.clone().filter(|_| !record.state.is_terminal()),
-            webhook: record.webhook.as_ref().map(|h| format!("{:?}", h.delivery).to_ascii_lowercase()),
-            playable_at: record.playable_at_ms.map(rfc3339),
-            playable_after_secs: record
-                .playable_at_ms
-                .map(|at| (at.saturating_sub(record.created_at_ms) as f64 / 100.0).round() / 10.0),
-            playback: None,
-        }
-    }
-}
-
-/// A store key from a client: relative, no empty, `.` or `..` parts, safe characters only.
-pub(crate) fn check_key(what: &'static str, code: &'static str, key: &str) -> Result<(), ApiError> {
-    let safe_chars = key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
-    let safe_parts = !key.is_empty() && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..");
-    if safe_chars && safe_parts && key.len() <= 512 {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            code,
-            format!("{what} '{key}' must be a relative path of A-Z a-z 0-9 - _ . / without empty, '.' or '..' parts"),
-        ))
-    }
-}
-
-/// The store key of the requested source.
-fn source_key(api: &ApiState, source: &SourceRef) -> Result<String, ApiError> {
-    match (&source.upload_id, &source.url) {
-        (Some(upload), None) => {
-            validate_id("upload id", upload).map_err(|e| ApiError::bad_request("invalid_source", e.to_string()))?;
-            Ok(upload_key(upload))
-        }
-        (None, Some(url)) => {
-            let base = api.store.describe().trim_end_matches('/');
-            let key = url.strip_prefix(base).and_then(|rest| rest.strip_prefix('/')).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_source",
-                    format!("source url '{url}' is not inside this coordinator's store ({base}/...)"),
-                )
-            })?;
-            check_key("source key", "invalid_source", key)?;
-            Ok(key.to_string())
-        }
-        _ => Err(ApiError::bad_request("invalid_source", "source needs exactly one of upload_id and url")),
-    }
 }
 
 /// Turns a request into a submission (everything checked), less the job id's uniqueness.
@@ -316,24 +152,6 @@ fn trace_context(headers: &HeaderMap) -> (String, Option<String>) {
     (job.header(), given.map(|g| g.header()))
 }
 
-/// What an idempotency key remembers.
-#[derive(Serialize, Deserialize)]
-struct Remembered {
-    job: String,
-    request_sha256: String,
-}
-
-fn created(record: &JobRecord, status: StatusCode, replayed: bool) -> Response {
-    let mut response = (status, Json(JobView::from(record))).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/jobs/{}", record.id())) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    if replayed {
-        response.headers_mut().insert("Idempotent-Replayed", HeaderValue::from_static("true"));
-    }
-    response
-}
-
 /// Publishes the job's submission (deduplicated by job id, so repeating it is harmless).
 async fn enqueue(api: &ApiState, submission: &JobSubmission) -> Result<(), ApiError> {
     let mut message = OutgoingMessage::json(JOB_SUBMISSIONS_SUBJECT, Some(submission.job.clone()), submission);
@@ -380,33 +198,11 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
     submission.traceparent = Some(traceparent);
     submission.request_traceparent = request_traceparent;
 
-    let mut claimed = None;
-    if let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()) {
-        let request_sha256 = hex::encode(Sha256::digest(&body));
-        // Keys are per client: the same key from two tokens names two requests.
-        let client = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
-        let slot = hex::encode(Sha256::digest([client, b"\n", key.as_bytes()].concat()));
-        let remembered = Remembered { job: job.clone(), request_sha256: request_sha256.clone() };
-        let value = Bytes::from(serde_json::to_vec(&remembered).unwrap_or_default());
-        match api.idempotency.create(&slot, value).await {
-            Ok(_) => claimed = Some(slot),
-            Err(KvError::AlreadyExists(_)) => {
-                let entry = api.idempotency.get(&slot).await.map_err(ApiError::unavailable)?;
-                let earlier: Remembered = entry
-                    .and_then(|e| serde_json::from_slice(&e.value).ok())
-                    .ok_or_else(|| ApiError::internal("an idempotency record is unreadable"))?;
-                if earlier.request_sha256 != request_sha256 {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used for a different request",
-                    ));
-                }
-                return replay(&api, &earlier.job).await;
-            }
-            Err(e) => return Err(ApiError::unavailable(e)),
-        }
-    }
+    let claimed = match idempotency::claim(&api, &headers, &body, &job).await? {
+        Claim::Replay(earlier) => return replay(&api, &earlier).await,
+        Claim::Claimed(slot) => Some(slot),
+        Claim::None => None,
+    };
 
     let owner = format!("job-{job}");
     let outcome = match ownership::claim(&api.store, &submission.output_prefix, &owner).await {
@@ -422,9 +218,7 @@ pub async fn create(State(api): State<ApiState>, headers: HeaderMap, body: Bytes
     };
     if let (Err(_), Some(slot)) = (&outcome, &claimed) {
         // The key did not get its job: free it so the client's retry can.
-        if let Err(e) = api.idempotency.delete(slot).await {
-            tracing::warn!(error = %e, "could not release an idempotency key");
-        }
+        idempotency::release(&api, slot).await;
     }
     outcome
 }
@@ -441,7 +235,7 @@ async fn create_and_enqueue(api: &ApiState, record: &JobRecord) -> Result<Respon
             tracing::info!(%job, source = %record.submission.source_key, "job submitted");
             Ok(created(record, StatusCode::CREATED, false))
         }
-        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
+        Err(RecordError::Kv(KvError::AlreadyExists(_))) => {
             let existing = api.jobs.get(job).await.map_err(ApiError::unavailable)?;
             if let Some((existing, _)) = existing {
                 let same = JobSubmission {
@@ -517,7 +311,7 @@ pub async fn report(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
     }
 }
 
-/// Cancel a job: queued tasks are dropped, running ones stop at their next check.
+/// Cancel a job: queued tasks are dropped, running ones stop at once.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
     responses((status = 202, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -525,7 +319,8 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
     let before = record(&api, &id).await?;
     let kind = JobEventKind::Cancelled { reason: "cancelled through the API".into() };
     if before.state == JobState::Cancelled {
-        // A retry of a cancel whose event may not have gone out: send it again (deduplicated).
+        // A retry of a cancel whose signal or event may not have gone out: send them again.
+        api.cancels.cancel(&id).await.map_err(ApiError::unavailable)?;
         api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
         return Ok((StatusCode::ACCEPTED, Json(JobView::of(&api, &before))).into_response());
     }
@@ -544,6 +339,8 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
             format!("job '{id}' ended ({}) before it could be cancelled", after.state.as_str()),
         ));
     }
+    // Stops the job's running tasks and its segmenting, wherever they run.
+    api.cancels.cancel(&id).await.map_err(ApiError::unavailable)?;
     // Tells the packager (nothing more is written) and the trackers.
     api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
     api.metrics.job_ended(JobState::Cancelled.as_str());
@@ -558,16 +355,6 @@ pub struct ListParams {
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
-}
-
-/// A page of jobs.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobPage {
-    /// Jobs, newest first (for generated ids).
-    pub jobs: Vec<JobView>,
-    /// Pass as `after` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
 }
 
 /// List jobs, newest first.

@@ -1,20 +1,21 @@
 //! `/v1/live`: create, inspect and end live channels.
 
 use super::settings::LadderRequest;
+use crate::records::channels::{ChannelInput, ChannelRecord, ChannelState};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tessera_core::channels::{ChannelInput, ChannelRecord, ChannelState};
-use tessera_core::jobs::{now_ms, JobBookError};
+use tessera_core::clock::now_ms;
 use tessera_core::kv::KvError;
+use tessera_core::kv::RecordError;
 use tessera_core::wire::validate_id;
 use tessera_core::SegmentDuration;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::jobs::rfc3339;
+use super::job_views::{playback, rfc3339, Playback};
 use super::ownership;
 use super::request::read_request;
 use super::settings::{EncodingRequest, Settings};
@@ -42,15 +43,6 @@ pub struct CreateChannel {
     pub low_latency: Option<bool>,
     /// LL-HLS part duration in seconds, 0.25-1 (default 0.5).
     pub part_duration: Option<f64>,
-}
-
-/// Playback URLs (or store keys when no public base URL is configured).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Playback {
-    /// HLS multivariant playlist.
-    pub hls: String,
-    /// DASH MPD.
-    pub dash: String,
 }
 
 /// A channel as the API shows it.
@@ -139,17 +131,6 @@ fn srt_url(api: &ApiState, headers: &HeaderMap, stream_key: &str) -> Option<Stri
         None => format!("srt://{}:{}", request_host(headers), api.config.srt_port?),
     };
     Some(format!("{base}?streamid=live/{stream_key}"))
-}
-
-/// The master playlist and MPD URLs of outputs under `prefix`: under
-/// `--playback-base-url` when set, else the bare store keys.
-pub(crate) fn playback(api: &ApiState, prefix: &str) -> Playback {
-    let base = api.config.playback_base_url.as_deref().map(|b| b.trim_end_matches('/'));
-    let url = |name: &str| match base {
-        Some(base) => format!("{base}/{prefix}/{name}"),
-        None => format!("{prefix}/{name}"),
-    };
-    Playback { hls: url("master.m3u8"), dash: url("manifest.mpd") }
 }
 
 fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Option<String>) -> ChannelView {
@@ -275,7 +256,7 @@ pub async fn create(
     let fresh = ownership::claim(&api.store, &record.output_prefix, &owner).await?;
     let created = match api.channels.create(&record, &stream_key).await {
         Ok(()) => Ok(()),
-        Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {
+        Err(RecordError::Kv(KvError::AlreadyExists(_))) => {
             Err(ApiError::new(StatusCode::CONFLICT, "job_exists", format!("a channel with id '{id}' exists")))
         }
         Err(e) => Err(ApiError::unavailable(e)),

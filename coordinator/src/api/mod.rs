@@ -7,7 +7,10 @@ pub mod auth;
 pub mod cluster;
 pub mod dashboard;
 pub mod error;
+mod idempotency;
+pub mod job_views;
 pub mod jobs;
+mod keys;
 pub mod live;
 pub mod ownership;
 pub mod request;
@@ -17,6 +20,8 @@ pub mod uploads;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::records::channels::ChannelBook;
+use crate::records::jobs::JobBook;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -24,8 +29,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use tessera_core::bus::Bus;
-use tessera_core::channels::ChannelBook;
-use tessera_core::jobs::JobBook;
 use tessera_core::kv::KeyValue;
 use tessera_core::roster::Roster;
 use tessera_core::Store;
@@ -77,6 +80,8 @@ pub struct ApiState {
     pub channels: ChannelBook,
     /// The worker roster.
     pub roster: Roster,
+    /// Cancelled jobs: a cancel is signalled here, for the workers and segmenters.
+    pub cancels: tessera_core::cancel::Cancellations,
     /// Settings.
     pub config: Arc<ApiConfig>,
     /// Metrics.
@@ -89,9 +94,9 @@ pub struct ApiState {
     info(title = "Tessera coordinator API", description = "Submit transcoding jobs and follow them."),
     paths(jobs::create, jobs::get, jobs::list, jobs::cancel, jobs::report, uploads::upload, live::create,
         live::list, live::get, live::end, cluster::get),
-    components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::SubtitleRequest, jobs::JobView, jobs::JobPage, jobs::Progress,
-        jobs::RenditionView, jobs::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
-        settings::EncodingRequest, live::CreateChannel, live::ChannelView, live::ChannelList, live::Playback, cluster::ClusterView,
+    components(schemas(jobs::CreateJob, jobs::SourceRef, jobs::SubtitleRequest, job_views::JobView, job_views::JobPage,
+        job_views::Progress, job_views::RenditionView, job_views::JobErrorView, uploads::UploadView, error::ErrorBody, error::ErrorDetail,
+        settings::EncodingRequest, live::CreateChannel, live::ChannelView, live::ChannelList, job_views::Playback, cluster::ClusterView,
         cluster::WorkerView, cluster::TaskView, crate::queues::QueueView)),
     modifiers(&BearerAuth)
 )]

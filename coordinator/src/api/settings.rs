@@ -13,7 +13,7 @@ use super::ApiConfig;
 use tessera_media::{SpeedPreset, VideoCodec};
 
 use super::error::ApiError;
-use super::jobs::check_key;
+use super::keys::check_key;
 use super::ownership::{check_prefix_size, OWNERS};
 
 /// The folders default output prefixes are in (`outputs/{job}`, `live/{channel}`).

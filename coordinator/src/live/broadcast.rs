@@ -15,15 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::records::channels::{
+    ChannelBook, ChannelInput, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS,
+};
+use crate::records::jobs::{JobBook, JobRecord};
 use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use tessera_core::bus::Bus;
-use tessera_core::channels::{
-    ChannelBook, ChannelInput, ChannelRecord, ChannelState, PendingSegment, BROADCAST_HEARTBEAT_MS,
-};
-use tessera_core::jobs::{now_ms, JobBook, JobBookError, JobRecord, JobSubmission};
+use tessera_core::clock::now_ms;
 use tessera_core::kv::KvError;
+use tessera_core::kv::RecordError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
+use tessera_core::wire::JobSubmission;
 use tessera_core::wire::{AudioTrack, JobEvent, JobEventKind, LivePlan, LiveSegmentCut, RenditionSpec, SourceInfo};
 use tessera_core::Store;
 use tessera_media::live_segmenter::{LiveSegment, LiveVideo};
@@ -455,7 +458,7 @@ impl Publish {
         submission.speed = channel.speed;
         submission.class = channel.class;
         match self.deps.jobs.create(&JobRecord::queued(submission, None)).await {
-            Ok(()) | Err(JobBookError::Kv(KvError::AlreadyExists(_))) => {}
+            Ok(()) | Err(RecordError::Kv(KvError::AlreadyExists(_))) => {}
             Err(e) => return Err(e.into()),
         }
         // A segment a dead publish left half-published is finished first

@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use tessera_core::channels::ChannelState;
-use tessera_core::jobs::now_ms;
+use crate::records::channels::ChannelState;
+use tessera_core::clock::now_ms;
 use tessera_core::wire::{JobEvent, JobEventKind};
 use tokio_util::sync::CancellationToken;
 
@@ -87,4 +87,120 @@ async fn sweep(deps: &LiveDeps, grace: Duration, finalized: &mut HashSet<String>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The grace and lease rules on tokio's paused clock: minutes of channel
+    //! life in milliseconds of test.
+
+    use std::sync::Arc;
+
+    use crate::records::channels::{ChannelBook, ChannelRecord};
+    use crate::records::jobs::JobBook;
+    use tessera_core::bus::{Bus, MemoryBus};
+    use tessera_core::clock::{follow_tokio_clock, now_ms};
+    use tessera_core::kv::MemoryKv;
+    use tessera_core::wire::{job_events_subject, EVENTS_STREAM};
+    use tessera_core::Store;
+
+    use super::*;
+
+    fn channel(id: &str, broadcasting: bool) -> ChannelRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "ladder": {"rungs": [{"codec": "h264", "height": 180, "bitrate_kbps": 300}]},
+            "segment_duration_secs": 2.0, "window": 6, "speed": "veryfast", "class": "cpu",
+            "output_prefix": format!("live/{id}"), "state": "live", "created_at_ms": now_ms(),
+            "segments": 4, "broadcasting": broadcasting, "last_activity_ms": now_ms(),
+        }))
+        .unwrap()
+    }
+
+    async fn deps() -> LiveDeps {
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+        tessera_core::topology::ensure_streams(bus.as_ref()).await.unwrap();
+        LiveDeps {
+            bus,
+            store: Store::in_memory(),
+            jobs: JobBook::new(Arc::new(MemoryKv::new())),
+            channels: ChannelBook::new(Arc::new(MemoryKv::new()), Arc::new(MemoryKv::new())),
+        }
+    }
+
+    async fn state(deps: &LiveDeps, id: &str) -> (ChannelState, bool) {
+        let (c, _) = deps.channels.get(id).await.unwrap().unwrap();
+        (c.state, c.finalized)
+    }
+
+    /// How many `live_ended` events the channel's job got.
+    async fn announced(deps: &LiveDeps, id: &str) -> usize {
+        let events = deps.bus.history(EVENTS_STREAM, &job_events_subject(id)).await.unwrap();
+        events
+            .iter()
+            .filter_map(|m| serde_json::from_slice::<JobEvent>(&m.message.payload).ok())
+            .filter(|e| matches!(e.kind, JobEventKind::LiveEnded { segments: 4 }))
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_publisher_gone_past_the_grace_ends_its_broadcast_which_is_announced_once() {
+        follow_tokio_clock();
+        let deps = deps().await;
+        deps.channels.create(&channel("gone", false), "key-gone").await.unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(run(deps.clone(), Duration::from_secs(5), shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        assert_eq!(state(&deps, "gone").await, (ChannelState::Live, false), "within the reconnect grace");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(state(&deps, "gone").await, (ChannelState::Ended, false), "past the grace");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(state(&deps, "gone").await, (ChannelState::Ended, true), "announced at the next sweep");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(announced(&deps, "gone").await, 1, "announced once");
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_its_coordinator_stopped_renewing_goes_stale_and_a_renewed_one_never_does() {
+        follow_tokio_clock();
+        let deps = deps().await;
+        // Its coordinator died holding the lease: renewed no more.
+        deps.channels.create(&channel("orphan", true), "key-orphan").await.unwrap();
+        // A healthy publish: its lease renewed every heartbeat.
+        deps.channels.create(&channel("healthy", true), "key-healthy").await.unwrap();
+        let renewing = {
+            let channels = deps.channels.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(crate::records::channels::BROADCAST_HEARTBEAT_MS)).await;
+                    channels
+                        .update("healthy", |c| {
+                            c.last_activity_ms = now_ms();
+                            true
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(run(deps.clone(), Duration::from_secs(5), shutdown.clone()));
+        let (orphan, _) = deps.channels.get("orphan").await.unwrap().unwrap();
+        assert!(orphan.has_publisher(now_ms()));
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        let (orphan, _) = deps.channels.get("orphan").await.unwrap().unwrap();
+        assert!(!orphan.has_publisher(now_ms()), "stale after three missed heartbeats");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(state(&deps, "orphan").await, (ChannelState::Ended, false), "ended after the grace");
+        // Ended, but its lease says a publish may still be cutting: announced only once the lease is stale too.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(state(&deps, "orphan").await, (ChannelState::Ended, false));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(state(&deps, "orphan").await, (ChannelState::Ended, true));
+        assert_eq!(announced(&deps, "orphan").await, 1);
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(state(&deps, "healthy").await, (ChannelState::Live, false), "a renewed lease never goes stale");
+        renewing.abort();
+        shutdown.cancel();
+    }
 }

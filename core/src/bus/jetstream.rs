@@ -271,15 +271,13 @@ async fn forward(
     let mut stream = bus.js.get_stream(stream_name).await.map_err(connection)?;
     // Another forwarder may have taken it already: then there is nothing to do.
     let Ok(raw) = stream.get_raw_message(advisory.stream_seq).await else { return Ok(()) };
-    let record = DeadLetter {
-        stream: stream_name.to_string(),
-        consumer: durable.to_string(),
-        stream_seq: advisory.stream_seq,
+    let message = OutgoingMessage {
         subject: raw.subject.to_string(),
         id: raw.headers.get(MSG_ID).map(|v| v.to_string()),
-        deliveries: advisory.deliveries,
-        payload: String::from_utf8_lossy(&raw.payload).into_owned(),
+        headers: Vec::new(),
+        payload: raw.payload.clone(),
     };
+    let record = DeadLetter::new(stream_name, durable, advisory.stream_seq, message, advisory.deliveries);
     let id = Some(format!("deadletter/{stream_name}/{durable}/{}", advisory.stream_seq));
     bus.publish(OutgoingMessage::json(target, id, &record)).await?;
     let work_queue = stream.info().await.map_err(connection)?.config.retention == stream::RetentionPolicy::WorkQueue;

@@ -140,15 +140,7 @@ impl State {
             Retention::Limits => stream.messages.get(&seq).cloned(),
         };
         let (Some(target), Some(message)) = (target, message) else { return };
-        let record = DeadLetter {
-            stream: stream_name.to_string(),
-            consumer: consumer_name.to_string(),
-            stream_seq: seq,
-            subject: message.subject,
-            id: message.id,
-            deliveries,
-            payload: String::from_utf8_lossy(&message.payload).into_owned(),
-        };
+        let record = DeadLetter::new(stream_name, consumer_name, seq, message, deliveries);
         let id = Some(format!("deadletter/{stream_name}/{consumer_name}/{seq}"));
         // A dead-letter subject no stream captures loses the record, as on JetStream.
         let _ = self.publish(OutgoingMessage::json(target, id, &record), now);

@@ -12,6 +12,7 @@
 
 pub mod jetstream;
 pub mod memory;
+pub mod serve;
 pub mod subject;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use jetstream::JetStreamBus;
 pub use memory::MemoryBus;
+pub use serve::{serve, Handler, Serve, Settle};
 
 /// Bus failures.
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +209,7 @@ impl Delivery {
 
 /// A message that ran out of deliveries, as published on the consumer's
 /// dead-letter subject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// Stream it came from.
     pub stream: String,
@@ -221,8 +223,53 @@ pub struct DeadLetter {
     pub id: Option<String>,
     /// Deliveries made.
     pub deliveries: u32,
-    /// The original body (UTF-8 JSON for Tessera's messages).
-    pub payload: String,
+    /// The original body as it was: raw JSON for Tessera's messages (a JSON
+    /// string of the lossy text for any other body).
+    pub payload: Box<serde_json::value::RawValue>,
+}
+
+impl DeadLetter {
+    /// The dead letter of a message `body` that `consumer` of `stream` gave up on after `deliveries`.
+    pub fn new(stream: &str, consumer: &str, stream_seq: u64, message: OutgoingMessage, deliveries: u32) -> Self {
+        let text = String::from_utf8_lossy(&message.payload).into_owned();
+        let payload = serde_json::value::RawValue::from_string(text.clone())
+            .or_else(|_| serde_json::value::to_raw_value(&text))
+            // A string always serializes.
+            .unwrap_or_default();
+        Self {
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            stream_seq,
+            subject: message.subject,
+            id: message.id,
+            deliveries,
+            payload,
+        }
+    }
+
+    /// The original message, decoded (a letter written before payloads were
+    /// raw JSON holds it as a JSON string).
+    pub fn message<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get()).or_else(|e| match serde_json::from_str::<String>(self.payload.get()) {
+            Ok(text) => serde_json::from_str(&text),
+            Err(_) => Err(e),
+        })
+    }
+}
+
+impl PartialEq for DeadLetter {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.stream, &self.consumer, self.stream_seq, &self.subject, &self.id, self.deliveries, self.payload.get())
+            == (
+                &other.stream,
+                &other.consumer,
+                other.stream_seq,
+                &other.subject,
+                &other.id,
+                other.deliveries,
+                other.payload.get(),
+            )
+    }
 }
 
 /// A message as a stream keeps it.

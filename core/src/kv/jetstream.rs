@@ -7,6 +7,7 @@ use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKin
 use async_nats::jetstream::stream::StorageType;
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
 use futures::TryStreamExt;
 
 use super::{validate_key, KeyValue, KvEntry, KvError};
@@ -74,5 +75,14 @@ impl KeyValue for JetStreamKv {
     async fn keys(&self) -> Result<Vec<String>, KvError> {
         let keys = self.store.keys().await.map_err(connection)?;
         keys.try_collect().await.map_err(connection)
+    }
+
+    async fn watch_keys(&self) -> Result<BoxStream<'static, String>, KvError> {
+        // The latest entry of every key, then each write as it happens.
+        let watch = self.store.watch_with_history(">").await.map_err(connection)?;
+        let keys = watch.take_while(|entry| std::future::ready(entry.is_ok())).filter_map(|entry| {
+            std::future::ready(entry.ok().filter(|e| e.operation == Operation::Put).map(|e| e.key))
+        });
+        Ok(keys.boxed())
     }
 }

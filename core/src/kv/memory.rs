@@ -5,13 +5,23 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use tokio::sync::broadcast;
 
 use super::{validate_key, KeyValue, KvEntry, KvError};
 
 /// A bucket in memory (embedded mode and unit tests).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryKv {
     state: Mutex<State>,
+    /// Every key written, for [`KeyValue::watch_keys`].
+    written: broadcast::Sender<String>,
+}
+
+impl Default for MemoryKv {
+    fn default() -> Self {
+        Self { state: Mutex::default(), written: broadcast::channel(1024).0 }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +48,8 @@ impl MemoryKv {
         state.last_revision += 1;
         let revision = state.last_revision;
         state.entries.insert(key.to_string(), KvEntry { value, revision });
+        // No watcher is no error.
+        let _ = self.written.send(key.to_string());
         Ok(revision)
     }
 }
@@ -68,5 +80,16 @@ impl KeyValue for MemoryKv {
     async fn keys(&self) -> Result<Vec<String>, KvError> {
         let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(state.entries.keys().cloned().collect())
+    }
+
+    async fn watch_keys(&self) -> Result<BoxStream<'static, String>, KvError> {
+        // Subscribed before the keys are listed, so none written in between is missed.
+        let written = self.written.subscribe();
+        let now = self.keys().await?;
+        // A watcher that fell behind has missed keys: its stream ends and it watches again.
+        let later = futures::stream::unfold(written, |mut written| async move {
+            written.recv().await.ok().map(|key| (key, written))
+        });
+        Ok(futures::stream::iter(now).chain(later).boxed())
     }
 }

@@ -6,12 +6,15 @@
 
 pub mod jetstream;
 pub mod memory;
+pub mod records;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 
 pub use jetstream::JetStreamKv;
 pub use memory::MemoryKv;
+pub use records::RecordError;
 
 /// Key-value failures.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,10 @@ pub trait KeyValue: Send + Sync {
     async fn keys(&self) -> Result<Vec<String>, KvError>;
     /// Removes `key` (a missing key is not an error); it can be created again.
     async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// The keys there now, then every key written (created or updated) from
+    /// then on, as it is written. The stream ends when the bucket cannot be
+    /// followed any more (the connection is lost): watch again.
+    async fn watch_keys(&self) -> Result<BoxStream<'static, String>, KvError>;
 }
 
 /// Checks a key: 1-256 of `[A-Za-z0-9_=.-]` (what JetStream KV accepts, less `/`).

@@ -16,7 +16,7 @@ use ffmpeg_next::ffi;
 
 use super::init;
 use crate::av1::{Av1Config, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
-use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
+use crate::encode::{DecoderConfig, EncodedSample, EncoderSettings, VideoEncoder};
 use crate::encoders::EncoderKind;
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
@@ -70,7 +70,7 @@ pub struct LibavEncoder {
     height: u32,
     /// (pts, duration) by input frame number (the encoder's clock).
     timing: Vec<(i64, u32)>,
-    config: Option<CodecConfig>,
+    config: Option<DecoderConfig>,
     coded: VecDeque<EncodedSample>,
     packet: ffmpeg::Packet,
 }
@@ -191,14 +191,14 @@ impl LibavEncoder {
     }
 
     /// H.264's decoder configuration: the SPS and PPS of the global header.
-    fn avc_config(&self) -> Result<CodecConfig> {
+    fn avc_config(&self) -> Result<DecoderConfig> {
         // SAFETY: an opened encoder's extradata holds extradata_size bytes when not null.
         let header = unsafe {
             let c = &*self.encoder.as_ptr();
             super::copy_extradata(c.extradata, c.extradata_size)
         };
         let ps = split_annexb(&header).into_iter().filter(|n| matches!(nal_type(n), NAL_SPS | NAL_PPS));
-        Ok(CodecConfig::Avc(AvcConfig::from_parameter_sets(ps)?))
+        Ok(DecoderConfig::Avc(AvcConfig::from_parameter_sets(ps)?))
     }
 
     /// Moves every packet the encoder has ready into `coded`.
@@ -227,7 +227,7 @@ impl LibavEncoder {
                         // header: SVT-AV1's global header lists fewer coding tools
                         // than the one it codes with, and av1C must match the stream.
                         if obu.kind == OBU_SEQUENCE_HEADER && self.config.is_none() {
-                            self.config = Some(CodecConfig::Av1(Av1Config::from_sequence_header(obu.bytes)?));
+                            self.config = Some(DecoderConfig::Av1(Av1Config::from_sequence_header(obu.bytes)?));
                         }
                         // ISO-BMFF AV1 samples carry no temporal delimiters.
                         if obu.kind != OBU_TEMPORAL_DELIMITER {
@@ -280,7 +280,7 @@ impl VideoEncoder for LibavEncoder {
         self.drain()
     }
 
-    fn codec_config(&self) -> Option<CodecConfig> {
+    fn codec_config(&self) -> Option<DecoderConfig> {
         self.config.clone()
     }
 }

@@ -9,7 +9,7 @@ use ffmpeg_next as ffmpeg;
 
 use super::init;
 use super::params::CodecParams;
-use crate::encode::{CodecConfig, EncodedSample};
+use crate::encode::{DecoderConfig, EncodedSample};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 use crate::quality::{measure, FrameQuality, Plane, QualitySum};
@@ -28,25 +28,26 @@ pub struct QualityMeter {
     decoded: usize,
 }
 
-fn open_decoder(config: &CodecConfig) -> Result<ffmpeg::decoder::Video> {
+fn open_decoder(config: &DecoderConfig) -> Result<ffmpeg::decoder::Video> {
     init();
     let missing = || meter_error("this FFmpeg has no decoder for the output codec");
     let (codec, mut context) = match config {
         // The avcC record as extradata, as a source segment's H.264 is decoded.
-        CodecConfig::Avc(avc) => {
+        DecoderConfig::Avc(avc) => {
             let parameters = CodecParams::h264(avc.to_record()?, 0, 0).to_parameters()?;
             let codec = ffmpeg::decoder::find(ffmpeg::codec::Id::H264).ok_or_else(missing)?;
             (codec, ffmpeg::codec::Context::from_parameters(parameters).map_err(meter_error)?)
         }
         // dav1d first (fast), then whatever AV1 decoder this FFmpeg has; the
         // sequence header travels in the first sample.
-        CodecConfig::Av1(_) => {
+        DecoderConfig::Av1(_) => {
             let codec = ffmpeg::decoder::find_by_name("libdav1d")
                 .or_else(|| ffmpeg::decoder::find_by_name("libaom-av1"))
                 .or_else(|| ffmpeg::decoder::find(ffmpeg::codec::Id::AV1))
                 .ok_or_else(missing)?;
             (codec, ffmpeg::codec::Context::new_with_codec(codec))
         }
+        DecoderConfig::Aac(_) => return Err(meter_error("audio has no picture quality")),
     };
     // SAFETY: a plain field of an unopened context.
     unsafe { (*context.as_mut_ptr()).thread_count = 1 };
@@ -65,13 +66,13 @@ impl QualityMeter {
     }
 
     /// A coded sample (decode order) and the stream's configuration.
-    pub fn coded(&mut self, sample: &EncodedSample, config: &CodecConfig) -> Result<()> {
+    pub fn coded(&mut self, sample: &EncodedSample, config: &DecoderConfig) -> Result<()> {
         let first = self.decoder.is_none();
         if first {
             self.decoder = Some(open_decoder(config)?);
         }
         let packet = match config {
-            CodecConfig::Av1(av1) if first => {
+            DecoderConfig::Av1(av1) if first => {
                 let mut data = av1.sequence_header.clone();
                 data.extend_from_slice(&sample.data);
                 ffmpeg::Packet::copy(&data)

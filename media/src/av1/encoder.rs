@@ -10,7 +10,7 @@ use rav1e::prelude::{
 
 use super::config::{level_for, Av1Config};
 use super::obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
-use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
+use crate::encode::{DecoderConfig, EncodedSample, EncoderSettings, VideoEncoder};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 
@@ -142,7 +142,7 @@ impl VideoEncoder for Av1Encoder {
         Ok(())
     }
 
-    fn codec_config(&self) -> Option<CodecConfig> {
-        self.config.clone().map(CodecConfig::Av1)
+    fn codec_config(&self) -> Option<DecoderConfig> {
+        self.config.clone().map(DecoderConfig::Av1)
     }
 }

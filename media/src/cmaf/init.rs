@@ -8,24 +8,12 @@ use mp4_atom::{
 
 use super::mux_error;
 use crate::aac::AacConfig;
-use crate::av1::Av1Config;
+use crate::encode::DecoderConfig;
 use crate::error::{MediaError, Result};
-use crate::h264::AvcConfig;
-
-/// The codec of a track, with its out-of-band configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SampleEntry {
-    /// H.264 (`avc1` + `avcC`).
-    Avc(AvcConfig),
-    /// AV1 (`av01` + `av1C`).
-    Av1(Av1Config),
-    /// AAC (`mp4a` + `esds`).
-    Aac(AacConfig),
-}
 
 /// One track of an init segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackSpec {
+pub struct InitTrack {
     /// Track id (fragments refer to it).
     pub track_id: u32,
     /// Media timescale.
@@ -34,8 +22,8 @@ pub struct TrackSpec {
     pub width: u32,
     /// Video height (0 for audio).
     pub height: u32,
-    /// Codec and configuration.
-    pub entry: SampleEntry,
+    /// Codec and configuration (its sample entry).
+    pub config: DecoderConfig,
     /// Media time at which presentation starts: an edit list that skips
     /// encoder priming (AAC's first 1024 or 2112 samples); 0 writes none.
     pub media_start: u64,
@@ -88,10 +76,10 @@ fn esds(track_id: u32, aac: &AacConfig) -> Esds {
 const BT709: Colr =
     Colr::Nclx { colour_primaries: 1, transfer_characteristics: 1, matrix_coefficients: 1, full_range_flag: false };
 
-fn trak(spec: &TrackSpec) -> Result<Trak> {
-    let is_video = !matches!(spec.entry, SampleEntry::Aac(_));
-    let codec: mp4_atom::Codec = match &spec.entry {
-        SampleEntry::Avc(config) => Avc1 {
+fn trak(spec: &InitTrack) -> Result<Trak> {
+    let is_video = !matches!(spec.config, DecoderConfig::Aac(_));
+    let codec: mp4_atom::Codec = match &spec.config {
+        DecoderConfig::Avc(config) => Avc1 {
             visual: visual(spec.width, spec.height)?,
             avcc: config.to_avcc()?,
             btrt: None,
@@ -102,7 +90,7 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
             spatial: None,
         }
         .into(),
-        SampleEntry::Av1(config) => Av01 {
+        DecoderConfig::Av1(config) => Av01 {
             visual: visual(spec.width, spec.height)?,
             av1c: config.to_av1c(),
             btrt: None,
@@ -113,7 +101,7 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
             spatial: None,
         }
         .into(),
-        SampleEntry::Aac(aac) => Mp4a {
+        DecoderConfig::Aac(aac) => Mp4a {
             audio: Audio {
                 data_reference_index: 1,
                 channel_count: aac.channels,
@@ -167,16 +155,16 @@ fn trak(spec: &TrackSpec) -> Result<Trak> {
 }
 
 /// Serializes an init segment for these tracks.
-pub fn init_segment(tracks: &[TrackSpec]) -> Result<Vec<u8>> {
+pub fn init_segment(tracks: &[InitTrack]) -> Result<Vec<u8>> {
     if tracks.is_empty() {
         return Err(MediaError::Mux { kind: "moov", reason: "an init segment needs at least one track".into() });
     }
     let mut brands: Vec<FourCC> = vec![b"iso6".into(), b"cmfc".into(), b"mp41".into()];
     for t in tracks {
-        match t.entry {
-            SampleEntry::Avc(_) => brands.push(b"avc1".into()),
-            SampleEntry::Av1(_) => brands.push(b"av01".into()),
-            SampleEntry::Aac(_) => {}
+        match t.config {
+            DecoderConfig::Avc(_) => brands.push(b"avc1".into()),
+            DecoderConfig::Av1(_) => brands.push(b"av01".into()),
+            DecoderConfig::Aac(_) => {}
         }
     }
     let ftyp = Ftyp { major_brand: b"iso6".into(), minor_version: 0, compatible_brands: brands };

@@ -10,7 +10,7 @@ pub mod fragment;
 pub mod init;
 
 pub use fragment::{key_frame_fragment, leading_sync_sample_end, media_segment, FragmentSample, TrackRun};
-pub use init::{init_segment, SampleEntry, TrackSpec};
+pub use init::{init_segment, InitTrack};
 
 use crate::error::MediaError;
 

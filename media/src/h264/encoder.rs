@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use super::config::AvcConfig;
 use super::nal::{nal_type, split_annexb, write_length_prefixed, NAL_AUD, NAL_PPS, NAL_SPS};
-use crate::encode::{CodecConfig, EncodedSample, EncoderSettings, VideoEncoder};
+use crate::encode::{DecoderConfig, EncodedSample, EncoderSettings, VideoEncoder};
 use crate::encoders::SpeedPreset;
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
@@ -183,7 +183,7 @@ impl VideoEncoder for H264Encoder {
         Ok(())
     }
 
-    fn codec_config(&self) -> Option<CodecConfig> {
-        self.config.clone().map(CodecConfig::Avc)
+    fn codec_config(&self) -> Option<DecoderConfig> {
+        self.config.clone().map(DecoderConfig::Avc)
     }
 }

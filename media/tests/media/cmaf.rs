@@ -1,7 +1,8 @@
 //! CMAF: init + fragments read back by ffprobe with the right codec,
 //! timescale, duration and continuous timestamps.
 
-use tessera_media::cmaf::{init_segment, media_segment, FragmentSample, SampleEntry, TrackRun, TrackSpec};
+use tessera_media::cmaf::{init_segment, media_segment, FragmentSample, InitTrack, TrackRun};
+use tessera_media::DecoderConfig;
 use tessera_media::EncoderKind;
 
 use crate::codec::{encode, scaled_source_frames, write_video_track};
@@ -72,12 +73,12 @@ fn mp4a_fragments_are_continuous() {
     let audio = NormalisedAudio::from_track(&source, &source.info.audio[0], &spans, 128).unwrap().unwrap();
     assert_eq!(audio.transcoded_from, None, "AAC-LC is copied");
     let config = AacConfig::from_asc(&audio.asc).unwrap();
-    let spec = TrackSpec {
+    let spec = InitTrack {
         track_id: 1,
         timescale: audio.sample_rate,
         width: 0,
         height: 0,
-        entry: SampleEntry::Aac(config),
+        config: DecoderConfig::Aac(config),
         media_start: 0,
     };
     let mut bytes = init_segment(&[spec]).unwrap();

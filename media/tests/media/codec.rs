@@ -1,10 +1,8 @@
 //! Decode, scale and encode against ffmpeg's view of the same frames.
 
-use tessera_media::cmaf::{init_segment, SampleEntry, TrackSpec};
+use tessera_media::cmaf::{init_segment, InitTrack};
 use tessera_media::quality::{mean_psnr, psnr};
-use tessera_media::{
-    encode_segment, CodecConfig, EncodedSegment, EncoderKind, EncoderSettings, SpeedPreset, VideoCodec, YuvFrame,
-};
+use tessera_media::{encode_segment, EncodedSegment, EncoderKind, EncoderSettings, SpeedPreset, VideoCodec, YuvFrame};
 
 use crate::fixtures::{self, ffmpeg_decode_raw, ffmpeg_frame_count, ffprobe_json, scratch};
 use crate::{decode_file, raw_frames};
@@ -46,11 +44,8 @@ pub fn encode(encoder: EncoderKind, frames: &[YuvFrame]) -> EncodedSegment {
 
 /// Writes init + fragments for one encoded video track to a file, returning its path.
 pub fn write_video_track(name: &str, timescale: u32, segments: &[EncodedSegment]) -> std::path::PathBuf {
-    let entry = match &segments[0].config {
-        CodecConfig::Avc(c) => SampleEntry::Avc(c.clone()),
-        CodecConfig::Av1(c) => SampleEntry::Av1(c.clone()),
-    };
-    let spec = TrackSpec { track_id: 1, timescale, width: RUNG.0, height: RUNG.1, entry, media_start: 0 };
+    let config = segments[0].config.clone();
+    let spec = InitTrack { track_id: 1, timescale, width: RUNG.0, height: RUNG.1, config, media_start: 0 };
     let mut bytes = init_segment(&[spec]).unwrap();
     for (i, seg) in segments.iter().enumerate() {
         assert_eq!(seg.config, segments[0].config, "every segment reports the same configuration");

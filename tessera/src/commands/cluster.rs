@@ -10,7 +10,10 @@ use tessera_coordinator::CoordinatorDeps;
 use tessera_core::bus::JetStreamBus;
 use tessera_core::kv::JetStreamKv;
 use tessera_core::roster;
-use tessera_core::wire::{IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET, WORKERS_BUCKET};
+use tessera_core::topology::EVENTS_MAX_AGE;
+use tessera_core::wire::{
+    CANCELLED_BUCKET, IDEMPOTENCY_BUCKET, JOBS_BUCKET, LIVE_BUCKET, STREAM_KEYS_BUCKET, WORKERS_BUCKET,
+};
 use tessera_core::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +72,8 @@ impl ClusterArgs {
         let channels = JetStreamKv::open(&bus, LIVE_BUCKET, None).await?;
         let stream_keys = JetStreamKv::open(&bus, STREAM_KEYS_BUCKET, None).await?;
         let workers = JetStreamKv::open(&bus, WORKERS_BUCKET, Some(roster::BUCKET_MAX_AGE)).await?;
+        // A cancel matters while its job's tasks can still run: as long as its events are kept.
+        let cancelled = JetStreamKv::open(&bus, CANCELLED_BUCKET, Some(EVENTS_MAX_AGE)).await?;
         let probe = bus.clone();
         Ok(Connected {
             ready: Arc::new(move || probe.is_connected()),
@@ -80,6 +85,7 @@ impl ClusterArgs {
                 channels: Arc::new(channels),
                 stream_keys: Arc::new(stream_keys),
                 workers: Arc::new(workers),
+                cancelled: Arc::new(cancelled),
             },
         })
     }

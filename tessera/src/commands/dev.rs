@@ -14,7 +14,7 @@ use tessera_coordinator::webhook_policy::WebhookPolicy;
 use tessera_coordinator::{CoordinatorConfig, CoordinatorDeps};
 use tessera_core::backoff::DEFAULT_OUTAGE_WINDOW;
 use tessera_core::bus::{Bus, MemoryBus};
-use tessera_core::jobs::JobBook;
+use tessera_core::cancel::Cancellations;
 use tessera_core::kv::{KeyValue, MemoryKv};
 use tessera_core::roster::Roster;
 use tessera_core::Store;
@@ -60,6 +60,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         tessera_core::topology::ensure_streams(bus.as_ref()).await?;
         let jobs: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
         let workers: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
+        let cancelled: Arc<dyn KeyValue> = Arc::new(MemoryKv::new());
         let deps = CoordinatorDeps {
             bus: bus.clone(),
             store: store.clone(),
@@ -68,6 +69,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             channels: Arc::new(MemoryKv::new()),
             stream_keys: Arc::new(MemoryKv::new()),
             workers: workers.clone(),
+            cancelled: cancelled.clone(),
         };
         let config = CoordinatorConfig {
             listen: args.listen,
@@ -104,7 +106,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         let stores = WorkerStores { sources: store.clone(), outputs: store.clone() };
         let mut services = tokio::task::JoinSet::new();
         let (b, s) = (bus.clone(), shutdown.clone());
-        let books = WorkerBooks { jobs: Some(JobBook::new(jobs)), roster: Some(Roster::new(workers)) };
+        let books = WorkerBooks { cancels: Some(Cancellations::follow(cancelled)), roster: Some(Roster::new(workers)) };
         services.spawn(async move {
             Ok::<_, anyhow::Error>(tessera_worker::run(b, stores, worker_config, books, s).await?)
         });

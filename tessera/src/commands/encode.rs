@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use tessera_core::{Rung, SegmentDuration};
-use tessera_media::{Limits, SpeedPreset};
+use tessera_media::Limits;
 
 pub fn run(input: &Path, out: &Path, rung: &Rung, segment_duration: SegmentDuration) -> anyhow::Result<()> {
     let target = segment_duration.duration();
@@ -22,17 +22,12 @@ pub fn run(input: &Path, out: &Path, rung: &Rung, segment_duration: SegmentDurat
     let mut media_secs = 0.0;
     let mut bytes = 0usize;
     tessera_coordinator::segment_source(input, target, &Limits::default(), |seg| -> anyhow::Result<()> {
-        let rendition =
-            tessera_worker::transcode_segment(&seg.bytes, seg.seq, rung, SpeedPreset::default(), frame_rate)
-                .with_context(|| format!("segment {}", seg.seq))?;
+        let rendition = tessera_worker::transcode_segment(&seg.bytes, seg.seq, rung, frame_rate)
+            .with_context(|| format!("segment {}", seg.seq))?;
         match &first_config {
             None => {
-                let init = tessera_packager::rendition_init(
-                    &rendition.config,
-                    rendition.timescale,
-                    rendition.width,
-                    rendition.height,
-                )?;
+                let size = (rendition.width, rendition.height);
+                let init = tessera_packager::rendition_init(&rendition.config, rendition.timescale, size, 0)?;
                 std::fs::write(out.join("init.mp4"), init).context("cannot write init.mp4")?;
                 println!("{}: {}x{} {}", rung.name(), rendition.width, rendition.height, rendition.codec_string);
                 first_config = Some(rendition.config.clone());

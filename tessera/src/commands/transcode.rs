@@ -46,7 +46,7 @@ pub struct TranscodeArgs {
     #[arg(long, default_value = "veryfast")]
     pub speed: SpeedPreset,
     /// Seconds between seek-bar thumbnails (thumbnails.vtt, thumbnails/*.jpg); 0: no thumbnails or poster.
-    #[arg(long, default_value_t = tessera_core::jobs::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
+    #[arg(long, default_value_t = tessera_core::wire::DEFAULT_THUMBNAIL_INTERVAL_SECS)]
     pub thumbnail_interval: f64,
     /// Audio languages to keep, comma-separated as the input tags its tracks (eng,fra); default: every track.
     #[arg(long, value_delimiter = ',')]
@@ -126,7 +126,7 @@ pub fn run(args: TranscodeArgs) -> anyhow::Result<()> {
             // A source that crashes the parser is exit 2 with its reason, not an abort.
             cutter: Cutter::Child(std::env::current_exe().context("cannot find this program to cut with")?),
             outage_window: tessera_core::backoff::DEFAULT_OUTAGE_WINDOW,
-            submitted_at_ms: Some(tessera_core::jobs::now_ms()),
+            submitted_at_ms: Some(tessera_core::clock::now_ms()),
             thumbnail_interval_secs: args.thumbnail_interval,
             audio_languages: args.audio_languages.clone(),
             subtitles,

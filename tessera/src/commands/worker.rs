@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
-use tessera_core::jobs::JobBook;
+use tessera_core::cancel::Cancellations;
 use tessera_core::roster::Roster;
 use tessera_core::topology::TaskDelivery;
 use tessera_core::wire::{TaskCodec, WorkerClass};
-use tessera_media::SpeedPreset;
 use tessera_worker::{WorkerBooks, WorkerConfig, WorkerStores};
 
 use super::cluster::{run_service, stop_on_signal, ClusterArgs};
@@ -27,9 +26,6 @@ pub struct WorkerArgs {
     /// Tasks run at once (default: the number of CPU cores).
     #[arg(long, env = "TESSERA_SLOTS")]
     slots: Option<usize>,
-    /// Encoder speed for rungs that set none: veryfast, fast, medium, slow.
-    #[arg(long, env = "TESSERA_SPEED", default_value = "veryfast")]
-    speed: SpeedPreset,
     /// Seconds a task may go without an in-progress ack before NATS gives it
     /// to another worker (workers ack every third of it while encoding).
     /// Every worker must use the same value: the last to start sets it.
@@ -55,7 +51,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         codecs,
         slots: args.slots.unwrap_or(default.slots).max(1),
         delivery: TaskDelivery { ack_wait: Duration::from_secs(args.ack_wait.max(1)), ..TaskDelivery::default() },
-        default_speed: args.speed,
         drain_timeout: Duration::from_secs(args.drain_timeout),
         outage_window: args.cluster.outage_window(),
         encode_child: Some(std::env::current_exe()?),
@@ -66,7 +61,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         let connected = args.cluster.connect().await?;
         let deps = connected.deps;
         let stores = WorkerStores { sources: deps.store.clone(), outputs: deps.store };
-        let books = WorkerBooks { jobs: Some(JobBook::new(deps.jobs)), roster: Some(Roster::new(deps.workers)) };
+        let cancels = Some(Cancellations::follow(deps.cancelled));
+        let books = WorkerBooks { cancels, roster: Some(Roster::new(deps.workers)) };
         if let Some(listen) = args.listen {
             // Up until the process exits, through the drain: probes and scrapes still answer.
             tokio::spawn(super::ops::serve(listen, connected.ready.clone()));

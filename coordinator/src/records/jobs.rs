@@ -1,5 +1,5 @@
 //! Job records: what the API reports about a job, kept in the
-//! [`JOBS_BUCKET`](crate::wire::JOBS_BUCKET) key-value bucket. A record is
+//! [`JOBS_BUCKET`](tessera_core::wire::JOBS_BUCKET) key-value bucket. A record is
 //! created when a job is submitted and then folded forward from the job's
 //! events ([`JobRecord::apply`], idempotent, so a redelivered event changes
 //! nothing); every write is revision-checked ([`JobBook::update`]) so any
@@ -7,89 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::kv::{KeyValue, KvError};
-use crate::ladder::Ladder;
-use crate::settings::SegmentDuration;
-use crate::wire::{JobEventKind, SourceInfo, WorkerClass, WIRE_VERSION};
-use tessera_media::SpeedPreset;
-
-/// A job as submitted: everything a coordinator needs to segment it. It is
-/// the body of the job-submission message and part of the job record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobSubmission {
-    /// Wire version.
-    pub version: u32,
-    /// Job id.
-    pub job: String,
-    /// Key of the source MP4 in the store.
-    pub source_key: String,
-    /// The ladder (already limited to the requested codecs).
-    pub ladder: Ladder,
-    /// Target segment duration.
-    #[serde(rename = "segment_duration_secs")]
-    pub segment_duration: SegmentDuration,
-    /// Encoder speed for rungs that name none.
-    pub speed: SpeedPreset,
-    /// Output prefix in the store (`outputs/{job}` unless given).
-    pub output_prefix: String,
-    /// Worker class that gets the tasks.
-    pub class: WorkerClass,
-    /// W3C `traceparent` of the job's span: the parent of every span of the
-    /// job, on every task and event; the span itself is recorded when the job ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traceparent: Option<String>,
-    /// The `traceparent` the submitting request came with, if any: the job span's parent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_traceparent: Option<String>,
-    /// When the upload was submitted (ms since the Unix epoch): the report
-    /// counts the wait for the first playable rendition from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submitted_at_ms: Option<u64>,
-    /// Seconds between seek-bar thumbnails (0: no thumbnails or poster).
-    #[serde(default = "default_thumbnail_interval")]
-    pub thumbnail_interval_secs: f64,
-    /// Audio languages to keep (empty: every audio track of the source).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audio_languages: Vec<String>,
-    /// Subtitle files sent with the job, read into WebVTT at submission.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subtitles: Vec<crate::wire::SubtitleTrack>,
-}
-
-/// Seconds between thumbnails unless a job says otherwise.
-pub const DEFAULT_THUMBNAIL_INTERVAL_SECS: f64 = 2.0;
-
-fn default_thumbnail_interval() -> f64 {
-    DEFAULT_THUMBNAIL_INTERVAL_SECS
-}
-
-impl JobSubmission {
-    /// A current-version submission with default settings.
-    pub fn new(job: &str, source_key: &str, ladder: Ladder, output_prefix: &str) -> Self {
-        Self {
-            version: WIRE_VERSION,
-            job: job.to_string(),
-            source_key: source_key.to_string(),
-            ladder,
-            segment_duration: SegmentDuration::default(),
-            speed: SpeedPreset::default(),
-            output_prefix: output_prefix.to_string(),
-            class: WorkerClass::Cpu,
-            traceparent: None,
-            request_traceparent: None,
-            submitted_at_ms: Some(now_ms()),
-            thumbnail_interval_secs: DEFAULT_THUMBNAIL_INTERVAL_SECS,
-            audio_languages: Vec::new(),
-            subtitles: Vec::new(),
-        }
-    }
-}
+use tessera_core::clock::now_ms;
+use tessera_core::kv::records::{encode_json, get_json, update_json, RecordError};
+use tessera_core::kv::KeyValue;
+use tessera_core::wire::{JobEventKind, JobSubmission, SourceInfo};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,7 +119,7 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
     /// When the first rendition became playable while the rest was still
-    /// being encoded (ms since the Unix epoch; see [`crate::wire::Playable`]).
+    /// being encoded (ms since the Unix epoch; see [`tessera_core::wire::Playable`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playable_at_ms: Option<u64>,
     /// Manifest and report keys, once completed.
@@ -204,11 +128,6 @@ pub struct JobRecord {
     /// Completion webhook, if one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<Webhook>,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl JobRecord {
@@ -330,75 +249,10 @@ impl JobRecord {
     }
 }
 
-/// Job-record failures.
-#[derive(Debug, thiserror::Error)]
-pub enum JobBookError {
-    /// The bucket failed.
-    #[error(transparent)]
-    Kv(#[from] KvError),
-    /// No such job.
-    #[error("job '{0}' not found")]
-    NotFound(String),
-    /// A stored record cannot be read (written by an incompatible version).
-    #[error("job record '{job}' is unreadable: {reason}")]
-    Corrupt {
-        /// Job id.
-        job: String,
-        /// The decoding error.
-        reason: String,
-    },
-    /// Others kept changing the record: the update gave up.
-    #[error("job '{0}' is changing too often to update")]
-    Contended(String),
-}
-
 /// Job records in a key-value bucket, keyed by job id.
 #[derive(Clone)]
 pub struct JobBook {
     kv: Arc<dyn KeyValue>,
-}
-
-/// Attempts of a read-modify-write before [`JobBookError::Contended`].
-const UPDATE_ATTEMPTS: usize = 50;
-
-/// A record as stored: JSON.
-pub(crate) fn encode_json<T: Serialize>(record: &T) -> Bytes {
-    // Records are plain data: serializing them cannot fail.
-    Bytes::from(serde_json::to_vec(record).unwrap_or_default())
-}
-
-/// A JSON record and its revision.
-pub(crate) async fn get_json<T: DeserializeOwned>(
-    kv: &dyn KeyValue,
-    key: &str,
-) -> Result<Option<(T, u64)>, JobBookError> {
-    let Some(entry) = kv.get(key).await? else { return Ok(None) };
-    let record = serde_json::from_slice(&entry.value)
-        .map_err(|e| JobBookError::Corrupt { job: key.to_string(), reason: e.to_string() })?;
-    Ok(Some((record, entry.revision)))
-}
-
-/// Applies `change` to the latest JSON record under `key` and writes it back
-/// if it returned true, re-reading and retrying when someone else wrote in
-/// between. Returns the record as it now stands. Job and channel records
-/// share this.
-pub(crate) async fn update_json<T: Serialize + DeserializeOwned>(
-    kv: &dyn KeyValue,
-    key: &str,
-    mut change: impl FnMut(&mut T) -> bool + Send,
-) -> Result<T, JobBookError> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (mut record, revision) = get_json(kv, key).await?.ok_or_else(|| JobBookError::NotFound(key.into()))?;
-        if !change(&mut record) {
-            return Ok(record);
-        }
-        match kv.update(key, encode_json(&record), revision).await {
-            Ok(_) => return Ok(record),
-            Err(KvError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(JobBookError::Contended(key.to_string()))
 }
 
 impl JobBook {
@@ -408,13 +262,13 @@ impl JobBook {
     }
 
     /// Stores a new record; [`KvError::AlreadyExists`] if the id is taken.
-    pub async fn create(&self, record: &JobRecord) -> Result<(), JobBookError> {
+    pub async fn create(&self, record: &JobRecord) -> Result<(), RecordError> {
         self.kv.create(record.id(), encode_json(record)).await?;
         Ok(())
     }
 
     /// A record and its revision.
-    pub async fn get(&self, job: &str) -> Result<Option<(JobRecord, u64)>, JobBookError> {
+    pub async fn get(&self, job: &str) -> Result<Option<(JobRecord, u64)>, RecordError> {
         get_json(self.kv.as_ref(), job).await
     }
 
@@ -424,12 +278,12 @@ impl JobBook {
         &self,
         job: &str,
         change: impl FnMut(&mut JobRecord) -> bool + Send,
-    ) -> Result<JobRecord, JobBookError> {
+    ) -> Result<JobRecord, RecordError> {
         update_json(self.kv.as_ref(), job, change).await
     }
 
     /// Job ids, newest first for server-made ids (they are time-ordered).
-    pub async fn ids(&self) -> Result<Vec<String>, JobBookError> {
+    pub async fn ids(&self) -> Result<Vec<String>, RecordError> {
         let mut ids = self.kv.keys().await?;
         ids.sort_unstable_by(|a, b| b.cmp(a));
         Ok(ids)
@@ -439,11 +293,11 @@ impl JobBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::MemoryKv;
-    use crate::wire::{AudioTrack, JobPlan, RenditionSpec, SegmentDone, TrackConfig};
+    use tessera_core::kv::{KvError, MemoryKv};
+    use tessera_core::wire::{AudioTrack, JobPlan, RenditionSpec, SegmentDone, TrackConfig};
 
     fn record() -> JobRecord {
-        let ladder = Ladder::default_for(&[tessera_media::VideoCodec::H264]);
+        let ladder = tessera_core::Ladder::default_for(&[tessera_media::VideoCodec::H264]);
         JobRecord::queued(JobSubmission::new("j1", "uploads/u1", ladder, "outputs/j1"), None)
     }
 
@@ -489,7 +343,7 @@ mod tests {
     async fn updates_retry_on_conflict_and_ids_are_newest_first() {
         let book = JobBook::new(Arc::new(MemoryKv::new()));
         book.create(&record()).await.unwrap();
-        assert!(matches!(book.create(&record()).await, Err(JobBookError::Kv(KvError::AlreadyExists(_)))));
+        assert!(matches!(book.create(&record()).await, Err(RecordError::Kv(KvError::AlreadyExists(_)))));
         // Two writers interleave: the loser re-reads and applies on top.
         let (_, stale) = book.get("j1").await.unwrap().unwrap();
         book.update("j1", |r| r.apply(&JobEventKind::Planned(plan()))).await.unwrap();
@@ -508,6 +362,6 @@ mod tests {
         second.submission.job = "j2".into();
         book.create(&second).await.unwrap();
         assert_eq!(book.ids().await.unwrap(), ["j2", "j1"]);
-        assert!(matches!(book.update("nope", |_| true).await, Err(JobBookError::NotFound(_))));
+        assert!(matches!(book.update("nope", |_| true).await, Err(RecordError::NotFound(_))));
     }
 }

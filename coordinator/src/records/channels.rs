@@ -1,7 +1,7 @@
 //! Live channels: what `POST /v1/live` creates, kept in the
-//! [`LIVE_BUCKET`](crate::wire::LIVE_BUCKET) key-value bucket by channel id,
+//! [`LIVE_BUCKET`](tessera_core::wire::LIVE_BUCKET) key-value bucket by channel id,
 //! with the SHA-256 of each stream key in
-//! [`STREAM_KEYS_BUCKET`](crate::wire::STREAM_KEYS_BUCKET) pointing at its
+//! [`STREAM_KEYS_BUCKET`](tessera_core::wire::STREAM_KEYS_BUCKET) pointing at its
 //! channel (the key itself is shown once, at creation, and never stored).
 
 use std::sync::Arc;
@@ -10,11 +10,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::jobs::{encode_json, get_json, now_ms, update_json, JobBookError};
-use crate::kv::KeyValue;
-use crate::ladder::Ladder;
-use crate::settings::SegmentDuration;
-use crate::wire::{RenditionSpec, WorkerClass};
+use tessera_core::clock::now_ms;
+use tessera_core::kv::records::{encode_json, get_json, update_json, RecordError};
+use tessera_core::kv::KeyValue;
+use tessera_core::ladder::Ladder;
+use tessera_core::settings::SegmentDuration;
+use tessera_core::wire::{RenditionSpec, WorkerClass};
 use tessera_media::SpeedPreset;
 
 /// Where a channel is.
@@ -170,19 +171,19 @@ impl ChannelBook {
     }
 
     /// Stores a new channel and its stream key.
-    pub async fn create(&self, record: &ChannelRecord, stream_key: &str) -> Result<(), JobBookError> {
+    pub async fn create(&self, record: &ChannelRecord, stream_key: &str) -> Result<(), RecordError> {
         self.channels.create(&record.id, encode_json(record)).await?;
         self.keys.create(&stream_key_digest(stream_key), Bytes::from(record.id.clone())).await?;
         Ok(())
     }
 
     /// A channel and its revision.
-    pub async fn get(&self, id: &str) -> Result<Option<(ChannelRecord, u64)>, JobBookError> {
+    pub async fn get(&self, id: &str) -> Result<Option<(ChannelRecord, u64)>, RecordError> {
         get_json(self.channels.as_ref(), id).await
     }
 
     /// The channel a stream key publishes to.
-    pub async fn by_stream_key(&self, stream_key: &str) -> Result<Option<ChannelRecord>, JobBookError> {
+    pub async fn by_stream_key(&self, stream_key: &str) -> Result<Option<ChannelRecord>, RecordError> {
         let Some(entry) = self.keys.get(&stream_key_digest(stream_key)).await? else { return Ok(None) };
         let id = String::from_utf8_lossy(&entry.value).into_owned();
         Ok(self.get(&id).await?.map(|(record, _)| record))
@@ -193,17 +194,17 @@ impl ChannelBook {
         &self,
         id: &str,
         change: impl FnMut(&mut ChannelRecord) -> bool + Send,
-    ) -> Result<ChannelRecord, JobBookError> {
+    ) -> Result<ChannelRecord, RecordError> {
         update_json(self.channels.as_ref(), id, change).await
     }
 
     /// Every channel id.
-    pub async fn ids(&self) -> Result<Vec<String>, JobBookError> {
+    pub async fn ids(&self) -> Result<Vec<String>, RecordError> {
         Ok(self.channels.keys().await?)
     }
 
     /// Marks a channel ended (if it was not already).
-    pub async fn end(&self, id: &str, error: Option<String>) -> Result<ChannelRecord, JobBookError> {
+    pub async fn end(&self, id: &str, error: Option<String>) -> Result<ChannelRecord, RecordError> {
         self.update(id, |c| {
             if c.state == ChannelState::Ended {
                 return false;
