@@ -34,7 +34,8 @@ use crate::ingest::{IngestPlan, PlanSummary};
 pub struct CutRequest {
     /// The upload, a local file.
     pub path: PathBuf,
-    /// Target segment duration.
+    /// Target segment duration (named `segment_duration_secs` by earlier builds).
+    #[serde(alias = "segment_duration_secs")]
     pub segment_duration: SegmentDuration,
     /// Input limits.
     pub limits: Limits,

@@ -155,7 +155,7 @@ pub async fn run(
         bus: deps.bus.clone(),
         store: deps.store.clone(),
         jobs: jobs.clone(),
-        cancels,
+        cancels: cancels.clone(),
         limits: config.limits,
         slots: config.segmenting_slots,
         cutter: config.cutter.clone(),
@@ -167,6 +167,7 @@ pub async fn run(
     let tracking = Tracking {
         bus: deps.bus.clone(),
         jobs,
+        cancels: cancels.clone(),
         // Webhooks are not redirected: a receiver cannot bounce the coordinator elsewhere.
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -58,14 +58,14 @@ pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<
         let (bus, shutdown, failer) = (bus.clone(), shutdown.clone(), Arc::new(DeadSubmissions(bus.clone())));
         tokio::spawn(async move {
             let config = ingest_dead_letter_consumer_config();
-            serve(bus.as_ref(), EVENTS_STREAM, &[config], Serve::in_order(16), &shutdown, failer).await;
+            serve(bus.as_ref(), EVENTS_STREAM, &[config], Serve::in_order(16), &shutdown, failer).await
         })
     };
     let slots = segmenting.slots.max(1);
     let segmenter = Arc::new(Segmenter(segmenting));
     let config = ingest_consumer_config();
-    serve(bus.as_ref(), JOBS_STREAM, &[config], Serve::concurrent(slots, Duration::ZERO), &shutdown, segmenter).await;
-    dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))
+    serve(bus.as_ref(), JOBS_STREAM, &[config], Serve::concurrent(slots, Duration::ZERO), &shutdown, segmenter).await?;
+    Ok(dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))??)
 }
 
 /// Segments submitted jobs: the [`Handler`] of the submissions consumer.

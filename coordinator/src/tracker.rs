@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use tessera_core::backoff::Backoff;
 use tessera_core::bus::{serve, Bus, Delivery, Handler, Serve, Settle};
+use tessera_core::cancel::Cancellations;
 use tessera_core::kv::KvError;
 use tessera_core::kv::RecordError;
 use tessera_core::telemetry::{self, PastSpan, TraceParent};
@@ -30,6 +31,9 @@ pub struct Tracking {
     pub bus: Arc<dyn Bus>,
     /// Job records.
     pub jobs: JobBook,
+    /// Cancelled jobs: every `cancelled` event is signalled there too (a
+    /// cancel whose signal did not get through, or sent by an older coordinator).
+    pub cancels: Cancellations,
     /// HTTP client for webhooks.
     pub http: reqwest::Client,
     /// Webhook signing secret.
@@ -49,8 +53,8 @@ pub async fn run(tracking: Tracking, shutdown: CancellationToken) -> Result<(), 
     resend_pending_webhooks(&tracking).await;
     let bus = tracking.bus.clone();
     let tracker = Arc::new(Tracker(tracking));
-    serve(bus.as_ref(), EVENTS_STREAM, &[tracker_consumer_config()], Serve::in_order(256), &shutdown, tracker).await;
-    Ok(())
+    Ok(serve(bus.as_ref(), EVENTS_STREAM, &[tracker_consumer_config()], Serve::in_order(256), &shutdown, tracker)
+        .await?)
 }
 
 /// The tracker's [`Handler`]: one event into its job's record.
@@ -72,6 +76,11 @@ async fn track(tracking: &Tracking, delivery: &Delivery) -> Settle {
     // segments do): no record read for the several a second a broadcast sends.
     if matches!(event.kind, JobEventKind::PartDone(_)) {
         return Settle::Ack;
+    }
+    if matches!(event.kind, JobEventKind::Cancelled { .. }) {
+        if let Err(e) = tracking.cancels.cancel(&event.job).await {
+            return Settle::Retry(format!("could not signal the cancel of job {}: {e}", event.job));
+        }
     }
     let mut ended = false;
     // The bucket may be electing a leader or restarting: wait it out in place

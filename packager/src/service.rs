@@ -104,8 +104,8 @@ pub async fn run(
         ended_order: VecDeque::new(),
     };
     let handler = Arc::new(Packaging { packager: tokio::sync::Mutex::new(packager), outage_window });
-    serve(bus.as_ref(), EVENTS_STREAM, &[packager_consumer_config()], Serve::in_order(64), &shutdown, handler).await;
-    Ok(())
+    Ok(serve(bus.as_ref(), EVENTS_STREAM, &[packager_consumer_config()], Serve::in_order(64), &shutdown, handler)
+        .await?)
 }
 
 /// The packager as the [`Handler`] of its events consumer (one event at a

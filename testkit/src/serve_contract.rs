@@ -142,7 +142,9 @@ fn start(
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
-    let task = tokio::spawn(async move { serve(bus.as_ref(), &stream, &configs, options, &stop, handler).await });
+    let task = tokio::spawn(async move {
+        serve(bus.as_ref(), &stream, &configs, options, &stop, handler).await.expect("the bus takes the consumers")
+    });
     (shutdown, task)
 }
 

@@ -1,6 +1,6 @@
 //! The worker service: serves the task queues of its class and codecs (in
 //! [`polling_order`], `slots` tasks at a time, through the one consumer loop,
-//! [`tessera_core::bus::serve`]) with the task runner ([`crate::task`]); keeps
+//! [`tessera_core::bus::serve`]) with the task runner (`task.rs`); keeps
 //! its status in the roster while it runs; on shutdown, gives the tasks in
 //! hand `drain_timeout` to finish before they are handed back.
 
@@ -42,7 +42,7 @@ pub struct WorkerConfig {
     /// task at a time is then the caller's business (tests, library use).
     pub encode_child: Option<std::path::PathBuf>,
     /// Benchmarks only: replace decoding and encoding with a stand-in that
-    /// takes exactly this long per task (see [`fixed_time_stand_in`]), to
+    /// takes exactly this long per task (see [`crate::benchmark::fixed_time_stand_in`]), to
     /// measure the dispatch path without the codecs. The output is not the video.
     pub benchmark_task_time: Option<Duration>,
 }
@@ -118,11 +118,11 @@ pub async fn run(
     });
     let listed = books.roster.map(|roster| Listing::start(roster, &config, shared.running.clone()));
     let serving = Serve::concurrent(config.slots.max(1), config.drain_timeout);
-    serve(bus.as_ref(), TASKS_STREAM, &consumers, serving, &shutdown, Arc::new(TaskRunner(shared))).await;
+    let served = serve(bus.as_ref(), TASKS_STREAM, &consumers, serving, &shutdown, Arc::new(TaskRunner(shared))).await;
     if let Some(listed) = listed {
         listed.stop().await;
     }
-    Ok(())
+    Ok(served?)
 }
 
 /// The queues in the order they are polled. First every

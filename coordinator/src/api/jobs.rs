@@ -331,6 +331,8 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
             format!("job '{id}' already ended ({})", before.state.as_str()),
         ));
     }
+    // The signal first: it stops the job's work wherever it runs, whatever happens next.
+    api.cancels.cancel(&id).await.map_err(ApiError::unavailable)?;
     let after = api.jobs.update(&id, |r| r.apply(&kind)).await.map_err(ApiError::unavailable)?;
     if after.state != JobState::Cancelled {
         return Err(ApiError::new(
@@ -339,8 +341,6 @@ pub async fn cancel(State(api): State<ApiState>, Path(id): Path<String>) -> Resu
             format!("job '{id}' ended ({}) before it could be cancelled", after.state.as_str()),
         ));
     }
-    // Stops the job's running tasks and its segmenting, wherever they run.
-    api.cancels.cancel(&id).await.map_err(ApiError::unavailable)?;
     // Tells the packager (nothing more is written) and the trackers.
     api.bus.publish(JobEvent::new(&id, kind).to_message()).await.map_err(ApiError::unavailable)?;
     api.metrics.job_ended(JobState::Cancelled.as_str());

@@ -159,7 +159,8 @@ fn view(api: &ApiState, headers: &HeaderMap, c: &ChannelRecord, stream_key: Opti
 
 /// Create a live channel: its stream key, RTMP URL and playback URLs.
 #[utoipa::path(post, path = "/v1/live", request_body = CreateChannel,
-    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 415, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(api): State<ApiState>,

@@ -54,6 +54,10 @@ mod tests {
         assert!(message.contains("class: unknown worker class 'tpu': expected cpu or gpu"), "{message}");
         let (_, message) = refusal::<CreateJob>(r#"{"source": {"upload_id": "u"}, "segment_duration": "4"}"#);
         assert!(message.contains("segment_duration: invalid type"), "{message}");
+        let (_, message) = refusal::<CreateJob>(r#"{"source": {"upload_id": "u"}, "codecs": "h264"}"#);
+        assert!(message.contains("codecs: invalid type"), "{message}");
+        let (_, message) = refusal::<CreateChannel>(r#"{"ladder": {"rungs": [{"codec": "h264", "heigth": 360}]}}"#);
+        assert!(message.contains("ladder: unknown field `heigth`"), "{message}");
     }
 
     #[test]

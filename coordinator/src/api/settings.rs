@@ -48,7 +48,8 @@ impl<'de> Deserialize<'de> for LadderRequest {
                 Ladder::deserialize(de::value::MapAccessDeserializer::new(map)).map(LadderRequest::Rungs)
             }
         }
-        deserializer.deserialize_any(Choice)
+        // Read inside a flattened part, whose errors carry no path: name the field here.
+        deserializer.deserialize_any(Choice).map_err(|e| de::Error::custom(format!("ladder: {e}")))
     }
 }
 
@@ -56,6 +57,7 @@ impl<'de> Deserialize<'de> for LadderRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct EncodingRequest {
     /// Video codecs of the default ladder, or a filter on `ladder` (default `["h264"]`).
+    #[serde(default, deserialize_with = "codecs")]
     pub codecs: Option<Vec<String>>,
     /// The ladder (`{"rungs": [{"codec", "height", "bitrate_kbps", "encoder", "crf", "speed"}]}`),
     /// or, for a job, `"auto"`: the default ladder fitted to the upload by a
@@ -76,6 +78,10 @@ pub struct EncodingRequest {
 
 // A flattened struct's fields are read from a buffered map, so an error
 // cannot say where it is (serde_path_to_error sees no path): these name their field.
+fn codecs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map_err(|e| de::Error::custom(format!("codecs: {e}")))
+}
+
 fn speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpeedPreset>, D::Error> {
     named(d, "speed")
 }

@@ -14,11 +14,13 @@
 //!   and through a bus outage (the first beat after it counts);
 //! - **fetching** from several consumers polls them in the order given (the
 //!   first with a message wins: priority queues), a failed fetch is retried
-//!   after a second, and a consumer that cannot be opened yet is retried
-//!   until it can or the service stops;
-//! - **stopping**: no new fetch after `shutdown`; deliveries in hand get
-//!   [`Serve::drain`] to finish, then `abandon` fires and their handlers hand
-//!   them back.
+//!   after a second, and a consumer that cannot be opened while the bus is
+//!   unreachable is retried until it can or the service stops (a refusal,
+//!   e.g. a bad configuration, is returned);
+//! - **stopping**: no new fetch after `shutdown`; a batch fetched in order
+//!   is handled to its end (handing it back would spend a delivery of each);
+//!   concurrent deliveries in hand get [`Serve::drain`] to finish, then
+//!   `abandon` fires and their handlers hand them back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +30,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Bus, Consumer, ConsumerConfig, Delivery};
+use super::{Bus, BusError, Consumer, ConsumerConfig, Delivery};
 
 /// How a handled delivery is settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +53,11 @@ pub trait Handler: Send + Sync + 'static {
     /// drain time is over: return [`Settle::HandBack`] then.
     async fn handle(&self, delivery: &Delivery, abandon: &CancellationToken) -> Settle;
 
-    /// The last delivery allowed by the consumer failed too (`reason`): the
+    /// The last delivery allowed by the consumer did not succeed either
+    /// (`reason`; a [`Settle::Retry`] or [`Settle::RetryAfter`]): the
     /// handler's last word, e.g. failing the job, and how to settle it. By
-    /// default it is nak'ed and the bus dead-letters it.
+    /// default it is nak'ed: the bus dead-letters it where the consumer has a
+    /// dead-letter subject, else it is dropped.
     async fn gave_up(&self, delivery: &Delivery, reason: &str) -> Settle {
         let _ = delivery;
         Settle::Retry(reason.to_string())
@@ -109,7 +113,7 @@ struct Served {
 
 /// Serves the durable consumers `configs` of `stream` (polled in that order)
 /// with `handler` until `shutdown`, then drains; returns once every delivery
-/// in hand is settled.
+/// in hand is settled. Fails only when the bus refuses a consumer.
 pub async fn serve<H: Handler>(
     bus: &dyn Bus,
     stream: &str,
@@ -117,11 +121,16 @@ pub async fn serve<H: Handler>(
     options: Serve,
     shutdown: &CancellationToken,
     handler: Arc<H>,
-) {
+) -> Result<(), BusError> {
     let mut consumers = Vec::with_capacity(configs.len());
     for config in configs {
-        let Some(consumer) = open(bus, stream, config, shutdown).await else { return };
+        let Some(consumer) = open(bus, stream, config, shutdown).await? else { return Ok(()) };
         consumers.push(Served { consumer, config: config.clone(), rest_until: Instant::now() });
+    }
+    if consumers.is_empty() {
+        // Nothing to serve (e.g. no codec): wait for the end rather than spin.
+        shutdown.cancelled().await;
+        return Ok(());
     }
     let abandon = CancellationToken::new();
     let abandoning = {
@@ -174,12 +183,7 @@ pub async fn serve<H: Handler>(
             idle = Duration::from_millis(10);
             if options.concurrency == 1 {
                 for delivery in deliveries {
-                    // Stopping mid-batch: what was not started goes back at once.
-                    let settle = if shutdown.is_cancelled() {
-                        Settle::HandBack
-                    } else {
-                        handle(handler.as_ref(), &delivery, &served.config, &abandon).await
-                    };
+                    let settle = handle(handler.as_ref(), &delivery, &served.config, &abandon).await;
                     settle_delivery(handler.as_ref(), &delivery, &served.config, settle).await;
                 }
                 drop(permit);
@@ -208,25 +212,30 @@ pub async fn serve<H: Handler>(
     }
     while running.join_next().await.is_some() {}
     abandoning.abort();
+    Ok(())
 }
 
-/// Opens a consumer, retrying every second until it can be or `shutdown`
-/// (then `None`): a service's loops run beside its API or its health checks,
-/// so one that gave up at start (NATS restarting) would leave the service up
-/// while nothing is served.
+/// Opens a consumer, retrying every second while the bus is unreachable
+/// until it can be or `shutdown` (then `None`): a service's loops run beside
+/// its API or its health checks, so one that gave up at start (NATS
+/// restarting) would leave the service up while nothing is served. A
+/// refusal (a bad configuration) is returned.
 async fn open(
     bus: &dyn Bus,
     stream: &str,
     config: &ConsumerConfig,
     shutdown: &CancellationToken,
-) -> Option<Box<dyn Consumer>> {
+) -> Result<Option<Box<dyn Consumer>>, BusError> {
     loop {
         match bus.consumer(stream, config).await {
-            Ok(consumer) => return Some(consumer),
-            Err(e) => tracing::warn!(error = %e, consumer = %config.durable, "cannot open a consumer yet; retrying"),
+            Ok(consumer) => return Ok(Some(consumer)),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, consumer = %config.durable, "cannot open a consumer yet; retrying")
+            }
+            Err(e) => return Err(e),
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return None,
+            _ = shutdown.cancelled() => return Ok(None),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
@@ -246,20 +255,27 @@ async fn handle<H: Handler>(
     loop {
         tokio::select! {
             settle = &mut handled => return settle,
-            _ = beat.tick() => {
-                if let Err(e) = delivery.in_progress().await {
-                    tracing::debug!(error = %e, "in-progress ack failed");
-                }
-            }
+            // Bounded, so a bus that hangs cannot stall the handler beside it.
+            _ = beat.tick() => match tokio::time::timeout(every, delivery.in_progress()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "in-progress ack failed"),
+                Err(_) => tracing::debug!("in-progress ack timed out"),
+            },
         }
     }
 }
 
 /// Settles a handled delivery by the rules in the module documentation.
 async fn settle_delivery<H: Handler>(handler: &H, delivery: &Delivery, config: &ConsumerConfig, settle: Settle) {
+    let last = delivery.delivered >= config.max_deliver;
     let settle = match settle {
-        Settle::Retry(reason) if delivery.delivered >= config.max_deliver => {
+        Settle::Retry(reason) if last => {
             tracing::warn!(consumer = %config.durable, subject = %delivery.subject, %reason, "failed on its last delivery");
+            handler.gave_up(delivery, &reason).await
+        }
+        Settle::RetryAfter(after) if last => {
+            let reason = format!("still not ready after {} deliveries", delivery.delivered);
+            tracing::warn!(consumer = %config.durable, subject = %delivery.subject, ?after, "not ready on its last delivery");
             handler.gave_up(delivery, &reason).await
         }
         settle => settle,

@@ -26,6 +26,10 @@ pub struct WorkerArgs {
     /// Tasks run at once (default: the number of CPU cores).
     #[arg(long, env = "TESSERA_SLOTS")]
     slots: Option<usize>,
+    /// Deprecated, ignored: every task's rung carries its job's speed (the
+    /// job's `speed`). Accepted so older settings still start.
+    #[arg(long, env = "TESSERA_SPEED", hide = true)]
+    speed: Option<String>,
     /// Seconds a task may go without an in-progress ack before NATS gives it
     /// to another worker (workers ack every third of it while encoding).
     /// Every worker must use the same value: the last to start sets it.
@@ -42,6 +46,9 @@ pub struct WorkerArgs {
 /// Runs the worker until SIGTERM, then drains.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let (codecs, class) = (args.codecs.clone(), args.class);
+    if let Some(speed) = &args.speed {
+        tracing::warn!(%speed, "--speed / TESSERA_SPEED is ignored: a job's speed is set per job (its `speed`)");
+    }
     if class == WorkerClass::Gpu {
         tracing::warn!("no GPU encoder in this build: the gpu class encodes on the CPU");
     }
