@@ -27,7 +27,7 @@ use tessera_core::{Ladder, SegmentDuration};
 use tessera_media::Limits;
 
 use crate::error::CoordinatorError;
-use crate::ingest::{IngestPlan, PlanSummary};
+use crate::upload::{PlanSummary, UploadPlan};
 
 /// What the child is asked to cut (its stdin, as JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,9 +48,9 @@ pub struct CutRequest {
 }
 
 /// Opens and plans the upload (and probes it when asked): the plan's summary.
-fn open_and_plan(request: &CutRequest) -> Result<(PlanSummary, IngestPlan), CoordinatorError> {
+fn open_and_plan(request: &CutRequest) -> Result<(PlanSummary, UploadPlan), CoordinatorError> {
     let target = request.segment_duration.duration();
-    let plan = IngestPlan::open(&request.path, target, &request.limits, &request.audio_languages)?;
+    let plan = UploadPlan::open(&request.path, target, &request.limits, &request.audio_languages)?;
     let mut summary = plan.summary()?;
     if let Some(ladder) = &request.probe_ladder {
         summary.per_title = plan.probe_ladder(ladder)?;

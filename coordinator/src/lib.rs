@@ -1,6 +1,6 @@
 //! Tessera coordinator: what happens to a source before any worker sees it.
 //! [`probe`] describes an input (or says exactly why it is rejected);
-//! [`ingest`] cuts it into self-contained source segments, in a child process
+//! [`upload`] cuts it into self-contained source segments, in a child process
 //! where a parser crash ends only that job ([`cutting`]); [`vod`] runs a
 //! VOD job's side of the pipeline: plan, source segments, tasks.
 //!
@@ -13,7 +13,6 @@
 pub mod api;
 pub mod cutting;
 pub mod error;
-pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod probe;
@@ -23,12 +22,13 @@ pub mod service;
 pub mod submissions;
 pub mod subtitles;
 pub mod tracker;
+pub mod upload;
 pub mod vod;
 pub mod webhook;
 pub mod webhook_policy;
 
 pub use error::CoordinatorError;
-pub use ingest::{segment_source, SourceSegment};
 pub use probe::{probe, ProbeReport};
 pub use service::{CoordinatorConfig, CoordinatorDeps};
+pub use upload::{segment_source, SourceSegment};
 pub use vod::{run_vod_job, VodJobSpec};

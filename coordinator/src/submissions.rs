@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tessera_core::backoff::Backoff;
 use tessera_core::bus::{serve, Bus, DeadLetter, Delivery, Handler, Serve, Settle};
 use tessera_core::cancel::Cancellations;
-use tessera_core::topology::{ingest_consumer_config, ingest_dead_letter_consumer_config};
+use tessera_core::topology::{submissions_consumer_config, submissions_dead_letter_consumer_config};
 use tessera_core::wire::JobSubmission;
 use tessera_core::wire::{JobEvent, JobEventKind, EVENTS_STREAM, JOBS_STREAM};
 use tessera_core::Store;
@@ -57,13 +57,13 @@ pub async fn run(segmenting: Segmenting, shutdown: CancellationToken) -> Result<
     let dead = {
         let (bus, shutdown, failer) = (bus.clone(), shutdown.clone(), Arc::new(DeadSubmissions(bus.clone())));
         tokio::spawn(async move {
-            let config = ingest_dead_letter_consumer_config();
+            let config = submissions_dead_letter_consumer_config();
             serve(bus.as_ref(), EVENTS_STREAM, &[config], Serve::in_order(16), &shutdown, failer).await
         })
     };
     let slots = segmenting.slots.max(1);
     let segmenter = Arc::new(Segmenter(segmenting));
-    let config = ingest_consumer_config();
+    let config = submissions_consumer_config();
     serve(bus.as_ref(), JOBS_STREAM, &[config], Serve::concurrent(slots, Duration::ZERO), &shutdown, segmenter).await?;
     Ok(dead.await.map_err(|e| CoordinatorError::Internal(format!("dead-letter task: {e}")))??)
 }

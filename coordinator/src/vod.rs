@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cutting::{cut_in_child, cut_in_process, CutRequest, Cutter};
 use crate::error::CoordinatorError;
-use crate::ingest::{AudioSummary, PlanSummary};
+use crate::upload::{AudioSummary, PlanSummary};
 
 /// What to do with one source.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tessera_coordinator::cutting::Cutter;
-use tessera_coordinator::ingest::{AudioSummary, PlanSummary};
+use tessera_coordinator::upload::{AudioSummary, PlanSummary};
 use tessera_coordinator::{run_vod_job, CoordinatorError, VodJobSpec};
 use tessera_core::bus::{Bus, MemoryBus};
 use tessera_core::wire::{job_events_subject, JobEvent, JobEventKind, SourceInfo, WorkerClass, EVENTS_STREAM};

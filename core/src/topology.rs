@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::bus::{Bus, BusError, ConsumerConfig, Retention, StreamConfig};
 use crate::wire::{
     dead_letter_subject, task_consumer, task_subject, TaskCodec, TaskPriority, WorkerClass, EVENTS_STREAM,
-    EVENTS_SUBJECTS, INGEST_CONSUMER, JOBS_STREAM, JOB_EVENTS_SUBJECTS, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER,
-    TASKS_STREAM, TASKS_SUBJECTS, TRACKER_CONSUMER,
+    EVENTS_SUBJECTS, JOBS_STREAM, JOB_EVENTS_SUBJECTS, JOB_SUBMISSIONS_SUBJECT, PACKAGER_CONSUMER,
+    SUBMISSIONS_CONSUMER, TASKS_STREAM, TASKS_SUBJECTS, TRACKER_CONSUMER,
 };
 
 /// How long a re-published task or event id counts as a duplicate.
@@ -65,24 +65,24 @@ pub async fn ensure_streams(bus: &dyn Bus) -> Result<(), BusError> {
 /// The coordinators' shared consumer of job submissions: the coordinator that
 /// takes one segments it, keeping it alive with in-progress acks; if that
 /// coordinator dies, another (or it, restarted) takes the job over.
-pub fn ingest_consumer_config() -> ConsumerConfig {
+pub fn submissions_consumer_config() -> ConsumerConfig {
     ConsumerConfig {
-        durable: INGEST_CONSUMER.into(),
+        durable: SUBMISSIONS_CONSUMER.into(),
         filter_subject: JOB_SUBMISSIONS_SUBJECT.into(),
         ack_wait: Duration::from_secs(30),
         // A stopping coordinator naks what it holds, which counts: leave room for rolling restarts.
         max_deliver: 10,
         max_ack_pending: 64,
-        dead_letter_subject: Some(dead_letter_subject(INGEST_CONSUMER)),
+        dead_letter_subject: Some(dead_letter_subject(SUBMISSIONS_CONSUMER)),
     }
 }
 
 /// The coordinators' consumer of submissions that ran out of deliveries
 /// (their jobs are failed).
-pub fn ingest_dead_letter_consumer_config() -> ConsumerConfig {
+pub fn submissions_dead_letter_consumer_config() -> ConsumerConfig {
     ConsumerConfig {
-        durable: format!("{INGEST_CONSUMER}-deadletters"),
-        filter_subject: dead_letter_subject(INGEST_CONSUMER),
+        durable: format!("{SUBMISSIONS_CONSUMER}-deadletters"),
+        filter_subject: dead_letter_subject(SUBMISSIONS_CONSUMER),
         ack_wait: Duration::from_secs(30),
         max_deliver: 20,
         max_ack_pending: 100,

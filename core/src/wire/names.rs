@@ -19,8 +19,10 @@ pub const TRACEPARENT: &str = "traceparent";
 pub const JOBS_STREAM: &str = "TESSERA_JOBS";
 /// Subject of VOD job submissions (the only subject of [`JOBS_STREAM`]).
 pub const JOB_SUBMISSIONS_SUBJECT: &str = "tessera.jobs.vod";
-/// Durable consumer the coordinators share on [`JOBS_STREAM`].
-pub const INGEST_CONSUMER: &str = "coordinator-ingest";
+/// Durable consumer the coordinators share on [`JOBS_STREAM`] (its name is
+/// older than the constant's, and kept: deployed streams have it, and a work
+/// queue takes no second consumer of the same subject).
+pub const SUBMISSIONS_CONSUMER: &str = "coordinator-ingest";
 /// Durable consumer the coordinators share on [`EVENTS_STREAM`] to keep job state.
 pub const TRACKER_CONSUMER: &str = "coordinator-tracker";
 /// Key-value bucket of job records (see `jobs`).

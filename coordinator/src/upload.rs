@@ -1,4 +1,4 @@
-//! Ingest: open an upload with libavformat, plan its segments, normalise its
+//! Uploads: open one with libavformat, plan its segments, normalise its
 //! audio to AAC-LC, probe it for a per-title ladder when asked, and hand each
 //! source segment to a sink (a store writer, a test, `tessera segment`).
 
@@ -74,7 +74,7 @@ pub const PROBE_SAMPLES: usize = 3;
 
 /// An opened, planned upload.
 #[derive(Debug)]
-pub struct IngestPlan {
+pub struct UploadPlan {
     /// The upload.
     pub source: SourceFile,
     /// Its segments.
@@ -106,7 +106,7 @@ fn kept_tracks(tracks: &[AudioInfo], languages: &[String]) -> Result<Vec<AudioIn
     Ok(kept)
 }
 
-impl IngestPlan {
+impl UploadPlan {
     /// Opens `path`, plans `target`-long segments and normalises the audio
     /// tracks it keeps (every one, or those in `languages`).
     pub fn open(path: &Path, target: Duration, limits: &Limits, languages: &[String]) -> Result<Self, MediaError> {
@@ -208,8 +208,8 @@ pub fn segment_source<E: From<MediaError>>(
     target: Duration,
     limits: &Limits,
     sink: impl FnMut(SourceSegment) -> Result<(), E>,
-) -> Result<IngestPlan, E> {
-    let plan = IngestPlan::open(path, target, limits, &[])?;
+) -> Result<UploadPlan, E> {
+    let plan = UploadPlan::open(path, target, limits, &[])?;
     plan.cut(sink)?;
     Ok(plan)
 }
