@@ -45,7 +45,7 @@ impl CoordinatorError {
         match self {
             CoordinatorError::Media(e) => e.is_bad_input(),
             CoordinatorError::BadSource(_) => true,
-            CoordinatorError::Core(tessera_core::CoreError::Media(e)) => e.is_bad_input(),
+            CoordinatorError::Core(tessera_core::CoreError::Codec(e)) => e.is_bad_input(),
             CoordinatorError::Core(tessera_core::CoreError::Bus(_) | tessera_core::CoreError::Store(_)) => false,
             CoordinatorError::Core(_) => true,
             // A source that is not there will not appear by retrying.

@@ -20,9 +20,9 @@ pub enum CoreError {
     /// A value (id, codec name, setting) that cannot be used.
     #[error("{0}")]
     InvalidValue(String),
-    /// A configuration received on the wire is not valid media configuration.
+    /// A decoder configuration received on the wire cannot be read.
     #[error(transparent)]
-    Media(#[from] tessera_media::MediaError),
+    Codec(#[from] tessera_codec::CodecError),
     /// The message bus failed.
     #[error(transparent)]
     Bus(#[from] crate::bus::BusError),

@@ -2,8 +2,7 @@
 //! follows docs/architecture.md; rungs above the source height are dropped.
 
 use serde::{Deserialize, Serialize};
-use tessera_media::per_title::RungProbe;
-use tessera_media::{EncoderKind, SpeedPreset, VideoCodec};
+use tessera_codec::{EncoderCatalog, EncoderKind, RungProbe, SpeedPreset, VideoCodec};
 
 use crate::error::CoreError;
 
@@ -43,9 +42,9 @@ impl Rung {
     }
 
     /// The encoder the rung runs on: the one it names, else the codec's
-    /// default in this build (submission names it, so workers agree).
-    pub fn encoder_kind(&self) -> EncoderKind {
-        self.encoder.unwrap_or_else(|| EncoderKind::default_for(self.codec))
+    /// default among `encoders` (a submission names it, so workers agree).
+    pub fn encoder_kind(&self, encoders: &dyn EncoderCatalog) -> EncoderKind {
+        self.encoder.unwrap_or_else(|| encoders.default_for(self.codec))
     }
 
     /// Rendition name, e.g. `h264-720p`.
@@ -70,15 +69,16 @@ impl Rung {
         Ok(())
     }
 
-    /// Names the encoder the rung runs on (the codec's default in this build
-    /// when it names none) and checks that this build has it and that its
-    /// quality target suits it.
-    pub fn resolve_encoder(&mut self) -> Result<(), CoreError> {
-        let encoder = self.encoder_kind();
+    /// Names the encoder the rung runs on (the codec's default among
+    /// `encoders` when it names none; the media crate's `BuildEncoders` is
+    /// this build's) and checks that it is there and that its quality target
+    /// suits it.
+    pub fn resolve_encoder(&mut self, encoders: &dyn EncoderCatalog) -> Result<(), CoreError> {
+        let encoder = self.encoder_kind(encoders);
         let invalid = |reason: String| CoreError::InvalidRung { rung: self.name(), reason };
-        if !encoder.available() {
+        if !encoders.available(encoder) {
             let available: Vec<&str> =
-                EncoderKind::availability().into_iter().filter(|(_, has)| *has).map(|(e, _)| e.as_str()).collect();
+                encoders.availability().into_iter().filter(|(_, has)| *has).map(|(e, _)| e.as_str()).collect();
             return Err(invalid(format!(
                 "encoder {encoder} is not available here (this build's FFmpeg lacks {}, or \
                  TESSERA_DISABLE_ENCODERS takes it out); available: {}",
@@ -226,8 +226,8 @@ impl Ladder {
     }
 
     /// Names every rung's encoder ([`Rung::resolve_encoder`]).
-    pub fn resolve_encoders(&mut self) -> Result<(), CoreError> {
-        self.rungs.iter_mut().try_for_each(Rung::resolve_encoder)
+    pub fn resolve_encoders(&mut self, encoders: &dyn EncoderCatalog) -> Result<(), CoreError> {
+        self.rungs.iter_mut().try_for_each(|rung| rung.resolve_encoder(encoders))
     }
 
     /// The rungs to encode for a source of `source_height` lines: rungs above
@@ -263,7 +263,7 @@ impl Ladder {
 
 mod codec_name {
     use serde::{Deserialize, Deserializer, Serializer};
-    use tessera_media::VideoCodec;
+    use tessera_codec::VideoCodec;
 
     pub fn serialize<S: Serializer>(codec: &VideoCodec, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(codec.as_str())
@@ -356,14 +356,23 @@ mod tests {
         assert!(err.to_string().contains("h264-361p"), "{err}");
     }
 
+    /// A build with every encoder.
+    struct AllEncoders;
+
+    impl EncoderCatalog for AllEncoders {
+        fn available(&self, _: EncoderKind) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn encoders_resolve_to_the_build_s_default_and_are_checked() {
         let mut l = Ladder::from_json(
             r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"crf":23},{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e"}]}"#,
         )
         .unwrap();
-        l.resolve_encoders().unwrap();
-        assert_eq!(l.rungs[0].encoder, Some(EncoderKind::default_for(VideoCodec::H264)));
+        l.resolve_encoders(&AllEncoders).unwrap();
+        assert_eq!(l.rungs[0].encoder, Some(EncoderKind::X264));
         assert_eq!(l.rungs[1].encoder, Some(EncoderKind::Rav1e));
         let err =
             Ladder::from_json(r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":700,"encoder":"rav1e"}]}"#)
@@ -373,13 +382,13 @@ mod tests {
             r#"{"rungs":[{"codec":"av1","height":360,"bitrate_kbps":450,"encoder":"rav1e","crf":30}]}"#,
         )
         .unwrap();
-        let err = l.resolve_encoders().unwrap_err();
+        let err = l.resolve_encoders(&AllEncoders).unwrap_err();
         assert!(err.to_string().contains("rav1e has no capped quality mode: drop crf, or use svt-av1"), "{err}");
         let mut l = Ladder::from_json(
             r#"{"rungs":[{"codec":"h264","height":360,"bitrate_kbps":450,"encoder":"x264","crf":60}]}"#,
         )
         .unwrap();
-        let err = l.resolve_encoders().unwrap_err();
+        let err = l.resolve_encoders(&AllEncoders).unwrap_err();
         assert!(err.to_string().contains("crf 60 is outside x264's 0..=51"), "{err}");
     }
 

@@ -3,7 +3,7 @@
 //! is checked once, where it enters (a 400 naming the field, a clap error),
 //! and is then carried typed, never parsed again.
 //!
-//! The speed preset is [`tessera_media::SpeedPreset`] and the worker class
+//! The speed preset is [`tessera_codec::SpeedPreset`] and the worker class
 //! [`crate::wire::WorkerClass`]; both read and write their names with serde
 //! and `FromStr`.
 

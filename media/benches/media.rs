@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tessera_media::av::video::decode_video;
 use tessera_media::av::SourceFile;
-use tessera_media::encoders::EncoderKind;
+use tessera_media::encoders::{BuildEncoders, EncoderCatalog, EncoderKind};
 use tessera_media::source_segment::SourceSegment;
 use tessera_media::{encode_segment, EncoderSettings, Limits, MediaError, SpeedPreset, VideoCodec, YuvFrame};
 
@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("encode");
     g.sample_size(10);
-    for encoder in EncoderKind::ALL.into_iter().filter(|e| e.available()) {
+    for encoder in EncoderKind::ALL.into_iter().filter(|e| BuildEncoders.available(*e)) {
         let (kbps_360, kbps_720) = if encoder.codec() == VideoCodec::H264 { (700, 2500) } else { (450, 1600) };
         for (label, frames, kbps) in [("360p", &frames_360, kbps_360), ("720p", &frames_720, kbps_720)] {
             let settings = EncoderSettings {

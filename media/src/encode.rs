@@ -4,55 +4,16 @@
 //! one segment through a fresh encoder so the first frame is a keyframe and
 //! the output is deterministic, measuring what it coded as it goes.
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::aac::AacConfig;
 use crate::av::encoder::LibavEncoder;
 use crate::av::quality_meter::QualityMeter;
-use crate::av1::{Av1Config, Av1Encoder};
+use crate::av1::Av1Encoder;
 use crate::cmaf::{media_segment, FragmentSample, TrackRun};
 use crate::encoders::{EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
 use crate::frame::{is_even_size, YuvFrame};
-use crate::h264::{AvcConfig, H264Encoder};
+use crate::h264::H264Encoder;
 use crate::quality::FrameQuality;
-
-/// Output video codecs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VideoCodec {
-    /// H.264 (x264: High profile; openh264: Main profile, CABAC).
-    H264,
-    /// AV1 Main profile, 8-bit 4:2:0 (SVT-AV1 or rav1e).
-    Av1,
-}
-
-impl VideoCodec {
-    /// Lower-case name used in rendition names and task subjects.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VideoCodec::H264 => "h264",
-            VideoCodec::Av1 => "av1",
-        }
-    }
-}
-
-impl fmt::Display for VideoCodec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for VideoCodec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "h264" | "avc" | "avc1" => Ok(VideoCodec::H264),
-            "av1" | "av01" => Ok(VideoCodec::Av1),
-            other => Err(format!("unknown video codec '{other}': expected h264 or av1")),
-        }
-    }
-}
+pub(crate) use tessera_codec::{DecoderConfig, VideoCodec};
 
 /// Everything an encoder needs for one rendition.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,35 +126,6 @@ pub struct EncodedSample {
     pub is_sync: bool,
     /// The sample as stored in MP4 (length-prefixed NALs, or AV1 OBUs).
     pub data: Vec<u8>,
-}
-
-/// A track's out-of-band decoder configuration: what its sample entry
-/// (`avcC`, `av1C`, `esds`) holds and its codec string says. The one type for
-/// it, from the encoders to the init segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecoderConfig {
-    /// H.264: SPS/PPS for avcC.
-    Avc(AvcConfig),
-    /// AV1: av1C fields and the sequence header OBU.
-    Av1(Av1Config),
-    /// AAC: the AudioSpecificConfig for esds.
-    Aac(AacConfig),
-}
-
-impl DecoderConfig {
-    /// RFC 6381 codec string.
-    pub fn codec_string(&self) -> Result<String> {
-        match self {
-            DecoderConfig::Avc(c) => c.codec_string(),
-            DecoderConfig::Av1(c) => Ok(c.codec_string()),
-            DecoderConfig::Aac(c) => Ok(c.codec_string()),
-        }
-    }
-
-    /// True for a video codec.
-    pub fn is_video(&self) -> bool {
-        !matches!(self, DecoderConfig::Aac(_))
-    }
 }
 
 /// A segment encoded for one rendition.

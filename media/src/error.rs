@@ -44,17 +44,6 @@ pub enum MediaError {
         fourcc: String,
     },
 
-    /// H.264 with a pixel format other than 8-bit 4:2:0.
-    #[error("unsupported H.264 format: {profile} profile, {chroma}, {bit_depth}-bit: only 8-bit 4:2:0 is supported")]
-    UnsupportedH264Format {
-        /// Profile name (e.g. "High 10").
-        profile: String,
-        /// Chroma format (e.g. "4:2:2").
-        chroma: &'static str,
-        /// Luma bit depth.
-        bit_depth: u8,
-    },
-
     /// libavformat cannot read the input.
     #[error("cannot read the input: {0}")]
     Container(String),
@@ -96,9 +85,9 @@ pub enum MediaError {
         limit: u64,
     },
 
-    /// Invalid H.264 bitstream or parameter sets.
-    #[error("invalid H.264 bitstream: {0}")]
-    InvalidH264(String),
+    /// A decoder configuration or bitstream that cannot be read (`tessera-codec`).
+    #[error(transparent)]
+    Codec(#[from] tessera_codec::CodecError),
 
     /// A decoder failed on a sample.
     #[error("decode failed at sample {index} (pts {pts}): {reason}")]
@@ -152,7 +141,10 @@ impl MediaError {
     /// retry) rather than by the environment.
     pub fn is_bad_input(&self) -> bool {
         // An encoder fault is ours (or the machine's), not the input's: retry it.
-        !matches!(self, MediaError::Io(_) | MediaError::Mux { .. } | MediaError::Encode { .. })
+        match self {
+            MediaError::Codec(e) => e.is_bad_input(),
+            e => !matches!(e, MediaError::Io(_) | MediaError::Mux { .. } | MediaError::Encode { .. }),
+        }
     }
 }
 

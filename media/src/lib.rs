@@ -17,9 +17,11 @@
 //! - [`scale`], [`quality`]: rung sizes, PSNR and SSIM ([`av::quality_meter`]
 //!   decodes what was coded to measure it).
 //! - [`cmaf`]: init segments and fragments for avc1, av01 and mp4a tracks.
+//!
+//! Codec names and decoder configurations (avcC, av1C, AAC's ASC) are the
+//! `tessera-codec` crate's, re-exported here.
 #![deny(missing_docs)]
 
-pub mod aac;
 pub mod av;
 pub mod av1;
 pub mod captions;
@@ -41,11 +43,13 @@ pub mod source_segment;
 pub mod thumbnails;
 
 pub use encode::{
-    encode_segment, DecoderConfig, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError,
-    VideoCodec, VideoEncoder,
+    encode_segment, EncodedSample, EncodedSegment, EncoderSettings, SegmentEncoder, SettingsError, VideoEncoder,
 };
-pub use encoders::{EncoderKind, SpeedPreset};
+pub use encoders::{BuildEncoders, EncoderCatalog, EncoderKind, SpeedPreset};
 pub use error::{MediaError, Result};
 pub use frame::YuvFrame;
 pub use limits::Limits;
 pub use segmenter::{plan_segments, PacketTiming, SegmentSpan};
+/// The codec names and decoder configurations the media crate builds on
+/// (`tessera-codec`, which the contract crate uses without the codecs).
+pub use tessera_codec::{aac, DecoderConfig, VideoCodec};

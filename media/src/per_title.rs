@@ -11,12 +11,11 @@
 //! extra lines. Deterministic: the same upload gives the same figures.
 
 use ffmpeg_next as ffmpeg;
-use serde::{Deserialize, Serialize};
 
 use crate::av::encoder::to_av_frame;
 use crate::av::video::decode_video;
 use crate::encode::{encode_segment, EncoderSettings};
-use crate::encoders::{EncoderKind, SpeedPreset};
+use crate::encoders::{BuildEncoders, EncoderCatalog, EncoderKind, SpeedPreset};
 use crate::error::{MediaError, Result};
 use crate::frame::YuvFrame;
 use crate::quality::{planes, ssim, Plane};
@@ -30,17 +29,7 @@ pub const PROBE_CRF: u8 = 23;
 /// Seconds of each sampled segment the probe looks at.
 pub const PROBE_SECS: f64 = 1.0;
 
-/// What the probe found at one rung height.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RungProbe {
-    /// The rung's nominal height (its short side).
-    pub height: u32,
-    /// kbit/s x264 spends at [`PROBE_CRF`], mean over the samples.
-    pub kbps_at_crf: f64,
-    /// SSIM of luma of the next lower rung's frames scaled up to this rung's
-    /// size against this rung's frames (mean over the samples); `None` for the lowest.
-    pub ssim_of_rung_below: Option<f64>,
-}
+pub use tessera_codec::RungProbe;
 
 fn probe_error(reason: impl std::fmt::Display) -> MediaError {
     MediaError::Encode { codec: "probe", reason: format!("per-title probe: {reason}") }
@@ -82,7 +71,7 @@ pub fn probe(samples: &[SourceSegment], heights: &[u32], frame_rate: f64) -> Res
     if samples.is_empty() {
         return Err(probe_error("no segment to sample"));
     }
-    if !EncoderKind::X264.available() {
+    if !BuildEncoders.available(EncoderKind::X264) {
         return Err(probe_error("it needs x264, which this build's FFmpeg lacks"));
     }
     let mut heights: Vec<u32> = heights.to_vec();

@@ -25,7 +25,7 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
     let luma = width as usize * height as usize;
     let grey = YuvFrame::new(width, height, vec![128; luma], vec![128; cw * ch], vec![128; cw * ch], 0, 1)?;
     let settings = EncoderSettings {
-        encoder: rung.encoder_kind(),
+        encoder: rung.encoder_kind(&tessera_media::BuildEncoders),
         width,
         height,
         bitrate_kbps: rung.bitrate_kbps,
@@ -42,7 +42,7 @@ pub fn fixed_time_stand_in(source_segment: &[u8], seq: u32, rung: &Rung) -> Resu
     let fragment = encoded.to_fragment(seq + 1, 1, start)?;
     Ok(RenditionSegment {
         fragment,
-        codec_string: encoded.config.codec_string()?,
+        codec_string: encoded.config.codec_string().map_err(tessera_media::MediaError::from)?,
         config: encoded.config,
         width,
         height,

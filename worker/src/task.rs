@@ -337,7 +337,7 @@ async fn execute(shared: &Shared, task: &Task) -> Result<SegmentDone, WorkerErro
 
 /// Whether a rung's tasks run in an encode child: SVT-AV1's (see [`crate::encode_child`]).
 fn in_child(rung: &Rung) -> bool {
-    rung.encoder_kind() == EncoderKind::SvtAv1
+    rung.encoder_kind(&tessera_media::BuildEncoders) == EncoderKind::SvtAv1
 }
 
 /// Runs the CPU part of a task on a blocking thread and records its CPU time

@@ -49,7 +49,7 @@ pub fn transcode_segment(
 /// else the default).
 pub(crate) fn rung_target(rung: &Rung, source_frame_rate: f64) -> RungTarget {
     RungTarget {
-        encoder: rung.encoder_kind(),
+        encoder: rung.encoder_kind(&tessera_media::BuildEncoders),
         height: rung.height,
         bitrate_kbps: rung.bitrate_kbps,
         quality: rung.crf,

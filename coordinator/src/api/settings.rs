@@ -10,7 +10,7 @@ use tessera_core::Ladder;
 use utoipa::ToSchema;
 
 use super::ApiConfig;
-use tessera_media::{SpeedPreset, VideoCodec};
+use tessera_media::{BuildEncoders, SpeedPreset, VideoCodec};
 
 use super::error::ApiError;
 use super::keys::check_key;
@@ -134,7 +134,7 @@ impl Settings {
         ladder.validate().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
         // Named now, so a job never fails later on an encoder this build lacks,
         // and every worker runs the same one.
-        ladder.resolve_encoders().map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
+        ladder.resolve_encoders(&BuildEncoders).map_err(|e| ApiError::bad_request("invalid_ladder", e.to_string()))?;
         if ladder.rungs.is_empty() {
             return Err(ApiError::bad_request("invalid_ladder", "the ladder has no rung for the requested codecs"));
         }

@@ -54,9 +54,13 @@ pub enum BusError {
 }
 
 impl BusError {
-    /// True when the bus could not be reached (trying again later may succeed).
+    /// True when trying again later may succeed: the bus could not be
+    /// reached, or no stream answered for the subject. On JetStream the
+    /// latter is also what a stream's leader election looks like from outside
+    /// (a node of the cluster lost): the streams services ensure at start do
+    /// not go away, so it is waited out like an outage.
     pub fn is_transient(&self) -> bool {
-        matches!(self, BusError::Connection(_))
+        matches!(self, BusError::Connection(_) | BusError::NoStream(_))
     }
 }
 

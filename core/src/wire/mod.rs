@@ -72,14 +72,14 @@ pub fn validate_id(what: &str, id: &str) -> Result<(), CoreError> {
 mod tests {
     use super::*;
     use crate::ladder::Rung;
-    use tessera_media::{DecoderConfig, SpeedPreset, VideoCodec};
+    use tessera_codec::{DecoderConfig, SpeedPreset, VideoCodec};
 
     fn rung() -> Rung {
         Rung {
             codec: VideoCodec::Av1,
             height: 360,
             bitrate_kbps: 450,
-            encoder: Some(tessera_media::EncoderKind::SvtAv1),
+            encoder: Some(tessera_codec::EncoderKind::SvtAv1),
             crf: Some(35),
             max_frame_rate: None,
             speed: Some(SpeedPreset::Fast),

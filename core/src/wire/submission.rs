@@ -1,7 +1,7 @@
 //! A job as submitted: the body of the job-submission message.
 
 use serde::{Deserialize, Serialize};
-use tessera_media::SpeedPreset;
+use tessera_codec::SpeedPreset;
 
 use super::{SubtitleTrack, WorkerClass, WIRE_VERSION};
 use crate::clock::now_ms;

@@ -216,8 +216,8 @@ impl RenditionSpec {
     pub fn codec(&self) -> TaskCodec {
         match self {
             RenditionSpec::Video { rung } => match rung.codec {
-                tessera_media::VideoCodec::H264 => TaskCodec::H264,
-                tessera_media::VideoCodec::Av1 => TaskCodec::Av1,
+                tessera_codec::VideoCodec::H264 => TaskCodec::H264,
+                tessera_codec::VideoCodec::Av1 => TaskCodec::Av1,
             },
             RenditionSpec::Audio { .. } => TaskCodec::Aac,
             RenditionSpec::Thumbnails(_) => TaskCodec::Image,

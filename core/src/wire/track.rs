@@ -1,10 +1,10 @@
 //! A rendition's decoder configuration in its wire form.
 
 use serde::{Deserialize, Serialize};
-use tessera_media::aac::AacConfig;
-use tessera_media::av1::Av1Config;
-use tessera_media::h264::AvcConfig;
-use tessera_media::DecoderConfig;
+use tessera_codec::aac::AacConfig;
+use tessera_codec::av1::Av1Config;
+use tessera_codec::h264::AvcConfig;
+use tessera_codec::DecoderConfig;
 
 use crate::error::CoreError;
 

@@ -1,10 +1,7 @@
-//! AV1: OBU framing, the av1C configuration and level choice, and the rav1e
-//! encoder adapter.
+//! AV1: the rav1e encoder adapter; OBU framing and the av1C configuration
+//! are `tessera-codec`'s, re-exported.
 
-pub mod config;
 pub mod encoder;
-pub mod obu;
 
-pub use config::Av1Config;
 pub use encoder::Av1Encoder;
-pub use obu::{split_obus, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};
+pub use tessera_codec::av1::{config, obu, split_obus, Av1Config, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER};

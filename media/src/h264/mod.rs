@@ -1,9 +1,7 @@
-//! H.264: decoder configuration (avcC), NAL framing, and the openh264
-//! encoder adapter.
+//! H.264: the openh264 encoder adapter; the decoder configuration (avcC)
+//! and NAL framing are `tessera-codec`'s, re-exported.
 
-pub mod config;
 pub mod encoder;
-pub mod nal;
 
-pub use config::AvcConfig;
 pub use encoder::H264Encoder;
+pub use tessera_codec::h264::{config, nal, AvcConfig};

@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 max_frame_rate: None,
                 speed: Some(speed),
             };
-            rung.resolve_encoder()?;
+            rung.resolve_encoder(&tessera_media::BuildEncoders)?;
             encode::run(&input, &out, &rung, segment_duration)
         }
     }
@@ -167,12 +167,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Which video encoders this build has (the FFmpeg it loaded decides x264 and SVT-AV1).
 pub fn encoders_help() -> String {
-    let list: Vec<String> = tessera_media::EncoderKind::availability()
+    use tessera_media::EncoderCatalog;
+    let list: Vec<String> = tessera_media::BuildEncoders
+        .availability()
         .into_iter()
         .map(|(e, has)| format!("{e} ({}{})", e.codec(), if has { "" } else { ", unavailable" }))
         .collect();
     let defaults = [tessera_media::VideoCodec::H264, tessera_media::VideoCodec::Av1]
-        .map(|c| format!("{c}: {}", tessera_media::EncoderKind::default_for(c)));
+        .map(|c| format!("{c}: {}", tessera_media::BuildEncoders.default_for(c)));
     format!("Video encoders in this build: {}. Defaults: {}.", list.join(", "), defaults.join(", "))
 }
 

@@ -84,7 +84,7 @@ fn load_ladder(args: &TranscodeArgs) -> anyhow::Result<Ladder> {
         !ladder.rungs.is_empty(),
         JobFailed { reason: "the ladder has no rung for the requested --codecs".into(), bad_input: true }
     );
-    if let Err(e) = ladder.resolve_encoders() {
+    if let Err(e) = ladder.resolve_encoders(&tessera_media::BuildEncoders) {
         anyhow::bail!(JobFailed { reason: e.to_string(), bad_input: true });
     }
     Ok(ladder)

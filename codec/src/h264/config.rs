@@ -5,7 +5,7 @@ use h264_reader::nal::sps::{ChromaFormat, SeqParameterSet};
 use h264_reader::nal::{Nal, RefNal};
 
 use super::nal::{nal_type, NAL_PPS, NAL_SPS};
-use crate::error::{MediaError, Result};
+use crate::error::{CodecError, Result};
 
 /// What an avcC box carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl AvcConfig {
         let config = Self { nal_length_size: 4, sps, pps };
         config.sps_info()?;
         if config.pps.is_empty() {
-            return Err(MediaError::InvalidH264("no picture parameter set".into()));
+            return Err(CodecError::InvalidH264("no picture parameter set".into()));
         }
         Ok(config)
     }
@@ -63,7 +63,7 @@ impl AvcConfig {
             pps: avcc.picture_parameter_sets.clone(),
         };
         if config.pps.is_empty() {
-            return Err(MediaError::InvalidH264("avcC has no picture parameter set".into()));
+            return Err(CodecError::InvalidH264("avcC has no picture parameter set".into()));
         }
         Ok(config)
     }
@@ -90,20 +90,20 @@ impl AvcConfig {
     }
 
     fn parse_first_sps(&self) -> Result<(&[u8], SeqParameterSet)> {
-        let sps = self.sps.first().ok_or_else(|| MediaError::InvalidH264("no sequence parameter set".into()))?;
+        let sps = self.sps.first().ok_or_else(|| CodecError::InvalidH264("no sequence parameter set".into()))?;
         if sps.len() < 4 {
-            return Err(MediaError::InvalidH264(format!("SPS of {} bytes is too short", sps.len())));
+            return Err(CodecError::InvalidH264(format!("SPS of {} bytes is too short", sps.len())));
         }
         let nal = RefNal::new(sps, &[], true);
         let parsed = SeqParameterSet::from_bits(nal.rbsp_bits())
-            .map_err(|e| MediaError::InvalidH264(format!("cannot parse SPS: {e:?}")))?;
+            .map_err(|e| CodecError::InvalidH264(format!("cannot parse SPS: {e:?}")))?;
         Ok((sps, parsed))
     }
 
     /// Reads an AVCDecoderConfigurationRecord (the avcC box's body, as
     /// libavformat gives it in extradata).
     pub fn from_record(record: &[u8]) -> Result<Self> {
-        let short = || MediaError::InvalidH264(format!("avcC record of {} bytes is cut short", record.len()));
+        let short = || CodecError::InvalidH264(format!("avcC record of {} bytes is cut short", record.len()));
         let mut at = 5usize;
         let nal_length_size = (record.get(4).ok_or_else(short)? & 3) + 1;
         let mut sets = |count_mask: u8| -> Result<Vec<Vec<u8>>> {
@@ -128,8 +128,8 @@ impl AvcConfig {
     /// The AVCDecoderConfigurationRecord (the avcC box's body).
     pub fn to_record(&self) -> Result<Vec<u8>> {
         let first =
-            self.sps.first().filter(|s| s.len() >= 4).ok_or_else(|| MediaError::InvalidH264("no SPS".into()))?;
-        let too_many = |what: &str| MediaError::InvalidH264(format!("too many or too large {what}"));
+            self.sps.first().filter(|s| s.len() >= 4).ok_or_else(|| CodecError::InvalidH264("no SPS".into()))?;
+        let too_many = |what: &str| CodecError::InvalidH264(format!("too many or too large {what}"));
         let mut out = vec![1, first[1], first[2], first[3], 0xfc | (self.nal_length_size.clamp(1, 4) - 1)];
         out.push(0xe0 | u8::try_from(self.sps.len()).ok().filter(|n| *n < 32).ok_or_else(|| too_many("SPS"))?);
         for sps in &self.sps {
@@ -148,7 +148,7 @@ impl AvcConfig {
     pub fn sps_info(&self) -> Result<SpsInfo> {
         let (raw, sps) = self.parse_first_sps()?;
         let (width, height) =
-            sps.pixel_dimensions().map_err(|e| MediaError::InvalidH264(format!("SPS dimensions: {e:?}")))?;
+            sps.pixel_dimensions().map_err(|e| CodecError::InvalidH264(format!("SPS dimensions: {e:?}")))?;
         Ok(SpsInfo { profile_idc: raw[1], constraints: raw[2], level_idc: raw[3], width, height, fps: sps.fps() })
     }
 
@@ -164,14 +164,14 @@ impl AvcConfig {
         };
         let bit_depth = 8 + sps.chroma_info.bit_depth_luma_minus8;
         if chroma != "4:2:0" || bit_depth != 8 || sps.chroma_info.bit_depth_chroma_minus8 != 0 {
-            return Err(MediaError::UnsupportedH264Format {
+            return Err(CodecError::UnsupportedH264Format {
                 profile: profile_name(raw[1]).to_string(),
                 chroma,
                 bit_depth,
             });
         }
         if !matches!(sps.frame_mbs_flags, h264_reader::nal::sps::FrameMbsFlags::Frames) {
-            return Err(MediaError::InvalidH264("interlaced (field-coded) H.264 is not supported".into()));
+            return Err(CodecError::InvalidH264("interlaced (field-coded) H.264 is not supported".into()));
         }
         Ok(())
     }

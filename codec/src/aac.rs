@@ -1,7 +1,7 @@
 //! AAC audio configuration: the AudioSpecificConfig carried in esds, and the
 //! codec string.
 
-use crate::error::{MediaError, Result};
+use crate::error::{CodecError, Result};
 
 /// An AAC track's decoder configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,7 @@ impl AacConfig {
     /// Parses the fixed prefix of an AudioSpecificConfig.
     pub fn from_asc(asc: &[u8]) -> Result<Self> {
         if asc.len() < 2 {
-            return Err(MediaError::Malformed {
+            return Err(CodecError::Malformed {
                 kind: "esds".into(),
                 offset: 0,
                 reason: format!("AudioSpecificConfig of {} bytes is too short", asc.len()),
@@ -34,7 +34,7 @@ impl AacConfig {
         let chan_conf = (asc[1] >> 3) & 0x0f;
         let sample_rate = if freq_index == 15 {
             if asc.len() < 5 {
-                return Err(MediaError::Malformed {
+                return Err(CodecError::Malformed {
                     kind: "esds".into(),
                     offset: 0,
                     reason: "explicit sampling rate is cut short".into(),
@@ -45,7 +45,7 @@ impl AacConfig {
                 | (u32::from(asc[3]) << 1)
                 | u32::from(asc[4] >> 7)
         } else {
-            *SAMPLE_RATES.get(usize::from(freq_index)).ok_or_else(|| MediaError::Malformed {
+            *SAMPLE_RATES.get(usize::from(freq_index)).ok_or_else(|| CodecError::Malformed {
                 kind: "esds".into(),
                 offset: 0,
                 reason: format!("reserved sampling frequency index {freq_index}"),

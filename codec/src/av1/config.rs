@@ -1,7 +1,7 @@
 //! The AV1 codec configuration (av1C), the level a rendition needs, and the
 //! RFC 6381-style codec string `av01.P.LLT.DD`.
 
-use crate::error::{MediaError, Result};
+use crate::error::{CodecError, Result};
 
 /// What av1C carries for our 8-bit 4:2:0 Main-profile output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl Av1Config {
     /// The configuration of a stream from its sequence header OBU (header,
     /// size field and payload): profile, and level and tier of operating point 0.
     pub fn from_sequence_header(obu: &[u8]) -> Result<Self> {
-        let bad = |reason: &str| MediaError::Encode { codec: "av1", reason: format!("sequence header: {reason}") };
+        let bad = |reason: &str| CodecError::Encode { codec: "av1", reason: format!("sequence header: {reason}") };
         let header = *obu.first().ok_or_else(|| bad("empty"))?;
         let start = 1 + usize::from(header & 0x04 != 0);
         let mut size_len = 0;

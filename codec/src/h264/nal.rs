@@ -4,7 +4,7 @@
 //! Written by hand: it is a dozen lines of framing, and h264-reader's
 //! push-parser API is built for streaming parsing rather than re-framing.
 
-use crate::error::{MediaError, Result};
+use crate::error::{CodecError, Result};
 
 /// NAL unit type of an IDR slice.
 pub const NAL_IDR: u8 = 5;
@@ -26,13 +26,13 @@ pub fn nal_type(nal: &[u8]) -> u8 {
 pub fn split_length_prefixed(sample: &[u8], length_size: u8) -> Result<Vec<&[u8]>> {
     let n = usize::from(length_size);
     if !(1..=4).contains(&n) {
-        return Err(MediaError::InvalidH264(format!("NAL length size {length_size} is not 1..4")));
+        return Err(CodecError::InvalidH264(format!("NAL length size {length_size} is not 1..4")));
     }
     let mut nals = Vec::new();
     let mut pos = 0;
     while pos < sample.len() {
         let Some(len_bytes) = sample.get(pos..pos + n) else {
-            return Err(MediaError::InvalidH264(format!(
+            return Err(CodecError::InvalidH264(format!(
                 "NAL length field at byte {pos} runs past the {}-byte sample",
                 sample.len()
             )));
@@ -40,7 +40,7 @@ pub fn split_length_prefixed(sample: &[u8], length_size: u8) -> Result<Vec<&[u8]
         let len = len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         pos += n;
         let Some(nal) = sample.get(pos..pos + len) else {
-            return Err(MediaError::InvalidH264(format!(
+            return Err(CodecError::InvalidH264(format!(
                 "NAL unit of {len} bytes at byte {pos} runs past the {}-byte sample",
                 sample.len()
             )));

@@ -3,7 +3,7 @@
 //! Written by hand: the only need is to split a temporal unit into OBUs by
 //! header and leb128 size, which no maintained crate offers on its own.
 
-use crate::error::{MediaError, Result};
+use crate::error::{CodecError, Result};
 
 /// OBU type of a sequence header.
 pub const OBU_SEQUENCE_HEADER: u8 = 1;
@@ -41,18 +41,18 @@ pub fn split_obus(data: &[u8]) -> Result<Vec<Obu<'_>>> {
         let has_extension = header & 0x04 != 0;
         let has_size = header & 0x02 != 0;
         if !has_size {
-            return Err(MediaError::Encode { codec: "av1", reason: format!("OBU at byte {pos} has no size field") });
+            return Err(CodecError::Encode { codec: "av1", reason: format!("OBU at byte {pos} has no size field") });
         }
         let header_len = 1 + usize::from(has_extension);
         let (size, leb_len) = data
             .get(pos + header_len..)
             .and_then(read_leb128)
-            .ok_or_else(|| MediaError::Encode { codec: "av1", reason: format!("bad OBU size at byte {pos}") })?;
+            .ok_or_else(|| CodecError::Encode { codec: "av1", reason: format!("bad OBU size at byte {pos}") })?;
         let end = usize::try_from(size)
             .ok()
             .and_then(|s| (pos + header_len + leb_len).checked_add(s))
             .filter(|&end| end <= data.len())
-            .ok_or_else(|| MediaError::Encode {
+            .ok_or_else(|| CodecError::Encode {
                 codec: "av1",
                 reason: format!("OBU at byte {pos} overruns the packet"),
             })?;
