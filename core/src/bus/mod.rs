@@ -254,10 +254,11 @@ impl DeadLetter {
     /// The original message, decoded (a letter written before payloads were
     /// raw JSON holds it as a JSON string).
     pub fn message<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.payload.get()).or_else(|e| match serde_json::from_str::<String>(self.payload.get()) {
+        // Tessera's bodies are objects: a string here is an older letter's body (or a body that was not JSON).
+        match serde_json::from_str::<String>(self.payload.get()) {
             Ok(text) => serde_json::from_str(&text),
-            Err(_) => Err(e),
-        })
+            Err(_) => serde_json::from_str(self.payload.get()),
+        }
     }
 }
 
@@ -323,4 +324,38 @@ pub trait Bus: Send + Sync {
     /// and how many are out being worked on; `None` when it does not exist.
     /// Read-only: unlike [`Bus::consumer`] it never creates or changes it.
     async fn depth(&self, stream: &str, durable: &str) -> Result<Option<QueueDepth>, BusError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(payload: &str) -> DeadLetter {
+        let message = OutgoingMessage {
+            subject: "s".into(),
+            id: None,
+            headers: Vec::new(),
+            payload: Bytes::from(payload.to_string()),
+        };
+        DeadLetter::new("STREAM", "consumer", 7, message, 5)
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_a_json_body_as_json_and_any_other_as_a_string() {
+        let json = letter(r#"{"job":"j1"}"#);
+        let text = serde_json::to_string(&json).unwrap();
+        assert!(text.contains(r#""payload":{"job":"j1"}"#), "{text}");
+        assert_eq!(json.message::<serde_json::Value>().unwrap()["job"], "j1");
+        let other = letter("not json");
+        assert_eq!(other.payload.get(), r#""not json""#);
+        assert_eq!(serde_json::from_str::<DeadLetter>(&serde_json::to_string(&other).unwrap()).unwrap(), other);
+    }
+
+    #[test]
+    fn a_dead_letter_written_before_raw_payloads_still_decodes() {
+        let old = r#"{"stream":"S","consumer":"c","stream_seq":1,"subject":"s","id":null,"deliveries":5,
+                      "payload":"{\"job\":\"j1\",\"seq\":3}"}"#;
+        let letter: DeadLetter = serde_json::from_str(old).unwrap();
+        assert_eq!(letter.message::<serde_json::Value>().unwrap()["seq"], 3);
+    }
 }
