@@ -71,28 +71,39 @@ fn representation(rendition: &Rendition, live: Option<&LiveTiming>) -> Represent
 /// whole segment) on the same timeline, after the same init segment.
 fn trick_representation(rendition: &Rendition) -> Representation {
     let name = rendition.name();
-    let (width, height) = rendition.size();
     let frames: u64 = rendition.segments.iter().map(|s| u64::from(s.frames)).sum();
+    let mut main = representation(rendition, None);
+    let template = main.SegmentTemplate.take();
     Representation {
         id: Some(format!("{name}-trick")),
         bandwidth: Some(rendition.key_frame_fragment_peak_bps()),
-        codecs: Some(rendition.codec_string().to_string()),
-        mimeType: Some("video/mp4".into()),
-        width: Some(u64::from(width)),
-        height: Some(u64::from(height)),
-        startWithSAP: Some(1),
+        frameRate: None,
         // One picture per segment: played at the segments' frames per picture, it keeps normal speed's frame rate.
         maxPlayoutRate: Some((frames as f64 / rendition.segments.len().max(1) as f64).round().max(1.0)),
         codingDependency: Some(false),
-        SegmentTemplate: Some(SegmentTemplate {
+        // The rendition's own template, naming its keyframe fragments and its init segment.
+        SegmentTemplate: template.map(|template| SegmentTemplate {
             media: Some(format!("{name}/$Number%06d$.key.m4s")),
             initialization: Some(format!("{name}/init.mp4")),
-            startNumber: Some(rendition.segments.first().map_or(0, |s| u64::from(s.seq))),
-            timescale: Some(u64::from(rendition.timescale())),
-            SegmentTimeline: Some(timeline(rendition)),
-            ..SegmentTemplate::default()
+            ..template
         }),
-        ..Representation::default()
+        ..main
+    }
+}
+
+/// A video AdaptationSet of one codec family's renditions `members`, holding `representations`.
+fn video_set(id: usize, members: &[&Rendition], representations: Vec<Representation>) -> AdaptationSet {
+    AdaptationSet {
+        id: Some(id.to_string()),
+        contentType: Some("video".into()),
+        mimeType: Some("video/mp4".into()),
+        segmentAlignment: Some(true),
+        startWithSAP: Some(1),
+        maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
+        maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
+        representations,
+        supplemental_property: bt709_properties(),
+        ..AdaptationSet::default()
     }
 }
 
@@ -143,16 +154,8 @@ fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], li
         .map(|family| videos.iter().copied().filter(|v| v.codec_string().split('.').next() == Some(family)).collect())
         .collect();
     for (i, members) in video_sets.iter().enumerate() {
+        let representations = members.iter().map(|v| representation(v, live.as_ref())).collect();
         adaptations.push(AdaptationSet {
-            id: Some(i.to_string()),
-            contentType: Some("video".into()),
-            mimeType: Some("video/mp4".into()),
-            segmentAlignment: Some(true),
-            startWithSAP: Some(1),
-            maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
-            maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
-            representations: members.iter().map(|v| representation(v, live.as_ref())).collect(),
-            supplemental_property: bt709_properties(),
             // SCTE 214: CEA-608 channel 1 in the video's SEI, when every rendition of the set carries it.
             Accessibility: members
                 .iter()
@@ -164,7 +167,7 @@ fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], li
                 })
                 .into_iter()
                 .collect(),
-            ..AdaptationSet::default()
+            ..video_set(i, members, representations)
         });
     }
     // An AdaptationSet per audio track, with its language, name and role (main: the default one).
@@ -224,22 +227,14 @@ fn mpd(videos: &[&Rendition], audios: &[&Rendition], texts: &[SubtitleTrack], li
             if !members.iter().all(|v| v.has_key_frame_fragments()) {
                 continue;
             }
+            let representations = members.iter().map(|v| trick_representation(v)).collect();
             adaptations.push(AdaptationSet {
-                id: Some(adaptations.len().to_string()),
-                contentType: Some("video".into()),
-                mimeType: Some("video/mp4".into()),
-                segmentAlignment: Some(true),
-                startWithSAP: Some(1),
-                maxWidth: members.iter().map(|v| u64::from(v.size().0)).max(),
-                maxHeight: members.iter().map(|v| u64::from(v.size().1)).max(),
                 essential_property: vec![EssentialProperty {
                     schemeIdUri: "http://dashif.org/guidelines/trickmode".into(),
                     value: Some(i.to_string()),
                     ..EssentialProperty::default()
                 }],
-                supplemental_property: bt709_properties(),
-                representations: members.iter().map(|v| trick_representation(v)).collect(),
-                ..AdaptationSet::default()
+                ..video_set(adaptations.len(), members, representations)
             });
         }
     }

@@ -202,13 +202,7 @@ impl Rendition {
 
     /// Peak bitrate of the keyframe-only fragments: the largest over its segment's duration, bit/s.
     pub fn key_frame_fragment_peak_bps(&self) -> u64 {
-        let target = self.longest_segment_secs().max(1e-9);
-        let peak = self
-            .segments
-            .iter()
-            .filter_map(|s| Some(s.key_frame_fragment_bytes? as f64 * 8.0 / self.seconds(s).max(target / 2.0)))
-            .fold(0.0, f64::max);
-        peak.round() as u64
+        self.keyframe_peak_bps(|s| s.key_frame_fragment_bytes)
     }
 
     /// Average bitrate of the I-frame playlist (its byte ranges over the duration), bit/s.
@@ -219,11 +213,18 @@ impl Rendition {
 
     /// Peak bitrate of the I-frame playlist: its largest entry over its duration, bit/s.
     pub fn iframe_peak_bps(&self) -> u64 {
+        self.keyframe_peak_bps(|s| s.key_frame_bytes)
+    }
+
+    /// The largest of a segment's keyframe `bytes` over the segment's
+    /// duration (at least half the longest segment's, so a short last
+    /// segment does not count alone), bit/s.
+    fn keyframe_peak_bps(&self, bytes: impl Fn(&SegmentDone) -> Option<u64>) -> u64 {
         let target = self.longest_segment_secs().max(1e-9);
         let peak = self
             .segments
             .iter()
-            .filter_map(|s| Some(s.key_frame_bytes? as f64 * 8.0 / self.seconds(s).max(target / 2.0)))
+            .filter_map(|s| Some(bytes(s)? as f64 * 8.0 / self.seconds(s).max(target / 2.0)))
             .fold(0.0, f64::max);
         peak.round() as u64
     }

@@ -91,12 +91,10 @@ pub fn media_segment(sequence_number: u32, runs: &[TrackRun<'_>]) -> Result<Vec<
     Ok(out)
 }
 
-/// Bytes from the start of `fragment` through the end of its first sample,
-/// when that sample is a sync sample: the moof, the mdat header and the
-/// keyframe, i.e. the byte range of the fragment's entry in an HLS I-frame
-/// playlist. `None` when it starts with a non-sync sample or is not one of
-/// ours (one moof, the first track's data addressed from the moof).
-pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
+/// A fragment of ours that starts with a sync sample: its moof, and where
+/// that sample's bytes start and end. `None` for anything else (one moof,
+/// the first track's data addressed from the moof).
+fn leading_sync_sample(fragment: &[u8]) -> Option<(Moof, usize, usize)> {
     use mp4_atom::Decode;
     let moof = Moof::decode(&mut &fragment[..]).ok()?;
     let traf = moof.traf.first()?;
@@ -106,9 +104,19 @@ pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
     if flags & super::SAMPLE_IS_NON_SYNC != 0 || !traf.tfhd.default_base_is_moof {
         return None;
     }
-    let size = first.size.or(traf.tfhd.default_sample_size)?;
-    let end = u64::try_from(trun.data_offset?).ok()? + u64::from(size);
-    (end <= fragment.len() as u64).then_some(end)
+    let size = usize::try_from(first.size.or(traf.tfhd.default_sample_size)?).ok()?;
+    let start = usize::try_from(trun.data_offset?).ok()?;
+    let end = start.checked_add(size).filter(|&end| end <= fragment.len())?;
+    Some((moof, start, end))
+}
+
+/// Bytes from the start of `fragment` through the end of its first sample,
+/// when that sample is a sync sample: the moof, the mdat header and the
+/// keyframe, i.e. the byte range of the fragment's entry in an HLS I-frame
+/// playlist. `None` when it starts with a non-sync sample or is not one of
+/// ours (one moof, the first track's data addressed from the moof).
+pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
+    leading_sync_sample(fragment).map(|(_, _, end)| end as u64)
 }
 
 /// The fragment's leading keyframe alone, as a fragment of its own lasting
@@ -117,9 +125,7 @@ pub fn leading_sync_sample_end(fragment: &[u8]) -> Option<u64> {
 /// Representation (DASH-IF IOP 3.2.9), decodable after the rendition's init
 /// segment. `None` when [`leading_sync_sample_end`] finds no leading keyframe.
 pub fn key_frame_fragment(fragment: &[u8]) -> Option<Vec<u8>> {
-    use mp4_atom::Decode;
-    let end = usize::try_from(leading_sync_sample_end(fragment)?).ok()?;
-    let moof = Moof::decode(&mut &fragment[..]).ok()?;
+    let (moof, start, end) = leading_sync_sample(fragment)?;
     let traf = moof.traf.first()?;
     let trun = traf.trun.first()?;
     let first = trun.samples.iter().next()?;
@@ -127,7 +133,6 @@ pub fn key_frame_fragment(fragment: &[u8]) -> Option<Vec<u8>> {
     for sample in trun.samples.iter() {
         duration = duration.checked_add(sample.duration.or(traf.tfhd.default_sample_duration)?)?;
     }
-    let start = usize::try_from(trun.data_offset?).ok()?;
     let sample = FragmentSample {
         duration,
         composition_offset: i32::try_from(first.cts.unwrap_or(0)).ok()?,
