@@ -101,7 +101,7 @@ const EMPTY_QUEUE_REST: Duration = Duration::from_millis(200);
 const FETCH_WAIT: Duration = Duration::from_secs(1);
 
 /// The back-off of a delivery that failed: a second per delivery so far, at most [`MAX_BACKOFF`].
-pub fn retry_backoff(delivered: u32) -> Duration {
+fn retry_backoff(delivered: u32) -> Duration {
     Duration::from_secs(u64::from(delivered.max(1))).min(MAX_BACKOFF)
 }
 
