@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::backoff::{Backoff, DEFAULT_OUTAGE_WINDOW};
 use crate::bus::{Bus, BusError, ConsumerConfig, Retention, StreamConfig};
 use crate::wire::{
     dead_letter_subject, task_consumer, task_subject, TaskCodec, TaskPriority, WorkerClass, EVENTS_STREAM,
@@ -34,32 +35,35 @@ impl Default for TaskDelivery {
 /// the stream after a restart, so this bounds how long a job may run).
 pub const EVENTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// Creates (or updates) the job-submission, task and event streams.
+/// Creates (or updates) the job-submission, task and event streams, waiting
+/// out a bus that does not answer (a cluster that is starting, loaded or
+/// electing leaders) for [`DEFAULT_OUTAGE_WINDOW`]; a refused configuration
+/// is returned at once.
 pub async fn ensure_streams(bus: &dyn Bus) -> Result<(), BusError> {
-    bus.ensure_stream(&StreamConfig {
-        name: JOBS_STREAM.into(),
-        subjects: vec![JOB_SUBMISSIONS_SUBJECT.into()],
-        retention: Retention::WorkQueue,
-        duplicate_window: DUPLICATE_WINDOW,
-        max_age: None,
-    })
-    .await?;
-    bus.ensure_stream(&StreamConfig {
-        name: TASKS_STREAM.into(),
-        subjects: vec![TASKS_SUBJECTS.into()],
-        retention: Retention::WorkQueue,
-        duplicate_window: DUPLICATE_WINDOW,
-        max_age: None,
-    })
-    .await?;
-    bus.ensure_stream(&StreamConfig {
-        name: EVENTS_STREAM.into(),
-        subjects: vec![EVENTS_SUBJECTS.into()],
-        retention: Retention::Limits,
-        duplicate_window: DUPLICATE_WINDOW,
-        max_age: Some(EVENTS_MAX_AGE),
-    })
-    .await
+    let streams = [
+        (JOBS_STREAM, JOB_SUBMISSIONS_SUBJECT, Retention::WorkQueue, None),
+        (TASKS_STREAM, TASKS_SUBJECTS, Retention::WorkQueue, None),
+        (EVENTS_STREAM, EVENTS_SUBJECTS, Retention::Limits, Some(EVENTS_MAX_AGE)),
+    ];
+    for (name, subjects, retention, max_age) in streams {
+        let config = StreamConfig {
+            name: name.into(),
+            subjects: vec![subjects.into()],
+            retention,
+            duplicate_window: DUPLICATE_WINDOW,
+            max_age,
+        };
+        let mut backoff = Backoff::new(DEFAULT_OUTAGE_WINDOW);
+        loop {
+            match bus.ensure_stream(&config).await {
+                Err(e) if e.is_transient() && backoff.wait().await => {
+                    tracing::warn!(error = %e, stream = name, "cannot create the stream yet; retrying");
+                }
+                ensured => break ensured?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The coordinators' shared consumer of job submissions: the coordinator that

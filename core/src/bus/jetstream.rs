@@ -107,7 +107,16 @@ impl Bus for JetStreamBus {
                 ..Default::default()
             })
             .await
-            .map_err(|e| BusError::Config(format!("stream '{}': {e}", config.name)))?;
+            .map_err(|e| {
+                use async_nats::jetstream::context::CreateStreamErrorKind;
+                match e.kind() {
+                    // No answer in time (a loaded or electing cluster): try again later.
+                    CreateStreamErrorKind::TimedOut
+                    | CreateStreamErrorKind::JetStreamUnavailable
+                    | CreateStreamErrorKind::Response => connection(format!("stream '{}': {e}", config.name)),
+                    _ => BusError::Config(format!("stream '{}': {e}", config.name)),
+                }
+            })?;
         Ok(())
     }
 

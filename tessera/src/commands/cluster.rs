@@ -67,13 +67,14 @@ impl ClusterArgs {
             .with_context(|| format!("cannot reach NATS at {}", self.nats))?
             .with_replicas(usize::from(self.nats_replicas));
         tessera_core::topology::ensure_streams(&bus).await?;
-        let jobs = JetStreamKv::open(&bus, JOBS_BUCKET, None).await?;
-        let idempotency = JetStreamKv::open(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL)).await?;
-        let channels = JetStreamKv::open(&bus, LIVE_BUCKET, None).await?;
-        let stream_keys = JetStreamKv::open(&bus, STREAM_KEYS_BUCKET, None).await?;
-        let workers = JetStreamKv::open(&bus, WORKERS_BUCKET, Some(roster::BUCKET_MAX_AGE)).await?;
+        let window = self.outage_window();
+        let jobs = open_bucket(&bus, JOBS_BUCKET, None, window).await?;
+        let idempotency = open_bucket(&bus, IDEMPOTENCY_BUCKET, Some(IDEMPOTENCY_TTL), window).await?;
+        let channels = open_bucket(&bus, LIVE_BUCKET, None, window).await?;
+        let stream_keys = open_bucket(&bus, STREAM_KEYS_BUCKET, None, window).await?;
+        let workers = open_bucket(&bus, WORKERS_BUCKET, Some(roster::BUCKET_MAX_AGE), window).await?;
         // A cancel matters while its job's tasks can still run: as long as its events are kept.
-        let cancelled = JetStreamKv::open(&bus, CANCELLED_BUCKET, Some(EVENTS_MAX_AGE)).await?;
+        let cancelled = open_bucket(&bus, CANCELLED_BUCKET, Some(EVENTS_MAX_AGE), window).await?;
         let probe = bus.clone();
         Ok(Connected {
             ready: Arc::new(move || probe.is_connected()),
@@ -88,6 +89,25 @@ impl ClusterArgs {
                 cancelled: Arc::new(cancelled),
             },
         })
+    }
+}
+
+/// Opens (creates or updates) a bucket, waiting out a cluster that does not
+/// answer in time (starting, loaded or electing leaders) for `window`.
+async fn open_bucket(
+    bus: &JetStreamBus,
+    name: &str,
+    max_age: Option<Duration>,
+    window: Duration,
+) -> Result<JetStreamKv, tessera_core::kv::KvError> {
+    let mut backoff = tessera_core::backoff::Backoff::new(window);
+    loop {
+        match JetStreamKv::open(bus, name, max_age).await {
+            Err(tessera_core::kv::KvError::Connection(e)) if backoff.wait().await => {
+                tracing::warn!(error = %e, bucket = name, "cannot open the bucket yet; retrying")
+            }
+            opened => return opened,
+        }
     }
 }
 
